@@ -1,0 +1,1 @@
+"""Parlor: OpenAI-compatible language models in Discord, Telegram and a console."""

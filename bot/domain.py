@@ -1,0 +1,260 @@
+"""Plain values that travel between the platforms, the service and the adapters.
+
+Frozen dataclasses only: no SDK object, ORM row or wire dict is ever one of these.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import NewType
+
+ChatId = NewType("ChatId", int)
+MessageId = NewType("MessageId", int)
+MessageRef = NewType("MessageRef", str)
+"""A platform's id for a message the bot sent; opaque to everything but its adapter."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelKey:
+    """Where a conversation lives: a platform and that platform's id for the channel."""
+
+    platform: str
+    external_id: str
+
+    def __str__(self) -> str:
+        return f"{self.platform}:{self.external_id}"
+
+
+class Role(enum.StrEnum):
+    SYSTEM = "system"
+    USER = "user"
+    ASSISTANT = "assistant"
+
+
+class MessageStatus(enum.StrEnum):
+    """How a stored turn ended; only COMPLETE assistant turns go back to the model."""
+
+    COMPLETE = "complete"
+    PENDING = "pending"  # streaming right now; found at start-up it means the process died
+    STOPPED = "stopped"  # a user pressed stop; partial text kept
+    INTERRUPTED = "interrupted"  # the process died mid-reply
+    ERROR = "error"  # the endpoint failed; partial text kept
+
+
+class Permission(enum.IntEnum):
+    """Who may run a command, in increasing order of trust."""
+
+    EVERYONE = 0
+    CHANNEL_ADMIN = 1  # Manage Channels on Discord, a chat admin on Telegram
+    SERVER_ADMIN = 2  # Manage Server on Discord
+    OPERATOR = 3  # the person running the bot
+
+
+class Secret:
+    """A string that must never be printed: its repr and str are redacted."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def masked(self) -> str:
+        """`sk-…abcd`: at most three leading characters and the last four; short keys fully hidden."""
+        value = self._value
+        if len(value) < 12:
+            return "****"
+        prefix = value[:3] if value[:3].isascii() else ""
+        return f"{prefix}…{value[-4:]}"
+
+    def __repr__(self) -> str:
+        return "Secret('****')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """An endpoint the bot can call.
+
+    `trusted` is true only for the operator's default from the environment; a URL
+    typed in any chat (the console included) is untrusted.
+    """
+
+    base_url: str
+    model: str | None = None
+    api_key: Secret | None = None
+    trusted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SamplingParams:
+    """Sampling settings; only the ones that are set are sent to the endpoint."""
+
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+
+    def as_mapping(self) -> Mapping[str, float | int]:
+        return {
+            name: value
+            for name, value in (
+                ("temperature", self.temperature),
+                ("top_p", self.top_p),
+                ("max_tokens", self.max_tokens),
+            )
+            if value is not None
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelState:
+    """What the service needs to know about a channel to run a turn."""
+
+    key: ChannelKey
+    chat_id: ChatId
+    connection: Connection | None = None  # None: use the operator's default
+    model: str | None = None  # the channel's choice; overrides the connection's model
+    system_prompt: str | None = None
+    params: SamplingParams = field(default_factory=SamplingParams)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    id: MessageId
+    role: Role
+    content: str
+    status: MessageStatus
+    author_name: str | None = None
+    reasoning: str = ""
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewUserMessage:
+    author_id: str
+    author_name: str
+    content: str
+    platform_message_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TurnIds:
+    user_message_id: MessageId
+    assistant_message_id: MessageId
+
+
+@dataclass(frozen=True, slots=True)
+class TurnOutcome:
+    """How one turn ended, as stored."""
+
+    status: MessageStatus
+    content: str
+    reasoning: str = ""
+    finish_reason: str | None = None
+    error_text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """A chat message addressed to the bot, already stripped of platform details."""
+
+    channel: ChannelKey
+    author_id: str
+    author_name: str
+    text: str
+    platform_message_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who runs a command, with the rights their platform gave them."""
+
+    user_id: str
+    display_name: str
+    permission: Permission
+
+
+@dataclass(frozen=True, slots=True)
+class CommandCall:
+    name: str
+    options: Mapping[str, str]
+    channel: ChannelKey
+    actor: Actor
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    """A command's answer; `ephemeral` answers are shown only to the caller where the platform can."""
+
+    text: str
+    ephemeral: bool = True
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    """One message of the prompt sent to the endpoint."""
+
+    role: Role
+    content: str
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionRequest:
+    """A finished request: the client only transports it."""
+
+    connection: Connection
+    model: str
+    messages: tuple[ChatMessage, ...]
+    params: SamplingParams = field(default_factory=SamplingParams)
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Delta:
+    """One step of a streamed reply; any field may be empty."""
+
+    content: str = ""
+    reasoning: str = ""
+    finish_reason: str | None = None
+    usage: Usage | None = None
+
+
+def count_chars(text: str) -> int:
+    return len(text)
+
+
+def count_utf16_units(text: str) -> int:
+    """Telegram measures text in UTF-16 code units: characters outside the BMP count twice."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformLimits:
+    """What a platform allows one channel: message length, and a write budget.
+
+    `writes_per_window` sends and edits are allowed per `window_seconds` in a channel.
+    """
+
+    max_length: int
+    writes_per_window: int
+    window_seconds: float
+    measure: Callable[[str], int] = count_chars

@@ -1,0 +1,125 @@
+"""The seams between the core and the world: platforms, the model endpoint, storage, time.
+
+The core depends only on these Protocols; adapters implement them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
+
+from bot.domain import (
+    ChannelKey,
+    ChannelState,
+    ChatId,
+    CompletionRequest,
+    Connection,
+    Delta,
+    MessageId,
+    MessageRef,
+    MessageStatus,
+    NewUserMessage,
+    PlatformLimits,
+    Secret,
+    StoredMessage,
+    TurnIds,
+)
+
+
+class Replier(Protocol):
+    """Sends and edits the bot's messages in one channel.
+
+    `send` and `edit` raise `DeliveryError`, with `retry_after` set when the
+    platform asked for a pause.
+    """
+
+    @property
+    def limits(self) -> PlatformLimits: ...
+
+    async def send(self, text: str) -> MessageRef: ...
+
+    async def edit(self, ref: MessageRef, text: str) -> None: ...
+
+    async def delete(self, ref: MessageRef) -> None: ...
+
+    def typing(self) -> AbstractAsyncContextManager[None]: ...
+
+
+class CompletionClient(Protocol):
+    """Transports a finished request to an OpenAI-compatible endpoint.
+
+    `stream` raises the `EndpointError` family; cancelling its consumer closes the
+    HTTP stream at once.
+    """
+
+    def stream(self, request: CompletionRequest) -> AsyncIterator[Delta]: ...
+
+    async def models(self, connection: Connection) -> list[str]: ...
+
+
+class Clock(Protocol):
+    """Monotonic time, injected so that pacing can be tested without sleeping."""
+
+    def now(self) -> float: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class Store(Protocol):
+    """Channels, their settings and their history. Raises `StorageError`.
+
+    Turns are written whole: `begin_turn` stores the user's message and a pending
+    assistant row in one transaction, `finish_turn` settles the assistant row.
+    """
+
+    async def load_channel(self, key: ChannelKey) -> ChannelState:
+        """The channel's state; creates the channel and its first chat on first sight."""
+        ...
+
+    async def history(self, chat_id: ChatId, *, limit: int) -> list[StoredMessage]:
+        """The newest `limit` messages of a chat, oldest first, whatever their status."""
+        ...
+
+    async def begin_turn(self, chat_id: ChatId, message: NewUserMessage) -> TurnIds: ...
+
+    async def finish_turn(
+        self,
+        message_id: MessageId,
+        *,
+        content: str,
+        reasoning: str,
+        status: MessageStatus,
+        finish_reason: str | None = None,
+    ) -> None: ...
+
+    async def save_connection(
+        self,
+        key: ChannelKey,
+        *,
+        base_url: str,
+        api_key: Secret | None,
+    ) -> None:
+        """Point the channel at `base_url`.
+
+        The stored key is replaced by `api_key`; when `api_key` is None the key is
+        kept only if the base URL did not change, so a key never follows a new host.
+        Raises `SecretsUnavailable` when a key is given and no encryption key is set.
+        """
+        ...
+
+    async def clear_connection(self, key: ChannelKey) -> None:
+        """Forget the channel's own connection: it goes back to the operator default."""
+        ...
+
+    async def set_model(self, key: ChannelKey, model: str | None) -> None: ...
+
+    async def set_system_prompt(self, key: ChannelKey, prompt: str | None) -> None: ...
+
+    async def reset_chat(self, key: ChannelKey) -> ChatId:
+        """Archive the channel's current chat and open a new, empty one."""
+        ...
+
+    async def settle_interrupted(self) -> int:
+        """Mark turns left pending by a dead process as interrupted; returns how many."""
+        ...
