@@ -1,0 +1,96 @@
+"""The operator's settings, read from the environment and `.env`, validated once at start.
+
+Only the composition root (`bot.app`) and the entry point read this module.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.errors import ConfigError
+
+SUPPORTED_DATABASE_SCHEMES = ("sqlite+aiosqlite", "postgresql+asyncpg")
+
+
+class Settings(BaseSettings):
+    """Every variable is documented in `.env.example`; names are part of our public contract."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    database_url: str = "sqlite+aiosqlite:///data/parlor.db"
+    default_base_url: str | None = None
+    default_model: str | None = None
+    default_api_key: SecretStr | None = None
+    encryption_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    allow_private_endpoints: bool = False
+    log_level: str = "INFO"
+    discord_token: SecretStr | None = None
+    telegram_token: SecretStr | None = None
+    telegram_api_url: str | None = None
+
+    llm_connect_timeout_seconds: float = Field(default=10.0, gt=0)
+    llm_first_token_timeout_seconds: float = Field(default=120.0, gt=0)
+    llm_idle_timeout_seconds: float = Field(default=60.0, gt=0)
+    llm_total_timeout_seconds: float = Field(default=600.0, gt=0)
+    channel_queue_size: int = Field(default=3, ge=1, le=100)
+    history_messages: int = Field(default=50, ge=0, le=10_000)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        scheme = value.split("://", 1)[0]
+        if "://" not in value or scheme not in SUPPORTED_DATABASE_SCHEMES:
+            allowed = " or ".join(f"{s}://…" for s in SUPPORTED_DATABASE_SCHEMES)
+            raise ValueError(f"must start with {allowed}")
+        return value
+
+    @field_validator("default_base_url", "telegram_api_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL with a host")
+        return value.strip().rstrip("/")
+
+    @field_validator("encryption_keys", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        name = value.strip().upper()
+        if name not in logging.getLevelNamesMapping():
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
+        return name
+
+
+def load_settings() -> Settings:
+    """Read the settings, or raise ConfigError with one line naming the bad variable.
+
+    Pydantic's own message can echo the offending value, which may be a secret,
+    so only the variable name and the rule it broke are kept.
+    """
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        variable = str(first["loc"][0]).upper() if first["loc"] else "settings"
+        reason = first["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"Invalid setting {variable}: {reason}") from None

@@ -1,0 +1,72 @@
+"""Logging set-up and the redaction filter that keeps secrets out of every log line.
+
+The filter sits on the handler, not a logger: filters on loggers do not see
+records propagated from child loggers such as httpx's.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Iterable
+
+_SECRET_PATTERNS = (
+    re.compile(r"(?i)(bearer\s+)[^\s'\"]+"),
+    re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}"),
+    re.compile(r"\bbot\d{5,}:[A-Za-z0-9_\-]{20,}"),
+    re.compile(r"(?i)([?&](?:api_?key|key|token|access_token)=)[^&\s'\"]+"),
+    re.compile(r"(//[^/\s:@]+:)[^@/\s]+@"),
+)
+REDACTED = "[redacted]"
+NOISY_LOGGERS = ("httpx", "httpcore", "aiosqlite", "asyncio")
+
+
+class RedactionFilter(logging.Filter):
+    """Scrubs known secret values and secret-shaped text from a record's final text."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+
+    def redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, REDACTED)
+        for pattern in _SECRET_PATTERNS:
+            text = pattern.sub(_keep_prefix, text)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = self.redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        return True
+
+
+def _keep_prefix(match: re.Match[str]) -> str:
+    prefix = match.group(1) if match.lastindex else ""
+    suffix = "@" if match.group(0).endswith("@") else ""
+    return f"{prefix}{REDACTED}{suffix}"
+
+
+def configure_logging(level: str, *, secrets: Iterable[str] = ()) -> None:
+    """One stderr handler with redaction; chatty libraries held at WARNING.
+
+    httpx logs every request URL at INFO, and python-telegram-bot puts the bot
+    token in that URL.
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactionFilter(secrets))
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        root.removeHandler(existing)
+    root.addHandler(handler)
+    root.setLevel(level)
+    for name in NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))

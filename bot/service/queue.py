@@ -1,0 +1,75 @@
+"""One turn at a time per channel, in arrival order, with a bounded wait and a stop switch.
+
+Channels never wait for each other: each has its own lane. Lanes that fall
+idle are dropped so the map does not grow with every channel ever seen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from bot.domain import ChannelKey
+from bot.errors import ChannelBusy
+
+
+@dataclass(eq=False)
+class RunningTurn:
+    """The turn that holds a lane: who asked, and the task that streams its reply."""
+
+    requester_id: str
+    generation: asyncio.Task[None] | None = None
+    stop_requested: bool = False
+
+
+@dataclass(eq=False)
+class _Lane:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0  # holding or waiting
+    running: RunningTurn | None = None
+
+
+class ChannelQueue:
+    """FIFO per channel: `asyncio.Lock` wakes waiters in the order they arrived."""
+
+    def __init__(self, *, max_waiting: int) -> None:
+        self._max_waiting = max_waiting
+        self._lanes: dict[ChannelKey, _Lane] = {}
+
+    @asynccontextmanager
+    async def turn(self, channel: ChannelKey, *, requester_id: str) -> AsyncIterator[RunningTurn]:
+        """Wait for the channel's lane; raises ChannelBusy when too many turns already wait."""
+        lane = self._lanes.setdefault(channel, _Lane())
+        waiting = lane.users - (1 if lane.lock.locked() else 0)
+        if lane.lock.locked() and waiting >= self._max_waiting:
+            raise ChannelBusy(
+                "I'm still answering earlier messages in this channel; try again in a moment."
+            )
+        lane.users += 1
+        try:
+            async with lane.lock:
+                running = RunningTurn(requester_id=requester_id)
+                lane.running = running
+                try:
+                    yield running
+                finally:
+                    lane.running = None
+        finally:
+            lane.users -= 1
+            if lane.users == 0:
+                self._lanes.pop(channel, None)
+
+    def running(self, channel: ChannelKey) -> RunningTurn | None:
+        lane = self._lanes.get(channel)
+        return lane.running if lane else None
+
+    def stop(self, channel: ChannelKey) -> bool:
+        """Cancel the reply being streamed in a channel; False when nothing is streaming."""
+        running = self.running(channel)
+        if running is None or running.generation is None or running.generation.done():
+            return False
+        running.stop_requested = True
+        running.generation.cancel()
+        return True

@@ -1,0 +1,110 @@
+"""A conversation service wired to a real SQLite store, a scripted endpoint and a recording chat."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+from bot.domain import (
+    Actor,
+    ChannelKey,
+    CommandCall,
+    CommandResult,
+    Connection,
+    Incoming,
+    Permission,
+    PlatformLimits,
+    TurnOutcome,
+)
+from bot.prompt.assemble import BasicPromptBuilder
+from bot.service.conversation import ConversationService
+from bot.service.queue import ChannelQueue
+from bot.storage.db import create_engine, create_sessions
+from bot.storage.migrate import upgrade_to_head
+from bot.storage.secrets import SecretBox
+from bot.storage.store import SqlStore
+from bot.streaming import Pacing
+from tests.fakes.clock import FakeClock
+from tests.fakes.recording_replier import RecordingReplier
+from tests.fakes.scripted_client import ScriptedClient
+
+CHANNEL = ChannelKey("test", "general")
+LIMITS = PlatformLimits(max_length=2000, writes_per_window=5, window_seconds=5.0)
+
+
+@dataclass
+class Harness:
+    service: ConversationService
+    store: SqlStore
+    client: ScriptedClient
+    clock: FakeClock
+
+    def replier(self) -> RecordingReplier:
+        return RecordingReplier(self.clock, limits=LIMITS)
+
+    async def say(
+        self, text: str, *, replier: RecordingReplier | None = None, author: str = "ann"
+    ) -> TurnOutcome:
+        incoming = Incoming(CHANNEL, author_id=author, author_name=author.title(), text=text)
+        return await self.service.handle(incoming, replier or self.replier())
+
+    async def command(
+        self,
+        command: str,
+        /,
+        *,
+        permission: Permission = Permission.OPERATOR,
+        user: str = "ann",
+        channel: ChannelKey = CHANNEL,
+        **options: str,
+    ) -> CommandResult:
+        actor = Actor(user, user.title(), permission)
+        return await self.service.run_command(CommandCall(command, options, channel, actor))
+
+
+def build_service(
+    store: SqlStore,
+    client: ScriptedClient,
+    clock: FakeClock,
+    *,
+    default: Connection | None,
+    queue_size: int = 3,
+) -> ConversationService:
+    return ConversationService(
+        store=store,
+        client=client,
+        pacing=Pacing(clock=clock),
+        clock=clock,
+        prompt_builder=BasicPromptBuilder(),
+        queue=ChannelQueue(max_waiting=queue_size),
+        default_connection=default,
+        history_limit=50,
+    )
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'parlor.db'}"
+    await upgrade_to_head(url)
+    engine = create_engine(url)
+    box = SecretBox.from_keys([Fernet.generate_key().decode()])
+    yield SqlStore(create_sessions(engine), secret_box=box)
+    await engine.dispose()
+
+
+@pytest.fixture
+def client() -> ScriptedClient:
+    return ScriptedClient()
+
+
+@pytest.fixture
+def harness(store: SqlStore, client: ScriptedClient) -> Harness:
+    # Auto mode: virtual time jumps only when every task waits; the store's
+    # thread hops may let it jump early, which only ever loosens pacing here.
+    clock = FakeClock(auto=True)
+    default = Connection("http://operator.example/v1", model="op-model", trusted=True)
+    return Harness(build_service(store, client, clock, default=default), store, client, clock)

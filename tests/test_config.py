@@ -1,0 +1,70 @@
+"""Settings come from the environment and fail fast with one line naming the variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import load_settings
+from bot.errors import ConfigError
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No .env of the developer's and no stray variables leak into these tests."""
+    monkeypatch.chdir(tmp_path)
+    for name in (
+        "DATABASE_URL",
+        "DEFAULT_BASE_URL",
+        "ENCRYPTION_KEYS",
+        "LOG_LEVEL",
+        "DEFAULT_API_KEY",
+        "ALLOW_PRIVATE_ENDPOINTS",
+    ):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_defaults_need_nothing() -> None:
+    """With no configuration the bot uses a local SQLite file."""
+    settings = load_settings()
+    assert settings.database_url == "sqlite+aiosqlite:///data/parlor.db"
+    assert settings.allow_private_endpoints is False
+    assert settings.encryption_keys == []
+
+
+def test_bad_database_url_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unsupported database scheme is refused with the variable's name."""
+    monkeypatch.setenv("DATABASE_URL", "mysql://root@h/db")
+    with pytest.raises(ConfigError, match=r"^Invalid setting DATABASE_URL: must start with"):
+        load_settings()
+
+
+def test_bad_base_url_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A default endpoint that is not an http(s) URL stops start-up."""
+    monkeypatch.setenv("DEFAULT_BASE_URL", "localhost:8080")
+    with pytest.raises(ConfigError, match="DEFAULT_BASE_URL"):
+        load_settings()
+
+
+def test_error_does_not_echo_the_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A mistyped value may be a secret, so it is not repeated back."""
+    monkeypatch.setenv("ALLOW_PRIVATE_ENDPOINTS", "sk-not-a-boolean-secret")
+    with pytest.raises(ConfigError, match="ALLOW_PRIVATE_ENDPOINTS") as caught:
+        load_settings()
+    assert "sk-not-a-boolean-secret" not in str(caught.value)
+
+
+def test_encryption_keys_are_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ENCRYPTION_KEYS lists keys newest first, separated by commas."""
+    monkeypatch.setenv("ENCRYPTION_KEYS", "new-key, old-key")
+    keys = [k.get_secret_value() for k in load_settings().encryption_keys]
+    assert keys == ["new-key", "old-key"]
+
+
+def test_dotenv_file_is_read(tmp_path: Path) -> None:
+    """A .env file in the working directory is honoured."""
+    (tmp_path / ".env").write_text("DEFAULT_MODEL=qwen\nLOG_LEVEL=debug\n")
+    settings = load_settings()
+    assert settings.default_model == "qwen"
+    assert settings.log_level == "DEBUG"
