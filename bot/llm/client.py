@@ -1,0 +1,353 @@
+"""The OpenAI-compatible HTTP client: streams chat completions and lists models over httpx.
+
+Owns transport, deadlines and the translation of httpx and HTTP errors; knows nothing of prompts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import httpx
+
+from bot.domain import CompletionRequest, Connection, Delta, Secret
+from bot.errors import EndpointError, EndpointStreamError, EndpointTimeout, EndpointUnreachable
+from bot.llm import wire
+from bot.llm.sse import SSEDecoder
+
+_log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 16 * 1024 * 1024
+"""The most we read of a JSON completion or a model list (OpenRouter's list is about 1 MB)."""
+MAX_ERROR_BODY_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class StreamTimeouts:
+    """How long one request may take, phase by phase.
+
+    `first_token_seconds` runs from the request's start to the first content or reasoning
+    (keep-alive comments do not count: a local model may think for a minute before it speaks);
+    `idle_seconds` is the longest silence after that; `total_seconds` bounds the whole reply.
+    """
+
+    connect_seconds: float = 10.0
+    first_token_seconds: float = 120.0
+    idle_seconds: float = 60.0
+    total_seconds: float = 600.0
+
+
+def build_http_client(timeouts: StreamTimeouts) -> httpx.AsyncClient:
+    """The process's one HTTP client for endpoints.
+
+    No keep-alive: llama-cpp-python leaves a pooled connection dead after a failed stream, and
+    the next request on it fails. No proxies from the environment, no redirects (a redirect
+    would carry the API key to a host it was not entered for).
+    """
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(timeouts.idle_seconds, connect=timeouts.connect_seconds),
+        limits=httpx.Limits(max_keepalive_connections=0),
+        trust_env=False,
+        follow_redirects=False,
+    )
+
+
+class OpenAICompatClient:
+    """Implements `CompletionClient` for any server that speaks OpenAI's chat completions."""
+
+    def __init__(self, http: httpx.AsyncClient, *, timeouts: StreamTimeouts) -> None:
+        self._http = http
+        self._timeouts = timeouts
+        # Reads are timed by _Watchdog (a silent prefill must not trip an idle timeout).
+        self._stream_timeout = httpx.Timeout(
+            None, connect=timeouts.connect_seconds, write=timeouts.idle_seconds
+        )
+
+    async def stream(self, request: CompletionRequest) -> AsyncGenerator[Delta, None]:
+        """Stream a reply: deltas as they arrive, then the end, or an `EndpointError`.
+
+        The deltas that arrived before a failure have been yielded already. Closing the
+        generator (or cancelling the task awaiting it) closes the HTTP stream at once; a
+        consumer that stops early should wrap it in `contextlib.aclosing`. The generator must
+        be consumed by one task.
+        """
+        connection = request.connection
+        url = _url(connection.base_url, "chat/completions")
+        host = _where(url)
+        _log.debug("POST chat/completions host=%s model=%s", host, request.model)
+        task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("OpenAICompatClient.stream must run inside an asyncio task")
+        watchdog = _Watchdog(self._timeouts, task)
+        decoder = SSEDecoder()
+        reader = wire.ChunkReader()
+        started = False
+        try:
+            async with self._http.stream(
+                "POST",
+                url,
+                json=wire.chat_body(request, stream=True),
+                headers=_headers(connection.api_key, accept="text/event-stream"),
+                timeout=self._stream_timeout,
+                follow_redirects=False,
+            ) as response:
+                started = True
+                if not await _is_event_stream(response, connection.api_key):
+                    # The server ignored `stream: true` and sent one JSON completion.
+                    completion = wire.parse_completion(await _read_capped(response))
+                    watchdog.at_yield = True
+                    yield completion
+                    return
+                clock = watchdog.clock
+                async for chunk in _chunks(response):
+                    watchdog.last_activity = clock()
+                    for event in decoder.feed(chunk):
+                        delta = reader.read(event.data)
+                        if delta is None:
+                            continue
+                        if not watchdog.got_token and (delta.content or delta.reasoning):
+                            watchdog.token_arrived()
+                        watchdog.at_yield = True
+                        yield delta
+                        watchdog.resume()
+                    if reader.done:
+                        break
+                reader.end()
+        except asyncio.CancelledError:
+            if watchdog.owns_cancellation():
+                raise watchdog.error() from None
+            raise
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            raise _transport_error(exc, host, started=started) from exc
+        except EndpointError as exc:  # a provider may echo the key inside its error text
+            exc.args = tuple(_scrub(str(arg), connection.api_key) for arg in exc.args)
+            raise
+        finally:
+            watchdog.stop()
+
+    async def models(self, connection: Connection) -> list[str]:
+        """The endpoint's model ids, sorted; a list in an unknown shape gives []."""
+        url = _url(connection.base_url, "models")
+        host = _where(url)
+        _log.debug("GET models host=%s", host)
+        started = False
+        try:
+            async with (
+                asyncio.timeout(self._timeouts.total_seconds),
+                self._http.stream(
+                    "GET",
+                    url,
+                    headers=_headers(connection.api_key, accept="application/json"),
+                    follow_redirects=False,
+                ) as response,
+            ):
+                started = True
+                await _raise_for_status(response, connection.api_key)
+                body = await _read_capped(response)
+        except TimeoutError as exc:
+            raise EndpointTimeout(
+                f"{host} took too long to list its models", phase="total"
+            ) from exc
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            raise _transport_error(exc, host, started=started) from exc
+        return wire.model_ids(body)
+
+
+class _Watchdog:
+    """Enforces the first-token, idle and total deadlines of one stream with a single timer.
+
+    A timer per chunk (asyncio.timeout) costs more than parsing the chunk, so the one timer
+    fires at the earliest deadline and re-arms itself when the stream moved meanwhile. It
+    cancels the task only while the task waits on the network, never while the consumer holds
+    a delta (the cancellation would land in the consumer's code): a deadline that passes then
+    is raised when the consumer asks for the next delta. Time spent by the consumer is not
+    counted as the endpoint's silence.
+    """
+
+    def __init__(self, timeouts: StreamTimeouts, task: asyncio.Task[object]) -> None:
+        loop = asyncio.get_running_loop()
+        self.clock = loop.time
+        self._timeouts = timeouts
+        self._task = task
+        self._start = self.last_activity = loop.time()
+        self.got_token = False
+        self.at_yield = False
+        self.expired: str | None = None
+        self._we_cancelled = False
+        self._cancelling = task.cancelling()  # as asyncio.timeout: counted before any cancel
+        self._handle = loop.call_at(self._deadline(self._start)[0], self._check)
+
+    def _deadline(self, now: float) -> tuple[float, str]:
+        timeouts = self._timeouts
+        if not self.got_token:
+            when, phase = self._start + timeouts.first_token_seconds, "first_token"
+        else:
+            since = now if self.at_yield else self.last_activity
+            when, phase = since + timeouts.idle_seconds, "idle"
+        total = self._start + timeouts.total_seconds
+        return (when, phase) if when < total else (total, "total")
+
+    def _check(self) -> None:
+        now = self.clock()
+        when, phase = self._deadline(now)
+        if when > now:
+            self._handle = asyncio.get_running_loop().call_at(when, self._check)
+            return
+        self.expired = phase
+        if not self.at_yield:
+            self._we_cancelled = True
+            self._task.cancel()
+
+    def token_arrived(self) -> None:
+        """The first token: from now on the (usually shorter) idle deadline applies."""
+        self.got_token = True
+        self._handle.cancel()
+        self._handle = asyncio.get_running_loop().call_at(
+            self._deadline(self.clock())[0], self._check
+        )
+
+    def resume(self) -> None:
+        """The consumer asks for more: raise a deadline that passed while it held a delta."""
+        self.at_yield = False
+        if self.expired is not None:
+            raise self.error()
+        self.last_activity = self.clock()
+
+    def owns_cancellation(self) -> bool:
+        """Whether the cancellation in flight is our deadline's alone (as in asyncio.timeout)."""
+        return self._we_cancelled and self._task.uncancel() <= self._cancelling
+
+    def error(self) -> EndpointTimeout:
+        phase = self.expired or "total"
+        message, hint = _TIMEOUT_WORDS[phase]
+        seconds = getattr(self._timeouts, f"{phase}_seconds")
+        return EndpointTimeout(message.format(seconds=seconds), phase=phase, hint=hint)
+
+    def stop(self) -> None:
+        self._handle.cancel()
+
+
+_TIMEOUT_WORDS = {
+    "first_token": (
+        "the model did not start answering within {seconds:g} s",
+        "the model may be loading or busy; try again in a moment",
+    ),
+    "idle": ("the endpoint went silent for {seconds:g} s mid-reply", "try again"),
+    "total": (
+        "the reply took longer than {seconds:g} s",
+        "ask for a shorter reply, or raise the time limit",
+    ),
+}
+
+
+async def _is_event_stream(response: httpx.Response, secret: Secret | None) -> bool:
+    """True for SSE, False for a JSON completion; raises for an error status or anything else."""
+    await _raise_for_status(response, secret)
+    kind = response.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if kind in ("text/event-stream", ""):
+        return True
+    if kind == "application/json" or kind.endswith("+json"):
+        return False
+    page = "a web page" if kind == "text/html" else kind
+    raise EndpointStreamError(
+        f"the endpoint answered with {page}: not an OpenAI-compatible API",
+        hint="check the base URL (it usually ends with /v1)",
+    )
+
+
+def _chunks(response: httpx.Response) -> AsyncIterator[bytes]:
+    """Raw bytes unless the server compressed them anyway (we ask for identity)."""
+    if response.headers.get("content-encoding", "identity").lower() == "identity":
+        return response.aiter_raw()
+    return response.aiter_bytes()
+
+
+async def _read_capped(response: httpx.Response, limit: int = MAX_BODY_BYTES) -> bytes:
+    """At most `limit` bytes of the body: a broken server must not fill our memory."""
+    parts: list[bytes] = []
+    size = 0
+    async for part in response.aiter_bytes():
+        parts.append(part)
+        size += len(part)
+        if size >= limit:
+            break
+    return b"".join(parts)[:limit]
+
+
+async def _raise_for_status(response: httpx.Response, secret: Secret | None) -> None:
+    status = response.status_code
+    if 200 <= status < 300:
+        return
+    said = wire.provider_error(await _read_capped(response, MAX_ERROR_BODY_BYTES))
+    said = wire.ProviderError(_scrub(said.message, secret), said.code)
+    retry_after = wire.retry_after_seconds(
+        response.headers.get("retry-after-ms"), response.headers.get("retry-after")
+    )
+    raise wire.status_error(status, said, retry_after=retry_after)
+
+
+def _transport_error(
+    exc: httpx.HTTPError | httpx.InvalidURL, host: str, *, started: bool
+) -> EndpointError:
+    """httpx's failure as ours. Messages name host:port at most, never the URL or its query."""
+    if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
+        return EndpointTimeout(
+            f"{host} did not accept a connection in time",
+            phase="connect",
+            hint="check the base URL and that the server is running",
+        )
+    if isinstance(exc, httpx.TimeoutException):
+        return EndpointTimeout(f"{host} stopped answering", phase="idle", hint="try again")
+    if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):
+        return EndpointUnreachable(
+            "the base URL is not a valid http(s) URL",
+            hint="it should look like https://host/v1",
+        )
+    if started or isinstance(exc, httpx.ProtocolError | httpx.DecodingError):
+        return EndpointStreamError(
+            f"the connection to {host} broke off", hint="try again; the endpoint may have crashed"
+        )
+    return EndpointUnreachable(
+        f"could not reach the endpoint at {host}",
+        hint="check the base URL and that the server is running",
+    )
+
+
+def _scrub(text: str, secret: Secret | None) -> str:
+    """A provider may echo the key it was given: never pass it on."""
+    key = secret.reveal() if secret is not None else ""
+    return text.replace(key, secret.masked()) if key and secret is not None else text
+
+
+def _where(url: str) -> str:
+    """host:port for messages and logs."""
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return "the endpoint"
+    if not host:
+        return "the endpoint"
+    host = f"[{host}]" if ":" in host else host
+    return f"{host}:{port}" if port else host
+
+
+def _url(base_url: str, path: str) -> str:
+    return f"{base_url.rstrip('/')}/{path}"
+
+
+def _headers(secret: Secret | None, *, accept: str) -> dict[str, str]:
+    headers = {"Accept": accept, "Accept-Encoding": "identity"}
+    key = secret.reveal() if secret is not None else ""
+    if key:
+        # httpx would raise UnicodeEncodeError or a protocol error deep inside the request.
+        if not (key.isascii() and key.isprintable()):
+            raise EndpointError(
+                "the API key contains characters that cannot be sent in a header",
+                hint="paste the key again, without spaces, quotes or line breaks",
+            )
+        headers["Authorization"] = f"Bearer {key}"
+    return headers

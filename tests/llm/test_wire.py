@@ -1,0 +1,312 @@
+"""The wire format: request bodies, chunk and completion parsing, error bodies and statuses."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+import pytest
+
+from bot.domain import (
+    ChatMessage,
+    CompletionRequest,
+    Connection,
+    Delta,
+    Role,
+    SamplingParams,
+    Usage,
+)
+from bot.errors import EndpointRateLimited, EndpointRejected, EndpointStreamError
+from bot.llm import wire
+
+
+def request(params: SamplingParams | None = None) -> CompletionRequest:
+    return CompletionRequest(
+        connection=Connection(base_url="http://127.0.0.1:1/v1"),
+        model="m",
+        messages=(
+            ChatMessage(Role.SYSTEM, "Be brief."),
+            ChatMessage(Role.USER, "Hi", name="bob"),
+        ),
+        params=params or SamplingParams(),
+    )
+
+
+def chunk(**choice: object) -> str:
+    return json.dumps({"object": "chat.completion.chunk", "choices": [choice]})
+
+
+def test_chat_body_carries_model_messages_and_stream_options() -> None:
+    """A streaming body asks for usage and names only the messages' set fields."""
+    assert wire.chat_body(request(), stream=True) == {
+        "model": "m",
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "Hi", "name": "bob"},
+        ],
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+
+
+def test_chat_body_sends_only_the_params_that_are_set() -> None:
+    """Unset sampling params are absent, so the server's defaults apply."""
+    body = wire.chat_body(request(SamplingParams(temperature=0.5, max_tokens=10)), stream=False)
+    assert (body["temperature"], body["max_tokens"], "top_p" in body) == (0.5, 10, False)
+
+
+def test_non_streaming_body_has_no_stream_options() -> None:
+    """stream_options is only valid with stream: true (OpenAI rejects it otherwise)."""
+    body = wire.chat_body(request(), stream=False)
+    assert body["stream"] is False
+    assert "stream_options" not in body
+
+
+def test_content_comes_from_the_delta() -> None:
+    """The usual streamed chunk."""
+    assert wire.parse_chunk(chunk(delta={"content": "Hi"})) == Delta(content="Hi")
+
+
+def test_content_falls_back_to_message_then_text() -> None:
+    """delta.content ?? message.content ?? text, as SillyTavern reads them."""
+    assert wire.parse_chunk(chunk(message={"content": "m"})).content == "m"
+    assert wire.parse_chunk(chunk(delta={"content": None}, text="t")).content == "t"
+
+
+def test_null_content_is_empty() -> None:
+    """`content: null` (a reasoning or tool-call chunk) is no text, not the string "None"."""
+    assert wire.parse_chunk(chunk(delta={"content": None})) == Delta()
+
+
+def test_content_parts_are_joined_from_their_text() -> None:
+    """A content array contributes its text parts only."""
+    parts = [{"type": "text", "text": "a"}, {"type": "image_url"}, {"type": "text", "text": "b"}]
+    assert wire.parse_chunk(chunk(delta={"content": parts})).content == "ab"
+
+
+def test_reasoning_content_is_read() -> None:
+    """text-generation-webui and DeepSeek put thinking in reasoning_content."""
+    parsed = wire.parse_chunk(chunk(delta={"content": None, "reasoning_content": "hmm"}))
+    assert parsed == Delta(reasoning="hmm")
+
+
+def test_reasoning_falls_back_to_reasoning_field() -> None:
+    """OpenRouter and vLLM use `reasoning`; reasoning_content wins when both are present."""
+    assert wire.parse_chunk(chunk(delta={"reasoning": "r"})).reasoning == "r"
+    both = chunk(delta={"reasoning_content": "rc", "reasoning": "r"})
+    assert wire.parse_chunk(both).reasoning == "rc"
+
+
+def test_finish_reason_is_read() -> None:
+    """The finish reason marks a reply that ended on purpose."""
+    assert wire.parse_chunk(chunk(delta={}, finish_reason="length")).finish_reason == "length"
+
+
+def test_usage_arrives_in_a_chunk_without_choices() -> None:
+    """With include_usage the last chunk has `choices: []` and the token counts."""
+    data = json.dumps({"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 5}})
+    assert wire.parse_chunk(data) == Delta(usage=Usage(prompt_tokens=3, completion_tokens=5))
+
+
+def test_unicode_separators_in_content_are_kept() -> None:
+    """U+2028 raw inside a JSON string is content, not a line break."""
+    data = json.dumps({"choices": [{"delta": {"content": "a\u2028b"}}]}, ensure_ascii=False)
+    assert wire.parse_chunk(data).content == "a\u2028b"
+
+
+def test_error_payload_in_a_stream_raises_with_the_provider_message() -> None:
+    """OpenRouter reports a failure inside a 200 stream as an `error` object."""
+    with pytest.raises(EndpointStreamError, match="upstream overloaded"):
+        wire.parse_chunk('{"error":{"message":"upstream overloaded","code":502}}')
+
+
+def test_error_payload_message_is_capped() -> None:
+    """A provider's essay is cut to 300 characters."""
+    with pytest.raises(EndpointStreamError) as info:
+        wire.parse_chunk(json.dumps({"error": {"message": "x" * 5000}}))
+    assert len(str(info.value)) < 400
+
+
+def test_null_error_field_is_not_an_error() -> None:
+    """Some servers send `"error": null` in every good chunk."""
+    assert wire.parse_chunk('{"error":null,"choices":[{"delta":{"content":"ok"}}]}').content == "ok"
+
+
+def test_non_json_data_raises() -> None:
+    """Plain text where JSON belongs means this is not an OpenAI stream."""
+    with pytest.raises(EndpointStreamError, match="not JSON"):
+        wire.parse_chunk("this is not json")
+
+
+def test_hostile_deeply_nested_json_is_a_stream_error() -> None:
+    """`[[[[…` deep enough to exhaust the parser's recursion is refused, not a crash."""
+    with pytest.raises(EndpointStreamError):
+        wire.parse_chunk("[" * 100_000)
+
+
+def test_json_that_is_not_an_object_raises() -> None:
+    """A JSON array or number is not a chunk."""
+    with pytest.raises(EndpointStreamError):
+        wire.parse_chunk("[1, 2]")
+
+
+def test_blank_data_is_an_empty_delta() -> None:
+    """An empty `data:` event is a keep-alive (we differ from SillyTavern, which fails)."""
+    assert wire.parse_chunk("") == Delta()
+
+
+def test_completion_is_parsed_whole() -> None:
+    """A non-streamed chat.completion gives content, reasoning, finish reason and usage."""
+    body = {
+        "choices": [
+            {"message": {"content": "Hi", "reasoning": "r"}, "finish_reason": "stop"},
+        ],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 2},
+    }
+    assert wire.parse_completion(json.dumps(body).encode()) == Delta(
+        content="Hi", reasoning="r", finish_reason="stop", usage=Usage(1, 2)
+    )
+
+
+def test_completion_with_an_error_raises() -> None:
+    """A 200 JSON body carrying `error` is a failure."""
+    with pytest.raises(EndpointStreamError, match="bad things"):
+        wire.parse_completion(b'{"error": "bad things"}')
+
+
+def test_completion_that_is_not_json_raises() -> None:
+    """An HTML page is not a completion."""
+    with pytest.raises(EndpointStreamError):
+        wire.parse_completion(b"<html></html>")
+
+
+def test_chunk_reader_ends_well_at_done() -> None:
+    """[DONE] ends the reply and nothing after it is read."""
+    reader = wire.ChunkReader()
+    assert reader.read(chunk(delta={"content": "a"})) == Delta(content="a")
+    assert reader.read("[DONE]") is None
+    assert reader.read(chunk(delta={"content": "late"})) is None
+    reader.end()
+
+
+def test_chunk_reader_skips_chunks_that_carry_nothing() -> None:
+    """The role-only first chunk is not handed out."""
+    assert wire.ChunkReader().read(chunk(delta={"role": "assistant", "content": ""})) is None
+
+
+def test_chunk_reader_ends_well_after_a_finish_reason() -> None:
+    """Some servers never send [DONE]; a finish reason is enough."""
+    reader = wire.ChunkReader()
+    reader.read(chunk(delta={}, finish_reason="stop"))
+    reader.end()
+
+
+def test_chunk_reader_calls_a_stream_without_an_end_cut_off() -> None:
+    """Content, then nothing: the reply was cut off."""
+    reader = wire.ChunkReader()
+    reader.read(chunk(delta={"content": "a"}))
+    with pytest.raises(EndpointStreamError, match="cut off"):
+        reader.end()
+
+
+def test_chunk_reader_calls_an_empty_stream_a_failure() -> None:
+    """llama-cpp-python answers a context overflow with an empty 200 stream."""
+    with pytest.raises(EndpointStreamError, match="without a reply"):
+        wire.ChunkReader().end()
+
+
+def test_model_ids_are_sorted() -> None:
+    """The model list is offered sorted by id."""
+    body = b'{"object":"list","data":[{"id":"b"},{"id":"a"},{"name":"no id"}]}'
+    assert wire.model_ids(body) == ["a", "b"]
+
+
+@pytest.mark.parametrize("body", [b'[{"id":"a"}]', b'{"models":[{"id":"a"}]}', b'{"data":{}}'])
+def test_model_list_in_another_shape_is_empty(body: bytes) -> None:
+    """Anything but {"data": [...]} gives an empty list, as SillyTavern does."""
+    assert wire.model_ids(body) == []
+
+
+def test_model_list_that_is_not_json_raises() -> None:
+    """An HTML page at /models means the base URL is wrong."""
+    with pytest.raises(EndpointStreamError, match="not an OpenAI-compatible API"):
+        wire.model_ids(b"<html></html>")
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        (b'{"error":{"message":"Bad key","code":"bad_key"}}', ("Bad key", "bad_key")),
+        (b'{"error":{"message":"Out","type":"insufficient_quota"}}', ("Out", "insufficient_quota")),
+        (b'{"detail":"Invalid API key"}', ("Invalid API key", "")),
+        (b'{"detail":[{"loc":["body","model"],"msg":"Required"}]}', ("body.model: Required", "")),
+        (b'{"message":"plain"}', ("plain", "")),
+        (b"<html>502 Bad Gateway</html>", ("", "")),
+        (b'{"error":"  spaced\\n  out  "}', ("spaced out", "")),
+    ],
+)  # fmt: skip
+def test_provider_error_reads_the_known_shapes(body: bytes, said: tuple[str, str]) -> None:
+    """OpenAI, FastAPI and bare messages are read; raw bodies never are."""
+    assert wire.provider_error(body) == wire.ProviderError(*said)
+
+
+def test_provider_message_is_capped() -> None:
+    """At most 300 characters of a provider's message reach a user."""
+    body = json.dumps({"error": {"message": "y" * 1000}}).encode()
+    assert len(wire.provider_error(body).message) == 300
+
+
+@pytest.mark.parametrize(
+    ("status", "hint"),
+    [(401, "API key"), (403, "API key"), (404, "/v1"), (500, "later"), (307, "redirects")],
+)
+def test_status_error_says_what_to_try(status: int, hint: str) -> None:
+    """Each status class maps to a rejection with a hint of what to do."""
+    error = wire.status_error(status, wire.ProviderError())
+    assert type(error) is EndpointRejected
+    assert (error.status_code, error.provider_message) == (status, f"HTTP {status}")
+    assert hint in error.hint
+
+
+def test_status_429_is_a_rate_limit_with_retry_after() -> None:
+    """A plain 429 is retried after the time the server asked for."""
+    error = wire.status_error(429, wire.ProviderError("slow down"), retry_after=3.0)
+    assert isinstance(error, EndpointRateLimited)
+    assert (error.retry_after, error.provider_message) == (3.0, "slow down")
+
+
+def test_insufficient_quota_is_not_a_rate_limit() -> None:
+    """Waiting does not refill a quota, so it must not be retried."""
+    error = wire.status_error(429, wire.ProviderError("out", "insufficient_quota"))
+    assert not isinstance(error, EndpointRateLimited)
+    assert "quota" in str(error)
+
+
+def test_retry_after_ms_wins_over_retry_after() -> None:
+    """`retry-after-ms` is the more precise of the two (openai-python reads it first)."""
+    assert wire.retry_after_seconds("1500", "9") == 1.5
+
+
+def test_retry_after_in_seconds() -> None:
+    """The common form: a number of seconds."""
+    assert wire.retry_after_seconds(None, "7") == 7.0
+
+
+def test_retry_after_as_an_http_date() -> None:
+    """The other RFC 9110 form: a date in the future."""
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+    seconds = wire.retry_after_seconds(None, when)
+    assert seconds is not None
+    assert 25 < seconds <= 30
+
+
+@pytest.mark.parametrize("value", [None, "", "soon", "nan"])
+def test_unreadable_retry_after_is_none(value: str | None) -> None:
+    """No usable value means no advice, not an error."""
+    assert wire.retry_after_seconds(None, value) is None
+
+
+def test_negative_retry_after_is_zero() -> None:
+    """A date in the past means: now."""
+    assert wire.retry_after_seconds(None, "-5") == 0.0
