@@ -5,7 +5,7 @@ The core depends only on these Protocols; adapters implement them.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
@@ -53,7 +53,7 @@ class CompletionClient(Protocol):
     HTTP stream at once.
     """
 
-    def stream(self, request: CompletionRequest) -> AsyncIterator[Delta]: ...
+    def stream(self, request: CompletionRequest) -> AsyncGenerator[Delta, None]: ...
 
     async def models(self, connection: Connection) -> list[str]: ...
 

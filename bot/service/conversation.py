@@ -6,7 +6,9 @@ Knows the ports only: no platform SDK, HTTP library or database here.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 
 from bot.commands import check_call
@@ -16,6 +18,7 @@ from bot.domain import (
     CommandResult,
     CompletionRequest,
     Connection,
+    Delta,
     Incoming,
     MessageStatus,
     NewUserMessage,
@@ -181,8 +184,17 @@ class ConversationService:
         return outcome
 
     async def _pump(self, request: CompletionRequest, stream: ReplyStream, reply: _Reply) -> None:
-        """The token loop: append only, never wait for the platform."""
-        async for delta in self._client.stream(request):
+        """The token loop: append only, never wait for the platform.
+
+        `aclosing` closes the HTTP stream as soon as the loop ends early (the cap).
+        """
+        async with contextlib.aclosing(self._client.stream(request)) as deltas:
+            await self._consume(deltas, stream, reply)
+
+    async def _consume(
+        self, deltas: AsyncGenerator[Delta, None], stream: ReplyStream, reply: _Reply
+    ) -> None:
+        async for delta in deltas:
             if delta.reasoning:
                 reply.reasoning.append(delta.reasoning)
             if delta.content:

@@ -7,7 +7,7 @@ tokens, stops and failures must be under the test's control.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 
 from bot.domain import CompletionRequest, Connection, Delta
@@ -37,7 +37,7 @@ class ScriptedClient:
         self.models_list = list(models)
         self.models_asked: list[Connection] = []
 
-    async def stream(self, request: CompletionRequest) -> AsyncIterator[Delta]:
+    async def stream(self, request: CompletionRequest) -> AsyncGenerator[Delta, None]:
         self.requests.append(request)
         script = self.scripts.pop(0)
         try:
