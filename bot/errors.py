@@ -119,22 +119,26 @@ class DeliveryError(BotError):
 
 
 def user_message(exc: BaseException) -> str:
-    """The sentence a chat user sees for an error: what happened and what to try.
+    """The sentences a chat user sees for an error: what happened and what to try.
 
     Anything that is not one of ours becomes a generic line; its details go to the
     log, never to the chat.
     """
-    if isinstance(exc, EndpointRejected):
-        text = str(exc)
-        if exc.provider_message:
-            text += f" The endpoint said: {exc.provider_message}"
-        return _with_hint(text, exc.hint)
     if isinstance(exc, EndpointError):
-        return _with_hint(str(exc), exc.hint)
+        parts = [str(exc)]
+        if isinstance(exc, EndpointRejected) and exc.provider_message:
+            parts.append(f"The endpoint said: {exc.provider_message}")
+        parts.append(exc.hint)
+        return " ".join(_sentence(part) for part in parts if part.strip())
     if isinstance(exc, BotError):
         return str(exc)
     return "Something went wrong on our side; the details are in the bot's log."
 
 
-def _with_hint(text: str, hint: str) -> str:
-    return f"{text} {hint}".strip() if hint else text
+def _sentence(text: str) -> str:
+    """Capitalised and closed with a full stop, so joined parts read as sentences."""
+    text = text.strip()
+    if not text:
+        return text
+    text = text[0].upper() + text[1:]
+    return text if text[-1] in ".!?…)" else f"{text}."
