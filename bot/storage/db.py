@@ -1,0 +1,114 @@
+"""The database engine and its session factory, with SQLite tuned for one busy writer.
+
+Knows connection URLs, pragmas and transaction start-up; knows nothing of tables or the domain.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, event, make_url
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
+
+_log = logging.getLogger(__name__)
+
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+READ_ONLY_OPTION = "parlor_read_only"
+"""Execution option for a session that only reads: on SQLite it begins DEFERRED, so
+it neither takes nor waits for the write lock. Pass it as
+`sessions(execution_options={READ_ONLY_OPTION: True})`."""
+
+_WAL_RETRY_SECONDS = 0.01
+
+
+def create_engine(url: str) -> AsyncEngine:
+    """One engine per process, for `sqlite+aiosqlite://` or `postgresql+asyncpg://` URLs.
+
+    For a SQLite file the parent directory is created, each new connection gets
+    the pragmas of `_on_sqlite_connect`, and every transaction is begun by us:
+    BEGIN IMMEDIATE for writes (a deferred transaction that reads and then writes
+    fails at once with SQLITE_BUSY when another writer got in first, ignoring
+    busy_timeout), BEGIN DEFERRED for sessions marked with `READ_ONLY_OPTION`.
+
+    Statement parameters are hidden from error messages and logs: they hold chat
+    text and encrypted keys.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        # A server may drop idle connections; a local file never does.
+        return _create_async_engine(parsed, hide_parameters=True, pool_pre_ping=True)
+    _prepare_sqlite_file(parsed)
+    engine = _create_async_engine(parsed, hide_parameters=True)
+    event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
+    event.listen(engine.sync_engine, "begin", _on_sqlite_begin)
+    return engine
+
+
+def create_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions whose objects stay readable after commit, so no attribute access does
+    hidden IO (which would raise `MissingGreenlet` under asyncio)."""
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def _prepare_sqlite_file(url: URL) -> None:
+    database = url.database
+    if (
+        not database
+        or database == ":memory:"
+        or url.query.get("uri")
+        or database.startswith("file:")
+    ):
+        return
+    parent = Path(database).expanduser().parent
+    if not parent.exists():
+        _log.info("creating the database directory %s", parent)
+        parent.mkdir(parents=True, exist_ok=True)
+
+
+def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Take BEGIN away from the sqlite3 driver, whose legacy mode would open
+    # transactions lazily (and never for SELECT); `_on_sqlite_begin` emits our own.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        # busy_timeout first: the journal mode change below needs a lock.
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        _enable_wal(cursor)
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+    finally:
+        cursor.close()
+
+
+def _enable_wal(cursor: Any) -> None:
+    """Switch a new database file to WAL; the mode then persists in the file.
+
+    Two connections converting a fresh file at once make one fail with
+    SQLITE_BUSY straight away, busy_timeout or not (a reader may not wait for a
+    lock held by someone waiting on it). That only happens on first start, and one
+    short retry settles it; the sleep briefly holds the event loop, which is acceptable
+    there. A file that is already WAL never takes this path.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                raise
+            _log.debug("another connection is converting the database to WAL; retrying")
+            time.sleep(_WAL_RETRY_SECONDS)
+        else:
+            return
+
+
+def _on_sqlite_begin(connection: Connection) -> None:
+    read_only = connection.get_execution_options().get(READ_ONLY_OPTION, False)
+    connection.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")

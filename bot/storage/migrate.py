@@ -1,0 +1,79 @@
+"""Schema migrations run from code at start-up: alembic, configured here, not by alembic.ini.
+
+The database URL always comes from the caller (Settings); this module reads no configuration.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
+from sqlalchemy import Connection
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.errors import StorageError
+from bot.storage.db import create_engine
+
+_log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def alembic_config(url: str) -> Config:
+    """An alembic Config built in code: the repo's `migrations/` and the caller's URL.
+
+    `env.py` uses the connection placed in `attributes["connection"]` when there is one.
+    """
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("path_separator", "os")
+    # ConfigParser interpolation would read a "%" in a password as a reference.
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def current_head() -> str:
+    """The newest revision in `migrations/versions`."""
+    try:
+        head = ScriptDirectory.from_config(alembic_config("")).get_current_head()
+    except CommandError as exc:
+        raise StorageError(f"the migrations in {MIGRATIONS_DIR} can't be read: {exc}") from exc
+    if head is None:
+        raise StorageError(f"no migrations found in {MIGRATIONS_DIR}")
+    return head
+
+
+async def upgrade_to_head(url: str) -> None:
+    """Bring the database to the newest revision; a database already there is left alone.
+
+    Safe at every start and from several processes at once: on PostgreSQL env.py
+    holds an advisory lock for the migration transaction, on SQLite BEGIN IMMEDIATE
+    does the same. Not from two tasks of one process at once, though: alembic's
+    `context` and `op` proxies are process-global.
+    """
+    config = alembic_config(url)
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(_upgrade, config)
+    except CommandError as exc:
+        # e.g. a database stamped by a newer Parlor than this one; alembic's text names
+        # revisions, never the URL.
+        raise StorageError(f"The database schema can't be migrated: {exc}") from exc
+    except (SQLAlchemyError, OSError) as exc:
+        raise StorageError(
+            f"The database could not be migrated to revision {current_head()} "
+            f"({type(exc).__name__}). The details are in the bot's log."
+        ) from exc
+    finally:
+        await engine.dispose()
+
+
+def _upgrade(connection: Connection, config: Config) -> None:
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+    _log.info("database schema is at revision %s", current_head())

@@ -1,0 +1,147 @@
+"""Translation between table rows and domain dataclasses, and the predicates that find rows.
+
+Pure functions: no session, no IO. Rows come in, frozen domain values go out, and back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_
+
+from bot.domain import (
+    ChannelKey,
+    ChannelState,
+    ChatId,
+    Connection,
+    MessageId,
+    MessageStatus,
+    NewUserMessage,
+    Role,
+    SamplingParams,
+    StoredMessage,
+)
+from bot.errors import StorageError
+from bot.storage.secrets import SecretBox, connection_binding
+from bot.storage.tables import ChannelRow, ConnectionRow, MessageRow
+
+CHANNEL_CONNECTION_NAME = "channel"
+"""The name of the connection a channel sets for itself with the connect command."""
+
+
+def channel_scope(key: ChannelKey) -> str:
+    return str(key)
+
+
+def channel_is(key: ChannelKey) -> ColumnElement[bool]:
+    return and_(ChannelRow.platform == key.platform, ChannelRow.external_id == key.external_id)
+
+
+def own_connection_is(key: ChannelKey) -> ColumnElement[bool]:
+    """The connection a channel set for itself, as opposed to a named profile."""
+    return and_(
+        ConnectionRow.scope == channel_scope(key),
+        ConnectionRow.name == CHANNEL_CONNECTION_NAME,
+    )
+
+
+def to_channel_state(
+    key: ChannelKey,
+    channel: ChannelRow,
+    connection: ConnectionRow | None,
+    *,
+    secret_box: SecretBox | None,
+) -> ChannelState:
+    if channel.current_chat_id is None:
+        raise StorageError(f"channel {key} has no current chat; the database is inconsistent")
+    return ChannelState(
+        key=key,
+        chat_id=ChatId(channel.current_chat_id),
+        connection=(
+            None if connection is None else to_connection(connection, secret_box=secret_box)
+        ),
+        model=channel.model,
+        system_prompt=channel.system_prompt,
+        params=to_sampling_params(channel.params),
+    )
+
+
+def to_connection(row: ConnectionRow, *, secret_box: SecretBox | None) -> Connection:
+    """A chat-set connection, never trusted; its key is decrypted only here.
+
+    A stored key that cannot be read fails closed (`StorageError`): sending the
+    request without it would hide the problem, and the operator must fix the keys.
+    """
+    api_key = None
+    if row.api_key_encrypted is not None:
+        if secret_box is None:
+            raise StorageError(
+                "a stored API key can't be read: the operator has not set ENCRYPTION_KEYS"
+            )
+        api_key = secret_box.decrypt(
+            row.api_key_encrypted, binding=connection_binding(row.scope, row.name)
+        )
+    return Connection(base_url=row.base_url, model=None, api_key=api_key, trusted=False)
+
+
+def to_sampling_params(data: Mapping[str, Any] | None) -> SamplingParams:
+    """Known settings of the right type; anything else in the JSON is ignored."""
+    if not data:
+        return SamplingParams()
+    return SamplingParams(
+        temperature=_number(data.get("temperature")),
+        top_p=_number(data.get("top_p")),
+        max_tokens=_integer(data.get("max_tokens")),
+    )
+
+
+def to_stored_message(row: MessageRow) -> StoredMessage:
+    try:
+        role = Role(row.role)
+        status = MessageStatus(row.status)
+    except ValueError as exc:
+        raise StorageError(f"message {row.id} has an unknown role or status") from exc
+    return StoredMessage(
+        id=MessageId(row.id),
+        role=role,
+        content=row.content,
+        status=status,
+        author_name=row.author_name,
+        reasoning=row.reasoning,
+        created_at=row.created_at,
+    )
+
+
+def to_user_row(chat_id: ChatId, message: NewUserMessage) -> MessageRow:
+    platform_ids = [message.platform_message_id] if message.platform_message_id else None
+    return MessageRow(
+        chat_id=chat_id,
+        role=Role.USER.value,
+        author_id=message.author_id,
+        author_name=message.author_name,
+        content=message.content,
+        status=MessageStatus.COMPLETE.value,
+        platform_message_ids=platform_ids,
+    )
+
+
+def to_pending_reply_row(chat_id: ChatId) -> MessageRow:
+    return MessageRow(
+        chat_id=chat_id,
+        role=Role.ASSISTANT.value,
+        content="",
+        status=MessageStatus.PENDING.value,
+    )
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _integer(value: object) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value

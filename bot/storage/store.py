@@ -1,0 +1,320 @@
+"""SqlStore: the `Store` port on SQLAlchemy; the only code that writes SQL.
+
+Database errors become `StorageError` here; ORM rows never leave this package.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.domain import (
+    ChannelKey,
+    ChannelState,
+    ChatId,
+    MessageId,
+    MessageStatus,
+    NewUserMessage,
+    Secret,
+    StoredMessage,
+    TurnIds,
+)
+from bot.errors import SecretsUnavailable, StorageError
+from bot.storage.db import READ_ONLY_OPTION
+from bot.storage.rows import (
+    CHANNEL_CONNECTION_NAME,
+    channel_is,
+    channel_scope,
+    own_connection_is,
+    to_channel_state,
+    to_pending_reply_row,
+    to_stored_message,
+    to_user_row,
+)
+from bot.storage.secrets import SecretBox, connection_binding
+from bot.storage.tables import ChannelRow, ChatRow, ConnectionRow, MessageRow, utcnow
+
+_log = logging.getLogger(__name__)
+
+_NO_ENCRYPTION_KEYS = (
+    "API keys can't be stored: the operator has not set ENCRYPTION_KEYS. "
+    "Ask them to set it, or use the operator's default endpoint."
+)
+
+
+class SqlStore:
+    """Channels, settings and history in SQLite or PostgreSQL.
+
+    Reads run in DEFERRED transactions and never wait for a writer on SQLite;
+    every write is one short transaction. Channel rows are locked before they
+    change (FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE already holds the
+    only write lock), so concurrent commands on one channel don't interleave.
+    """
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        secret_box: SecretBox | None,
+    ) -> None:
+        self._sessions = sessions
+        self._secret_box = secret_box
+
+    async def load_channel(self, key: ChannelKey) -> ChannelState:
+        with _translating("load the channel"):
+            found = await self._read_channel(key)
+            if found is None:
+                async with self._writing() as session:
+                    await _lock_channel(session, key)
+                found = await self._read_channel(key)
+        if found is None:
+            raise StorageError(f"channel {key} vanished while it was being created")
+        channel, connection = found
+        return to_channel_state(key, channel, connection, secret_box=self._secret_box)
+
+    async def history(self, chat_id: ChatId, *, limit: int) -> list[StoredMessage]:
+        if limit <= 0:
+            return []
+        newest_first = (
+            select(MessageRow)
+            .where(MessageRow.chat_id == chat_id)
+            .order_by(MessageRow.id.desc())
+            .limit(limit)
+        )
+        with _translating("read the chat history"):
+            async with self._reading() as session:
+                rows = (await session.scalars(newest_first)).all()
+        return [to_stored_message(row) for row in reversed(rows)]
+
+    async def begin_turn(self, chat_id: ChatId, message: NewUserMessage) -> TurnIds:
+        """The user's message and a pending reply, committed together.
+
+        Each row is flushed on its own so the reply's id is the larger one:
+        history is ordered by id.
+        """
+        with _translating("store the message"):
+            async with self._writing() as session:
+                user = to_user_row(chat_id, message)
+                session.add(user)
+                await session.flush()
+                reply = to_pending_reply_row(chat_id)
+                session.add(reply)
+                await session.flush()
+                return TurnIds(MessageId(user.id), MessageId(reply.id))
+
+    async def finish_turn(
+        self,
+        message_id: MessageId,
+        *,
+        content: str,
+        reasoning: str,
+        status: MessageStatus,
+        finish_reason: str | None = None,
+    ) -> None:
+        settle = (
+            update(MessageRow)
+            .where(MessageRow.id == message_id)
+            .values(
+                content=content,
+                reasoning=reasoning,
+                status=status.value,
+                finish_reason=finish_reason,
+                updated_at=utcnow(),
+            )
+            .returning(MessageRow.id)
+            .execution_options(synchronize_session=False)
+        )
+        with _translating("store the reply"):
+            async with self._writing() as session:
+                updated = await session.scalar(settle)
+        if updated is None:
+            raise StorageError(f"there is no stored message {message_id} to finish")
+
+    async def save_connection(
+        self,
+        key: ChannelKey,
+        *,
+        base_url: str,
+        api_key: Secret | None,
+    ) -> None:
+        """Upsert the channel's own connection (scope = the channel, name "channel").
+
+        A new key is encrypted before any SQL runs, so a missing ENCRYPTION_KEYS
+        changes nothing. Without a new key, the old one survives only if the base
+        URL is unchanged: a key is never sent to a host it was not entered for.
+        """
+        scope, name = channel_scope(key), CHANNEL_CONNECTION_NAME
+        encrypted: bytes | None = None
+        if api_key is not None:
+            if self._secret_box is None:
+                raise SecretsUnavailable(_NO_ENCRYPTION_KEYS)
+            encrypted = self._secret_box.encrypt(api_key, binding=connection_binding(scope, name))
+        with _translating("save the connection"):
+            async with self._writing() as session:
+                channel = await _lock_channel(session, key)
+                row = await session.scalar(select(ConnectionRow).where(own_connection_is(key)))
+                if row is None:
+                    row = ConnectionRow(scope=scope, name=name, base_url=base_url)
+                    session.add(row)
+                elif api_key is None and row.base_url != base_url:
+                    _log.info("connection of %s moved to a new host; its API key is cleared", key)
+                    row.api_key_encrypted = None
+                    row.key_hint = None
+                row.base_url = base_url
+                if api_key is not None:
+                    row.api_key_encrypted = encrypted
+                    row.key_hint = api_key.masked()
+                await session.flush()
+                channel.connection_id = row.id
+
+    async def clear_connection(self, key: ChannelKey) -> None:
+        """Detach and delete the channel's own connection, key included.
+
+        Needs no decryption, so it also repairs a channel whose stored key can
+        no longer be read.
+        """
+        with _translating("clear the connection"):
+            async with self._writing() as session:
+                channel = await _lock_channel(session, key)
+                channel.connection_id = None
+                await session.flush()
+                forget = (
+                    delete(ConnectionRow)
+                    .where(own_connection_is(key))
+                    .execution_options(synchronize_session=False)
+                )
+                await session.execute(forget)
+
+    async def set_model(self, key: ChannelKey, model: str | None) -> None:
+        with _translating("save the model"):
+            async with self._writing() as session:
+                channel = await _lock_channel(session, key)
+                channel.model = model
+
+    async def set_system_prompt(self, key: ChannelKey, prompt: str | None) -> None:
+        with _translating("save the system prompt"):
+            async with self._writing() as session:
+                channel = await _lock_channel(session, key)
+                channel.system_prompt = prompt
+
+    async def reset_chat(self, key: ChannelKey) -> ChatId:
+        with _translating("start a new chat"):
+            async with self._writing() as session:
+                channel = await _lock_channel(session, key)
+                if channel.current_chat_id is not None:
+                    archive = (
+                        update(ChatRow)
+                        .where(ChatRow.id == channel.current_chat_id)
+                        .values(archived_at=utcnow())
+                        .execution_options(synchronize_session=False)
+                    )
+                    await session.execute(archive)
+                chat = ChatRow(channel_id=channel.id)
+                session.add(chat)
+                await session.flush()
+                channel.current_chat_id = chat.id
+                return ChatId(chat.id)
+
+    async def settle_interrupted(self) -> int:
+        """Run at start-up, before any turn: a pending reply then belongs to a dead process."""
+        settle = (
+            update(MessageRow)
+            .where(MessageRow.status == MessageStatus.PENDING.value)
+            .values(status=MessageStatus.INTERRUPTED.value, updated_at=utcnow())
+            .returning(MessageRow.id)
+            .execution_options(synchronize_session=False)
+        )
+        with _translating("settle interrupted replies"):
+            async with self._writing() as session:
+                count = len((await session.scalars(settle)).all())
+        if count:
+            _log.info("marked %d reply(ies) left pending by a previous run as interrupted", count)
+        return count
+
+    async def count_encrypted_keys(self) -> int:
+        """How many stored API keys need ENCRYPTION_KEYS: start-up refuses to run without them."""
+        stored = (
+            select(func.count())
+            .select_from(ConnectionRow)
+            .where(ConnectionRow.api_key_encrypted.is_not(None))
+        )
+        with _translating("count stored API keys"):
+            async with self._reading() as session:
+                return (await session.scalar(stored)) or 0
+
+    async def _read_channel(
+        self, key: ChannelKey
+    ) -> tuple[ChannelRow, ConnectionRow | None] | None:
+        with_connection = (
+            select(ChannelRow, ConnectionRow)
+            .outerjoin(ConnectionRow, ChannelRow.connection_id == ConnectionRow.id)
+            .where(channel_is(key))
+        )
+        async with self._reading() as session:
+            found = (await session.execute(with_connection)).one_or_none()
+        if found is None:
+            return None
+        channel, connection = found
+        return channel, connection
+
+    @asynccontextmanager
+    async def _reading(self) -> AsyncIterator[AsyncSession]:
+        async with self._sessions(execution_options={READ_ONLY_OPTION: True}) as session:
+            yield session
+
+    @asynccontextmanager
+    async def _writing(self) -> AsyncIterator[AsyncSession]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
+        async with self._sessions() as session, session.begin():
+            yield session
+
+
+async def _lock_channel(session: AsyncSession, key: ChannelKey) -> ChannelRow:
+    """The channel's row, locked for this transaction; created with its first chat if new.
+
+    Two processes may both see no row and both insert: the loser's insert fails on
+    the unique (platform, external_id) inside a savepoint, and it takes the winner's row.
+    """
+    locked = select(ChannelRow).where(channel_is(key)).with_for_update()
+    channel = await session.scalar(locked)
+    if channel is not None:
+        return channel
+    try:
+        async with session.begin_nested():
+            channel = ChannelRow(platform=key.platform, external_id=key.external_id)
+            session.add(channel)
+            await session.flush()
+            chat = ChatRow(channel_id=channel.id)
+            session.add(chat)
+            await session.flush()
+            channel.current_chat_id = chat.id
+            await session.flush()
+    except IntegrityError:
+        _log.debug("channel %s was created concurrently; using that row", key)
+        channel = await session.scalar(locked)
+        if channel is None:
+            raise
+    else:
+        _log.info("new channel %s", key)
+    return channel
+
+
+@contextmanager
+def _translating(action: str) -> Iterator[None]:
+    """Database and driver failures become `StorageError` naming only what we tried.
+
+    The driver's text may quote SQL or values, so it stays on the chained
+    exception (for the log), never in the message.
+    """
+    try:
+        yield
+    except (SQLAlchemyError, OSError) as exc:
+        raise StorageError(
+            f"The database could not {action} ({type(exc).__name__}). "
+            "The details are in the bot's log."
+        ) from exc

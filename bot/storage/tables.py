@@ -1,0 +1,171 @@
+"""The database schema as SQLAlchemy 2 typed models; alembic migrations are checked against it.
+
+Rows only: these classes never leave `bot.storage`, and they know nothing of the domain.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+JsonObject = dict[str, Any]
+
+# Stable constraint names, so that migrations can address them on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend.
+
+    SQLite keeps no zone and hands back naive values; this type refuses naive
+    input and gives UTC back, so comparisons never mix naive and aware times.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given for a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Strings have a length only for our own small vocabularies (roles, statuses,
+    modes); text from outside (names, models, ids, finish reasons) is unbounded, so
+    PostgreSQL never rejects a turn over it."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _created_at() -> Mapped[datetime]:
+    return mapped_column(UtcDateTime(), default=utcnow)
+
+
+def _updated_at() -> Mapped[datetime]:
+    return mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class ConnectionRow(Base):
+    """A named endpoint profile within a scope; a channel's own one is (str(key), "channel")."""
+
+    __tablename__ = "connections"
+    __table_args__ = (UniqueConstraint("scope", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scope: Mapped[str] = mapped_column(String)
+    name: Mapped[str] = mapped_column(String)
+    base_url: Mapped[str] = mapped_column(Text)
+    api_key_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    key_hint: Mapped[str | None] = mapped_column(String)  # the masked form, never the key
+    api_type: Mapped[str] = mapped_column(String(20), default="chat", server_default="chat")
+    params: Mapped[JsonObject] = mapped_column(JSON, default=dict, server_default=text("'{}'"))
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _updated_at()
+
+
+class ChannelRow(Base):
+    """A platform channel and its overrides; points at the chat that is going on now."""
+
+    __tablename__ = "channels"
+    __table_args__ = (UniqueConstraint("platform", "external_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String)
+    connection_id: Mapped[int | None] = mapped_column(
+        ForeignKey("connections.id", ondelete="SET NULL")
+    )
+    model: Mapped[str | None] = mapped_column(String)
+    system_prompt: Mapped[str | None] = mapped_column(Text)
+    postprocess_mode: Mapped[str] = mapped_column(String(20), default="none", server_default="none")
+    params: Mapped[JsonObject] = mapped_column(JSON, default=dict, server_default=text("'{}'"))
+    # channels ↔ chats is a cycle: this side is added after both tables exist.
+    current_chat_id: Mapped[int | None] = mapped_column(
+        ForeignKey("chats.id", ondelete="SET NULL", use_alter=True)
+    )
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _updated_at()
+
+
+class CharacterRow(Base):
+    """A character card (V1/V2/V3 JSON as imported) and its avatar image."""
+
+    __tablename__ = "characters"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String)
+    card: Mapped[JsonObject] = mapped_column(JSON)
+    avatar: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = _created_at()
+
+
+class ChatRow(Base):
+    """One conversation of a channel; `archived_at` is set when a reset starts a new one."""
+
+    __tablename__ = "chats"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel_id: Mapped[int] = mapped_column(
+        ForeignKey("channels.id", ondelete="CASCADE"), index=True
+    )
+    title: Mapped[str | None] = mapped_column(String)
+    archived_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = _created_at()
+
+
+class MessageRow(Base):
+    """One stored message; an assistant row is written pending and settled once."""
+
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_chat_id_id", "chat_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(16))
+    author_id: Mapped[str | None] = mapped_column(String)
+    author_name: Mapped[str | None] = mapped_column(String)
+    content: Mapped[str] = mapped_column(Text)
+    reasoning: Mapped[str] = mapped_column(Text, default="", server_default="")
+    status: Mapped[str] = mapped_column(String(16))
+    finish_reason: Mapped[str | None] = mapped_column(String)
+    token_count: Mapped[int | None] = mapped_column(Integer)
+    platform_message_ids: Mapped[list[str] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _updated_at()
