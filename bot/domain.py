@@ -65,7 +65,7 @@ class Secret:
         return self._value
 
     def masked(self) -> str:
-        """`sk-…abcd`: at most three leading characters and the last four; short keys fully hidden."""
+        """`sk-…abcd`: up to three leading characters and the last four; short keys hidden."""
         value = self._value
         if len(value) < 12:
             return "****"
@@ -196,7 +196,7 @@ class CommandCall:
 
 @dataclass(frozen=True, slots=True)
 class CommandResult:
-    """A command's answer; `ephemeral` answers are shown only to the caller where the platform can."""
+    """A command's answer; an `ephemeral` one is shown only to the caller where possible."""
 
     text: str
     ephemeral: bool = True
@@ -243,7 +243,7 @@ def count_chars(text: str) -> int:
 
 
 def count_utf16_units(text: str) -> int:
-    """Telegram measures text in UTF-16 code units: characters outside the BMP count twice."""
+    """Telegram counts UTF-16 code units: characters outside the BMP count twice."""
     return len(text.encode("utf-16-le")) // 2
 
 

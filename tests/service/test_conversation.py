@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
-from bot.domain import ChannelKey, Delta, MessageStatus, Permission, Role, Secret
+from bot.domain import ChannelKey, Delta, Incoming, MessageStatus, Permission, Role, Secret
 from bot.errors import EndpointRateLimited, EndpointStreamError
 from tests.fakes.scripted_client import Script, reply
 from tests.service.conftest import CHANNEL, Harness
@@ -107,17 +108,19 @@ async def test_shutdown_mid_reply_stores_it_as_interrupted(harness: Harness) -> 
     turn = asyncio.create_task(harness.say("go"))
     await script.reached_hold.wait()
     turn.cancel()
-    try:
+    with contextlib.suppress(asyncio.CancelledError):
         await turn
-    except asyncio.CancelledError:
-        pass
     assert (await stored(harness))[1] == ("assistant", "interrupted", "partial")
 
 
 async def test_rate_limit_before_any_token_is_explained(harness: Harness) -> None:
     """An endpoint error before the first token ends the turn with the cause and hint."""
-    limited = Script(deltas=[], error=EndpointRateLimited("The endpoint is rate limiting us.",
-                                                         retry_after=7, hint="Try in 7 s."))
+    limited = Script(
+        deltas=[],
+        error=EndpointRateLimited(
+            "The endpoint is rate limiting us.", retry_after=7, hint="Try in 7 s."
+        ),
+    )
     harness.client.scripts.append(limited)
     replier = harness.replier()
     outcome = await harness.say("hi", replier=replier)
@@ -203,8 +206,6 @@ async def test_other_channels_do_not_wait(harness: Harness) -> None:
     blocked = asyncio.create_task(harness.say("wait"))
     await slow.reached_hold.wait()
     other = ChannelKey("test", "other")
-    from bot.domain import Incoming
-
     outcome = await harness.service.handle(
         Incoming(other, author_id="bob", author_name="Bob", text="hi"), harness.replier()
     )

@@ -1,0 +1,97 @@
+"""`python -m bot [run|console|migrate]`: parse the command line, read settings, run.
+
+Problems an operator can fix (a bad setting, an unreachable database) end the
+process with one line on stderr, not a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+
+from bot.app import Parlor, migrate, operator_secrets
+from bot.config import Settings, load_settings
+from bot.errors import BotError
+from bot.logs import configure_logging
+from bot.platforms.console import ConsoleIdentity
+
+EXIT_CONFIG = 2
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="Parlor: talk to any OpenAI-compatible model from Discord, Telegram "
+        "or this console.",
+    )
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("run", help="run the configured platforms (the console when none is)")
+    console = commands.add_parser("console", help="chat from this terminal")
+    console.add_argument("--chat", default="console", help="conversation id (default: console)")
+    console.add_argument("--user", default=None, help="your name in the chat")
+    console.add_argument("--jsonl", action="store_true", help="one JSON object per line")
+    commands.add_parser("migrate", help="apply database migrations and exit")
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args.command = "run"
+    return args
+
+
+async def _run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "migrate":
+        await migrate(settings)
+        print("Database is up to date.", file=sys.stderr)
+        return 0
+    if args.command == "run" and (settings.discord_token or settings.telegram_token):
+        print(
+            "parlor: DISCORD_TOKEN or TELEGRAM_TOKEN is set, but this build has no Discord or "
+            "Telegram adapter yet. Unset them to use the console.",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    identity = ConsoleIdentity(
+        chat_id=getattr(args, "chat", "console"),
+        user_name=getattr(args, "user", None) or _login_name(),
+    )
+    jsonl = bool(getattr(args, "jsonl", False))
+    async with Parlor(settings) as app:
+        await app.run_console(sys.stdin, sys.stdout, identity=identity, jsonl=jsonl)
+    return 0
+
+
+def _chatting_in_a_terminal(args: argparse.Namespace) -> bool:
+    console = args.command in {"console", "run"}
+    return console and not getattr(args, "jsonl", False) and sys.stderr.isatty()
+
+
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "you"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        settings = load_settings()
+    except BotError as exc:
+        print(f"parlor: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    level = settings.log_level
+    if _chatting_in_a_terminal(args) and "log_level" not in settings.model_fields_set:
+        level = "WARNING"  # INFO lines would land in the middle of the conversation
+    configure_logging(level, secrets=operator_secrets(settings))
+    try:
+        return asyncio.run(_run(args, settings))
+    except BotError as exc:
+        print(f"parlor: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""The composition root: the one place that reads Settings and wires the parts together.
+
+Everything heavy (engine, HTTP client, migrations) happens here at start, never at import.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import AsyncExitStack
+from types import TracebackType
+from typing import TextIO
+
+from bot.config import Settings
+from bot.domain import Connection, Secret
+from bot.llm.client import OpenAICompatClient, StreamTimeouts, build_http_client
+from bot.platforms.console import ConsoleIdentity, ConsoleOutput, ConsoleSession
+from bot.prompt.assemble import BasicPromptBuilder
+from bot.service.conversation import ConversationService
+from bot.service.queue import ChannelQueue
+from bot.storage.db import create_engine, create_sessions
+from bot.storage.migrate import upgrade_to_head
+from bot.storage.secrets import SecretBox
+from bot.storage.store import SqlStore
+from bot.streaming import Pacing, SystemClock
+
+_log = logging.getLogger(__name__)
+
+
+def operator_secrets(settings: Settings) -> list[str]:
+    """Values the log redaction filter must scrub wherever they appear."""
+    values = [settings.default_api_key, settings.discord_token, settings.telegram_token]
+    values += settings.encryption_keys
+    return [value.get_secret_value() for value in values if value is not None]
+
+
+def default_connection(settings: Settings) -> Connection | None:
+    """The operator's endpoint from the environment: the only trusted one."""
+    if not settings.default_base_url:
+        return None
+    key = settings.default_api_key
+    return Connection(
+        base_url=settings.default_base_url,
+        model=settings.default_model,
+        api_key=Secret(key.get_secret_value()) if key else None,
+        trusted=True,
+    )
+
+
+async def migrate(settings: Settings) -> None:
+    await upgrade_to_head(settings.database_url)
+
+
+async def _warn_about_unreadable_keys(store: SqlStore) -> None:
+    """Without ENCRYPTION_KEYS stored keys cannot be read; those channels fail closed."""
+    stored = await store.count_encrypted_keys()
+    if stored:
+        _log.warning(
+            "ENCRYPTION_KEYS is not set but %d API keys are stored encrypted: channels using "
+            "them will refuse to chat until the keys are set again",
+            stored,
+        )
+    else:
+        _log.info("ENCRYPTION_KEYS is not set: API keys typed in chats will be refused")
+
+
+class Parlor:
+    """The running application: open with `async with`, then start a platform."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._resources = AsyncExitStack()
+        self.service: ConversationService | None = None
+
+    async def __aenter__(self) -> Parlor:
+        settings = self._settings
+        keys = [k.get_secret_value() for k in settings.encryption_keys]
+        box = SecretBox.from_keys(keys) if keys else None
+        await upgrade_to_head(settings.database_url)
+        engine = create_engine(settings.database_url)
+        self._resources.push_async_callback(engine.dispose)
+        store = SqlStore(create_sessions(engine), secret_box=box)
+        settled = await store.settle_interrupted()
+        if settled:
+            _log.warning(
+                "%d replies were cut off by the last shutdown; marked interrupted", settled
+            )
+        timeouts = StreamTimeouts(
+            connect_seconds=settings.llm_connect_timeout_seconds,
+            first_token_seconds=settings.llm_first_token_timeout_seconds,
+            idle_seconds=settings.llm_idle_timeout_seconds,
+            total_seconds=settings.llm_total_timeout_seconds,
+        )
+        http = build_http_client(timeouts)
+        self._resources.push_async_callback(http.aclose)
+        clock = SystemClock()
+        self.service = ConversationService(
+            store=store,
+            client=OpenAICompatClient(http, timeouts=timeouts),
+            pacing=Pacing(clock=clock),
+            clock=clock,
+            prompt_builder=BasicPromptBuilder(),
+            queue=ChannelQueue(max_waiting=settings.channel_queue_size),
+            default_connection=default_connection(settings),
+            history_limit=settings.history_messages,
+        )
+        if box is None:
+            await _warn_about_unreadable_keys(store)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self._resources.aclose()
+
+    async def run_console(
+        self, stdin: TextIO, stdout: TextIO, *, identity: ConsoleIdentity, jsonl: bool
+    ) -> None:
+        assert self.service is not None, "use Parlor as an async context manager"
+        session = ConsoleSession(self.service, ConsoleOutput(stdout, jsonl=jsonl), identity)
+        await session.run(stdin)

@@ -1,0 +1,212 @@
+"""The console platform: chat and commands on stdin/stdout, interactive or as JSON lines.
+
+Operators use it to try a connection from inside the container; scripts and
+tests use `--jsonl`. It talks to the service only through the ports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import threading
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import TextIO
+
+from bot.domain import (
+    Actor,
+    ChannelKey,
+    CommandCall,
+    Incoming,
+    MessageRef,
+    MessageStatus,
+    Permission,
+    PlatformLimits,
+    TurnOutcome,
+)
+from bot.platforms.console_syntax import is_command, parse_command
+from bot.service.conversation import ConversationService
+
+_log = logging.getLogger(__name__)
+
+PLATFORM = "console"
+CONSOLE_LIMITS = PlatformLimits(max_length=4000, writes_per_window=10, window_seconds=1.0)
+_EOF = None
+
+
+class ConsoleOutput:
+    """Writes what the bot says, as JSON lines or as a live transcript."""
+
+    def __init__(self, stream: TextIO, *, jsonl: bool) -> None:
+        self._stream = stream
+        self.jsonl = jsonl
+        self._lock = threading.Lock()
+
+    def event(self, **fields: object) -> None:
+        self.write(json.dumps(fields, ensure_ascii=False) + "\n")
+
+    def write(self, text: str) -> None:
+        with self._lock:
+            self._stream.write(text)
+            self._stream.flush()
+
+
+class ConsoleReplier:
+    """A Replier on stdout. Interactive mode prints only what is new, so text streams in place."""
+
+    def __init__(self, output: ConsoleOutput) -> None:
+        self._output = output
+        self._shown: dict[MessageRef, str] = {}
+        self._next_ref = 0
+
+    @property
+    def limits(self) -> PlatformLimits:
+        return CONSOLE_LIMITS
+
+    async def send(self, text: str) -> MessageRef:
+        self._next_ref += 1
+        ref = MessageRef(str(self._next_ref))
+        self._shown[ref] = text
+        if self._output.jsonl:
+            self._output.event(type="send", ref=ref, text=text)
+        else:
+            self._output.write(f"\nbot> {text}")
+        return ref
+
+    async def edit(self, ref: MessageRef, text: str) -> None:
+        before = self._shown.get(ref, "")
+        self._shown[ref] = text
+        if self._output.jsonl:
+            self._output.event(type="edit", ref=ref, text=text)
+        elif text.startswith(before):
+            self._output.write(text[len(before) :])
+        elif "\n" not in before:  # one line on screen: redraw it in place
+            self._output.write(f"\r\033[Kbot> {text}")
+        else:
+            self._output.write(f"\nbot> {text}")
+
+    async def delete(self, ref: MessageRef) -> None:
+        self._shown.pop(ref, None)
+        if self._output.jsonl:
+            self._output.event(type="delete", ref=ref)
+
+    @contextlib.asynccontextmanager
+    async def typing(self) -> AsyncIterator[None]:
+        yield
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleIdentity:
+    chat_id: str
+    user_name: str
+
+
+class ConsoleSession:
+    """Runs lines in order; `/stop` acts at once so a long reply can be interrupted.
+
+    At end of input every line already read is still answered, then the
+    session ends.
+    """
+
+    def __init__(
+        self,
+        service: ConversationService,
+        output: ConsoleOutput,
+        identity: ConsoleIdentity,
+    ) -> None:
+        self._service = service
+        self._output = output
+        self._channel = ChannelKey(PLATFORM, identity.chat_id)
+        # The operator at the console may run every command; a URL they set is
+        # still untrusted (it is stored like any chat's connection).
+        self._actor = Actor(identity.user_name, identity.user_name, Permission.OPERATOR)
+
+    async def run(self, stdin: TextIO) -> None:
+        lines: asyncio.Queue[str | None] = asyncio.Queue()
+        work: asyncio.Queue[str | None] = asyncio.Queue()
+        _start_reader(stdin, lines, asyncio.get_running_loop())
+        worker = asyncio.create_task(self._work(work))
+        try:
+            while (line := await lines.get()) is not _EOF:
+                if is_command(line.strip()) and parse_command(line.strip())[0] == "stop":
+                    await self._command(line.strip())
+                else:
+                    work.put_nowait(line)
+            work.put_nowait(_EOF)
+            await worker
+        finally:
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+
+    async def _work(self, work: asyncio.Queue[str | None]) -> None:
+        self._prompt()
+        while (line := await work.get()) is not _EOF:
+            text = line.strip()
+            if not text:
+                continue
+            if is_command(text):
+                await self._command(text)
+            else:
+                await self._chat(text)
+            self._prompt()
+
+    async def _command(self, line: str) -> None:
+        name, options = parse_command(line)
+        call = CommandCall(name=name, options=options, channel=self._channel, actor=self._actor)
+        result = await self._service.run_command(call)
+        if self._output.jsonl:
+            self._output.event(type="command", name=name, text=result.text)
+        else:
+            self._output.write(f"\n{result.text}\n")
+
+    async def _chat(self, text: str) -> None:
+        incoming = Incoming(
+            channel=self._channel,
+            author_id=self._actor.user_id,
+            author_name=self._actor.display_name,
+            text=text,
+        )
+        outcome = await self._service.handle(incoming, ConsoleReplier(self._output))
+        if self._output.jsonl:
+            self._output.event(type="done", status=_done_status(outcome), text=_done_text(outcome))
+        else:
+            self._output.write("\n")
+
+    def _prompt(self) -> None:
+        if not self._output.jsonl:
+            self._output.write("\nyou> ")
+
+
+def _done_status(outcome: TurnOutcome) -> str:
+    if outcome.status is MessageStatus.COMPLETE:
+        return "complete"
+    if outcome.status is MessageStatus.STOPPED:
+        return "stopped"
+    return "error"
+
+
+def _done_text(outcome: TurnOutcome) -> str:
+    if outcome.status is MessageStatus.ERROR and outcome.error_text:
+        return outcome.error_text
+    return outcome.content
+
+
+def _start_reader(
+    stdin: TextIO, lines: asyncio.Queue[str | None], loop: asyncio.AbstractEventLoop
+) -> None:
+    """Read stdin on a daemon thread: works for terminals, pipes and redirected files alike."""
+
+    def read() -> None:
+        try:
+            for line in stdin:
+                loop.call_soon_threadsafe(lines.put_nowait, line)
+        except (OSError, ValueError):
+            _log.warning("stopped reading the console input")
+        finally:
+            with contextlib.suppress(RuntimeError):  # the loop may already be closed
+                loop.call_soon_threadsafe(lines.put_nowait, _EOF)
+
+    threading.Thread(target=read, name="console-stdin", daemon=True).start()

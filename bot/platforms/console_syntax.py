@@ -1,0 +1,56 @@
+"""Reads the console's command syntax: `/name option:value option:"quoted value"`.
+
+A value runs until the next option of that command, so a prompt may contain
+colons ("Note: be kind") without being cut. Knows nothing of terminals.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+from bot.commands import find_command
+
+_GENERIC_OPTION = re.compile(r"(?:^|\s)([a-z_][a-z0-9_]*):")
+
+
+def is_command(line: str) -> bool:
+    return line.startswith("/") and len(line) > 1 and not line.startswith("//")
+
+
+def parse_command(line: str) -> tuple[str, dict[str, str]]:
+    """Split a command line into its name and options.
+
+    Text before the first option goes to the command's first option, so
+    `/model gpt-4o` means `/model name:gpt-4o`.
+    """
+    head, _, rest = line[1:].partition(" ")
+    name = head.strip().lower()
+    spec = find_command(name)
+    names = [o.name for o in spec.options] if spec else []
+    pattern = (
+        re.compile(r"(?:^|\s)(" + "|".join(map(re.escape, names)) + r"):")
+        if names
+        else _GENERIC_OPTION
+    )
+    options: dict[str, str] = {}
+    matches = list(pattern.finditer(rest))
+    leading = rest[: matches[0].start()] if matches else rest
+    if leading.strip() and names:
+        options[names[0]] = _unquote(leading)
+    for index, match in enumerate(matches):
+        end = matches[index + 1].start() if index + 1 < len(matches) else len(rest)
+        options[match.group(1)] = _unquote(rest[match.end() : end])
+    return name, options
+
+
+def _unquote(value: str) -> str:
+    text = value.strip()
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        try:
+            parts = shlex.split(text)
+        except ValueError:
+            return text[1:-1]
+        if len(parts) == 1:
+            return parts[0]
+    return text
