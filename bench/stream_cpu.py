@@ -26,7 +26,8 @@ sys.path.insert(0, str(ROOT))
 
 from bot.domain import ChatMessage, CompletionRequest, Connection, Role, SamplingParams  # noqa: E402
 from bot.llm import wire  # noqa: E402
-from bot.llm.client import OpenAICompatClient, StreamTimeouts, build_http_client  # noqa: E402
+from bot.llm.client import OpenAICompatClient, build_http_client  # noqa: E402
+from bot.llm.deadline import StreamTimeouts  # noqa: E402
 from bot.llm.sse import SSEDecoder  # noqa: E402
 
 READMES = (ROOT / "bench" / "README.md", ROOT / "README.md")

@@ -12,7 +12,8 @@ from typing import TextIO
 
 from bot.config import Settings
 from bot.domain import Connection, Secret
-from bot.llm.client import OpenAICompatClient, StreamTimeouts, build_http_client
+from bot.llm.client import OpenAICompatClient, build_http_client
+from bot.llm.deadline import StreamTimeouts
 from bot.platforms.console import ConsoleIdentity, ConsoleOutput, ConsoleSession
 from bot.prompt.assemble import BasicPromptBuilder
 from bot.service.conversation import ConversationService

@@ -30,7 +30,8 @@ from bot.errors import (
     EndpointTimeout,
     EndpointUnreachable,
 )
-from bot.llm.client import OpenAICompatClient, StreamTimeouts, build_http_client
+from bot.llm.client import OpenAICompatClient, build_http_client
+from bot.llm.deadline import StreamTimeouts
 from tests.fakes.openai_server import FakeOpenAI
 
 KEY = "sk-test-7f3a9c2e1d5b8f40"
