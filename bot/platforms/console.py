@@ -147,10 +147,14 @@ class ConsoleSession:
             text = line.strip()
             if not text:
                 continue
-            if is_command(text):
-                await self._command(text)
-            else:
-                await self._chat(text)
+            try:
+                if is_command(text):
+                    await self._command(text)
+                else:
+                    await self._chat(text)
+            except Exception:  # noqa: BLE001 - the per-event boundary: one bad line must not end the session
+                _log.exception("the console could not handle a line")
+                self._report_failure()
             self._prompt()
 
     async def _command(self, line: str) -> None:
@@ -174,6 +178,13 @@ class ConsoleSession:
             self._output.event(type="done", status=_done_status(outcome), text=_done_text(outcome))
         else:
             self._output.write("\n")
+
+    def _report_failure(self) -> None:
+        text = "Something went wrong on our side; the details are in the bot's log."
+        if self._output.jsonl:
+            self._output.event(type="done", status="error", text=text)
+        else:
+            self._output.write(f"\n{text}\n")
 
     def _prompt(self) -> None:
         if not self._output.jsonl:

@@ -163,6 +163,9 @@ class ConversationService:
                     status = MessageStatus.STOPPED
                 except EndpointError as exc:
                     status, error_text = MessageStatus.ERROR, user_message(exc)
+                except Exception:
+                    status = MessageStatus.ERROR  # a bug: stored as failed, raised to the adapter
+                    raise
                 await stream.finish(note=self._note(status, reply, error_text))
         finally:
             outcome = TurnOutcome(
