@@ -34,6 +34,7 @@ _log = logging.getLogger(__name__)
 PLATFORM = "console"
 CONSOLE_LIMITS = PlatformLimits(max_length=4000, writes_per_window=10, window_seconds=1.0)
 _EOF = None
+WELCOME = "Parlor console: type a message to chat, /help for commands, Ctrl-D to quit.\n"
 
 
 class ConsoleOutput:
@@ -142,6 +143,8 @@ class ConsoleSession:
                 await worker
 
     async def _work(self, work: asyncio.Queue[str | None]) -> None:
+        if not self._output.jsonl:
+            self._output.write(WELCOME)
         self._prompt()
         while (line := await work.get()) is not _EOF:
             text = line.strip()

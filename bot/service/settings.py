@@ -98,7 +98,7 @@ class SettingsCommands:
         )
         after = await self._store.load_channel(call.channel)
         lines = [f"Connected this channel to {base_url}."]
-        lines.append(_key_line(after.connection))
+        lines.append(_key_line(after.connection, operator=self._default))
         lines.append(
             f"Model: {after.model}"
             if after.model
@@ -155,7 +155,7 @@ class SettingsCommands:
                 [
                     f"Endpoint: {endpoint}",
                     f"Model: {model}",
-                    _key_line(state.connection),
+                    _key_line(state.connection, operator=self._default),
                     f"System prompt: {prompt}",
                 ]
             )
@@ -182,9 +182,10 @@ def _connection_of(state: ChannelState, default: Connection | None) -> Connectio
     return state.connection or default or Connection(base_url="")
 
 
-def _key_line(connection: Connection | None) -> str:
+def _key_line(connection: Connection | None, *, operator: Connection | None) -> str:
     if connection is None:
-        return "API key: the operator's"
+        has_key = operator is not None and operator.api_key is not None
+        return "API key: the operator's" if has_key else "API key: none"
     if connection.api_key is None:
         return "API key: none"
     return f"API key: set ({connection.api_key.masked()})"

@@ -133,3 +133,8 @@ async def test_help_lists_what_the_caller_may_run(harness: Harness) -> None:
     text = (await harness.command("help", permission=Permission.EVERYONE)).text
     assert "/stop — " in text
     assert "Admins can also use: /connect" in text
+
+
+async def test_settings_never_claims_a_key_that_does_not_exist(harness: Harness) -> None:
+    """On the operator's endpoint without an operator key, /settings says there is none."""
+    assert "API key: none" in (await harness.command("settings")).text
