@@ -84,6 +84,39 @@ class Secret:
         return hash(self._value)
 
 
+JsonValue = str | int | float | bool | None | list["JsonValue"] | dict[str, "JsonValue"]
+
+
+class ApiType(enum.StrEnum):
+    """Which endpoint a channel talks to: chat messages, or one prompt string."""
+
+    CHAT = "chat"  # POST /chat/completions
+    TEXT = "text"  # POST /completions with an instruct-formatted prompt
+
+
+class ReasoningDisplay(enum.StrEnum):
+    """How a model's reasoning is shown in the chat; it is stored either way."""
+
+    HIDE = "hide"
+    SPOILER = "spoiler"
+    QUOTE = "quote"
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointOptions:
+    """How to talk to one endpoint beyond the standard request.
+
+    `max_tokens_field` is learned: some endpoints accept only `max_completion_tokens`,
+    others only `max_tokens`; once one is refused the other is remembered.
+    """
+
+    extra_body: Mapping[str, JsonValue] = field(default_factory=dict)
+    extra_headers: Mapping[str, str] = field(default_factory=dict)
+    exclude_keys: tuple[str, ...] = ()
+    bypass_models_check: bool = False
+    max_tokens_field: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Connection:
     """An endpoint the bot can call.
@@ -96,26 +129,51 @@ class Connection:
     model: str | None = None
     api_key: Secret | None = None
     trusted: bool = False
+    options: EndpointOptions = field(default_factory=EndpointOptions)
+    name: str | None = None  # a profile's name; None for a channel's own connection
 
 
 @dataclass(frozen=True, slots=True)
 class SamplingParams:
-    """Sampling settings; only the ones that are set are sent to the endpoint."""
+    """Sampling settings; only the ones that are set are sent to the endpoint.
+
+    `context_size` is ours (for fitting the prompt), never sent.
+    """
 
     temperature: float | None = None
     top_p: float | None = None
+    top_k: int | None = None
+    min_p: float | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    repetition_penalty: float | None = None
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
     max_tokens: int | None = None
+    context_size: int | None = None
 
-    def as_mapping(self) -> Mapping[str, float | int]:
-        return {
-            name: value
-            for name, value in (
-                ("temperature", self.temperature),
-                ("top_p", self.top_p),
-                ("max_tokens", self.max_tokens),
-            )
-            if value is not None
-        }
+    def as_mapping(self) -> dict[str, JsonValue]:
+        """The set parameters under their OpenAI names (max_tokens included, context_size not)."""
+        sent: dict[str, JsonValue] = {}
+        for name in SENT_PARAMS:
+            value = getattr(self, name)
+            if value is not None and value != ():
+                sent[name] = list(value) if isinstance(value, tuple) else value
+        return sent
+
+
+SENT_PARAMS = (
+    "temperature",
+    "top_p",
+    "top_k",
+    "min_p",
+    "presence_penalty",
+    "frequency_penalty",
+    "repetition_penalty",
+    "seed",
+    "stop",
+    "max_tokens",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +186,30 @@ class ChannelState:
     model: str | None = None  # the channel's choice; overrides the connection's model
     system_prompt: str | None = None
     params: SamplingParams = field(default_factory=SamplingParams)
+    api_type: ApiType = ApiType.CHAT
+    instruct_template: str | None = None  # for ApiType.TEXT
+    reasoning_display: ReasoningDisplay = ReasoningDisplay.HIDE
+
+
+class Keep(enum.Enum):
+    """The marker for "leave this setting as it is" in a partial update."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelChanges:
+    """The channel settings one command changes; fields left at KEEP stay as stored."""
+
+    model: str | Keep | None = KEEP
+    system_prompt: str | Keep | None = KEEP
+    params: SamplingParams | Keep = KEEP
+    api_type: ApiType | Keep = KEEP
+    instruct_template: str | Keep | None = KEEP
+    reasoning_display: ReasoningDisplay | Keep = KEEP
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +302,7 @@ class CompletionRequest:
     model: str
     messages: tuple[ChatMessage, ...]
     params: SamplingParams = field(default_factory=SamplingParams)
+    prompt: str | None = None  # set: a text completion of this prompt instead of a chat
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,12 +10,14 @@ from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 from bot.domain import (
+    ChannelChanges,
     ChannelKey,
     ChannelState,
     ChatId,
     CompletionRequest,
     Connection,
     Delta,
+    EndpointOptions,
     MessageId,
     MessageRef,
     MessageStatus,
@@ -112,9 +114,13 @@ class Store(Protocol):
         """Forget the channel's own connection: it goes back to the operator default."""
         ...
 
-    async def set_model(self, key: ChannelKey, model: str | None) -> None: ...
+    async def update_channel(self, key: ChannelKey, changes: ChannelChanges) -> None:
+        """Write the settings that changed; fields left at KEEP are untouched."""
+        ...
 
-    async def set_system_prompt(self, key: ChannelKey, prompt: str | None) -> None: ...
+    async def set_connection_options(self, key: ChannelKey, options: EndpointOptions) -> None:
+        """Store options on the connection the channel uses; StorageError when it uses none."""
+        ...
 
     async def reset_chat(self, key: ChannelKey) -> ChatId:
         """Archive the channel's current chat and open a new, empty one."""

@@ -9,7 +9,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
-from bot.domain import ChannelState, CommandCall, CommandResult, Connection, Secret
+from bot.domain import ChannelChanges, ChannelState, CommandCall, CommandResult, Connection, Secret
 from bot.errors import EndpointError, UsageError, user_message
 from bot.ports import CompletionClient, Store
 
@@ -79,7 +79,7 @@ class SettingsCommands:
         raw_url = call.options["base_url"].strip()
         if raw_url.lower() == BACK_TO_DEFAULT:
             await self._store.clear_connection(call.channel)
-            await self._store.set_model(call.channel, None)
+            await self._store.update_channel(call.channel, ChannelChanges(model=None))
             return CommandResult("This channel uses the operator's default endpoint again.")
         base_url = check_base_url(raw_url)
         raw_key = call.options.get("api_key", "").strip()
@@ -89,7 +89,7 @@ class SettingsCommands:
         model = call.options.get("model", "").strip() or None
         url_changed = before.connection is None or before.connection.base_url != base_url
         if model or url_changed:
-            await self._store.set_model(call.channel, model)
+            await self._store.update_channel(call.channel, ChannelChanges(model=model))
         _log.info(
             "connection set channel=%s host=%s key=%s",
             call.channel,
@@ -116,7 +116,7 @@ class SettingsCommands:
                 if current
                 else "No model chosen yet: /model name:<id> picks one."
             )
-        await self._store.set_model(call.channel, name)
+        await self._store.update_channel(call.channel, ChannelChanges(model=name))
         return CommandResult(f"This channel now talks to {name}.")
 
     async def _models(self, call: CommandCall) -> CommandResult:
@@ -168,7 +168,7 @@ class SettingsCommands:
                 f"That prompt is {len(prompt)} characters; the limit is "
                 f"{MAX_SYSTEM_PROMPT_CHARS}. Nothing was changed."
             )
-        await self._store.set_system_prompt(call.channel, prompt or None)
+        await self._store.update_channel(call.channel, ChannelChanges(system_prompt=prompt or None))
         return CommandResult("System prompt set." if prompt else "System prompt cleared.")
 
     async def _reset(self, call: CommandCall) -> CommandResult:

@@ -48,7 +48,12 @@ def current_head() -> str:
 
 
 async def upgrade_to_head(url: str) -> None:
-    """Bring the database to the newest revision; a database already there is left alone.
+    """Bring the database to the newest revision; a database already there is left alone."""
+    await upgrade_to(url, "head")
+
+
+async def upgrade_to(url: str, revision: str) -> None:
+    """Bring the database to `revision` (tests use older ones to migrate real data forward).
 
     Safe at every start and from several processes at once: on PostgreSQL env.py
     holds an advisory lock for the migration transaction, on SQLite BEGIN IMMEDIATE
@@ -59,7 +64,7 @@ async def upgrade_to_head(url: str) -> None:
     engine = create_engine(url)
     try:
         async with engine.connect() as connection:
-            await connection.run_sync(_upgrade, config)
+            await connection.run_sync(_upgrade, config, revision)
     except CommandError as exc:
         # e.g. a database stamped by a newer Parlor than this one; alembic's text names
         # revisions, never the URL.
@@ -73,7 +78,7 @@ async def upgrade_to_head(url: str) -> None:
         await engine.dispose()
 
 
-def _upgrade(connection: Connection, config: Config) -> None:
+def _upgrade(connection: Connection, config: Config, revision: str) -> None:
     config.attributes["connection"] = connection
-    command.upgrade(config, "head")
-    _log.info("database schema is at revision %s", current_head())
+    command.upgrade(config, revision)
+    _log.info("database schema is at revision %s", revision)

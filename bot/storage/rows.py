@@ -5,19 +5,23 @@ Pure functions: no session, no IO. Rows come in, frozen domain values go out, an
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, and_
 
 from bot.domain import (
+    ApiType,
     ChannelKey,
     ChannelState,
     ChatId,
     Connection,
+    EndpointOptions,
     MessageId,
     MessageStatus,
     NewUserMessage,
+    ReasoningDisplay,
     Role,
     SamplingParams,
     StoredMessage,
@@ -25,6 +29,8 @@ from bot.domain import (
 from bot.errors import StorageError
 from bot.storage.secrets import SecretBox, connection_binding
 from bot.storage.tables import ChannelRow, ConnectionRow, MessageRow
+
+_E = TypeVar("_E", bound=enum.Enum)
 
 CHANNEL_CONNECTION_NAME = "channel"
 """The name of the connection a channel sets for itself with the connect command."""
@@ -64,6 +70,11 @@ def to_channel_state(
         model=channel.model,
         system_prompt=channel.system_prompt,
         params=to_sampling_params(channel.params),
+        api_type=_member(ApiType, channel.api_type, ApiType.CHAT),
+        instruct_template=channel.instruct_template,
+        reasoning_display=_member(
+            ReasoningDisplay, channel.reasoning_display, ReasoningDisplay.HIDE
+        ),
     )
 
 
@@ -82,18 +93,71 @@ def to_connection(row: ConnectionRow, *, secret_box: SecretBox | None) -> Connec
         api_key = secret_box.decrypt(
             row.api_key_encrypted, binding=connection_binding(row.scope, row.name)
         )
-    return Connection(base_url=row.base_url, model=None, api_key=api_key, trusted=False)
+    name = None if row.name == CHANNEL_CONNECTION_NAME else row.name
+    return Connection(
+        base_url=row.base_url,
+        model=None,
+        api_key=api_key,
+        trusted=False,
+        options=to_endpoint_options(row.params),
+        name=name,
+    )
+
+
+def to_endpoint_options(data: Mapping[str, Any] | None) -> EndpointOptions:
+    """Options of the right shape; anything malformed in the JSON is dropped, not fatal."""
+    if not data:
+        return EndpointOptions()
+    body = data.get("extra_body")
+    headers = data.get("extra_headers")
+    exclude = data.get("exclude_keys")
+    field = data.get("max_tokens_field")
+    return EndpointOptions(
+        extra_body=body if isinstance(body, dict) else {},
+        extra_headers=(
+            {str(k): str(v) for k, v in headers.items()} if isinstance(headers, dict) else {}
+        ),
+        exclude_keys=tuple(str(k) for k in exclude) if isinstance(exclude, list) else (),
+        bypass_models_check=data.get("bypass_models_check") is True,
+        max_tokens_field=field if isinstance(field, str) else None,
+    )
+
+
+def from_endpoint_options(options: EndpointOptions) -> dict[str, Any]:
+    return {
+        "extra_body": dict(options.extra_body),
+        "extra_headers": dict(options.extra_headers),
+        "exclude_keys": list(options.exclude_keys),
+        "bypass_models_check": options.bypass_models_check,
+        "max_tokens_field": options.max_tokens_field,
+    }
 
 
 def to_sampling_params(data: Mapping[str, Any] | None) -> SamplingParams:
     """Known settings of the right type; anything else in the JSON is ignored."""
     if not data:
         return SamplingParams()
+    stop = data.get("stop")
     return SamplingParams(
         temperature=_number(data.get("temperature")),
         top_p=_number(data.get("top_p")),
+        top_k=_integer(data.get("top_k")),
+        min_p=_number(data.get("min_p")),
+        presence_penalty=_number(data.get("presence_penalty")),
+        frequency_penalty=_number(data.get("frequency_penalty")),
+        repetition_penalty=_number(data.get("repetition_penalty")),
+        seed=_integer(data.get("seed")),
+        stop=tuple(s for s in stop if isinstance(s, str)) if isinstance(stop, list) else (),
         max_tokens=_integer(data.get("max_tokens")),
+        context_size=_integer(data.get("context_size")),
     )
+
+
+def from_sampling_params(params: SamplingParams) -> dict[str, Any]:
+    stored: dict[str, Any] = dict(params.as_mapping())
+    if params.context_size is not None:
+        stored["context_size"] = params.context_size
+    return stored
 
 
 def to_stored_message(row: MessageRow) -> StoredMessage:
@@ -133,6 +197,14 @@ def to_pending_reply_row(chat_id: ChatId) -> MessageRow:
         content="",
         status=MessageStatus.PENDING.value,
     )
+
+
+def _member(kind: type[_E], value: str, fallback: _E) -> _E:
+    """A stored enum value; one written by a newer version falls back instead of failing."""
+    try:
+        return kind(value)
+    except ValueError:
+        return fallback
 
 
 def _number(value: object) -> float | None:

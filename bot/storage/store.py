@@ -14,9 +14,12 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.domain import (
+    KEEP,
+    ChannelChanges,
     ChannelKey,
     ChannelState,
     ChatId,
+    EndpointOptions,
     MessageId,
     MessageStatus,
     NewUserMessage,
@@ -30,6 +33,8 @@ from bot.storage.rows import (
     CHANNEL_CONNECTION_NAME,
     channel_is,
     channel_scope,
+    from_endpoint_options,
+    from_sampling_params,
     own_connection_is,
     to_channel_state,
     to_pending_reply_row,
@@ -190,17 +195,37 @@ class SqlStore:
                 )
                 await session.execute(forget)
 
-    async def set_model(self, key: ChannelKey, model: str | None) -> None:
-        with _translating("save the model"):
+    async def update_channel(self, key: ChannelKey, changes: ChannelChanges) -> None:
+        """Write the settings a command changed; fields left at KEEP are not touched."""
+        with _translating("save the channel's settings"):
             async with self._writing() as session:
                 channel = await _lock_channel(session, key)
-                channel.model = model
+                if changes.model is not KEEP:
+                    channel.model = changes.model
+                if changes.system_prompt is not KEEP:
+                    channel.system_prompt = changes.system_prompt
+                if changes.params is not KEEP:
+                    channel.params = from_sampling_params(changes.params)
+                if changes.api_type is not KEEP:
+                    channel.api_type = changes.api_type.value
+                if changes.instruct_template is not KEEP:
+                    channel.instruct_template = changes.instruct_template
+                if changes.reasoning_display is not KEEP:
+                    channel.reasoning_display = changes.reasoning_display.value
 
-    async def set_system_prompt(self, key: ChannelKey, prompt: str | None) -> None:
-        with _translating("save the system prompt"):
+    async def set_connection_options(self, key: ChannelKey, options: EndpointOptions) -> None:
+        """Store options on the connection the channel uses (its own or a profile)."""
+        with _translating("save the connection options"):
             async with self._writing() as session:
                 channel = await _lock_channel(session, key)
-                channel.system_prompt = prompt
+                if channel.connection_id is None:
+                    raise StorageError(
+                        "this channel uses the operator's endpoint, whose options are set "
+                        "by the operator"
+                    )
+                row = await session.get(ConnectionRow, channel.connection_id)
+                if row is not None:
+                    row.params = from_endpoint_options(options)
 
     async def reset_chat(self, key: ChannelKey) -> ChatId:
         with _translating("start a new chat"):

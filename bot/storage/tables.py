@@ -94,7 +94,7 @@ class ConnectionRow(Base):
     base_url: Mapped[str] = mapped_column(Text)
     api_key_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
     key_hint: Mapped[str | None] = mapped_column(String)  # the masked form, never the key
-    api_type: Mapped[str] = mapped_column(String(20), default="chat", server_default="chat")
+    # EndpointOptions: extra body, headers, excluded keys, learned max-tokens field…
     params: Mapped[JsonObject] = mapped_column(JSON, default=dict, server_default=text("'{}'"))
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = _updated_at()
@@ -116,6 +116,11 @@ class ChannelRow(Base):
     system_prompt: Mapped[str | None] = mapped_column(Text)
     postprocess_mode: Mapped[str] = mapped_column(String(20), default="none", server_default="none")
     params: Mapped[JsonObject] = mapped_column(JSON, default=dict, server_default=text("'{}'"))
+    api_type: Mapped[str] = mapped_column(String(20), default="chat", server_default="chat")
+    instruct_template: Mapped[str | None] = mapped_column(String(64))
+    reasoning_display: Mapped[str] = mapped_column(
+        String(20), default="hide", server_default="hide"
+    )
     # channels ↔ chats is a cycle: this side is added after both tables exist.
     current_chat_id: Mapped[int | None] = mapped_column(
         ForeignKey("chats.id", ondelete="SET NULL", use_alter=True)

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, inspect, text
 from bot.domain import ChannelKey
 from bot.errors import StorageError
 from bot.storage.db import create_engine
-from bot.storage.migrate import alembic_config, current_head, upgrade_to_head
+from bot.storage.migrate import alembic_config, current_head, upgrade_to, upgrade_to_head
 from bot.storage.tables import Base
 from tests.storage.conftest import new_box, store_on
 
@@ -41,8 +41,51 @@ async def schema_of(url: str) -> tuple[set[str], str | None]:
 
 
 def test_current_head_names_the_newest_revision() -> None:
-    """The initial revision is the head until a second one is written."""
-    assert current_head() == "0001"
+    """The newest revision in migrations/versions is the head."""
+    assert current_head() == "0002"
+
+
+async def test_upgrade_from_0001_keeps_channels_and_keys(empty_url: str) -> None:
+    """A database written by revision 0001 keeps its rows and gains the new defaults."""
+    await upgrade_to(empty_url, "0001")
+    engine = create_engine(empty_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO connections (scope, name, base_url, api_key_encrypted, "
+                    "key_hint, api_type, params, created_at, updated_at) VALUES "
+                    "('console:local', 'channel', 'http://h/v1', :key, 'sk-…1234', 'chat', "
+                    "'{}', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                ),
+                {"key": b"ciphertext"},
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO channels (platform, external_id, connection_id, model, "
+                    "postprocess_mode, params, created_at, updated_at) VALUES "
+                    "('console', 'local', 1, 'm1', 'none', '{\"temperature\": 0.5}', "
+                    "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                )
+            )
+        await upgrade_to_head(empty_url)
+        async with engine.connect() as connection:
+            row = (
+                await connection.execute(
+                    text(
+                        "SELECT c.model, c.params, c.api_type, c.instruct_template, "
+                        "c.reasoning_display, k.api_key_encrypted FROM channels c "
+                        "JOIN connections k ON k.id = c.connection_id"
+                    )
+                )
+            ).one()
+    finally:
+        await engine.dispose()
+    model, params, api_type, template, display, key = row
+    assert model == "m1"
+    assert "0.5" in str(params)
+    assert (api_type, template, display) == ("chat", None, "hide")
+    assert bytes(key) == b"ciphertext"
 
 
 async def test_upgrade_from_empty_reaches_head(empty_url: str) -> None:

@@ -10,11 +10,15 @@ from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.domain import (
+    ApiType,
+    ChannelChanges,
     ChannelKey,
     ChatId,
+    EndpointOptions,
     MessageId,
     MessageStatus,
     NewUserMessage,
+    ReasoningDisplay,
     Role,
     SamplingParams,
 )
@@ -152,22 +156,72 @@ async def test_history_timestamps_are_aware_utc(store: SqlStore) -> None:
     assert created.tzinfo == UTC
 
 
-async def test_set_model_is_loaded_back(store: SqlStore) -> None:
+async def test_model_is_loaded_back(store: SqlStore) -> None:
     """The channel's model choice is persisted, and None clears it."""
-    await store.set_model(KEY, "llama-3.1-8b")
+    await store.update_channel(KEY, ChannelChanges(model="llama-3.1-8b"))
     assert (await store.load_channel(KEY)).model == "llama-3.1-8b"
 
-    await store.set_model(KEY, None)
+    await store.update_channel(KEY, ChannelChanges(model=None))
     assert (await store.load_channel(KEY)).model is None
 
 
-async def test_set_system_prompt_is_loaded_back(store: SqlStore) -> None:
+async def test_system_prompt_is_loaded_back(store: SqlStore) -> None:
     """The channel's system prompt is persisted, and None clears it."""
-    await store.set_system_prompt(KEY, "You are terse.")
+    await store.update_channel(KEY, ChannelChanges(system_prompt="You are terse."))
     assert (await store.load_channel(KEY)).system_prompt == "You are terse."
 
-    await store.set_system_prompt(KEY, None)
+    await store.update_channel(KEY, ChannelChanges(system_prompt=None))
     assert (await store.load_channel(KEY)).system_prompt is None
+
+
+async def test_unchanged_fields_are_kept(store: SqlStore) -> None:
+    """A partial update leaves every other setting as it was."""
+    await store.update_channel(KEY, ChannelChanges(model="m", system_prompt="p"))
+    await store.update_channel(KEY, ChannelChanges(reasoning_display=ReasoningDisplay.QUOTE))
+    state = await store.load_channel(KEY)
+    assert (state.model, state.system_prompt) == ("m", "p")
+    assert state.reasoning_display is ReasoningDisplay.QUOTE
+
+
+async def test_every_sampling_param_round_trips(store: SqlStore) -> None:
+    """All sampling settings, stop strings and the context size come back as stored."""
+    params = SamplingParams(
+        temperature=0.7, top_p=0.9, top_k=40, min_p=0.05, presence_penalty=0.1,
+        frequency_penalty=0.2, repetition_penalty=1.1, seed=42, stop=("\nUser:", "###"),
+        max_tokens=300, context_size=8192,
+    )  # fmt: skip
+    await store.update_channel(KEY, ChannelChanges(params=params))
+    assert (await store.load_channel(KEY)).params == params
+
+
+async def test_api_type_and_template_round_trip(store: SqlStore) -> None:
+    """A channel switched to text completion keeps its template."""
+    changes = ChannelChanges(api_type=ApiType.TEXT, instruct_template="chatml")
+    await store.update_channel(KEY, changes)
+    state = await store.load_channel(KEY)
+    assert (state.api_type, state.instruct_template) == (ApiType.TEXT, "chatml")
+
+
+async def test_connection_options_round_trip(store: SqlStore) -> None:
+    """Extra body, headers, excluded keys and learned fields are kept on the connection."""
+    await store.save_connection(KEY, base_url="http://h/v1", api_key=None)
+    options = EndpointOptions(
+        extra_body={"top_a": 0.2, "chat_template_kwargs": {"enable_thinking": False}},
+        extra_headers={"X-Title": "Parlor"},
+        exclude_keys=("frequency_penalty",),
+        bypass_models_check=True,
+        max_tokens_field="max_completion_tokens",
+    )
+    await store.set_connection_options(KEY, options)
+    connection = (await store.load_channel(KEY)).connection
+    assert connection is not None
+    assert connection.options == options
+
+
+async def test_options_need_a_connection_of_the_channel(store: SqlStore) -> None:
+    """On the operator's endpoint there is no connection row to hold options."""
+    with pytest.raises(StorageError, match="operator"):
+        await store.set_connection_options(KEY, EndpointOptions(bypass_models_check=True))
 
 
 async def test_params_are_read_from_json(store: SqlStore, engine: AsyncEngine) -> None:
@@ -176,11 +230,20 @@ async def test_params_are_read_from_json(store: SqlStore, engine: AsyncEngine) -
     async with engine.begin() as connection:
         await connection.execute(
             update(ChannelRow).values(
-                params={"temperature": 0.7, "max_tokens": 256, "top_p": "high", "seed": 1}
+                params={
+                    "temperature": 0.7,
+                    "max_tokens": 256,
+                    "top_p": "high",
+                    "seed": 1.5,
+                    "stop": ["ok", 3],
+                    "bogus": 1,
+                }
             )
         )
 
-    assert (await store.load_channel(KEY)).params == SamplingParams(temperature=0.7, max_tokens=256)
+    assert (await store.load_channel(KEY)).params == SamplingParams(
+        temperature=0.7, max_tokens=256, stop=("ok",)
+    )
 
 
 async def test_reset_chat_archives_the_old_chat_and_opens_an_empty_one(
