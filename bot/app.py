@@ -14,6 +14,7 @@ from bot.config import Settings
 from bot.domain import Connection, Secret
 from bot.llm.client import OpenAICompatClient, build_http_client
 from bot.llm.deadline import StreamTimeouts
+from bot.llm.guard import EndpointPolicy, build_guarded_http_client
 from bot.platforms.console import ConsoleIdentity, ConsoleOutput, ConsoleSession
 from bot.prompt.assemble import BasicPromptBuilder
 from bot.service.conversation import ConversationService
@@ -44,6 +45,14 @@ def default_connection(settings: Settings) -> Connection | None:
         model=settings.default_model,
         api_key=Secret(key.get_secret_value()) if key else None,
         trusted=True,
+    )
+
+
+def endpoint_policy(settings: Settings) -> EndpointPolicy:
+    """What endpoints set in chats may reach; the operator's own endpoint is not bound by it."""
+    return EndpointPolicy(
+        allow_private=settings.allow_private_endpoints,
+        allowed_hosts=settings.allowed_endpoint_hosts,
     )
 
 
@@ -91,12 +100,15 @@ class Parlor:
             idle_seconds=settings.llm_idle_timeout_seconds,
             total_seconds=settings.llm_total_timeout_seconds,
         )
-        http = build_http_client(timeouts)
-        self._resources.push_async_callback(http.aclose)
+        policy = endpoint_policy(settings)
+        guarded = build_guarded_http_client(policy, timeouts)
+        self._resources.push_async_callback(guarded.aclose)
+        trusted = build_http_client(timeouts)
+        self._resources.push_async_callback(trusted.aclose)
         clock = SystemClock()
         self.service = ConversationService(
             store=store,
-            client=OpenAICompatClient(http, timeouts=timeouts),
+            client=OpenAICompatClient(guarded, timeouts=timeouts, trusted_http=trusted),
             pacing=Pacing(clock=clock),
             clock=clock,
             prompt_builder=BasicPromptBuilder(),

@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.errors import ConfigError
+from bot.llm.guard import parse_allowed_hosts
 
 SUPPORTED_DATABASE_SCHEMES = ("sqlite+aiosqlite", "postgresql+asyncpg")
 
@@ -34,6 +35,7 @@ class Settings(BaseSettings):
     default_api_key: SecretStr | None = None
     encryption_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     allow_private_endpoints: bool = False
+    allowed_endpoint_hosts: Annotated[frozenset[tuple[str, int]], NoDecode] = frozenset()
     log_level: str = "INFO"
     discord_token: SecretStr | None = None
     telegram_token: SecretStr | None = None
@@ -70,6 +72,16 @@ class Settings(BaseSettings):
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("allowed_endpoint_hosts", mode="before")
+    @classmethod
+    def _host_port_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                return parse_allowed_hosts(value)
+            except ValueError as exc:
+                raise ValueError(str(exc).removeprefix("ALLOWED_ENDPOINT_HOSTS: ")) from None
         return value
 
     @field_validator("log_level")

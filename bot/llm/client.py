@@ -43,8 +43,18 @@ def build_http_client(timeouts: StreamTimeouts) -> httpx.AsyncClient:
 class OpenAICompatClient:
     """Implements `CompletionClient` for any server that speaks OpenAI's chat completions."""
 
-    def __init__(self, http: httpx.AsyncClient, *, timeouts: StreamTimeouts) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        timeouts: StreamTimeouts,
+        trusted_http: httpx.AsyncClient | None = None,
+    ) -> None:
+        """`http` carries requests to endpoints set in chats (the guarded client in production);
+        `trusted_http`, when given, carries the operator's own endpoint, which may be private.
+        """
         self._http = http
+        self._trusted_http = trusted_http or http
         self._timeouts = timeouts
         # Reads are timed by Watchdog (a silent prefill must not trip an idle timeout).
         self._stream_timeout = httpx.Timeout(
@@ -60,9 +70,10 @@ class OpenAICompatClient:
         be consumed by one task.
         """
         connection = request.connection
-        url = _url(connection.base_url, "chat/completions")
+        path = wire.request_path(request)
+        url = _url(connection.base_url, path)
         host = _where(url)
-        _log.debug("POST chat/completions host=%s model=%s", host, request.model)
+        _log.debug("POST %s host=%s model=%s", path, host, request.model)
         task = asyncio.current_task()
         if task is None:
             raise RuntimeError("OpenAICompatClient.stream must run inside an asyncio task")
@@ -71,11 +82,11 @@ class OpenAICompatClient:
         reader = wire.ChunkReader()
         started = False
         try:
-            async with self._http.stream(
+            async with self._http_for(connection).stream(
                 "POST",
                 url,
-                json=wire.chat_body(request, stream=True),
-                headers=_headers(connection.api_key, accept="text/event-stream"),
+                json=wire.request_body(request, stream=True),
+                headers=_headers(connection, accept="text/event-stream"),
                 timeout=self._stream_timeout,
                 follow_redirects=False,
             ) as response:
@@ -113,6 +124,9 @@ class OpenAICompatClient:
         finally:
             watchdog.stop()
 
+    def _http_for(self, connection: Connection) -> httpx.AsyncClient:
+        return self._trusted_http if connection.trusted else self._http
+
     async def models(self, connection: Connection) -> list[str]:
         """The endpoint's model ids, sorted; a list in an unknown shape gives []."""
         url = _url(connection.base_url, "models")
@@ -122,10 +136,10 @@ class OpenAICompatClient:
         try:
             async with (
                 asyncio.timeout(self._timeouts.total_seconds),
-                self._http.stream(
+                self._http_for(connection).stream(
                     "GET",
                     url,
-                    headers=_headers(connection.api_key, accept="application/json"),
+                    headers=_headers(connection, accept="application/json"),
                     follow_redirects=False,
                 ) as response,
             ):
@@ -237,8 +251,10 @@ def _url(base_url: str, path: str) -> str:
     return f"{base_url.rstrip('/')}/{path}"
 
 
-def _headers(secret: Secret | None, *, accept: str) -> dict[str, str]:
+def _headers(connection: Connection, *, accept: str) -> dict[str, str]:
+    """Ours, then the connection's extra headers, which may replace any of them (Authorization)."""
     headers = {"Accept": accept, "Accept-Encoding": "identity"}
+    secret = connection.api_key
     key = secret.reveal() if secret is not None else ""
     if key:
         # httpx would raise UnicodeEncodeError or a protocol error deep inside the request.
@@ -248,4 +264,5 @@ def _headers(secret: Secret | None, *, accept: str) -> dict[str, str]:
                 hint="paste the key again, without spaces, quotes or line breaks",
             )
         headers["Authorization"] = f"Bearer {key}"
+    headers.update(connection.options.extra_headers)
     return headers

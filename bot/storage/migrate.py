@@ -81,4 +81,6 @@ async def upgrade_to(url: str, revision: str) -> None:
 def _upgrade(connection: Connection, config: Config, revision: str) -> None:
     config.attributes["connection"] = connection
     command.upgrade(config, revision)
-    _log.info("database schema is at revision %s", revision)
+    _log.info(
+        "database schema is at revision %s", current_head() if revision == "head" else revision
+    )

@@ -27,6 +27,7 @@ _SCRUBBED = (
     "DEFAULT_API_KEY",
     "ENCRYPTION_KEYS",
     "ALLOW_PRIVATE_ENDPOINTS",
+    "ALLOWED_ENDPOINT_HOSTS",
     "LOG_LEVEL",
     "DISCORD_TOKEN",
     "TELEGRAM_TOKEN",
@@ -38,6 +39,8 @@ def bot_env(workdir: Path, **overrides: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED}
     env["DATABASE_URL"] = f"sqlite+aiosqlite:///{workdir / 'data' / 'parlor.db'}"
     env["PYTHONUNBUFFERED"] = "1"
+    # The fake endpoint is on loopback; the guard's refusal is tested on its own.
+    env["ALLOW_PRIVATE_ENDPOINTS"] = "true"
     env.update(overrides)
     return env
 

@@ -148,6 +148,29 @@ def test_sigkill_mid_reply_leaves_a_sound_database(tmp_path: Path, fake: FakeOpe
     assert statuses == [("complete",), ("interrupted",)]
 
 
+def test_guard_refuses_a_private_endpoint_and_no_packet_reaches_it(
+    tmp_path: Path, fake: FakeOpenAI
+) -> None:
+    """By default a URL set in a chat may not reach loopback; the fake sees no request."""
+    env = bot_env(tmp_path, ALLOW_PRIVATE_ENDPOINTS="false")
+    bot = run_console(tmp_path, env, f"/connect base_url:{fake.base_url} model:m", "hello")
+    done = bot.events[-1]
+    assert done["status"] == "error"
+    assert "not allowed" in done["text"]
+    assert "ALLOW_PRIVATE_ENDPOINTS" in done["text"]
+    assert fake.requests == []
+
+
+def test_operator_endpoint_may_be_private(tmp_path: Path, fake: FakeOpenAI) -> None:
+    """The operator's DEFAULT_BASE_URL is trusted, so a loopback endpoint works."""
+    env = bot_env(
+        tmp_path, ALLOW_PRIVATE_ENDPOINTS="false", DEFAULT_BASE_URL=fake.base_url,
+        DEFAULT_MODEL="m",
+    )  # fmt: skip
+    bot = run_console(tmp_path, env, "hello")
+    assert bot.events[-1]["status"] == "complete"
+
+
 def test_invalid_setting_stops_start_up_with_one_line(tmp_path: Path) -> None:
     """A bad setting ends the process with one line naming the variable."""
     env = bot_env(tmp_path, DATABASE_URL="mysql://nope")
