@@ -10,7 +10,8 @@ BotError
 │   ├── EndpointUnreachable
 │   ├── EndpointTimeout           (phase: connect, first_token, idle, total)
 │   ├── EndpointRejected          (status_code, provider message)
-│   │   └── EndpointRateLimited   (retry_after)
+│   │   ├── EndpointRateLimited   (retry_after)
+│   │   └── MaxTokensFieldRejected (use_field: the other max-tokens name to retry with)
 │   └── EndpointStreamError       (garbage, an error inside a 200 stream, a cut stream)
 ├── EndpointNotAllowed            (the endpoint guard said no)
 ├── StorageError
@@ -104,6 +105,16 @@ class EndpointRateLimited(EndpointRejected):
             message, status_code=status_code, provider_message=provider_message, hint=hint
         )
         self.retry_after = retry_after
+
+
+class MaxTokensFieldRejected(EndpointRejected):
+    """A 400 refusing max_tokens (or max_completion_tokens); the service retries once."""
+
+    def __init__(
+        self, message: str, *, status_code: int, provider_message: str, use_field: str
+    ) -> None:
+        super().__init__(message, status_code=status_code, provider_message=provider_message)
+        self.use_field = use_field
 
 
 class EndpointStreamError(EndpointError):

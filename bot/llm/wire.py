@@ -13,12 +13,13 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from bot.domain import CompletionRequest, Delta, Usage
+from bot.domain import ChatMessage, CompletionRequest, Delta, Usage
 from bot.errors import (
     MAX_PROVIDER_MESSAGE_CHARS,
     EndpointRateLimited,
     EndpointRejected,
     EndpointStreamError,
+    MaxTokensFieldRejected,
 )
 
 _log = logging.getLogger(__name__)
@@ -39,22 +40,76 @@ class ProviderError:
     code: str = ""
 
 
-def chat_body(request: CompletionRequest, *, stream: bool) -> dict[str, object]:
-    """The JSON body of POST /chat/completions; only the sampling params that are set go out.
+def request_path(request: CompletionRequest) -> str:
+    """Chat messages go to chat/completions; a finished prompt string to completions."""
+    return "chat/completions" if request.prompt is None else "completions"
 
-    When streaming we ask for a final usage chunk; servers that do not know the option ignore it.
+
+def request_body(request: CompletionRequest, *, stream: bool) -> dict[str, object]:
+    """The JSON body; only the sampling params that are set go out.
+
+    The connection's extra body is merged over ours (an operator may override any
+    field), except stop strings, which the channel sets; excluded keys go last.
+    When streaming we ask for a final usage chunk; servers that do not know the
+    option ignore it.
     """
-    messages: list[dict[str, str]] = []
-    for message in request.messages:
-        item = {"role": message.role.value, "content": message.content}
-        if message.name:
-            item["name"] = message.name
-        messages.append(item)
-    body: dict[str, object] = {"model": request.model, "messages": messages, "stream": stream}
+    options = request.connection.options
+    body: dict[str, object] = {"model": request.model, "stream": stream}
+    if request.prompt is None:
+        body["messages"] = [_wire_message(message) for message in request.messages]
+    else:
+        body["prompt"] = request.prompt
     body.update(request.params.as_mapping())
+    field = options.max_tokens_field
+    if field and field != MAX_TOKENS and MAX_TOKENS in body:
+        body[field] = body.pop(MAX_TOKENS)
     if stream:
         body["stream_options"] = {"include_usage": True}
+    body.update(options.extra_body)
+    if request.params.stop:
+        body["stop"] = list(request.params.stop)
+    for key in options.exclude_keys:
+        body.pop(key, None)
     return body
+
+
+def _wire_message(message: ChatMessage) -> dict[str, str]:
+    item = {"role": message.role.value, "content": message.content}
+    if message.name:
+        item["name"] = message.name
+    return item
+
+
+MAX_TOKENS = "max_tokens"
+MAX_COMPLETION_TOKENS = "max_completion_tokens"
+
+
+def rejected_max_tokens_field(status: int, said: ProviderError) -> str | None:
+    """The other max-tokens field to try, when a 400 says the one we sent is not accepted.
+
+    OpenAI's newer models answer "Unsupported parameter: 'max_tokens' … Use
+    'max_completion_tokens' instead"; servers that predate the new name reject it as
+    unknown. The field named first is the refused one.
+    """
+    text = said.message.lower()
+    if status != 400 or not any(word in text for word in _REFUSAL_WORDS):
+        return None
+    named = [(text.find(f), f) for f in (MAX_TOKENS, MAX_COMPLETION_TOKENS) if f in text]
+    if not named:
+        return None
+    refused = min(named)[1]
+    return MAX_COMPLETION_TOKENS if refused == MAX_TOKENS else MAX_TOKENS
+
+
+_REFUSAL_WORDS = (
+    "unsupported",
+    "not supported",
+    "unrecognized",
+    "unknown",
+    "not permitted",
+    "extra",
+    "invalid",
+)
 
 
 class ChunkReader:
@@ -176,6 +231,14 @@ def status_error(
             provider_message=provider,
             retry_after=retry_after,
             hint="wait a moment and try again",
+        )
+    use_field = rejected_max_tokens_field(status, said)
+    if use_field is not None:
+        return MaxTokensFieldRejected(
+            "the endpoint does not accept the reply-length field we sent",
+            status_code=status,
+            provider_message=provider,
+            use_field=use_field,
         )
     message, hint = _STATUS_WORDS.get(status) or _status_class_words(status)
     return EndpointRejected(message, status_code=status, provider_message=provider, hint=hint)

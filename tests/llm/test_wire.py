@@ -13,11 +13,17 @@ from bot.domain import (
     CompletionRequest,
     Connection,
     Delta,
+    EndpointOptions,
     Role,
     SamplingParams,
     Usage,
 )
-from bot.errors import EndpointRateLimited, EndpointRejected, EndpointStreamError
+from bot.errors import (
+    EndpointRateLimited,
+    EndpointRejected,
+    EndpointStreamError,
+    MaxTokensFieldRejected,
+)
 from bot.llm import wire
 
 
@@ -39,7 +45,7 @@ def chunk(**choice: object) -> str:
 
 def test_chat_body_carries_model_messages_and_stream_options() -> None:
     """A streaming body asks for usage and names only the messages' set fields."""
-    assert wire.chat_body(request(), stream=True) == {
+    assert wire.request_body(request(), stream=True) == {
         "model": "m",
         "messages": [
             {"role": "system", "content": "Be brief."},
@@ -52,13 +58,13 @@ def test_chat_body_carries_model_messages_and_stream_options() -> None:
 
 def test_chat_body_sends_only_the_params_that_are_set() -> None:
     """Unset sampling params are absent, so the server's defaults apply."""
-    body = wire.chat_body(request(SamplingParams(temperature=0.5, max_tokens=10)), stream=False)
+    body = wire.request_body(request(SamplingParams(temperature=0.5, max_tokens=10)), stream=False)
     assert (body["temperature"], body["max_tokens"], "top_p" in body) == (0.5, 10, False)
 
 
 def test_non_streaming_body_has_no_stream_options() -> None:
     """stream_options is only valid with stream: true (OpenAI rejects it otherwise)."""
-    body = wire.chat_body(request(), stream=False)
+    body = wire.request_body(request(), stream=False)
     assert body["stream"] is False
     assert "stream_options" not in body
 
@@ -310,3 +316,88 @@ def test_unreadable_retry_after_is_none(value: str | None) -> None:
 def test_negative_retry_after_is_zero() -> None:
     """A date in the past means: now."""
     assert wire.retry_after_seconds(None, "-5") == 0.0
+
+
+def with_options(
+    options: EndpointOptions, params: SamplingParams | None = None
+) -> CompletionRequest:
+    base = request(params)
+    connection = Connection(base_url="http://127.0.0.1:1/v1", options=options)
+    return CompletionRequest(connection, base.model, base.messages, base.params)
+
+
+def test_extra_body_is_merged_over_ours() -> None:
+    """The connection's extra JSON adds fields and may override ours, nested values intact."""
+    options = EndpointOptions(
+        extra_body={
+            "top_k": 20,
+            "temperature": 1.0,
+            "chat_template_kwargs": {"enable_thinking": False},
+        }
+    )
+    body = wire.request_body(with_options(options, SamplingParams(temperature=0.2)), stream=False)
+    assert body["top_k"] == 20
+    assert body["temperature"] == 1.0
+    assert body["chat_template_kwargs"] == {"enable_thinking": False}
+
+
+def test_channel_stop_strings_win_over_extra_body() -> None:
+    """Stop strings are the channel's: an extra body's stop does not replace them."""
+    options = EndpointOptions(extra_body={"stop": ["x"]})
+    body = wire.request_body(with_options(options, SamplingParams(stop=("\nUser:",))), stream=False)
+    assert body["stop"] == ["\nUser:"]
+
+
+def test_excluded_keys_are_removed_last() -> None:
+    """Keys a server rejects can be excluded, even ones we set ourselves."""
+    options = EndpointOptions(exclude_keys=("frequency_penalty", "stream_options"))
+    params = SamplingParams(frequency_penalty=0.5, top_p=0.9)
+    body = wire.request_body(with_options(options, params), stream=True)
+    assert "frequency_penalty" not in body
+    assert "stream_options" not in body
+    assert body["top_p"] == 0.9
+
+
+def test_learned_max_tokens_field_renames_it() -> None:
+    """An endpoint that wants max_completion_tokens gets the length under that name."""
+    options = EndpointOptions(max_tokens_field="max_completion_tokens")
+    body = wire.request_body(with_options(options, SamplingParams(max_tokens=300)), stream=False)
+    assert body["max_completion_tokens"] == 300
+    assert "max_tokens" not in body
+
+
+def test_text_completion_sends_a_prompt_to_completions() -> None:
+    """A request with a prompt goes to /completions with `prompt`, not `messages`."""
+    base = request(SamplingParams(stop=("<|im_end|>",)))
+    text = CompletionRequest(base.connection, "m", (), base.params, prompt="<|im_start|>user\nHi")
+    body = wire.request_body(text, stream=True)
+    assert wire.request_path(text) == "completions"
+    assert wire.request_path(base) == "chat/completions"
+    assert body["prompt"] == "<|im_start|>user\nHi"
+    assert "messages" not in body
+    assert body["stop"] == ["<|im_end|>"]
+
+
+@pytest.mark.parametrize(
+    ("message", "use"),
+    [
+        (
+            "Unsupported parameter: 'max_tokens' is not supported with this model. "
+            "Use 'max_completion_tokens' instead.",
+            "max_completion_tokens",
+        ),
+        ("Unrecognized request argument supplied: max_completion_tokens", "max_tokens"),
+        ("extra inputs are not permitted: max_completion_tokens", "max_tokens"),
+    ],
+)
+def test_refused_max_tokens_field_names_the_other(message: str, use: str) -> None:
+    """A 400 refusing one reply-length field asks for a retry with the other."""
+    error = wire.status_error(400, wire.ProviderError(message=message))
+    assert isinstance(error, MaxTokensFieldRejected)
+    assert error.use_field == use
+
+
+def test_other_400s_are_not_taken_for_a_field_refusal() -> None:
+    """A 400 about something else is an ordinary rejection."""
+    said = wire.ProviderError(message="max_tokens must be at most 4096")
+    assert not isinstance(wire.status_error(400, said), MaxTokensFieldRejected)
