@@ -11,8 +11,11 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bot.domain import CommandCall, Permission
+from bot.domain import CommandCall, Permission, ReasoningDisplay
 from bot.errors import PermissionDenied, UsageError
+from bot.prompt.instruct import TEMPLATES
+
+TEMPLATE_NAMES = tuple(TEMPLATES)
 
 
 class OptionKind(enum.StrEnum):
@@ -29,6 +32,8 @@ class OptionSpec:
     kind: OptionKind = OptionKind.TEXT
     required: bool = False
     secret: bool = False  # never echoed, never logged; adapters may collect it privately
+    choices: tuple[str, ...] = ()  # the only values allowed; adapters offer them as a picker
+    autocomplete: str | None = None  # a source of suggestions: "models", "presets"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +54,10 @@ class CommandSpec:
         return " ".join(parts)
 
 
+_NUMBER = OptionKind.NUMBER
+_INTEGER = OptionKind.INTEGER
+_BOOLEAN = OptionKind.BOOLEAN
+
 CATALOGUE: tuple[CommandSpec, ...] = (
     CommandSpec(
         "connect",
@@ -56,18 +65,77 @@ CATALOGUE: tuple[CommandSpec, ...] = (
         "to the operator's endpoint).",
         Permission.SERVER_ADMIN,
         (
-            OptionSpec("base_url", "Base URL, e.g. http://host:8080/v1", required=True),
+            OptionSpec("base_url", "Base URL, e.g. http://host:8080/v1"),
+            OptionSpec("preset", "A known server or service", autocomplete="presets"),
             OptionSpec("api_key", "API key, stored encrypted and never shown again", secret=True),
-            OptionSpec("model", "Model id to use"),
+            OptionSpec("model", "Model id to use", autocomplete="models"),
+            OptionSpec("bypass_check", "Don't probe /models (for endpoints without it)",
+                       _BOOLEAN),
         ),
     ),
     CommandSpec(
         "model",
         "Show or choose the model this channel talks to.",
         Permission.CHANNEL_ADMIN,
-        (OptionSpec("name", "Model id (see /models)"),),
+        (OptionSpec("name", "Model id (see /models)", autocomplete="models"),),
     ),
-    CommandSpec("models", "List the models the endpoint offers.", Permission.EVERYONE),
+    CommandSpec(
+        "models",
+        "List the models the endpoint offers.",
+        Permission.EVERYONE,
+        (OptionSpec("filter", "Only ids containing this text"),),
+    ),
+    CommandSpec("test", "Send a short test message and report what happened.",
+                Permission.CHANNEL_ADMIN),
+    CommandSpec(
+        "params",
+        "Show or set sampling parameters; only the ones set are sent (value 'default' unsets).",
+        Permission.CHANNEL_ADMIN,
+        (
+            OptionSpec("temperature", "Randomness, e.g. 0.8", _NUMBER),
+            OptionSpec("top_p", "Nucleus sampling, 0 to 1", _NUMBER),
+            OptionSpec("top_k", "Sample from the k likeliest tokens", _INTEGER),
+            OptionSpec("min_p", "Minimum probability relative to the top token, 0 to 1", _NUMBER),
+            OptionSpec("presence_penalty", "Penalty for repeating any token, -2 to 2", _NUMBER),
+            OptionSpec("frequency_penalty", "Penalty growing with repetition, -2 to 2", _NUMBER),
+            OptionSpec("repetition_penalty", "Multiplicative repetition penalty, e.g. 1.1",
+                       _NUMBER),
+            OptionSpec("seed", "Fixed seed for repeatable replies", _INTEGER),
+            OptionSpec("stop", "Stop strings, separated by |"),
+            OptionSpec("max_tokens", "Longest reply, in tokens", _INTEGER),
+            OptionSpec("context_size", "The model's context window, in tokens", _INTEGER),
+            OptionSpec("reset", "Unset every parameter", _BOOLEAN),
+        ),
+    ),
+    CommandSpec(
+        "extras",
+        "Show or set this channel's connection extras: body JSON, headers JSON, keys to drop.",
+        Permission.SERVER_ADMIN,
+        (
+            OptionSpec("body", 'JSON merged into every request, e.g. {"top_a": 0.1}'),
+            OptionSpec("headers", 'JSON of extra headers, e.g. {"X-Title": "Parlor"}',
+                       secret=True),
+            OptionSpec("exclude", "Request keys to remove, separated by commas"),
+            OptionSpec("reset", "Remove every extra", _BOOLEAN),
+        ),
+    ),
+    CommandSpec(
+        "api",
+        "Chat completion, or text completion with an instruct template.",
+        Permission.CHANNEL_ADMIN,
+        (
+            OptionSpec("type", "chat or text", required=True, choices=("chat", "text")),
+            OptionSpec("template", "Instruct template for text completion",
+                       choices=tuple(TEMPLATE_NAMES)),
+        ),
+    ),
+    CommandSpec(
+        "reasoning",
+        "How the model's reasoning is shown: hide, spoiler or quote.",
+        Permission.CHANNEL_ADMIN,
+        (OptionSpec("mode", "hide, spoiler or quote", required=True,
+                    choices=tuple(m.value for m in ReasoningDisplay)),),
+    ),
     CommandSpec("settings", "Show this channel's settings (the key masked).", Permission.EVERYONE),
     CommandSpec(
         "system",
@@ -80,7 +148,7 @@ CATALOGUE: tuple[CommandSpec, ...] = (
     ),
     CommandSpec("stop", "Stop the reply being written.", Permission.EVERYONE),
     CommandSpec("help", "List the commands.", Permission.EVERYONE),
-)
+)  # fmt: skip
 
 _BY_NAME: Mapping[str, CommandSpec] = {spec.name: spec for spec in CATALOGUE}
 
@@ -105,8 +173,12 @@ def check_call(call: CommandCall) -> CommandSpec:
             known = ", ".join(o.name for o in spec.options) or "no options"
             raise UsageError(f"/{spec.name} has no option '{name}'; it takes {known}.")
     for option in spec.options:
-        if option.required and not call.options.get(option.name, "").strip():
+        value = call.options.get(option.name, "").strip()
+        if option.required and not value:
             raise UsageError(f"/{spec.name} needs {option.name}. Usage: {spec.usage}")
+        if value and option.choices and value.lower() not in option.choices:
+            allowed = ", ".join(option.choices)
+            raise UsageError(f"{option.name} must be one of: {allowed}.")
     return spec
 
 
@@ -117,3 +189,36 @@ def _permission_words(permission: Permission) -> str:
         Permission.SERVER_ADMIN: "the right to manage the server or group",
         Permission.OPERATOR: "the bot's operator",
     }[permission]
+
+
+_TRUE = frozenset({"true", "yes", "on", "1"})
+_FALSE = frozenset({"false", "no", "off", "0"})
+
+
+def parse_boolean(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise UsageError(f"{name} must be true or false.")
+
+
+def parse_number(name: str, raw: str, *, low: float, high: float) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise UsageError(f"{name} must be a number from {low:g} to {high:g}.") from None
+    if not low <= value <= high:
+        raise UsageError(f"{name} must be from {low:g} to {high:g}; {value:g} is outside.")
+    return value
+
+
+def parse_integer(name: str, raw: str, *, low: int, high: int) -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise UsageError(f"{name} must be a whole number from {low} to {high}.") from None
+    if not low <= value <= high:
+        raise UsageError(f"{name} must be from {low} to {high}; {value} is outside.")
+    return value

@@ -321,6 +321,14 @@ class Delta:
     usage: Usage | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """A whole, non-streamed reply, with the model the endpoint says answered."""
+
+    reply: Delta
+    model: str | None = None
+
+
 def count_chars(text: str) -> int:
     return len(text)
 

@@ -14,6 +14,7 @@ from bot.domain import (
     ChannelKey,
     ChannelState,
     ChatId,
+    Completion,
     CompletionRequest,
     Connection,
     Delta,
@@ -56,6 +57,10 @@ class CompletionClient(Protocol):
     """
 
     def stream(self, request: CompletionRequest) -> AsyncGenerator[Delta, None]: ...
+
+    async def complete(self, request: CompletionRequest) -> Completion:
+        """One non-streamed reply (the connection test); same errors as `stream`."""
+        ...
 
     async def models(self, connection: Connection) -> list[str]: ...
 

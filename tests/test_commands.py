@@ -23,14 +23,14 @@ def test_unknown_command_is_named() -> None:
 
 def test_unknown_option_lists_the_known_ones() -> None:
     """A wrong option name says which options exist."""
-    with pytest.raises(UsageError, match="base_url, api_key, model"):
+    with pytest.raises(UsageError, match="base_url, preset, api_key, model, bypass_check"):
         check_call(call("connect", url="http://x"))
 
 
 def test_missing_required_option_shows_usage() -> None:
     """A missing required option shows how to write the command."""
-    with pytest.raises(UsageError, match=r"Usage: /connect base_url:…"):
-        check_call(call("connect"))
+    with pytest.raises(UsageError, match=r"Usage: /api type:… \[template:…\]"):
+        check_call(call("api"))
 
 
 def test_member_may_not_change_the_connection() -> None:
@@ -51,7 +51,13 @@ def test_catalogue_names_are_unique_and_lower_case() -> None:
     assert all(name == name.lower() for name in names)
 
 
-def test_only_the_key_option_is_secret() -> None:
-    """Adapters hide secret options; the API key is one."""
+def test_keys_and_headers_are_secret_options() -> None:
+    """Adapters hide secret options: the API key, and headers, which may carry credentials."""
     secret = [(s.name, o.name) for s in CATALOGUE for o in s.options if o.secret]
-    assert secret == [("connect", "api_key")]
+    assert secret == [("connect", "api_key"), ("extras", "headers")]
+
+
+def test_value_outside_the_choices_is_refused() -> None:
+    """An option with fixed choices names them when given something else."""
+    with pytest.raises(UsageError, match="type must be one of: chat, text"):
+        check_call(call("api", type="json"))

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from bot.domain import CompletionRequest, Connection, Delta, Secret
+from bot.domain import Completion, CompletionRequest, Connection, Delta, Secret
 from bot.errors import EndpointError, EndpointStreamError, EndpointTimeout, EndpointUnreachable
 from bot.llm import wire
 from bot.llm.deadline import StreamTimeouts, Watchdog
@@ -129,30 +129,55 @@ class OpenAICompatClient:
 
     async def models(self, connection: Connection) -> list[str]:
         """The endpoint's model ids, sorted; a list in an unknown shape gives []."""
-        url = _url(connection.base_url, "models")
+        body = await self._fetch(connection, "GET", "models", what="list its models")
+        return wire.model_ids(body)
+
+    async def complete(self, request: CompletionRequest) -> Completion:
+        """One non-streamed reply, bounded by the total deadline."""
+        body = await self._fetch(
+            request.connection,
+            "POST",
+            wire.request_path(request),
+            json=wire.request_body(request, stream=False),
+            what="answer",
+        )
+        return wire.parse_whole_completion(body)
+
+    async def _fetch(
+        self,
+        connection: Connection,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        json: dict[str, object] | None = None,
+    ) -> bytes:
+        """One whole JSON answer; errors translated like the stream's."""
+        url = _url(connection.base_url, path)
         host = _where(url)
-        _log.debug("GET models host=%s", host)
+        _log.debug("%s %s host=%s", method, path, host)
         started = False
         try:
             async with (
                 asyncio.timeout(self._timeouts.total_seconds),
                 self._http_for(connection).stream(
-                    "GET",
+                    method,
                     url,
+                    json=json,
                     headers=_headers(connection, accept="application/json"),
                     follow_redirects=False,
                 ) as response,
             ):
                 started = True
                 await _raise_for_status(response, connection.api_key)
-                body = await _read_capped(response)
+                return await _read_capped(response)
         except TimeoutError as exc:
-            raise EndpointTimeout(
-                f"{host} took too long to list its models", phase="total"
-            ) from exc
+            raise EndpointTimeout(f"{host} took too long to {what}", phase="total") from exc
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise _transport_error(exc, host, started=started) from exc
-        return wire.model_ids(body)
+        except EndpointError as exc:  # a provider may echo the key inside its error text
+            exc.args = tuple(_scrub(str(arg), connection.api_key) for arg in exc.args)
+            raise
 
 
 async def _is_event_stream(response: httpx.Response, secret: Secret | None) -> bool:

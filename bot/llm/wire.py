@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from bot.domain import ChatMessage, CompletionRequest, Delta, Usage
+from bot.domain import ChatMessage, Completion, CompletionRequest, Delta, Usage
 from bot.errors import (
     MAX_PROVIDER_MESSAGE_CHARS,
     EndpointRateLimited,
@@ -176,6 +176,13 @@ def parse_chunk(data: str) -> Delta:
 def parse_completion(body: bytes) -> Delta:
     """A whole (non-streamed) chat.completion as one Delta; same errors as `parse_chunk`."""
     return _to_delta(_load(body, "a reply"))
+
+
+def parse_whole_completion(body: bytes) -> Completion:
+    """A non-streamed reply and the model id the endpoint reports, when it reports one."""
+    payload = _load(body, "a reply")
+    model = payload.get("model") if isinstance(payload, dict) else None
+    return Completion(reply=_to_delta(payload), model=model if isinstance(model, str) else None)
 
 
 def model_ids(body: bytes) -> list[str]:

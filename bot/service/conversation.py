@@ -6,10 +6,7 @@ Knows the ports only: no platform SDK, HTTP library or database here.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncGenerator
-from dataclasses import dataclass, field
 
 from bot.commands import check_call
 from bot.domain import (
@@ -18,7 +15,6 @@ from bot.domain import (
     CommandResult,
     CompletionRequest,
     Connection,
-    Delta,
     Incoming,
     MessageStatus,
     NewUserMessage,
@@ -26,35 +22,23 @@ from bot.domain import (
     TurnIds,
     TurnOutcome,
 )
-from bot.errors import BotError, EndpointError, UsageError, user_message
+from bot.errors import BotError, EndpointError, user_message
 from bot.ports import Clock, CompletionClient, Replier, Store
 from bot.prompt.assemble import PromptBuilder
+from bot.service.connection import ConnectionCommands
+from bot.service.generation import Generation
+from bot.service.handlers import Handlers
 from bot.service.help import help_text
+from bot.service.models import ModelCatalog
 from bot.service.queue import ChannelQueue, RunningTurn
+from bot.service.requests import build_request
 from bot.service.settings import SettingsCommands
+from bot.service.targets import Targets
 from bot.streaming import Pacing, ReplyStream
 
 _log = logging.getLogger(__name__)
 
 DEFAULT_MAX_REPLY_CHARS = 20_000
-STOPPED_NOTE = "*(stopped)*"
-EMPTY_REPLY_NOTE = "*(the model sent an empty reply)*"
-CAPPED_NOTE = "*(reply cut: it grew past {limit} characters)*"
-
-
-@dataclass
-class _Reply:
-    """What has arrived so far; kept as lists so the token loop stays O(1) per delta."""
-
-    content: list[str] = field(default_factory=list)
-    reasoning: list[str] = field(default_factory=list)
-    chars: int = 0
-    finish_reason: str | None = None
-    first_token_at: float | None = None
-    capped: bool = False
-
-    def text(self) -> str:
-        return "".join(self.content)
 
 
 class ConversationService:
@@ -79,10 +63,16 @@ class ConversationService:
         self._clock = clock
         self._prompt = prompt_builder
         self._queue = queue
-        self._default = default_connection
+        self._targets = Targets(store=store, client=client, default=default_connection)
         self._history_limit = history_limit
         self._max_reply_chars = max_reply_chars
-        self._settings = SettingsCommands(store=store, client=client, default=default_connection)
+        catalog = ModelCatalog(client, clock=clock)
+        self._commands: Handlers = {
+            **SettingsCommands(store=store, targets=self._targets).handlers(),
+            **ConnectionCommands(
+                store=store, client=client, targets=self._targets, catalog=catalog, clock=clock
+            ).handlers(),
+        }
 
     async def handle(self, incoming: Incoming, replier: Replier) -> TurnOutcome:
         """Answer one message. Errors become a message in the chat, never an exception."""
@@ -102,7 +92,7 @@ class ConversationService:
                 return self._stop(call)
             if spec.name == "help":
                 return CommandResult(help_text(call.actor.permission))
-            return await self._settings.run(spec.name, call)
+            return await self._commands[spec.name](call)
         except BotError as exc:
             return CommandResult(user_message(exc))
 
@@ -120,7 +110,7 @@ class ConversationService:
         self, incoming: Incoming, replier: Replier, run: RunningTurn
     ) -> TurnOutcome:
         state = await self._store.load_channel(incoming.channel)
-        connection, model = await self._target(state)
+        connection, model = await self._targets.resolve(state)
         message = NewUserMessage(
             author_id=incoming.author_id,
             author_name=incoming.author_name,
@@ -128,14 +118,12 @@ class ConversationService:
             platform_message_id=incoming.platform_message_id,
         )
         history = await self._store.history(state.chat_id, limit=self._history_limit)
-        request = CompletionRequest(
-            connection=connection,
-            model=model,
-            messages=self._prompt.build(state, history, message),
-            params=state.params,
-        )
+        messages = self._prompt.build(state, history, message)
+        request = build_request(state, connection, model, messages, user_name=incoming.author_name)
         ids = await self._store.begin_turn(state.chat_id, message)
-        return await self._stream_turn(incoming, replier, run=run, request=request, ids=ids)
+        return await self._stream_turn(
+            incoming, replier, run=run, state=state, request=request, ids=ids
+        )
 
     async def _stream_turn(
         self,
@@ -143,17 +131,30 @@ class ConversationService:
         replier: Replier,
         *,
         run: RunningTurn,
+        state: ChannelState,
         request: CompletionRequest,
         ids: TurnIds,
     ) -> TurnOutcome:
-        reply = _Reply()
         started = self._clock.now()
         status, error_text = MessageStatus.INTERRUPTED, None
         budget = self._pacing.budget_for(incoming.channel, replier.limits)
         stream = ReplyStream(replier, budget=budget, clock=self._clock)
+        reply = Generation(
+            self._client,
+            stream,
+            clock=self._clock,
+            display=state.reasoning_display,
+            max_reply_chars=self._max_reply_chars,
+        )
+
+        async def remember(connection: Connection) -> None:
+            await self._targets.learned(incoming.channel, connection)
+
         try:
             async with replier.typing(), stream:
-                run.generation = asyncio.create_task(self._pump(request, stream, reply))
+                run.generation = asyncio.create_task(
+                    reply.run(request, on_options_learned=remember)
+                )
                 try:
                     await run.generation
                     status = MessageStatus.COMPLETE
@@ -166,63 +167,21 @@ class ConversationService:
                 except Exception:
                     status = MessageStatus.ERROR  # a bug: stored as failed, raised to the adapter
                     raise
-                await stream.finish(note=self._note(status, reply, error_text))
+                await stream.finish(note=reply.note(status, error_text))
         finally:
             outcome = TurnOutcome(
                 status=status,
-                content=reply.text(),
-                reasoning="".join(reply.reasoning),
+                content=reply.content,
+                reasoning=reply.reasoning,
                 finish_reason=reply.finish_reason,
                 error_text=error_text,
             )
             await asyncio.shield(self._persist(ids, outcome))
             self._log_turn(
-                incoming,
-                request=request,
-                reply=reply,
-                outcome=outcome,
-                started=started,
+                incoming, request=request, reply=reply, outcome=outcome, started=started,
                 stream=stream,
-            )
+            )  # fmt: skip
         return outcome
-
-    async def _pump(self, request: CompletionRequest, stream: ReplyStream, reply: _Reply) -> None:
-        """The token loop: append only, never wait for the platform.
-
-        `aclosing` closes the HTTP stream as soon as the loop ends early (the cap).
-        """
-        async with contextlib.aclosing(self._client.stream(request)) as deltas:
-            await self._consume(deltas, stream, reply)
-
-    async def _consume(
-        self, deltas: AsyncGenerator[Delta, None], stream: ReplyStream, reply: _Reply
-    ) -> None:
-        async for delta in deltas:
-            if delta.reasoning:
-                reply.reasoning.append(delta.reasoning)
-            if delta.content:
-                if reply.first_token_at is None:
-                    reply.first_token_at = self._clock.now()
-                reply.content.append(delta.content)
-                reply.chars += len(delta.content)
-                stream.append(delta.content)
-                if reply.chars > self._max_reply_chars:
-                    reply.capped = True
-                    reply.finish_reason = "length"
-                    return
-            if delta.finish_reason:
-                reply.finish_reason = delta.finish_reason
-
-    def _note(self, status: MessageStatus, reply: _Reply, error_text: str | None) -> str:
-        if status is MessageStatus.STOPPED:
-            return STOPPED_NOTE
-        if status is MessageStatus.ERROR:
-            return f"⚠️ {error_text}"
-        if reply.capped:
-            return CAPPED_NOTE.format(limit=self._max_reply_chars)
-        if not reply.text().strip():
-            return EMPTY_REPLY_NOTE
-        return ""
 
     async def _persist(self, ids: TurnIds, outcome: TurnOutcome) -> None:
         try:
@@ -236,44 +195,12 @@ class ConversationService:
         except BotError:
             _log.exception("could not store the end of a turn")
 
-    async def _target(self, state: ChannelState) -> tuple[Connection, str]:
-        """The endpoint and model for a channel: its own connection, else the operator's.
-
-        The operator's key only ever goes with the operator's URL.
-        """
-        if state.connection is not None:
-            connection = state.connection
-        elif self._default is not None:
-            connection = self._default
-        else:
-            raise UsageError(
-                "No model endpoint is set up for this channel yet. An admin can run "
-                "/connect base_url:<url>, or the operator can set DEFAULT_BASE_URL."
-            )
-        model = state.model or connection.model
-        if model:
-            return connection, model
-        return connection, await self._only_model(connection)
-
-    async def _only_model(self, connection: Connection) -> str:
-        """Servers that load one model (llama.cpp, text-generation-webui) need no choice."""
-        try:
-            models = await self._client.models(connection)
-        except EndpointError:
-            models = []
-        if len(models) == 1:
-            return models[0]
-        offered = f" The endpoint offers: {', '.join(models[:10])}." if models else ""
-        raise UsageError(
-            f"No model is chosen for this channel. Pick one with /model name:<id>.{offered}"
-        )
-
     def _log_turn(
         self,
         incoming: Incoming,
         *,
         request: CompletionRequest,
-        reply: _Reply,
+        reply: Generation,
         outcome: TurnOutcome,
         started: float,
         stream: ReplyStream,

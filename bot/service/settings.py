@@ -1,165 +1,117 @@
-"""Handlers of the connection, model, prompt and chat commands.
+"""Handlers of the commands that read or change a channel's own settings.
 
-Every answer is a plain CommandResult; keys are only ever shown masked.
+Model, prompt, sampling, API type, reasoning display, the settings overview and
+/reset. Keys are only ever shown masked; header values never.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Awaitable, Callable
-from urllib.parse import urlsplit
+from bot.domain import (
+    ApiType,
+    ChannelChanges,
+    ChannelState,
+    CommandCall,
+    CommandResult,
+    Connection,
+    ReasoningDisplay,
+)
+from bot.errors import UsageError
+from bot.ports import Store
+from bot.service.handlers import Handlers
+from bot.service.params import apply_params, describe_params
+from bot.service.requests import DEFAULT_TEMPLATE
+from bot.service.targets import Targets
 
-from bot.domain import ChannelChanges, ChannelState, CommandCall, CommandResult, Connection, Secret
-from bot.errors import EndpointError, UsageError, user_message
-from bot.ports import CompletionClient, Store
-
-_log = logging.getLogger(__name__)
-
-MAX_BASE_URL_CHARS = 2048
 MAX_SYSTEM_PROMPT_CHARS = 20_000
-MAX_MODELS_LISTED = 50
 PROMPT_PREVIEW_CHARS = 200
-BACK_TO_DEFAULT = "default"
-
-
-def check_base_url(raw: str) -> str:
-    """A base URL we are willing to store, or UsageError saying what is wrong with it.
-
-    Credentials in the URL would be echoed by HTTP libraries' error texts, and a
-    query string is where people paste keys, so both are refused.
-    """
-    url = raw.strip()
-    if len(url) > MAX_BASE_URL_CHARS:
-        raise UsageError(f"That base URL is longer than {MAX_BASE_URL_CHARS} characters.")
-    try:
-        parts = urlsplit(url)
-        _ = parts.port  # reading it raises ValueError for a port that is not a number
-    except ValueError:
-        raise UsageError(
-            "That base URL can't be read; it should look like http://host:8080/v1"
-        ) from None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise UsageError(
-            "The base URL must start with http:// or https:// and name a host, "
-            "e.g. http://host:8080/v1"
-        )
-    if parts.username or parts.password:
-        raise UsageError(
-            "Put the key in api_key:, not in the URL; the URL must not contain user:password@."
-        )
-    if parts.query or parts.fragment:
-        raise UsageError(
-            "The base URL must not have a ?query or #fragment; put a key in api_key: instead."
-        )
-    return url.rstrip("/")
 
 
 class SettingsCommands:
-    """The commands that read or change a channel's stored settings."""
-
-    def __init__(
-        self, *, store: Store, client: CompletionClient, default: Connection | None
-    ) -> None:
+    def __init__(self, *, store: Store, targets: Targets) -> None:
         self._store = store
-        self._client = client
-        self._default = default
-        self._handlers: dict[str, Callable[[CommandCall], Awaitable[CommandResult]]] = {
-            "connect": self._connect,
+        self._targets = targets
+
+    def handlers(self) -> Handlers:
+        return {
             "model": self._model,
-            "models": self._models,
+            "params": self._params,
+            "api": self._api,
+            "reasoning": self._reasoning,
             "settings": self._show,
             "system": self._system,
             "reset": self._reset,
         }
 
-    async def run(self, name: str, call: CommandCall) -> CommandResult:
-        return await self._handlers[name](call)
-
-    async def _connect(self, call: CommandCall) -> CommandResult:
-        raw_url = call.options["base_url"].strip()
-        if raw_url.lower() == BACK_TO_DEFAULT:
-            await self._store.clear_connection(call.channel)
-            await self._store.update_channel(call.channel, ChannelChanges(model=None))
-            return CommandResult("This channel uses the operator's default endpoint again.")
-        base_url = check_base_url(raw_url)
-        raw_key = call.options.get("api_key", "").strip()
-        key = Secret(raw_key) if raw_key else None
-        before = await self._store.load_channel(call.channel)
-        await self._store.save_connection(call.channel, base_url=base_url, api_key=key)
-        model = call.options.get("model", "").strip() or None
-        url_changed = before.connection is None or before.connection.base_url != base_url
-        if model or url_changed:
-            await self._store.update_channel(call.channel, ChannelChanges(model=model))
-        _log.info(
-            "connection set channel=%s host=%s key=%s",
-            call.channel,
-            urlsplit(base_url).hostname,
-            "new" if key else "none",
-        )
-        after = await self._store.load_channel(call.channel)
-        lines = [f"Connected this channel to {base_url}."]
-        lines.append(_key_line(after.connection, operator=self._default))
-        lines.append(
-            f"Model: {after.model}"
-            if after.model
-            else "No model chosen yet: /models lists them, /model name:<id> picks one."
-        )
-        return CommandResult("\n".join(lines))
-
     async def _model(self, call: CommandCall) -> CommandResult:
         name = call.options.get("name", "").strip()
         if not name:
             state = await self._store.load_channel(call.channel)
-            current = state.model or _connection_of(state, self._default).model
+            current = self._targets.chosen_model(state)
             return CommandResult(
-                f"Model: {current}"
-                if current
-                else "No model chosen yet: /model name:<id> picks one."
+                f"Model: {current}" if current else "No model chosen yet: /model name:<id>."
             )
         await self._store.update_channel(call.channel, ChannelChanges(model=name))
         return CommandResult(f"This channel now talks to {name}.")
 
-    async def _models(self, call: CommandCall) -> CommandResult:
+    async def _params(self, call: CommandCall) -> CommandResult:
         state = await self._store.load_channel(call.channel)
-        connection = _connection_of(state, self._default)
-        if not connection.base_url:
-            raise UsageError("No endpoint is set up yet: /connect base_url:<url> first.")
-        try:
-            models = await self._client.models(connection)
-        except EndpointError as exc:
-            return CommandResult(
-                f"Could not list the models. {user_message(exc)} "
-                "You can still type a model id with /model name:<id>."
+        if not call.options:
+            return CommandResult(f"Sampling parameters:\n{describe_params(state.params)}")
+        params = apply_params(state.params, call.options)
+        await self._store.update_channel(call.channel, ChannelChanges(params=params))
+        return CommandResult(f"Sampling parameters now:\n{describe_params(params)}")
+
+    async def _api(self, call: CommandCall) -> CommandResult:
+        api_type = ApiType(call.options["type"].strip().lower())
+        template = call.options.get("template", "").strip().lower() or None
+        if api_type is ApiType.CHAT:
+            if template:
+                raise UsageError("A template only applies to type:text. Nothing was changed.")
+            await self._store.update_channel(
+                call.channel, ChannelChanges(api_type=api_type, instruct_template=None)
             )
-        if not models:
-            return CommandResult("The endpoint lists no models; type one with /model name:<id>.")
-        shown = models[:MAX_MODELS_LISTED]
-        more = f"\n…and {len(models) - len(shown)} more" if len(models) > len(shown) else ""
-        listing = "\n".join(f"• {model}" for model in shown)
-        return CommandResult(f"Models:\n{listing}{more}", choices=tuple(shown))
+            return CommandResult("This channel uses chat completion (/chat/completions).")
+        chosen = template or DEFAULT_TEMPLATE
+        await self._store.update_channel(
+            call.channel, ChannelChanges(api_type=api_type, instruct_template=chosen)
+        )
+        return CommandResult(
+            f"This channel uses text completion (/completions) with the {chosen} template."
+        )
+
+    async def _reasoning(self, call: CommandCall) -> CommandResult:
+        mode = ReasoningDisplay(call.options["mode"].strip().lower())
+        await self._store.update_channel(call.channel, ChannelChanges(reasoning_display=mode))
+        words = {
+            ReasoningDisplay.HIDE: "hidden (it is still kept with each reply)",
+            ReasoningDisplay.SPOILER: "shown as a spoiler above the answer",
+            ReasoningDisplay.QUOTE: "shown quoted above the answer",
+        }
+        return CommandResult(f"The model's reasoning is now {words[mode]}.")
 
     async def _show(self, call: CommandCall) -> CommandResult:
         state = await self._store.load_channel(call.channel)
         if state.connection is not None:
             endpoint = f"{state.connection.base_url} (set in this channel)"
-        elif self._default is not None:
+        elif self._targets.default is not None:
             endpoint = "the operator's default endpoint"
         else:
             endpoint = "none (an admin can run /connect base_url:<url>)"
-        model = state.model or _connection_of(state, self._default).model or "not chosen"
         prompt = state.system_prompt or "none"
         if len(prompt) > PROMPT_PREVIEW_CHARS:
             prompt = prompt[:PROMPT_PREVIEW_CHARS] + "…"
-        return CommandResult(
-            "\n".join(
-                [
-                    f"Endpoint: {endpoint}",
-                    f"Model: {model}",
-                    _key_line(state.connection, operator=self._default),
-                    f"System prompt: {prompt}",
-                ]
-            )
-        )
+        lines = [
+            f"Endpoint: {endpoint}",
+            f"Model: {self._targets.chosen_model(state) or 'not chosen'}",
+            key_line(state.connection, operator=self._targets.default),
+            _api_line(state),
+            f"Reasoning: {state.reasoning_display.value}",
+            f"Parameters: {describe_params(state.params)}".replace("\n", "; "),
+        ]
+        if state.connection is not None:
+            lines.append(extras_line(state.connection))
+        lines.append(f"System prompt: {prompt}")
+        return CommandResult("\n".join(lines))
 
     async def _system(self, call: CommandCall) -> CommandResult:
         prompt = call.options.get("prompt", "").strip()
@@ -178,14 +130,33 @@ class SettingsCommands:
         )
 
 
-def _connection_of(state: ChannelState, default: Connection | None) -> Connection:
-    return state.connection or default or Connection(base_url="")
+def _api_line(state: ChannelState) -> str:
+    if state.api_type is ApiType.TEXT:
+        return f"API: text completion, {state.instruct_template or DEFAULT_TEMPLATE} template"
+    return "API: chat completion"
 
 
-def _key_line(connection: Connection | None, *, operator: Connection | None) -> str:
+def key_line(connection: Connection | None, *, operator: Connection | None) -> str:
     if connection is None:
         has_key = operator is not None and operator.api_key is not None
         return "API key: the operator's" if has_key else "API key: none"
     if connection.api_key is None:
         return "API key: none"
     return f"API key: set ({connection.api_key.masked()})"
+
+
+def extras_line(connection: Connection) -> str:
+    """Header names only: a header's value may be a credential."""
+    options = connection.options
+    parts = []
+    if options.extra_body:
+        parts.append("body " + ", ".join(sorted(options.extra_body)))
+    if options.extra_headers:
+        parts.append("headers " + ", ".join(sorted(options.extra_headers)) + " (values hidden)")
+    if options.exclude_keys:
+        parts.append("dropping " + ", ".join(options.exclude_keys))
+    if options.bypass_models_check:
+        parts.append("no /models check")
+    if options.max_tokens_field:
+        parts.append(f"length field {options.max_tokens_field}")
+    return "Extras: " + ("; ".join(parts) if parts else "none")

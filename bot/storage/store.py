@@ -166,10 +166,14 @@ class SqlStore:
                 if row is None:
                     row = ConnectionRow(scope=scope, name=name, base_url=base_url)
                     session.add(row)
-                elif api_key is None and row.base_url != base_url:
-                    _log.info("connection of %s moved to a new host; its API key is cleared", key)
-                    row.api_key_encrypted = None
-                    row.key_hint = None
+                elif row.base_url != base_url:
+                    # Options may carry credentials too (an api-key header) and learned
+                    # quirks belong to the old host.
+                    row.params = {}
+                    if api_key is None:
+                        _log.info("connection of %s moved to a new host; its key is cleared", key)
+                        row.api_key_encrypted = None
+                        row.key_hint = None
                 row.base_url = base_url
                 if api_key is not None:
                     row.api_key_encrypted = encrypted

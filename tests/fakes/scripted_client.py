@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 
-from bot.domain import CompletionRequest, Connection, Delta
+from bot.domain import Completion, CompletionRequest, Connection, Delta
 
 
 @dataclass
@@ -36,6 +36,9 @@ class ScriptedClient:
         self.requests: list[CompletionRequest] = []
         self.models_list = list(models)
         self.models_asked: list[Connection] = []
+        # Per base URL: the ids /models answers with, or the error it raises.
+        self.models_at: dict[str, list[str] | Exception] = {}
+        self.completion: Completion | Exception = Completion(Delta(content="Hello!"), "fake")
 
     async def stream(self, request: CompletionRequest) -> AsyncGenerator[Delta, None]:
         self.requests.append(request)
@@ -56,4 +59,13 @@ class ScriptedClient:
 
     async def models(self, connection: Connection) -> list[str]:
         self.models_asked.append(connection)
-        return list(self.models_list)
+        answer = self.models_at.get(connection.base_url, self.models_list)
+        if isinstance(answer, Exception):
+            raise answer
+        return list(answer)
+
+    async def complete(self, request: CompletionRequest) -> Completion:
+        self.requests.append(request)
+        if isinstance(self.completion, Exception):
+            raise self.completion
+        return self.completion

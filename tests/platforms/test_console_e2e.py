@@ -151,14 +151,14 @@ def test_sigkill_mid_reply_leaves_a_sound_database(tmp_path: Path, fake: FakeOpe
 def test_guard_refuses_a_private_endpoint_and_no_packet_reaches_it(
     tmp_path: Path, fake: FakeOpenAI
 ) -> None:
-    """By default a URL set in a chat may not reach loopback; the fake sees no request."""
+    """By default a URL set in a chat may not reach loopback: refused, stored nowhere, unseen."""
     env = bot_env(tmp_path, ALLOW_PRIVATE_ENDPOINTS="false")
-    bot = run_console(tmp_path, env, f"/connect base_url:{fake.base_url} model:m", "hello")
-    done = bot.events[-1]
-    assert done["status"] == "error"
-    assert "not allowed" in done["text"]
-    assert "ALLOW_PRIVATE_ENDPOINTS" in done["text"]
+    bot = run_console(tmp_path, env, f"/connect base_url:{fake.base_url} model:m")
+    answer = bot.command_text("connect")
+    assert "not allowed" in answer
+    assert "ALLOW_PRIVATE_ENDPOINTS" in answer
     assert fake.requests == []
+    assert db_rows(tmp_path, "select count(*) from connections") == [(0,)]
 
 
 def test_operator_endpoint_may_be_private(tmp_path: Path, fake: FakeOpenAI) -> None:

@@ -5,7 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from bot.domain import ChannelKey, Delta, Incoming, MessageStatus, Permission, Role, Secret
+from bot.domain import (
+    ChannelKey,
+    Connection,
+    Delta,
+    Incoming,
+    MessageStatus,
+    Permission,
+    Role,
+    Secret,
+)
 from bot.errors import EndpointRateLimited, EndpointStreamError
 from tests.fakes.scripted_client import Script, reply
 from tests.service.conftest import CHANNEL, Harness
@@ -139,7 +148,7 @@ async def test_empty_reply_says_so(harness: Harness) -> None:
 
 async def test_operator_key_never_goes_to_a_channel_endpoint(harness: Harness) -> None:
     """A channel's own URL gets only the channel's key, never the operator's."""
-    harness.service._default = harness.service._default.__class__(  # type: ignore[union-attr]
+    harness.service._targets.default = Connection(
         "http://operator.example/v1", model="op", api_key=Secret("sk-operator-0000"), trusted=True
     )
     harness.client.scripts += [reply("a"), reply("b")]
@@ -155,7 +164,7 @@ async def test_operator_key_never_goes_to_a_channel_endpoint(harness: Harness) -
 
 async def test_no_endpoint_anywhere_explains_how_to_connect(harness: Harness) -> None:
     """Without a channel connection or an operator default, the user is told what to do."""
-    harness.service._default = None
+    harness.service._targets.default = None
     replier = harness.replier()
     outcome = await harness.say("hello", replier=replier)
     assert outcome.status is MessageStatus.ERROR

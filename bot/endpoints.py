@@ -1,0 +1,85 @@
+"""Repairs the base URLs people paste, and says what was changed and why.
+
+Pure text: the probe that decides whether `/v1` is missing is the service's job.
+Where we differ from SillyTavern (which uses the URL as typed): a pasted
+`/chat/completions` is removed instead of doubled, and a missing `/v1` is found.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+from bot.errors import UsageError
+
+MAX_BASE_URL_CHARS = 2048
+_PASTED_SUFFIXES = ("/chat/completions", "/completions", "/models")
+_VERSION_SEGMENT = re.compile(r"/v\d+[a-z0-9]*(?:/|$)", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class RepairedUrl:
+    url: str
+    changes: tuple[str, ...] = ()
+
+
+def repair_base_url(raw: str) -> RepairedUrl:
+    """The URL we will use, or UsageError saying what is wrong with it.
+
+    Credentials in the URL would be echoed by HTTP libraries' error texts, and a
+    query string is where people paste keys, so both are refused rather than fixed.
+    """
+    url = raw.strip().strip("<>").strip()  # Discord users paste <url> to stop embeds
+    if len(url) > MAX_BASE_URL_CHARS:
+        raise UsageError(f"That base URL is longer than {MAX_BASE_URL_CHARS} characters.")
+    if any(char.isspace() or not char.isprintable() for char in url):
+        # Often a mistyped option glued on ("… key:sk-…"): never store or echo it.
+        raise UsageError(
+            "The base URL must not contain spaces; check the option names "
+            "(the key goes in api_key:). Nothing was stored."
+        )
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # reading it raises ValueError for a port that is not a number
+    except ValueError:
+        raise UsageError(
+            "That base URL can't be read; it should look like http://host:8080/v1"
+        ) from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(
+            "The base URL must start with http:// or https:// and name a host, "
+            "e.g. http://host:8080/v1"
+        )
+    if parts.username or parts.password:
+        raise UsageError(
+            "Put the key in api_key:, not in the URL; the URL must not contain user:password@."
+        )
+    if parts.query or parts.fragment:
+        raise UsageError(
+            "The base URL must not have a ?query or #fragment; put a key in api_key: instead."
+        )
+    changes: list[str] = []
+    if not url.startswith(f"{scheme}://"):  # urlsplit has lower-cased it already
+        changes.append(f"wrote the scheme as {scheme}://")
+    path = parts.path.rstrip("/")
+    for suffix in _PASTED_SUFFIXES:
+        if path.lower().endswith(suffix):
+            path = path[: -len(suffix)].rstrip("/")
+            changes.append(f"removed {suffix} (Parlor adds the endpoint path itself)")
+            break
+    repaired = urlunsplit((scheme, parts.netloc.lower(), path, "", ""))
+    return RepairedUrl(repaired, tuple(changes))
+
+
+def has_version_segment(url: str) -> bool:
+    """Whether the path already names an API version (/v1, /v1beta, /v4/…)."""
+    return bool(_VERSION_SEGMENT.search(urlsplit(url).path + "/"))
+
+
+def probe_candidates(url: str) -> tuple[str, ...]:
+    """Where to look for `/models`: as given, then with `/v1` when no version is in the path."""
+    if has_version_segment(url):
+        return (url,)
+    return (url, f"{url}/v1")

@@ -1,0 +1,42 @@
+"""The request for a turn: chat messages as they are, or one instruct-formatted prompt.
+
+Knows the prompt and template modules; nothing of HTTP.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+from bot.domain import ApiType, ChannelState, ChatMessage, CompletionRequest, Connection
+from bot.errors import UsageError
+from bot.prompt.instruct import TEMPLATES, render_prompt
+
+DEFAULT_TEMPLATE = "chatml"
+BOT_NAME = "Assistant"
+
+
+def build_request(
+    state: ChannelState,
+    connection: Connection,
+    model: str,
+    messages: Sequence[ChatMessage],
+    *,
+    user_name: str,
+) -> CompletionRequest:
+    """A chat request, or for a text-completion channel the rendered prompt and its stops.
+
+    The template's stop strings come after the channel's own, duplicates dropped.
+    """
+    if state.api_type is ApiType.CHAT:
+        return CompletionRequest(connection, model, tuple(messages), state.params)
+    template = TEMPLATES.get(state.instruct_template or DEFAULT_TEMPLATE)
+    if template is None:
+        raise UsageError(
+            f"This channel's instruct template {state.instruct_template!r} is unknown; "
+            f"choose one with /api type:text template:<{'|'.join(TEMPLATES)}>."
+        )
+    rendered = render_prompt(template, messages, char_name=BOT_NAME, user_name=user_name)
+    stop = tuple(dict.fromkeys((*state.params.stop, *rendered.stop)))
+    params = dataclasses.replace(state.params, stop=stop)
+    return CompletionRequest(connection, model, (), params, prompt=rendered.text)
