@@ -23,6 +23,7 @@ _log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 16 * 1024 * 1024
 """The most we read of a JSON completion or a model list (OpenRouter's list is about 1 MB)."""
 MAX_ERROR_BODY_BYTES = 64 * 1024
+MIN_KEY_FRAGMENT_CHARS = 6
 
 
 def build_http_client(timeouts: StreamTimeouts) -> httpx.AsyncClient:
@@ -218,8 +219,11 @@ async def _raise_for_status(response: httpx.Response, secret: Secret | None) -> 
     status = response.status_code
     if 200 <= status < 300:
         return
-    said = wire.provider_error(await _read_capped(response, MAX_ERROR_BODY_BYTES))
-    said = wire.ProviderError(_scrub(said.message, secret), said.code)
+    body = await _read_capped(response, MAX_ERROR_BODY_BYTES)
+    if secret is not None and secret.reveal():
+        # Before parsing: the message is cut to a length later, and a cut key would not match.
+        body = body.replace(secret.reveal().encode(), secret.masked().encode())
+    said = wire.provider_error(body)
     retry_after = wire.retry_after_seconds(
         response.headers.get("retry-after-ms"), response.headers.get("retry-after")
     )
@@ -254,9 +258,18 @@ def _transport_error(
 
 
 def _scrub(text: str, secret: Secret | None) -> str:
-    """A provider may echo the key it was given: never pass it on."""
+    """A provider may echo the key it was given: never pass it on, not even cut short.
+
+    Provider text is capped before it gets here, so the key may end the text half-way.
+    """
     key = secret.reveal() if secret is not None else ""
-    return text.replace(key, secret.masked()) if key and secret is not None else text
+    if not key or secret is None:
+        return text
+    text = text.replace(key, secret.masked())
+    for length in range(len(key) - 1, MIN_KEY_FRAGMENT_CHARS - 1, -1):
+        if text.endswith(key[:length]):
+            return text[:-length] + secret.masked()
+    return text
 
 
 def _where(url: str) -> str:

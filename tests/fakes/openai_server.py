@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,8 +19,8 @@ from typing import Any
 SCENARIOS = (
     "echo", "normal", "reasoning", "keepalive", "fragmented", "u2028", "error_mid_stream",
     "cut", "abort", "finish_no_done", "empty", "garbage", "slow_first_token", "slow", "count",
-    "json", "html", "unauthorized", "detail", "forbidden", "not_found", "rate_limited", "quota",
-    "validation", "server_error", "bad_gateway", "redirect",
+    "json", "html", "unauthorized", "unauthorized_padded", "detail", "forbidden", "not_found",
+    "rate_limited", "quota", "validation", "server_error", "bad_gateway", "redirect",
 )  # fmt: skip
 
 
@@ -38,6 +39,8 @@ _JSON_REPLY = {
 # fmt: off
 _CANNED: dict[str, tuple[int, str, bytes]] = {
     "unauthorized": (401, "", _error("Incorrect API key: {token}", code="invalid_api_key")),
+    # The key straddles the point where provider text is cut to 300 characters.
+    "unauthorized_padded": (401, "", _error("x" * 280 + " key={token} was refused")),
     "detail": (401, "", b'{"detail": "Invalid API key"}'),
     "forbidden": (403, "", _error("This key may not use this model")),
     "not_found": (404, "", _error("The model does not exist", code="model_not_found")),
@@ -73,6 +76,10 @@ class _Exchange:
         self.model = str(self.body.get("model", ""))
         self.chunked = False
         self.complete = False
+        self.text_mode = request.path == "/v1/completions"  # text completion: choices[].text
+        # A request with stream: false gets the same reply gathered into one JSON answer.
+        self.buffered = self.body.get("stream") is False
+        self._gathered: list[dict[str, Any]] = []
 
     async def respond(
         self, status: int, body: bytes, *, kind: str = "", headers: dict[str, str] | None = None
@@ -91,27 +98,58 @@ class _Exchange:
 
     async def start_stream(self, *, chunked: bool = True) -> None:
         """Headers of an SSE reply; a close-delimited body when not chunked."""
+        if self.buffered:
+            return
         self.chunked = chunked
         framing = {"Transfer-Encoding": "chunked"} if chunked else {}
         await self._head(200, {"Content-Type": "text/event-stream", **framing})
 
     async def write(self, data: bytes) -> None:
         """One write: one HTTP chunk when chunked, so the client sees these exact pieces."""
+        if self.buffered:
+            return  # keep-alives, [DONE] and raw bytes mean nothing in a JSON answer
         self.writer.write(b"%x\r\n%b\r\n" % (len(data), data) if self.chunked else data)
         await self.writer.drain()
 
     async def event(self, payload: object) -> None:
+        if self.buffered:
+            if isinstance(payload, dict):
+                self._gathered.append(payload)
+            return
         await self.write(b"data: %b\n\n" % json.dumps(payload, ensure_ascii=False).encode())
 
     async def end(self) -> None:
+        if self.buffered:
+            await self.respond(200, json.dumps(self._whole()).encode())
+            return
         self.complete = True
         if self.chunked:
             self.writer.write(b"0\r\n\r\n")
             await self.writer.drain()
 
+    def _whole(self) -> dict[str, Any]:
+        """The gathered stream as one completion, the way a server answers stream: false."""
+        text, reasoning = [], []
+        for payload in self._gathered:
+            for choice in payload.get("choices") or []:
+                delta = choice.get("delta") or {}
+                text.append(choice.get("text") or delta.get("content") or "")
+                reasoning.append(delta.get("reasoning_content") or "")
+        if self.text_mode:
+            choice = {"index": 0, "text": "".join(text), "finish_reason": "stop"}
+        else:
+            message = {"role": "assistant", "content": "".join(text)}
+            if any(reasoning):
+                message["reasoning_content"] = "".join(reasoning)
+            choice = {"index": 0, "message": message, "finish_reason": "stop"}
+        return {"object": "completion", "model": self.model, "choices": [choice]}
+
     def chunk(
         self, content: str | None = None, *, reasoning: str | None = None, finish: str | None = None
     ) -> dict[str, Any]:
+        if self.text_mode:
+            text_choice = {"index": 0, "text": content or "", "finish_reason": finish}
+            return {"object": "text_completion", "model": self.model, "choices": [text_choice]}
         delta = {"content": content} if content is not None else {}
         if reasoning is not None:
             delta["reasoning_content"] = reasoning
@@ -127,9 +165,10 @@ class _Exchange:
         between: tuple[bytes, ...] = (),
     ) -> None:
         """A whole well-formed stream: role chunk, reasoning, tokens, finish, usage, [DONE]."""
-        await self.event(
-            {**self.chunk(), "choices": [{"index": 0, "delta": {"role": "assistant"}}]}
-        )
+        if not self.text_mode:
+            await self.event(
+                {**self.chunk(), "choices": [{"index": 0, "delta": {"role": "assistant"}}]}
+            )
         for piece in reasoning:
             await self.event(self.chunk(reasoning=piece))
         for index, token in enumerate(tokens):
@@ -162,6 +201,8 @@ class FakeOpenAI:
         self.keepalive_interval_seconds = 0.05  # comments sent while the first token is delayed
         self.token_interval_seconds = 0.05
         self.rate_limit_headers = {"retry-after": "7"}
+        # Remove "/v1/completions" to imitate a chat-only server (or the reverse).
+        self.generation_paths = {"/v1/chat/completions", "/v1/completions"}
         self.requests: list[RecordedRequest] = []
         self.closed_early = 0
         self.disconnected = threading.Event()
@@ -252,7 +293,7 @@ class FakeOpenAI:
                 {"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in self.models
             ]
             return await ex.respond(200, json.dumps({"object": "list", "data": data}).encode())
-        if request.method != "POST" or request.path != "/v1/chat/completions":
+        if request.method != "POST" or request.path not in self.generation_paths:
             return await ex.respond(404, b'{"error":{"message":"Unknown path"}}')
         name = ex.model.removeprefix("scenario/")
         name = name if name in SCENARIOS else self.default_scenario
@@ -409,6 +450,13 @@ _REPLIES = {
 
 
 def _last_user_text(body: dict[str, Any]) -> str:
+    """The newest user message; for a text completion, the prompt's last line with text."""
+    prompt = body.get("prompt")
+    if isinstance(prompt, str):
+        plain = re.sub(r"<\|[^|]*\|>", "\n", prompt)  # drop special tokens like <|im_end|>
+        roles = {"user", "assistant", "system"}
+        lines = [line for line in plain.splitlines() if line.strip() and line not in roles]
+        return lines[-1] if lines else ""
     messages = body.get("messages")
     for message in reversed(messages if isinstance(messages, list) else []):
         if isinstance(message, dict) and message.get("role") == "user":

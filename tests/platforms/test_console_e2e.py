@@ -214,3 +214,29 @@ def test_end_of_input_answers_every_line_read(tmp_path: Path, fake: FakeOpenAI) 
     bot.send("one", "two")
     assert bot.close() == 0
     assert [e["status"] for e in bot.events if e["type"] == "done"] == ["complete", "complete"]
+
+
+def test_text_completion_and_test_through_the_real_client(
+    tmp_path: Path, fake: FakeOpenAI
+) -> None:
+    """/test answers through the fake; /api type:text sends an instruct prompt to /completions."""
+    bot = run_console(
+        tmp_path,
+        bot_env(tmp_path),
+        f"/connect base_url:{fake.base_url.removesuffix('/v1')}/ model:fake-model",
+        "/test",
+        "/api type:text template:chatml",
+        "hello there",
+    )
+    connect = bot.command_text("connect")
+    assert f"Connected this channel to {fake.base_url}." in connect
+    assert "added /v1" in connect
+    assert bot.command_text("test").startswith("✅ The endpoint answered in ")
+    request = fake.requests[-1]
+    assert request.path == "/v1/completions"
+    assert request.json["prompt"].endswith(
+        "<|im_start|>user\nhello there<|im_end|>\n<|im_start|>assistant\n"
+    )
+    assert "\n<|im_end|>" in request.json["stop"]
+    done = bot.events[-1]
+    assert (done["status"], done["text"]) == ("complete", "You said: hello there")
