@@ -31,6 +31,7 @@ _log = logging.getLogger(__name__)
 PLACEHOLDER = "…"
 NOTE_SEPARATOR = "\n\n"
 MAX_FINAL_FAILURES = 3
+MAX_FINAL_RATE_LIMITS = 5  # each waits its retry_after first
 """Failed attempts at the final text (or the placeholder) before the stream gives up."""
 ABORT_SECONDS = 10.0
 """How long a stream whose body failed keeps trying to deliver the text so far."""
@@ -262,16 +263,21 @@ class ReplyStream:
         return True
 
     def _after_failure(self, exc: DeliveryError, *, sending: bool) -> bool:
+        """Whether to keep trying. While finishing, every failure counts, rate limits too:
+        a platform that keeps refusing must not hold the channel's turn for ever.
+        """
         kind = "send" if sending else "edit"
+        if self._finishing:
+            self._final_failures += 1
         if exc.retry_after is not None:
             self._budget.pause_until(self._clock.now() + exc.retry_after)
             _log.warning("reply %s rate-limited; channel paused for %.2fs", kind, exc.retry_after)
-            return True
-        if self._finishing:
-            self._final_failures += 1
-        _log.warning("reply %s failed (%s); retrying at the next slot", kind, exc)
-        if self._final_failures >= MAX_FINAL_FAILURES:
-            _log.warning("gave up on a reply's final text after %d failures", MAX_FINAL_FAILURES)
+            limit = MAX_FINAL_RATE_LIMITS
+        else:
+            _log.warning("reply %s failed (%s); retrying at the next slot", kind, exc)
+            limit = MAX_FINAL_FAILURES
+        if self._final_failures >= limit:
+            _log.warning("gave up on a reply's final text after %d failures", self._final_failures)
             self._gave_up = True
             return False
         return True

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from bot.domain import ChannelKey, PlatformLimits, count_utf16_units
 from bot.errors import DeliveryError
-from bot.streaming import ChannelBudget, Pacing, ReplyStream, TokenBucket
+from bot.streaming import MAX_FINAL_RATE_LIMITS, ChannelBudget, Pacing, ReplyStream, TokenBucket
 from bot.text import FENCE_CLOSE, open_fence_at_end
 from tests.fakes.clock import FakeClock
 from tests.fakes.recording_replier import Call, RecordingReplier
@@ -362,7 +362,7 @@ async def test_failing_body_delivers_the_text_so_far() -> None:
 
 
 async def test_interrupted_delivery_is_bounded() -> None:
-    """After a failed body, a platform that never accepts is abandoned after abort_seconds."""
+    """After a failed body, a platform that never accepts is abandoned within abort_seconds."""
     clock = FakeClock(auto=True)
     replier, stream = build(clock)
 
@@ -374,7 +374,7 @@ async def test_interrupted_delivery_is_bounded() -> None:
 
     with pytest.raises(RuntimeError):
         await turn()
-    assert 10.0 <= clock.now() < 12.0
+    assert 0.0 < clock.now() <= 10.0 + 1e-3  # five rate limits of 2 s, or abort_seconds
     assert clock.sleepers == 0
 
 
@@ -538,3 +538,17 @@ async def test_random_streams_rejoin_to_their_input(
     assert all(measure(message) <= limit for message in replier.texts)
     assert shows(replier.texts, text)
     assert replier.violations == []
+
+
+async def test_final_delivery_gives_up_on_endless_rate_limits() -> None:
+    """A platform answering every final write with retry_after cannot hold the stream forever."""
+    clock = FakeClock(auto=True)
+    replier = RecordingReplier(clock, limits=DISCORD)
+    pacing = Pacing(clock=clock)
+    stream = ReplyStream(replier, budget=pacing.budget_for(HERE, DISCORD), clock=clock)
+    async with stream:
+        stream.append("some text")
+        replier.fail_next(1000, retry_after=60.0)
+        await stream.finish()
+    failed = [call for call in replier.calls if not call.ok]
+    assert len(failed) == MAX_FINAL_RATE_LIMITS

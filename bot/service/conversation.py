@@ -22,7 +22,7 @@ from bot.domain import (
     TurnIds,
     TurnOutcome,
 )
-from bot.errors import BotError, EndpointError, user_message
+from bot.errors import BotError, DeliveryError, EndpointError, user_message
 from bot.ports import Clock, CompletionClient, Replier, Store
 from bot.prompt.assemble import PromptBuilder
 from bot.service.connection import ConnectionCommands
@@ -136,7 +136,6 @@ class ConversationService:
         ids: TurnIds,
     ) -> TurnOutcome:
         started = self._clock.now()
-        status, error_text = MessageStatus.INTERRUPTED, None
         budget = self._pacing.budget_for(incoming.channel, replier.limits)
         stream = ReplyStream(replier, budget=budget, clock=self._clock)
         reply = Generation(
@@ -150,38 +149,67 @@ class ConversationService:
         async def remember(connection: Connection) -> None:
             await self._targets.learned(incoming.channel, connection)
 
-        try:
-            async with replier.typing(), stream:
-                run.generation = asyncio.create_task(
-                    reply.run(request, on_options_learned=remember)
-                )
-                try:
-                    await run.generation
-                    status = MessageStatus.COMPLETE
-                except asyncio.CancelledError:
-                    if not run.stop_requested or _current_task_cancelling():
-                        raise
-                    status = MessageStatus.STOPPED
-                except EndpointError as exc:
-                    status, error_text = MessageStatus.ERROR, user_message(exc)
-                except Exception:
-                    status = MessageStatus.ERROR  # a bug: stored as failed, raised to the adapter
-                    raise
-                await stream.finish(note=reply.note(status, error_text))
-        finally:
-            outcome = TurnOutcome(
+        persisted: TurnOutcome | None = None
+
+        async def persist(status: MessageStatus, error_text: str | None) -> TurnOutcome:
+            nonlocal persisted
+            persisted = TurnOutcome(
                 status=status,
                 content=reply.content,
                 reasoning=reply.reasoning,
                 finish_reason=reply.finish_reason,
                 error_text=error_text,
             )
-            await asyncio.shield(self._persist(ids, outcome))
-            self._log_turn(
-                incoming, request=request, reply=reply, outcome=outcome, started=started,
-                stream=stream,
-            )  # fmt: skip
-        return outcome
+            await asyncio.shield(self._persist(ids, persisted))
+            return persisted
+
+        try:
+            async with replier.typing(), stream:
+                run.generation = asyncio.create_task(
+                    reply.run(request, on_options_learned=remember)
+                )
+                status, error_text = await self._await_generation(run)
+                # Stored before the final delivery: a platform that stalls cannot lose it.
+                await persist(status, error_text)
+                await stream.finish(note=reply.note(status, error_text))
+        except DeliveryError:
+            if persisted is None:  # the placeholder could not be sent: nothing streamed
+                await persist(MessageStatus.ERROR, "the reply could not be delivered")
+            raise
+        except BaseException:
+            if persisted is None:
+                cancelled = _current_task_cancelling()
+                await persist(MessageStatus.INTERRUPTED if cancelled else MessageStatus.ERROR, None)
+            raise
+        finally:
+            if persisted is not None:
+                self._log_turn(
+                    incoming,
+                    request=request,
+                    reply=reply,
+                    outcome=persisted,
+                    started=started,
+                    stream=stream,
+                )
+        assert persisted is not None
+        return persisted
+
+    @staticmethod
+    async def _await_generation(run: RunningTurn) -> tuple[MessageStatus, str | None]:
+        """How the generation ended: complete, stopped by /stop, or failed at the endpoint.
+
+        A cancellation that is not our /stop (shutdown) propagates; a bug propagates.
+        """
+        assert run.generation is not None
+        try:
+            await run.generation
+        except asyncio.CancelledError:
+            if not run.stop_requested or _current_task_cancelling():
+                raise
+            return MessageStatus.STOPPED, None
+        except EndpointError as exc:
+            return MessageStatus.ERROR, user_message(exc)
+        return MessageStatus.COMPLETE, None
 
     async def _persist(self, ids: TurnIds, outcome: TurnOutcome) -> None:
         try:

@@ -221,3 +221,27 @@ async def test_other_channels_do_not_wait(harness: Harness) -> None:
     assert outcome.content == "quick"
     slow.release.set()
     await blocked
+
+
+async def test_reply_is_stored_even_when_the_platform_refuses_it(harness: Harness) -> None:
+    """A platform that rate-limits every write cannot lose a finished reply or hold the lane."""
+    script = Script(deltas=[Delta(content="kept")], hold_after=0)
+    harness.client.scripts.append(script)
+    replier = harness.replier()
+    turn = asyncio.create_task(harness.say("hi", replier=replier))
+    await script.reached_hold.wait()  # the placeholder is out; now the platform turns hostile
+    replier.fail_next(1000, retry_after=60.0)
+    script.release.set()
+    outcome = await turn
+    assert outcome.status is MessageStatus.COMPLETE
+    assert (await stored(harness))[1] == ("assistant", "complete", "kept")
+
+
+async def test_placeholder_failure_is_stored_as_an_error(harness: Harness) -> None:
+    """When not even the placeholder can be sent, the turn is an error, not a crash."""
+    harness.client.scripts.append(reply("never shown"))
+    replier = harness.replier()
+    replier.fail_next(1000)
+    outcome = await harness.say("hi", replier=replier)
+    assert outcome.status is MessageStatus.ERROR
+    assert (await stored(harness))[1][:2] == ("assistant", "error")
