@@ -274,3 +274,36 @@ class _Scan:
                 cut -= 1
         fallback = self.window_open if self.state_at(self.window) is not None else self.window
         return max(fallback, self.pos + 1)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class SurrogateJoiner:
+    r"""Re-pairs UTF-16 surrogates that a server split across two chunks.
+
+    A server that escapes non-ASCII (`"\ud83d"` then `"\ude00"`) gives each chunk
+    half an emoji; each half alone cannot be encoded, stored or sent. A trailing
+    high surrogate waits for the next piece; one that stays alone becomes U+FFFD.
+    """
+
+    __slots__ = ("_held",)
+
+    def __init__(self) -> None:
+        self._held = ""
+
+    def feed(self, piece: str) -> str:
+        if not self._held and not _SURROGATE.search(piece):
+            return piece  # the usual case costs one regex scan
+        piece, self._held = self._held + piece, ""
+        if piece and "\ud800" <= piece[-1] <= "\udbff":
+            piece, self._held = piece[:-1], piece[-1]
+        return _repair(piece)
+
+    def finish(self) -> str:
+        held, self._held = self._held, ""
+        return _repair(held)
+
+
+def _repair(text: str) -> str:
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")

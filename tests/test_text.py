@@ -12,6 +12,7 @@ from bot.text import (
     FENCE_CLOSE,
     Chunk,
     Measure,
+    SurrogateJoiner,
     next_chunk,
     open_fence_at_end,
     plan_chunks,
@@ -238,3 +239,19 @@ def test_fence_state_carries_from_chunk_to_chunk(text: str, limit: int) -> None:
         last = index == len(chunks) - 1
         assert bool(chunk.close) == (chunk.fence_at_end is not None and not last)
         fence = chunk.fence_at_end
+
+
+def test_split_surrogate_pair_is_joined() -> None:
+    """Two halves of an emoji in two chunks come out as the emoji."""
+    joiner = SurrogateJoiner()
+    assert joiner.feed("ok \ud83d") == "ok "
+    assert joiner.feed("\ude00!") == "😀!"
+    assert joiner.finish() == ""
+
+
+def test_lone_surrogate_becomes_a_replacement_character() -> None:
+    """A half that never finds its partner is replaced, so it can be stored and sent."""
+    joiner = SurrogateJoiner()
+    assert joiner.feed("a\ude00b") == "a\ufffdb"
+    assert joiner.feed("c\ud83d") == "c"
+    assert joiner.finish() == "\ufffd"

@@ -15,6 +15,7 @@ from bot.errors import MaxTokensFieldRejected
 from bot.ports import Clock, CompletionClient
 from bot.reasoning import ReasoningPresenter, Split, ThinkSplitter
 from bot.streaming import ReplyStream
+from bot.text import SurrogateJoiner
 
 STOPPED_NOTE = "*(stopped)*"
 EMPTY_REPLY_NOTE = "*(the model sent an empty reply)*"
@@ -40,6 +41,8 @@ class Generation:
         self._clock = clock
         self._max_reply_chars = max_reply_chars
         self._splitter = ThinkSplitter()
+        self._content_joiner = SurrogateJoiner()
+        self._reasoning_joiner = SurrogateJoiner()
         self._presenter = ReasoningPresenter(display)
         self._content: list[str] = []
         self._reasoning: list[str] = []
@@ -73,6 +76,8 @@ class Generation:
             connection = dataclasses.replace(request.connection, options=options)
             await on_options_learned(connection)
             await self._stream_reply(dataclasses.replace(request, connection=connection))
+        self._take_reasoning(self._reasoning_joiner.finish())
+        self._show(self._splitter.feed(self._content_joiner.finish()))
         self._show(self._splitter.finish())
         self._stream.append(self._presenter.close())
 
@@ -82,14 +87,14 @@ class Generation:
             await self._consume(deltas)
 
     async def _consume(self, deltas: AsyncGenerator[Delta, None]) -> None:
-        for_display = self._splitter.feed
+        split, content_joiner = self._splitter.feed, self._content_joiner.feed
         async for delta in deltas:
             if delta.reasoning:
-                self._take_reasoning(delta.reasoning)
+                self._take_reasoning(self._reasoning_joiner.feed(delta.reasoning))
             if delta.content:
                 if self.first_token_at is None:
                     self.first_token_at = self._clock.now()
-                self._show(for_display(delta.content))
+                self._show(split(content_joiner(delta.content)))
                 if self.chars > self._max_reply_chars:
                     self.capped = True
                     self.finish_reason = "length"
@@ -98,6 +103,8 @@ class Generation:
                 self.finish_reason = delta.finish_reason
 
     def _take_reasoning(self, piece: str) -> None:
+        if not piece:
+            return
         if self.first_token_at is None:
             self.first_token_at = self._clock.now()
         self._reasoning.append(piece)

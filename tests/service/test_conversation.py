@@ -245,3 +245,16 @@ async def test_placeholder_failure_is_stored_as_an_error(harness: Harness) -> No
     outcome = await harness.say("hi", replier=replier)
     assert outcome.status is MessageStatus.ERROR
     assert (await stored(harness))[1][:2] == ("assistant", "error")
+
+
+async def test_emoji_split_across_chunks_is_stored_whole(harness: Harness) -> None:
+    """Surrogate halves from a server that escapes non-ASCII become one emoji, not a crash."""
+    halves = Script(
+        deltas=[Delta(content="hi \ud83d"), Delta(content="\ude00"), Delta(finish_reason="stop")]
+    )
+    harness.client.scripts.append(halves)
+    replier = harness.replier()
+    outcome = await harness.say("hey", replier=replier)
+    assert outcome.content == "hi 😀"
+    assert (await stored(harness))[1] == ("assistant", "complete", "hi 😀")
+    assert list(replier.messages.values())[-1] == "hi 😀"
