@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import io
 import sys
 
 from bot.app import Parlor, migrate, operator_secrets
@@ -56,6 +57,8 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         user_name=getattr(args, "user", None) or _login_name(),
     )
     jsonl = bool(getattr(args, "jsonl", False))
+    if isinstance(sys.stdin, io.TextIOWrapper):
+        sys.stdin.reconfigure(errors="replace")  # one bad byte must not end the session
     async with Parlor(settings) as app:
         await app.run_console(sys.stdin, sys.stdout, identity=identity, jsonl=jsonl)
     return 0

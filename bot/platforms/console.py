@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -55,20 +56,26 @@ class ConsoleOutput:
 
 
 class ConsoleReplier:
-    """A Replier on stdout. Interactive mode prints only what is new, so text streams in place."""
+    """A Replier on stdout. Interactive mode prints only what is new, so text streams in place.
 
-    def __init__(self, output: ConsoleOutput) -> None:
+    Refs come from the session's counter, so they never repeat within a session.
+    """
+
+    def __init__(
+        self, output: ConsoleOutput, refs: Iterator[int], *, on_send: asyncio.Event
+    ) -> None:
         self._output = output
         self._shown: dict[MessageRef, str] = {}
-        self._next_ref = 0
+        self._refs = refs
+        self._on_send = on_send
 
     @property
     def limits(self) -> PlatformLimits:
         return CONSOLE_LIMITS
 
     async def send(self, text: str) -> MessageRef:
-        self._next_ref += 1
-        ref = MessageRef(str(self._next_ref))
+        ref = MessageRef(str(next(self._refs)))
+        self._on_send.set()
         self._shown[ref] = text
         if self._output.jsonl:
             self._output.event(type="send", ref=ref, text=text)
@@ -105,10 +112,11 @@ class ConsoleIdentity:
 
 
 class ConsoleSession:
-    """Runs lines in order; `/stop` acts at once so a long reply can be interrupted.
+    """Runs lines in order, except `/stop`, which stops the reply being written now.
 
-    At end of input every line already read is still answered, then the
-    session ends.
+    A `/stop` read while a message still waits for its turn stops that message's
+    reply as soon as it starts. At end of input every line already read is still
+    answered, then the session ends.
     """
 
     def __init__(
@@ -123,6 +131,10 @@ class ConsoleSession:
         # The operator at the console may run every command; a URL they set is
         # still untrusted (it is stored like any chat's connection).
         self._actor = Actor(identity.user_name, identity.user_name, Permission.OPERATOR)
+        self._refs = itertools.count(1)
+        self._chats_ahead = 0  # messages read whose turn has not ended yet
+        self._turn_begun = asyncio.Event()  # the current message's turn has sent something
+        self._stops: set[asyncio.Task[None]] = set()
 
     async def run(self, stdin: TextIO) -> None:
         lines: asyncio.Queue[str | None] = asyncio.Queue()
@@ -131,16 +143,35 @@ class ConsoleSession:
         worker = asyncio.create_task(self._work(work))
         try:
             while (line := await lines.get()) is not _EOF:
-                if is_command(line.strip()) and parse_command(line.strip())[0] == "stop":
-                    await self._command(line.strip())
+                text = line.strip()
+                if is_command(text) and parse_command(text)[0] == "stop":
+                    await self._stop(text)
                 else:
+                    if text and not is_command(text):
+                        self._chats_ahead += 1
                     work.put_nowait(line)
             work.put_nowait(_EOF)
             await worker
+            for stop in list(self._stops):  # stops for turns that never started sending
+                stop.cancel()
+            await asyncio.gather(*self._stops, return_exceptions=True)
         finally:
             worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await worker
+
+    async def _stop(self, line: str) -> None:
+        if self._chats_ahead == 0 or self._turn_begun.is_set():
+            await self._command(line)
+            return
+
+        async def when_begun() -> None:
+            await self._turn_begun.wait()
+            await self._command(line)
+
+        task = asyncio.create_task(when_begun())
+        self._stops.add(task)
+        task.add_done_callback(self._stops.discard)
 
     async def _work(self, work: asyncio.Queue[str | None]) -> None:
         if not self._output.jsonl:
@@ -176,7 +207,12 @@ class ConsoleSession:
             author_name=self._actor.display_name,
             text=text,
         )
-        outcome = await self._service.handle(incoming, ConsoleReplier(self._output))
+        replier = ConsoleReplier(self._output, self._refs, on_send=self._turn_begun)
+        try:
+            outcome = await self._service.handle(incoming, replier)
+        finally:
+            self._chats_ahead -= 1
+            self._turn_begun.clear()
         if self._output.jsonl:
             self._output.event(type="done", status=_done_status(outcome), text=_done_text(outcome))
         else:

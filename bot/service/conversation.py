@@ -98,7 +98,7 @@ class ConversationService:
 
     def _stop(self, call: CommandCall) -> CommandResult:
         running = self._queue.running(call.channel)
-        if running is None or running.generation is None or running.generation.done():
+        if running is None or (running.generation is not None and running.generation.done()):
             return CommandResult("Nothing is being written here right now.")
         is_requester = running.requester_id == call.actor.user_id
         if not is_requester and call.actor.permission < Permission.CHANNEL_ADMIN:
@@ -168,6 +168,8 @@ class ConversationService:
                 run.generation = asyncio.create_task(
                     reply.run(request, on_options_learned=remember)
                 )
+                if run.stop_requested:  # /stop came while the turn was still preparing
+                    run.generation.cancel()
                 status, error_text = await self._await_generation(run)
                 # Stored before the final delivery: a platform that stalls cannot lose it.
                 await persist(status, error_text)

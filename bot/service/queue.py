@@ -66,10 +66,15 @@ class ChannelQueue:
         return lane.running if lane else None
 
     def stop(self, channel: ChannelKey) -> bool:
-        """Cancel the reply being streamed in a channel; False when nothing is streaming."""
+        """Stop the turn holding the channel; False when none does or its reply is done.
+
+        A turn still preparing (loading, sending its placeholder) is stopped as soon
+        as its generation starts.
+        """
         running = self.running(channel)
-        if running is None or running.generation is None or running.generation.done():
+        if running is None or (running.generation is not None and running.generation.done()):
             return False
         running.stop_requested = True
-        running.generation.cancel()
+        if running.generation is not None:
+            running.generation.cancel()
         return True

@@ -216,9 +216,7 @@ def test_end_of_input_answers_every_line_read(tmp_path: Path, fake: FakeOpenAI) 
     assert [e["status"] for e in bot.events if e["type"] == "done"] == ["complete", "complete"]
 
 
-def test_text_completion_and_test_through_the_real_client(
-    tmp_path: Path, fake: FakeOpenAI
-) -> None:
+def test_text_completion_and_test_through_the_real_client(tmp_path: Path, fake: FakeOpenAI) -> None:
     """/test answers through the fake; /api type:text sends an instruct prompt to /completions."""
     bot = run_console(
         tmp_path,

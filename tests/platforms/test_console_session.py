@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from collections.abc import AsyncIterator
@@ -34,7 +35,8 @@ async def run_lines(store: SqlStore, client: ScriptedClient, text: str) -> list[
     )
     out = io.StringIO()
     session = ConsoleSession(service, ConsoleOutput(out, jsonl=True), ConsoleIdentity("c", "ann"))
-    await session.run(io.StringIO(text))
+    async with asyncio.timeout(20):  # a session that never ends fails instead of hanging
+        await session.run(io.StringIO(text))
     return [json.loads(line) for line in out.getvalue().splitlines()]
 
 
@@ -74,3 +76,22 @@ async def test_key_refused_without_encryption_keys_changes_nothing(store: SqlSto
     )
     assert "ENCRYPTION_KEYS" in events[0]["text"]
     assert "sk-abcdefghijkl" not in events[0]["text"]
+
+
+async def test_stop_read_before_the_turn_starts_stops_that_turn(store: SqlStore) -> None:
+    """A script's `/stop` right after its message stops that message's reply."""
+    endless = Script(deltas=[Delta(content="Once")], hold_after=1)
+    events = await run_lines(store, ScriptedClient([endless]), "tell me a story\n/stop\n")
+    stop = next(e for e in events if e["type"] == "command")
+    assert stop["text"] == "Stopped."
+    done = next(e for e in events if e["type"] == "done")
+    assert done["status"] == "stopped"
+
+
+async def test_message_refs_never_repeat_in_a_session(store: SqlStore) -> None:
+    """Every message the bot sends in a session has its own ref."""
+    client = ScriptedClient([reply("one"), reply("two")])
+    events = await run_lines(store, client, "a\nb\n")
+    refs = [e["ref"] for e in events if e["type"] == "send"]
+    assert len(refs) == 2
+    assert len(set(refs)) == 2
