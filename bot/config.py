@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from bot.errors import ConfigError
 from bot.llm.guard import parse_allowed_hosts
@@ -55,6 +57,10 @@ class Settings(BaseSettings):
         if "://" not in value or scheme not in SUPPORTED_DATABASE_SCHEMES:
             allowed = " or ".join(f"{s}://…" for s in SUPPORTED_DATABASE_SCHEMES)
             raise ValueError(f"must start with {allowed}")
+        try:
+            make_url(value)
+        except (ArgumentError, ValueError):
+            raise ValueError("can't be read as a database URL (check the host and port)") from None
         return value
 
     @field_validator("default_base_url", "telegram_api_url")
@@ -65,6 +71,10 @@ class Settings(BaseSettings):
         parts = urlsplit(value.strip())
         if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
             raise ValueError("must be an http:// or https:// URL with a host")
+        try:
+            _ = parts.port  # raises for a port that is not a number
+        except ValueError:
+            raise ValueError("has a port that is not a number") from None
         return value.strip().rstrip("/")
 
     @field_validator("encryption_keys", mode="before")

@@ -21,6 +21,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         "LOG_LEVEL",
         "DEFAULT_API_KEY",
         "ALLOW_PRIVATE_ENDPOINTS",
+        "ALLOWED_ENDPOINT_HOSTS",
     ):
         monkeypatch.delenv(name, raising=False)
 
@@ -68,3 +69,25 @@ def test_dotenv_file_is_read(tmp_path: Path) -> None:
     settings = load_settings()
     assert settings.default_model == "qwen"
     assert settings.log_level == "DEBUG"
+
+
+def test_database_url_with_a_bad_port_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A PostgreSQL URL that cannot be parsed stops start-up without echoing the password."""
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://u:hunter2@127.0.0.1:notaport/db")
+    with pytest.raises(ConfigError, match="DATABASE_URL: can't be read") as caught:
+        load_settings()
+    assert "hunter2" not in str(caught.value)
+
+
+def test_default_base_url_with_a_bad_port_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A non-numeric port in DEFAULT_BASE_URL is named at start-up."""
+    monkeypatch.setenv("DEFAULT_BASE_URL", "http://llama:abc/v1")
+    with pytest.raises(ConfigError, match="DEFAULT_BASE_URL: has a port that is not a number"):
+        load_settings()
+
+
+def test_allowed_endpoint_hosts_need_ports(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ALLOWED_ENDPOINT_HOSTS entries are host:port; a bare host is named."""
+    monkeypatch.setenv("ALLOWED_ENDPOINT_HOSTS", "llama:8080, ollama")
+    with pytest.raises(ConfigError, match="ALLOWED_ENDPOINT_HOSTS: 'ollama' must be host:port"):
+        load_settings()

@@ -32,6 +32,7 @@ from bot.errors import (
     EndpointError,
     EndpointNotAllowed,
     EndpointRejected,
+    StorageError,
     UsageError,
     user_message,
 )
@@ -98,8 +99,7 @@ class ConnectionCommands:
         repaired = repair_base_url(raw_url)
         raw_key = call.options.get("api_key", "").strip()
         key = Secret(raw_key) if raw_key else None
-        before = await self._store.load_channel(call.channel)
-        old = before.connection
+        old = await self._readable_connection(call)
         bypass = parse_boolean("bypass_check", call.options.get("bypass_check", "false")) or (
             preset is not None and not preset.models_listing
         )
@@ -130,6 +130,16 @@ class ConnectionCommands:
                 targets=self._targets,
             )
         )
+
+    async def _readable_connection(self, call: CommandCall) -> Connection | None:
+        """The channel's connection; None when its stored key cannot be read any more,
+        so that /connect with a new key can still repair the channel.
+        """
+        try:
+            return (await self._store.load_channel(call.channel)).connection
+        except StorageError:
+            _log.warning("channel %s has a stored key that cannot be read", call.channel)
+            return None
 
     async def _probe(self, repaired: RepairedUrl, key: Secret | None, *, bypass: bool) -> _Probe:
         """Find where /models answers: the URL as given, then with /v1 added.

@@ -63,10 +63,10 @@ class ConversationService:
         self._clock = clock
         self._prompt = prompt_builder
         self._queue = queue
-        self._targets = Targets(store=store, client=client, default=default_connection)
+        catalog = ModelCatalog(client, clock=clock)
+        self._targets = Targets(store=store, catalog=catalog, default=default_connection)
         self._history_limit = history_limit
         self._max_reply_chars = max_reply_chars
-        catalog = ModelCatalog(client, clock=clock)
         self._commands: Handlers = {
             **SettingsCommands(store=store, targets=self._targets).handlers(),
             **ConnectionCommands(

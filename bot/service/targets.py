@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 
 from bot.domain import ChannelKey, ChannelState, Connection
-from bot.errors import BotError, EndpointError, UsageError
-from bot.ports import CompletionClient, Store
+from bot.errors import BotError, UsageError
+from bot.ports import Store
+from bot.service.models import ModelCatalog
 
 _log = logging.getLogger(__name__)
 
@@ -23,11 +24,9 @@ NO_ENDPOINT = (
 class Targets:
     """Shared by the turn logic and the commands, so both see what was learned."""
 
-    def __init__(
-        self, *, store: Store, client: CompletionClient, default: Connection | None
-    ) -> None:
+    def __init__(self, *, store: Store, catalog: ModelCatalog, default: Connection | None) -> None:
         self._store = store
-        self._client = client
+        self._catalog = catalog
         self.default = default
 
     def connection_for(self, state: ChannelState) -> Connection | None:
@@ -52,11 +51,12 @@ class Targets:
         return connection, await self._only_model(connection)
 
     async def _only_model(self, connection: Connection) -> str:
-        """Servers that load one model (llama.cpp, text-generation-webui) need no choice."""
-        try:
-            models = await self._client.models(connection)
-        except EndpointError:
-            models = []
+        """Servers that load one model (llama.cpp, text-generation-webui) need no choice.
+
+        The list is cached briefly, so this costs one request a minute at most; an
+        endpoint that cannot list its models says why (a bad key, say).
+        """
+        models = await self._catalog.models(connection)
         if len(models) == 1:
             return models[0]
         offered = f" The endpoint offers: {', '.join(models[:10])}." if models else ""

@@ -61,7 +61,13 @@ async def upgrade_to(url: str, revision: str) -> None:
     `context` and `op` proxies are process-global.
     """
     config = alembic_config(url)
-    engine = create_engine(url)
+    try:
+        engine = create_engine(url)
+    except (SQLAlchemyError, OSError, ValueError) as exc:
+        # e.g. a SQLite directory that cannot be created. Only an OSError's text is shown:
+        # the others may quote the URL, password and all.
+        detail = str(exc) if isinstance(exc, OSError) else type(exc).__name__
+        raise StorageError(f"The database can't be opened ({detail}).") from exc
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_upgrade, config, revision)

@@ -15,7 +15,7 @@ from bot.domain import (
     Role,
     Secret,
 )
-from bot.errors import EndpointRateLimited, EndpointStreamError
+from bot.errors import EndpointRateLimited, EndpointRejected, EndpointStreamError
 from tests.fakes.scripted_client import Script, reply
 from tests.service.conftest import CHANNEL, Harness
 
@@ -258,3 +258,13 @@ async def test_emoji_split_across_chunks_is_stored_whole(harness: Harness) -> No
     assert outcome.content == "hi 😀"
     assert (await stored(harness))[1] == ("assistant", "complete", "hi 😀")
     assert list(replier.messages.values())[-1] == "hi 😀"
+
+
+async def test_no_model_and_a_refusing_endpoint_names_the_real_cause(harness: Harness) -> None:
+    """Without a chosen model, an endpoint that rejects the key says so, not 'pick a model'."""
+    rejected = EndpointRejected("the endpoint rejected the API key", status_code=401)
+    harness.client.models_at = {"http://locked.example/v1": rejected}
+    await harness.command("connect", base_url="http://locked.example/v1")
+    outcome = await harness.say("hi")
+    assert outcome.error_text is not None
+    assert "rejected the API key" in outcome.error_text
