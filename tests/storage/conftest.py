@@ -1,18 +1,23 @@
 """A fresh, migrated database per test, on SQLite and on PostgreSQL.
 
 PostgreSQL comes from TEST_POSTGRES_URL; when it is unreachable its tests are
-skipped, unless REQUIRE_POSTGRES=1 (CI), which makes them fail instead.
+skipped, unless REQUIRE_POSTGRES=1 (CI), which makes them fail instead. Each test
+session works in a database of its own on that server, so two runs at once (two
+developers, or a developer and CI) never wipe each other's tables.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import AsyncIterator
+import secrets
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy import text
+from sqlalchemy import URL, make_url, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -55,13 +60,49 @@ def store_on(engine: AsyncEngine, box: SecretBox | None) -> SqlStore:
     return SqlStore(create_sessions(engine), secret_box=box)
 
 
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A database created for this test session on the server, dropped at its end."""
+    name = f"parlor_test_{os.getpid()}_{secrets.token_hex(4)}"
+    server = make_url(POSTGRES_URL)
+    try:
+        _in_own_loop(_admin(server, f'CREATE DATABASE "{name}"'))
+    except (OSError, SQLAlchemyError) as exc:
+        reason = f"PostgreSQL at TEST_POSTGRES_URL is unavailable: {type(exc).__name__}: {exc}"
+        if os.environ.get("REQUIRE_POSTGRES") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    yield server.set(database=name).render_as_string(hide_password=False)
+    _in_own_loop(_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def _in_own_loop(work: Coroutine[object, object, None]) -> None:
+    """Run on a thread of its own: the fixture may be asked for inside a test's loop."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, work).result()
+
+
+async def _admin(server: URL, statement: str) -> None:
+    engine = create_async_engine(
+        server,
+        isolation_level="AUTOCOMMIT",  # CREATE/DROP DATABASE cannot run in a transaction
+        connect_args={"timeout": POSTGRES_CONNECT_TIMEOUT_SECONDS},
+    )
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The URL of an empty database: a new SQLite file, or a wiped PostgreSQL schema."""
     if request.param == "sqlite":
         return sqlite_url_in(tmp_path)
-    await reset_postgres(POSTGRES_URL)
-    return POSTGRES_URL
+    url = str(request.getfixturevalue("postgres_url"))
+    await reset_postgres(url)
+    return url
 
 
 @pytest.fixture
