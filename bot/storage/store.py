@@ -6,12 +6,8 @@ Database errors become `StorageError` here; ORM rows never leave this package.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.domain import (
     KEEP,
@@ -28,7 +24,6 @@ from bot.domain import (
     TurnIds,
 )
 from bot.errors import SecretsUnavailable, StorageError
-from bot.storage.db import READ_ONLY_OPTION
 from bot.storage.rows import (
     CHANNEL_CONNECTION_NAME,
     channel_is,
@@ -41,8 +36,9 @@ from bot.storage.rows import (
     to_stored_message,
     to_user_row,
 )
-from bot.storage.secrets import SecretBox, connection_binding
+from bot.storage.secrets import connection_binding
 from bot.storage.tables import ChannelRow, ChatRow, ConnectionRow, MessageRow, utcnow
+from bot.storage.transactions import Transactions, lock_channel, translating
 
 _log = logging.getLogger(__name__)
 
@@ -52,7 +48,7 @@ _NO_ENCRYPTION_KEYS = (
 )
 
 
-class SqlStore:
+class SqlStore(Transactions):
     """Channels, settings and history in SQLite or PostgreSQL.
 
     Reads run in DEFERRED transactions and never wait for a writer on SQLite;
@@ -61,21 +57,12 @@ class SqlStore:
     only write lock), so concurrent commands on one channel don't interleave.
     """
 
-    def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        *,
-        secret_box: SecretBox | None,
-    ) -> None:
-        self._sessions = sessions
-        self._secret_box = secret_box
-
     async def load_channel(self, key: ChannelKey) -> ChannelState:
-        with _translating("load the channel"):
+        with translating("load the channel"):
             found = await self._read_channel(key)
             if found is None:
-                async with self._writing() as session:
-                    await _lock_channel(session, key)
+                async with self.writing() as session:
+                    await lock_channel(session, key)
                 found = await self._read_channel(key)
         if found is None:
             raise StorageError(f"channel {key} vanished while it was being created")
@@ -91,8 +78,8 @@ class SqlStore:
             .order_by(MessageRow.id.desc())
             .limit(limit)
         )
-        with _translating("read the chat history"):
-            async with self._reading() as session:
+        with translating("read the chat history"):
+            async with self.reading() as session:
                 rows = (await session.scalars(newest_first)).all()
         return [to_stored_message(row) for row in reversed(rows)]
 
@@ -102,8 +89,8 @@ class SqlStore:
         Each row is flushed on its own so the reply's id is the larger one:
         history is ordered by id.
         """
-        with _translating("store the message"):
-            async with self._writing() as session:
+        with translating("store the message"):
+            async with self.writing() as session:
                 user = to_user_row(chat_id, message)
                 session.add(user)
                 await session.flush()
@@ -134,8 +121,8 @@ class SqlStore:
             .returning(MessageRow.id)
             .execution_options(synchronize_session=False)
         )
-        with _translating("store the reply"):
-            async with self._writing() as session:
+        with translating("store the reply"):
+            async with self.writing() as session:
                 updated = await session.scalar(settle)
         if updated is None:
             raise StorageError(f"there is no stored message {message_id} to finish")
@@ -159,9 +146,9 @@ class SqlStore:
             if self._secret_box is None:
                 raise SecretsUnavailable(_NO_ENCRYPTION_KEYS)
             encrypted = self._secret_box.encrypt(api_key, binding=connection_binding(scope, name))
-        with _translating("save the connection"):
-            async with self._writing() as session:
-                channel = await _lock_channel(session, key)
+        with translating("save the connection"):
+            async with self.writing() as session:
+                channel = await lock_channel(session, key)
                 row = await session.scalar(select(ConnectionRow).where(own_connection_is(key)))
                 if row is None:
                     row = ConnectionRow(scope=scope, name=name, base_url=base_url)
@@ -187,9 +174,9 @@ class SqlStore:
         Needs no decryption, so it also repairs a channel whose stored key can
         no longer be read.
         """
-        with _translating("clear the connection"):
-            async with self._writing() as session:
-                channel = await _lock_channel(session, key)
+        with translating("clear the connection"):
+            async with self.writing() as session:
+                channel = await lock_channel(session, key)
                 channel.connection_id = None
                 await session.flush()
                 forget = (
@@ -201,9 +188,9 @@ class SqlStore:
 
     async def update_channel(self, key: ChannelKey, changes: ChannelChanges) -> None:
         """Write the settings a command changed; fields left at KEEP are not touched."""
-        with _translating("save the channel's settings"):
-            async with self._writing() as session:
-                channel = await _lock_channel(session, key)
+        with translating("save the channel's settings"):
+            async with self.writing() as session:
+                channel = await lock_channel(session, key)
                 if changes.model is not KEEP:
                     channel.model = changes.model
                 if changes.system_prompt is not KEEP:
@@ -219,9 +206,9 @@ class SqlStore:
 
     async def set_connection_options(self, key: ChannelKey, options: EndpointOptions) -> None:
         """Store options on the connection the channel uses (its own or a profile)."""
-        with _translating("save the connection options"):
-            async with self._writing() as session:
-                channel = await _lock_channel(session, key)
+        with translating("save the connection options"):
+            async with self.writing() as session:
+                channel = await lock_channel(session, key)
                 if channel.connection_id is None:
                     raise StorageError(
                         "this channel uses the operator's endpoint, whose options are set "
@@ -232,9 +219,9 @@ class SqlStore:
                     row.params = from_endpoint_options(options)
 
     async def reset_chat(self, key: ChannelKey) -> ChatId:
-        with _translating("start a new chat"):
-            async with self._writing() as session:
-                channel = await _lock_channel(session, key)
+        with translating("start a new chat"):
+            async with self.writing() as session:
+                channel = await lock_channel(session, key)
                 if channel.current_chat_id is not None:
                     archive = (
                         update(ChatRow)
@@ -258,8 +245,8 @@ class SqlStore:
             .returning(MessageRow.id)
             .execution_options(synchronize_session=False)
         )
-        with _translating("settle interrupted replies"):
-            async with self._writing() as session:
+        with translating("settle interrupted replies"):
+            async with self.writing() as session:
                 count = len((await session.scalars(settle)).all())
         if count:
             _log.info("marked %d reply(ies) left pending by a previous run as interrupted", count)
@@ -272,8 +259,8 @@ class SqlStore:
             .select_from(ConnectionRow)
             .where(ConnectionRow.api_key_encrypted.is_not(None))
         )
-        with _translating("count stored API keys"):
-            async with self._reading() as session:
+        with translating("count stored API keys"):
+            async with self.reading() as session:
                 return (await session.scalar(stored)) or 0
 
     async def _read_channel(
@@ -284,66 +271,9 @@ class SqlStore:
             .outerjoin(ConnectionRow, ChannelRow.connection_id == ConnectionRow.id)
             .where(channel_is(key))
         )
-        async with self._reading() as session:
+        async with self.reading() as session:
             found = (await session.execute(with_connection)).one_or_none()
         if found is None:
             return None
         channel, connection = found
         return channel, connection
-
-    @asynccontextmanager
-    async def _reading(self) -> AsyncIterator[AsyncSession]:
-        async with self._sessions(execution_options={READ_ONLY_OPTION: True}) as session:
-            yield session
-
-    @asynccontextmanager
-    async def _writing(self) -> AsyncIterator[AsyncSession]:
-        """One transaction: committed when the block ends, rolled back if it raises."""
-        async with self._sessions() as session, session.begin():
-            yield session
-
-
-async def _lock_channel(session: AsyncSession, key: ChannelKey) -> ChannelRow:
-    """The channel's row, locked for this transaction; created with its first chat if new.
-
-    Two processes may both see no row and both insert: the loser's insert fails on
-    the unique (platform, external_id) inside a savepoint, and it takes the winner's row.
-    """
-    locked = select(ChannelRow).where(channel_is(key)).with_for_update()
-    channel = await session.scalar(locked)
-    if channel is not None:
-        return channel
-    try:
-        async with session.begin_nested():
-            channel = ChannelRow(platform=key.platform, external_id=key.external_id)
-            session.add(channel)
-            await session.flush()
-            chat = ChatRow(channel_id=channel.id)
-            session.add(chat)
-            await session.flush()
-            channel.current_chat_id = chat.id
-            await session.flush()
-    except IntegrityError:
-        _log.debug("channel %s was created concurrently; using that row", key)
-        channel = await session.scalar(locked)
-        if channel is None:
-            raise
-    else:
-        _log.info("new channel %s", key)
-    return channel
-
-
-@contextmanager
-def _translating(action: str) -> Iterator[None]:
-    """Database and driver failures become `StorageError` naming only what we tried.
-
-    The driver's text may quote SQL or values, so it stays on the chained
-    exception (for the log), never in the message.
-    """
-    try:
-        yield
-    except (SQLAlchemyError, OSError) as exc:
-        raise StorageError(
-            f"The database could not {action} ({type(exc).__name__}). "
-            "The details are in the bot's log."
-        ) from exc

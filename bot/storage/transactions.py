@@ -1,0 +1,93 @@
+"""Transactions shared by the store's parts: sessions, the channel lock, error translation.
+
+SQLite runs writes in BEGIN IMMEDIATE (set up in db.py); reads never wait for a writer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.domain import ChannelKey
+from bot.errors import StorageError
+from bot.storage.db import READ_ONLY_OPTION
+from bot.storage.rows import channel_is
+from bot.storage.secrets import SecretBox
+from bot.storage.tables import ChannelRow, ChatRow
+
+_log = logging.getLogger(__name__)
+
+
+class Transactions:
+    """Sessions for reading and writing, and the key box; the base of each store part."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        secret_box: SecretBox | None,
+    ) -> None:
+        self._sessions = sessions
+        self._secret_box = secret_box
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        async with self._sessions(execution_options={READ_ONLY_OPTION: True}) as session:
+            yield session
+
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[AsyncSession]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
+        async with self._sessions() as session, session.begin():
+            yield session
+
+
+async def lock_channel(session: AsyncSession, key: ChannelKey) -> ChannelRow:
+    """The channel's row, locked for this transaction; created with its first chat if new.
+
+    Two processes may both see no row and both insert: the loser's insert fails on
+    the unique (platform, external_id) inside a savepoint, and it takes the winner's row.
+    """
+    locked = select(ChannelRow).where(channel_is(key)).with_for_update()
+    channel = await session.scalar(locked)
+    if channel is not None:
+        return channel
+    try:
+        async with session.begin_nested():
+            channel = ChannelRow(platform=key.platform, external_id=key.external_id)
+            session.add(channel)
+            await session.flush()
+            chat = ChatRow(channel_id=channel.id)
+            session.add(chat)
+            await session.flush()
+            channel.current_chat_id = chat.id
+            await session.flush()
+    except IntegrityError:
+        _log.debug("channel %s was created concurrently; using that row", key)
+        channel = await session.scalar(locked)
+        if channel is None:
+            raise
+    else:
+        _log.info("new channel %s", key)
+    return channel
+
+
+@contextmanager
+def translating(action: str) -> Iterator[None]:
+    """Database and driver failures become `StorageError` naming only what we tried.
+
+    The driver's text may quote SQL or values, so it stays on the chained
+    exception (for the log), never in the message.
+    """
+    try:
+        yield
+    except (SQLAlchemyError, OSError) as exc:
+        raise StorageError(
+            f"The database could not {action} ({type(exc).__name__}). "
+            "The details are in the bot's log."
+        ) from exc
