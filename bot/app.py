@@ -21,6 +21,7 @@ from bot.service.conversation import ConversationService
 from bot.service.queue import ChannelQueue
 from bot.storage.db import create_engine, create_sessions
 from bot.storage.migrate import upgrade_to_head
+from bot.storage.profiles import SqlProfiles
 from bot.storage.secrets import SecretBox
 from bot.storage.store import SqlStore
 from bot.streaming import Pacing, SystemClock
@@ -88,7 +89,8 @@ class Parlor:
         await upgrade_to_head(settings.database_url)
         engine = create_engine(settings.database_url)
         self._resources.push_async_callback(engine.dispose)
-        store = SqlStore(create_sessions(engine), secret_box=box)
+        sessions = create_sessions(engine)
+        store = SqlStore(sessions, secret_box=box)
         settled = await store.settle_interrupted()
         if settled:
             _log.warning(
@@ -108,6 +110,7 @@ class Parlor:
         clock = SystemClock()
         self.service = ConversationService(
             store=store,
+            profiles=SqlProfiles(sessions, secret_box=box),
             client=OpenAICompatClient(guarded, timeouts=timeouts, trusted_http=trusted),
             pacing=Pacing(clock=clock),
             clock=clock,

@@ -74,6 +74,19 @@ CATALOGUE: tuple[CommandSpec, ...] = (
         ),
     ),
     CommandSpec(
+        "profile",
+        "Save, use, list or delete named connections shared by this server or chat.",
+        Permission.SERVER_ADMIN,
+        (
+            OptionSpec("action", "save, use, list or delete", required=True,
+                       choices=("save", "use", "list", "delete")),
+            OptionSpec("name", "The profile's name", autocomplete="profiles"),
+            OptionSpec("base_url", "For save: the base URL (default: this channel's)"),
+            OptionSpec("api_key", "For save: the API key", secret=True),
+            OptionSpec("model", "For save: the model", autocomplete="models"),
+        ),
+    ),
+    CommandSpec(
         "model",
         "Show or choose the model this channel talks to.",
         Permission.CHANNEL_ADMIN,

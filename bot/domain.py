@@ -191,6 +191,17 @@ class ChannelState:
     reasoning_display: ReasoningDisplay = ReasoningDisplay.HIDE
 
 
+@dataclass(frozen=True, slots=True)
+class ProfileSummary:
+    """A named connection as /profile list shows it: never the key, only its mask."""
+
+    name: str
+    base_url: str
+    key_hint: str | None
+    model: str | None
+    channels_using: int
+
+
 class Keep(enum.Enum):
     """The marker for "leave this setting as it is" in a partial update."""
 
@@ -274,6 +285,12 @@ class CommandCall:
     options: Mapping[str, str]
     channel: ChannelKey
     actor: Actor
+    server: str | None = None  # the server (Discord guild) owning shared profiles, if any
+
+    @property
+    def profile_scope(self) -> str:
+        """Whose profiles these are: the server's, else the chat's own."""
+        return f"server:{self.channel.platform}:{self.server}" if self.server else str(self.channel)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from bot.domain import (
     MessageStatus,
     NewUserMessage,
     PlatformLimits,
+    ProfileSummary,
     Secret,
     StoredMessage,
     TurnIds,
@@ -133,4 +134,29 @@ class Store(Protocol):
 
     async def settle_interrupted(self) -> int:
         """Mark turns left pending by a dead process as interrupted; returns how many."""
+        ...
+
+
+class Profiles(Protocol):
+    """Named connections a server or chat keeps; a channel uses one. Raises StorageError."""
+
+    async def save_profile(
+        self,
+        scope: str,
+        name: str,
+        *,
+        channel: ChannelKey,
+        base_url: str | None,
+        api_key: Secret | None,
+        model: str | None,
+    ) -> None:
+        """Create or update; without base_url the channel's current connection is copied."""
+        ...
+
+    async def use_profile(self, key: ChannelKey, scope: str, name: str) -> bool: ...
+
+    async def list_profiles(self, scope: str) -> list[ProfileSummary]: ...
+
+    async def delete_profile(self, scope: str, name: str) -> int | None:
+        """How many channels were using it, or None when there was no such profile."""
         ...

@@ -23,13 +23,14 @@ from bot.domain import (
     TurnOutcome,
 )
 from bot.errors import BotError, DeliveryError, EndpointError, user_message
-from bot.ports import Clock, CompletionClient, Replier, Store
+from bot.ports import Clock, CompletionClient, Profiles, Replier, Store
 from bot.prompt.assemble import PromptBuilder
 from bot.service.connection import ConnectionCommands
 from bot.service.generation import Generation
 from bot.service.handlers import Handlers
 from bot.service.help import help_text
 from bot.service.models import ModelCatalog
+from bot.service.profiles import ProfileCommands
 from bot.service.queue import ChannelQueue, RunningTurn
 from bot.service.requests import build_request
 from bot.service.settings import SettingsCommands
@@ -48,6 +49,7 @@ class ConversationService:
         self,
         *,
         store: Store,
+        profiles: Profiles,
         client: CompletionClient,
         pacing: Pacing,
         clock: Clock,
@@ -69,6 +71,7 @@ class ConversationService:
         self._max_reply_chars = max_reply_chars
         self._commands: Handlers = {
             **SettingsCommands(store=store, targets=self._targets).handlers(),
+            **ProfileCommands(profiles=profiles).handlers(),
             **ConnectionCommands(
                 store=store, client=client, targets=self._targets, catalog=catalog, clock=clock
             ).handlers(),

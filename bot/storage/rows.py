@@ -96,7 +96,7 @@ def to_connection(row: ConnectionRow, *, secret_box: SecretBox | None) -> Connec
     name = None if row.name == CHANNEL_CONNECTION_NAME else row.name
     return Connection(
         base_url=row.base_url,
-        model=None,
+        model=row.model,
         api_key=api_key,
         trusted=False,
         options=to_endpoint_options(row.params),

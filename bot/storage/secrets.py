@@ -23,6 +23,12 @@ _UNREADABLE = (
 )
 
 
+NO_ENCRYPTION_KEYS = (
+    "API keys can't be stored: the operator has not set ENCRYPTION_KEYS. "
+    "Ask them to set it, or use the operator's default endpoint."
+)
+
+
 def connection_binding(scope: str, name: str) -> str:
     """What a connection row's ciphertext is bound to: its scope and its name."""
     return f"{scope}{_SEPARATOR}{name}"

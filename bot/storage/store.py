@@ -36,16 +36,11 @@ from bot.storage.rows import (
     to_stored_message,
     to_user_row,
 )
-from bot.storage.secrets import connection_binding
+from bot.storage.secrets import NO_ENCRYPTION_KEYS, connection_binding
 from bot.storage.tables import ChannelRow, ChatRow, ConnectionRow, MessageRow, utcnow
 from bot.storage.transactions import Transactions, lock_channel, translating
 
 _log = logging.getLogger(__name__)
-
-_NO_ENCRYPTION_KEYS = (
-    "API keys can't be stored: the operator has not set ENCRYPTION_KEYS. "
-    "Ask them to set it, or use the operator's default endpoint."
-)
 
 
 class SqlStore(Transactions):
@@ -144,7 +139,7 @@ class SqlStore(Transactions):
         encrypted: bytes | None = None
         if api_key is not None:
             if self._secret_box is None:
-                raise SecretsUnavailable(_NO_ENCRYPTION_KEYS)
+                raise SecretsUnavailable(NO_ENCRYPTION_KEYS)
             encrypted = self._secret_box.encrypt(api_key, binding=connection_binding(scope, name))
         with translating("save the connection"):
             async with self.writing() as session:

@@ -94,6 +94,7 @@ class ConnectionRow(Base):
     base_url: Mapped[str] = mapped_column(Text)
     api_key_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
     key_hint: Mapped[str | None] = mapped_column(String)  # the masked form, never the key
+    model: Mapped[str | None] = mapped_column(String)  # a profile's model; a channel's own wins
     # EndpointOptions: extra body, headers, excluded keys, learned max-tokens field…
     params: Mapped[JsonObject] = mapped_column(JSON, default=dict, server_default=text("'{}'"))
     created_at: Mapped[datetime] = _created_at()

@@ -25,6 +25,7 @@ from bot.service.conversation import ConversationService
 from bot.service.queue import ChannelQueue
 from bot.storage.db import create_engine, create_sessions
 from bot.storage.migrate import upgrade_to_head
+from bot.storage.profiles import SqlProfiles
 from bot.storage.secrets import SecretBox
 from bot.storage.store import SqlStore
 from bot.streaming import Pacing
@@ -47,9 +48,14 @@ class Harness:
         return RecordingReplier(self.clock, limits=LIMITS)
 
     async def say(
-        self, text: str, *, replier: RecordingReplier | None = None, author: str = "ann"
+        self,
+        text: str,
+        *,
+        replier: RecordingReplier | None = None,
+        author: str = "ann",
+        channel: ChannelKey = CHANNEL,
     ) -> TurnOutcome:
-        incoming = Incoming(CHANNEL, author_id=author, author_name=author.title(), text=text)
+        incoming = Incoming(channel, author_id=author, author_name=author.title(), text=text)
         return await self.service.handle(incoming, replier or self.replier())
 
     async def command(
@@ -60,10 +66,12 @@ class Harness:
         permission: Permission = Permission.OPERATOR,
         user: str = "ann",
         channel: ChannelKey = CHANNEL,
+        server: str | None = None,
         **options: str,
     ) -> CommandResult:
         actor = Actor(user, user.title(), permission)
-        return await self.service.run_command(CommandCall(command, options, channel, actor))
+        call = CommandCall(command, options, channel, actor, server=server)
+        return await self.service.run_command(call)
 
 
 def build_service(
@@ -76,6 +84,7 @@ def build_service(
 ) -> ConversationService:
     return ConversationService(
         store=store,
+        profiles=SqlProfiles(store._sessions, secret_box=store._secret_box),
         client=client,
         pacing=Pacing(clock=clock),
         clock=clock,
