@@ -34,6 +34,7 @@ from bot.service.profiles import ProfileCommands
 from bot.service.queue import ChannelQueue, RunningTurn
 from bot.service.requests import build_request
 from bot.service.settings import SettingsCommands
+from bot.service.suggest import Suggestions
 from bot.service.targets import Targets
 from bot.streaming import Pacing, ReplyStream
 
@@ -69,6 +70,9 @@ class ConversationService:
         self._targets = Targets(store=store, catalog=catalog, default=default_connection)
         self._history_limit = history_limit
         self._max_reply_chars = max_reply_chars
+        self.suggestions = Suggestions(
+            store=store, profiles=profiles, targets=self._targets, catalog=catalog
+        )
         self._commands: Handlers = {
             **SettingsCommands(store=store, targets=self._targets).handlers(),
             **ProfileCommands(profiles=profiles).handlers(),

@@ -1,0 +1,64 @@
+"""Suggestions for an option as the user types it: models, presets, profiles.
+
+Adapters call this for autocomplete (Discord) or pickers (Telegram); an endpoint
+that cannot answer gives no suggestions rather than an error, since a typed
+value is always accepted.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot.commands import find_command
+from bot.domain import CommandCall
+from bot.errors import BotError
+from bot.ports import Profiles, Store
+from bot.presets import suggest_presets
+from bot.service.models import MAX_SUGGESTIONS, ModelCatalog, filter_models
+from bot.service.targets import Targets
+
+_log = logging.getLogger(__name__)
+
+
+class Suggestions:
+    def __init__(
+        self, *, store: Store, profiles: Profiles, targets: Targets, catalog: ModelCatalog
+    ) -> None:
+        self._store = store
+        self._profiles = profiles
+        self._targets = targets
+        self._catalog = catalog
+
+    async def for_option(self, call: CommandCall, option: str, typed: str) -> list[str]:
+        """At most 25 values for `option` of the call's command, best matches first."""
+        spec = find_command(call.name)
+        wanted = spec.option(option) if spec else None
+        if wanted is None:
+            return []
+        if wanted.choices:
+            return filter_models(list(wanted.choices), typed)
+        sources = {
+            "presets": self._presets,
+            "profiles": self._profile_names,
+            "models": self._models,
+        }
+        lookup = sources.get(wanted.autocomplete or "")
+        if lookup is None:
+            return []
+        try:
+            return await lookup(call, typed)
+        except BotError:
+            _log.debug("no suggestions for %s.%s", call.name, option)
+            return []
+
+    async def _presets(self, _call: CommandCall, typed: str) -> list[str]:
+        return [p.name for p in suggest_presets(typed, limit=MAX_SUGGESTIONS)]
+
+    async def _profile_names(self, call: CommandCall, typed: str) -> list[str]:
+        names = [p.name for p in await self._profiles.list_profiles(call.profile_scope)]
+        return filter_models(names, typed)
+
+    async def _models(self, call: CommandCall, typed: str) -> list[str]:
+        state = await self._store.load_channel(call.channel)
+        connection = self._targets.connection_for(state)
+        return await self._catalog.suggest(connection, typed) if connection else []
