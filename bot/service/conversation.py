@@ -82,9 +82,16 @@ class ConversationService:
         }
 
     async def handle(self, incoming: Incoming, replier: Replier) -> TurnOutcome:
-        """Answer one message. Errors become a message in the chat, never an exception."""
+        """Answer one message. Errors become a message in the chat, never an exception.
+
+        The typing signal starts at once, so a message waiting for its channel's
+        turn, or for its channel state and history to load, already shows life.
+        """
         try:
-            async with self._queue.turn(incoming.channel, requester_id=incoming.author_id) as run:
+            async with (
+                replier.typing(),
+                self._queue.turn(incoming.channel, requester_id=incoming.author_id) as run,
+            ):
                 return await self._run_turn(incoming, replier, run)
         except BotError as exc:
             text = user_message(exc)
@@ -171,7 +178,7 @@ class ConversationService:
             return persisted
 
         try:
-            async with replier.typing(), stream:
+            async with stream:
                 run.generation = asyncio.create_task(
                     reply.run(request, on_options_learned=remember)
                 )

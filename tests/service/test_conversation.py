@@ -268,3 +268,19 @@ async def test_no_model_and_a_refusing_endpoint_names_the_real_cause(harness: Ha
     outcome = await harness.say("hi")
     assert outcome.error_text is not None
     assert "rejected the API key" in outcome.error_text
+
+
+async def test_typing_shows_while_a_message_waits_its_turn(harness: Harness) -> None:
+    """A message queued behind another already shows the typing signal."""
+    first = Script(deltas=[Delta(content="1")], hold_after=1)
+    harness.client.scripts += [first, reply("2")]
+    one = asyncio.create_task(harness.say("one"))
+    await first.reached_hold.wait()
+    waiting = harness.replier()
+    two = asyncio.create_task(harness.say("two", replier=waiting))
+    await harness.clock.settle()
+    assert waiting.typing_windows == [(harness.clock.now(), None)]  # on, and still waiting
+    assert waiting.calls == []
+    first.release.set()
+    await asyncio.gather(one, two)
+    assert waiting.typing_windows[0][1] is not None
