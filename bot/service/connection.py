@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import json
 import logging
-from collections.abc import Mapping
-from typing import cast
 from urllib.parse import urlsplit
 
 from bot.commands import parse_boolean
@@ -22,8 +19,6 @@ from bot.domain import (
     CommandResult,
     CompletionRequest,
     Connection,
-    EndpointOptions,
-    JsonValue,
     Role,
     Secret,
 )
@@ -38,6 +33,7 @@ from bot.errors import (
 )
 from bot.ports import Clock, CompletionClient, Store
 from bot.presets import KeyNeed, Preset, find_preset, normalize, preset_names, suggest_presets
+from bot.service.extras import apply_extras
 from bot.service.handlers import Handlers
 from bot.service.models import ModelCatalog, filter_models
 from bot.service.settings import extras_line, key_line
@@ -237,46 +233,9 @@ class ConnectionCommands:
             raise UsageError("Extras belong to a channel's own connection: /connect first.")
         if not call.options:
             return CommandResult(extras_line(state.connection))
-        options = _apply_extras(state.connection.options, call.options)
+        options = apply_extras(state.connection.options, call.options)
         await self._store.set_connection_options(call.channel, options)
         return CommandResult(extras_line(dataclasses.replace(state.connection, options=options)))
-
-
-def _apply_extras(current: EndpointOptions, given: Mapping[str, str]) -> EndpointOptions:
-    """The connection's options after an /extras call; UsageError leaves nothing changed."""
-    options = EndpointOptions(
-        bypass_models_check=current.bypass_models_check,
-        max_tokens_field=current.max_tokens_field,
-    ) if parse_boolean("reset", given.get("reset", "no")) else current  # fmt: skip
-    if "body" in given:
-        body = _json_object("body", given["body"])
-        options = dataclasses.replace(options, extra_body=body)
-    if "headers" in given:
-        headers = _json_object("headers", given["headers"])
-        if not all(isinstance(v, str) for v in headers.values()):
-            raise UsageError("Every header value must be a string. Nothing was changed.")
-        options = dataclasses.replace(
-            options, extra_headers={k: str(v) for k, v in headers.items()}
-        )
-    if "exclude" in given:
-        keys = tuple(k.strip() for k in given["exclude"].split(",") if k.strip())
-        options = dataclasses.replace(options, exclude_keys=keys)
-    return options
-
-
-def _json_object(name: str, raw: str) -> dict[str, JsonValue]:
-    """A JSON object, or UsageError saying where it broke (never echoing the text)."""
-    if not raw.strip():
-        return {}
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise UsageError(
-            f"{name} is not valid JSON ({exc.msg} at character {exc.pos}). Nothing was changed."
-        ) from None
-    if not isinstance(value, dict):
-        raise UsageError(f'{name} must be a JSON object like {{"key": value}}.')
-    return cast("dict[str, JsonValue]", value)
 
 
 def _preset(name: str) -> Preset | None:
