@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
+import ssl
 from collections.abc import AsyncGenerator, AsyncIterator
 from urllib.parse import urlsplit
 
@@ -251,10 +253,41 @@ def _transport_error(
         return EndpointStreamError(
             f"the connection to {host} broke off", hint="try again; the endpoint may have crashed"
         )
+    return _connect_failure(exc, host)
+
+
+def _connect_failure(exc: BaseException, host: str) -> EndpointError:
+    """Name why a connection failed: TLS, nothing listening, or an unknown host."""
+    causes = _chain(exc)
+    if any(isinstance(cause, ssl.SSLError) for cause in causes):
+        return EndpointUnreachable(
+            f"the TLS handshake with {host} failed",
+            hint="a local server usually speaks plain http://, not https://; a cloud one needs "
+            "https:// and a valid certificate",
+        )
+    if any(isinstance(cause, ConnectionRefusedError) for cause in causes):
+        return EndpointUnreachable(
+            f"nothing is listening at {host}",
+            hint="check the port and that the server is running (and, in Docker, that "
+            "localhost is not the container itself)",
+        )
+    if any(isinstance(cause, socket.gaierror) for cause in causes):
+        return EndpointUnreachable(
+            f"the host of {host} could not be found", hint="check the spelling of the host name"
+        )
     return EndpointUnreachable(
         f"could not reach the endpoint at {host}",
         hint="check the base URL and that the server is running",
     )
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen and len(seen) < 10:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
 
 
 def _scrub(text: str, secret: Secret | None) -> str:

@@ -30,7 +30,7 @@ from bot.errors import (
     EndpointTimeout,
     EndpointUnreachable,
 )
-from bot.llm.client import OpenAICompatClient, build_http_client
+from bot.llm.client import OpenAICompatClient, _connect_failure, build_http_client
 from bot.llm.deadline import StreamTimeouts
 from tests.fakes.openai_server import FakeOpenAI
 
@@ -394,8 +394,43 @@ async def test_connection_refused_is_unreachable(client: OpenAICompatClient) -> 
     port = free_port()
     _, error = await collect_until_error(client, ask(f"http://127.0.0.1:{port}/v1", "normal"))
     assert isinstance(error, EndpointUnreachable)
-    assert f"127.0.0.1:{port}" in str(error)
-    assert error.hint
+    assert str(error) == f"nothing is listening at 127.0.0.1:{port}"
+    assert "port" in error.hint
+
+
+async def test_https_to_a_plain_http_server_is_named_a_tls_failure(
+    client: OpenAICompatClient,
+) -> None:
+    """https:// to a local server that speaks plain http says TLS, and suggests http://."""
+
+    async def plain_http(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1024)  # the TLS ClientHello, which a plain server cannot parse
+        writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(plain_http, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        _, error = await collect_until_error(client, ask(f"https://127.0.0.1:{port}/v1", "x"))
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert isinstance(error, EndpointUnreachable)
+    assert str(error) == f"the TLS handshake with 127.0.0.1:{port} failed"
+    assert "http://" in error.hint
+
+
+def test_unknown_host_is_named() -> None:
+    """A host name that does not resolve is reported as such (no real DNS query in tests)."""
+    try:
+        try:
+            raise socket.gaierror(-2, "Name or service not known")
+        except socket.gaierror as cause:
+            raise httpx.ConnectError("[Errno -2] Name or service not known") from cause
+    except httpx.ConnectError as exc:
+        error = _connect_failure(exc, "no-such-host.example:443")
+    assert str(error) == "the host of no-such-host.example:443 could not be found"
 
 
 async def test_error_names_the_host_but_never_the_query(client: OpenAICompatClient) -> None:
