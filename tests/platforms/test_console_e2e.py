@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
+from bot.presets import PRESETS, KeyNeed
 from tests.fakes.console_process import ConsoleProcess, bot_env, run_console
 from tests.fakes.openai_server import FakeOpenAI
 
@@ -238,3 +239,15 @@ def test_text_completion_and_test_through_the_real_client(tmp_path: Path, fake: 
     assert "\n<|im_end|>" in request.json["stop"]
     done = bot.events[-1]
     assert (done["status"], done["text"]) == ("complete", "You said: hello there")
+
+
+def test_every_preset_connects_through_the_console(tmp_path: Path) -> None:
+    """Each preset fills its documented URL and says when a key is needed (no probe: offline)."""
+    lines = [f"/connect preset:{preset.title} bypass_check:true" for preset in PRESETS]
+    bot = run_console(tmp_path, bot_env(tmp_path), *lines)
+    answers = [e["text"] for e in bot.events if e["type"] == "command"]
+    assert len(answers) == len(PRESETS)
+    for preset, answer in zip(PRESETS, answers, strict=True):
+        assert f"Connected this channel to {preset.base_url}." in answer, preset.name
+        needs_key = f"{preset.title} needs an API key" in answer
+        assert needs_key is (preset.key is KeyNeed.REQUIRED), preset.name
