@@ -16,7 +16,7 @@ import httpx
 
 from bot.domain import Completion, CompletionRequest, Connection, Delta, Secret
 from bot.errors import EndpointError, EndpointStreamError, EndpointTimeout, EndpointUnreachable
-from bot.llm import wire
+from bot.llm import refusals, wire
 from bot.llm.deadline import StreamTimeouts, Watchdog
 from bot.llm.sse import SSEDecoder
 
@@ -225,11 +225,11 @@ async def _raise_for_status(response: httpx.Response, secret: Secret | None) -> 
     if secret is not None and secret.reveal():
         # Before parsing: the message is cut to a length later, and a cut key would not match.
         body = body.replace(secret.reveal().encode(), secret.masked().encode())
-    said = wire.provider_error(body)
-    retry_after = wire.retry_after_seconds(
+    said = refusals.provider_error(body)
+    retry_after = refusals.retry_after_seconds(
         response.headers.get("retry-after-ms"), response.headers.get("retry-after")
     )
-    raise wire.status_error(status, said, retry_after=retry_after)
+    raise refusals.status_error(status, said, retry_after=retry_after)
 
 
 def _transport_error(

@@ -1,26 +1,21 @@
-"""The OpenAI chat-completions wire format: request bodies out; deltas, model ids and errors in.
+"""The OpenAI chat-completions wire format: request bodies out; deltas and model ids in.
 
 Wire dicts are born and die here; knows nothing of sockets, SSE framing or timeouts.
+Refusals (error bodies, statuses, backend quirks) are read in refusals.py.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 from bot.domain import ChatMessage, Completion, CompletionRequest, Delta, Usage
 from bot.errors import (
-    MAX_PROVIDER_MESSAGE_CHARS,
-    EndpointRateLimited,
-    EndpointRejected,
     EndpointStreamError,
-    MaxTokensFieldRejected,
 )
+from bot.llm.quirks import MAX_TOKENS, empty_stream_error
+from bot.llm.refusals import NOT_JSON_HINT, in_band_error, ok_body_error
 
 _log = logging.getLogger(__name__)
 
@@ -29,15 +24,6 @@ DONE = "[DONE]"
 
 EMPTY_DELTA = Delta()
 _raw_decode = json.JSONDecoder().raw_decode
-_NOT_JSON_HINT = "check that the base URL points at an OpenAI-compatible API"
-
-
-@dataclass(frozen=True, slots=True)
-class ProviderError:
-    """What an error body said, in words fit for a user (never the raw body)."""
-
-    message: str = ""
-    code: str = ""
 
 
 def request_path(request: CompletionRequest) -> str:
@@ -80,38 +66,6 @@ def _wire_message(message: ChatMessage) -> dict[str, str]:
     return item
 
 
-MAX_TOKENS = "max_tokens"
-MAX_COMPLETION_TOKENS = "max_completion_tokens"
-
-
-def rejected_max_tokens_field(status: int, said: ProviderError) -> str | None:
-    """The other max-tokens field to try, when a 400 says the one we sent is not accepted.
-
-    OpenAI's newer models answer "Unsupported parameter: 'max_tokens' … Use
-    'max_completion_tokens' instead"; servers that predate the new name reject it as
-    unknown. The field named first is the refused one.
-    """
-    text = said.message.lower()
-    if status != 400 or not any(word in text for word in _REFUSAL_WORDS):
-        return None
-    named = [(text.find(f), f) for f in (MAX_TOKENS, MAX_COMPLETION_TOKENS) if f in text]
-    if not named:
-        return None
-    refused = min(named)[1]
-    return MAX_COMPLETION_TOKENS if refused == MAX_TOKENS else MAX_TOKENS
-
-
-_REFUSAL_WORDS = (
-    "unsupported",
-    "not supported",
-    "unrecognized",
-    "unknown",
-    "not permitted",
-    "extra",
-    "invalid",
-)
-
-
 class ChunkReader:
     """Reads the data events of one streamed reply in order and knows whether it ended well.
 
@@ -146,10 +100,7 @@ class ChunkReader:
         if self.done or self.finished:
             return
         if not self.received:
-            raise EndpointStreamError(
-                "the endpoint closed the stream without a reply",
-                hint="the prompt may be too long for the model's context; try again",
-            )
+            raise empty_stream_error()
         raise EndpointStreamError(
             "the reply was cut off", hint="the endpoint closed the connection mid-reply"
         )
@@ -186,8 +137,14 @@ def parse_whole_completion(body: bytes) -> Completion:
 
 
 def model_ids(body: bytes) -> list[str]:
-    """The ids of a GET /models answer, sorted; any shape but `{"data": [...]}` gives []."""
+    """The ids of a GET /models answer, sorted; any shape but `{"data": [...]}` gives [].
+
+    A 200 answer that carries an `error` is a failure, not an empty list (LM Studio answers
+    a path it does not serve that way), so the /v1 probe goes on to the next candidate.
+    """
     payload = _load(body, "a model list")
+    if isinstance(payload, dict) and payload.get("error") is not None:
+        raise ok_body_error(payload, during="instead of a model list")
     entries = payload.get("data") if isinstance(payload, dict) else None
     if not isinstance(entries, list):
         return []
@@ -195,109 +152,14 @@ def model_ids(body: bytes) -> list[str]:
     return sorted(model for model in ids if isinstance(model, str) and model)
 
 
-def provider_error(body: bytes) -> ProviderError:
-    """The message of an error body: OpenAI's `error`, FastAPI's `detail`, or a bare `message`.
-
-    Anything else (HTML, plain text) gives an empty message: raw bodies never reach a user.
-    """
-    try:
-        payload = json.loads(body)
-    except (ValueError, RecursionError):
-        payload = None
-    if not isinstance(payload, dict):
-        return ProviderError()
-    error = payload.get("error")
-    if isinstance(error, dict):
-        code = error.get("code") or error.get("type") or ""
-        return ProviderError(_words(error.get("message")), str(code)[:80])
-    if isinstance(error, str):
-        return ProviderError(_words(error))
-    if "detail" in payload:
-        return ProviderError(_words(_detail_text(payload["detail"])))
-    return ProviderError(_words(payload.get("message")))
-
-
-def status_error(
-    status: int, said: ProviderError, *, retry_after: float | None = None
-) -> EndpointRejected:
-    """The error for an HTTP status other than 2xx, with what to try next.
-
-    `insufficient_quota` is not a rate limit: waiting will not help, so it is not retried.
-    """
-    provider = said.message or f"HTTP {status}"
-    if said.code == "insufficient_quota":
-        return EndpointRejected(
-            "the endpoint's quota is exhausted",
-            status_code=status,
-            provider_message=provider,
-            hint="add credit to the account or use another key",
-        )
-    if status == 429:
-        return EndpointRateLimited(
-            "the endpoint is rate limiting us",
-            provider_message=provider,
-            retry_after=retry_after,
-            hint="wait a moment and try again",
-        )
-    use_field = rejected_max_tokens_field(status, said)
-    if use_field is not None:
-        return MaxTokensFieldRejected(
-            "the endpoint does not accept the reply-length field we sent",
-            status_code=status,
-            provider_message=provider,
-            use_field=use_field,
-        )
-    message, hint = _STATUS_WORDS.get(status) or _status_class_words(status)
-    return EndpointRejected(message, status_code=status, provider_message=provider, hint=hint)
-
-
-def retry_after_seconds(retry_after_ms: str | None, retry_after: str | None) -> float | None:
-    """How long a 429 asks us to wait: milliseconds, else seconds or an HTTP date."""
-    for value, scale in ((retry_after_ms, 0.001), (retry_after, 1.0)):
-        try:
-            seconds = float(value or "") * scale
-        except ValueError:
-            continue
-        if math.isfinite(seconds):
-            return max(0.0, seconds)
-    try:
-        when = parsedate_to_datetime(retry_after or "")
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-_STATUS_WORDS = {
-    401: ("the endpoint rejected the API key", "check the API key (or set one)"),
-    403: ("the endpoint refused access", "check the API key and that it may use this model"),
-    404: (
-        "the endpoint has no such path or model",
-        "check the base URL ends with /v1 and the model name",
-    ),
-}
-
-
-def _status_class_words(status: int) -> tuple[str, str]:
-    if 300 <= status < 400:
-        return (
-            f"the endpoint answered with a redirect (HTTP {status}), which is not followed",
-            "use the address it redirects to as the base URL",
-        )
-    if status >= 500:
-        return "the endpoint had an internal error", "try again later"
-    return f"the endpoint rejected the request (HTTP {status})", ""
-
-
 def _to_delta(payload: Any) -> Delta:
     """The hot path: one call per token, so positional Delta() and few lookups."""
     if type(payload) is not dict:
         raise EndpointStreamError(
-            "the endpoint sent a reply chunk that is not a JSON object", hint=_NOT_JSON_HINT
+            "the endpoint sent a reply chunk that is not a JSON object", hint=NOT_JSON_HINT
         )
     if payload.get("error") is not None:
-        raise _in_band_error(payload)
+        raise in_band_error(payload)
     usage = payload.get("usage")
     usage = _usage(usage) if type(usage) is dict else None
     choices = payload.get("choices")
@@ -345,7 +207,7 @@ def _load(raw: str | bytes, what: str) -> Any:
     except (ValueError, RecursionError) as exc:  # RecursionError: `[[[[…` from a hostile server
         raise EndpointStreamError(
             f"the endpoint sent {what} that is not JSON: not an OpenAI-compatible API",
-            hint=_NOT_JSON_HINT,
+            hint=NOT_JSON_HINT,
         ) from exc
 
 
@@ -355,33 +217,3 @@ def _usage(raw: dict[str, Any]) -> Usage:
         prompt_tokens=prompt if type(prompt) is int else None,
         completion_tokens=completion if type(completion) is int else None,
     )
-
-
-def _in_band_error(payload: dict[str, Any]) -> EndpointStreamError:
-    error = payload["error"]
-    raw = error.get("message") if isinstance(error, dict) else error
-    said = _words(raw) or "no details"
-    return EndpointStreamError(
-        f"the endpoint reported an error mid-reply: {said}",
-        hint="try again; if it keeps happening, try another model",
-    )
-
-
-def _detail_text(detail: object) -> str:
-    """FastAPI's `detail`: a string, or a list of validation errors with `loc` and `msg`."""
-    if isinstance(detail, str):
-        return detail
-    items = []
-    for item in detail[:5] if isinstance(detail, list) else []:
-        if isinstance(item, dict) and "msg" in item:
-            loc = item.get("loc")
-            where = ".".join(map(str, loc)) + ": " if isinstance(loc, list) else ""
-            items.append(f"{where}{item['msg']}")
-    return "; ".join(items)
-
-
-def _words(value: object) -> str:
-    """A provider's message, whitespace collapsed and capped; non-strings give ""."""
-    if not isinstance(value, str):
-        return ""
-    return " ".join(value.split())[:MAX_PROVIDER_MESSAGE_CHARS]

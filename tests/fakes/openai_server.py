@@ -1,7 +1,9 @@
 """A fake OpenAI-compatible server on 127.0.0.1: real TCP and HTTP/1.1 from the standard library.
 
-The request's `model` ("scenario/<name>" or "<name>") picks how it answers; other models get
-`default_scenario`. For tests, benchmarks and demos (`python -m tests.fakes.openai_server`).
+Under `/v1` the request's `model` ("scenario/<name>" or "<name>") picks how it answers; other
+models get `default_scenario`. Under a backend's prefix (`/ollama/v1`, `/deepseek`, …) it answers
+the way that server does (tests/fakes/backends.py). For tests, benchmarks and demos
+(`python -m tests.fakes.openai_server`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import contextlib
 import json
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,6 +81,7 @@ class _Exchange:
         self.text_mode = request.path == "/v1/completions"  # text completion: choices[].text
         # A request with stream: false gets the same reply gathered into one JSON answer.
         self.buffered = self.body.get("stream") is False
+        self.padding = b""  # sent before that JSON answer (DeepSeek's blank lines while queued)
         self._gathered: list[dict[str, Any]] = []
 
     async def respond(
@@ -120,7 +123,7 @@ class _Exchange:
 
     async def end(self) -> None:
         if self.buffered:
-            await self.respond(200, json.dumps(self._whole()).encode())
+            await self.respond(200, self.padding + json.dumps(self._whole()).encode())
             return
         self.complete = True
         if self.chunked:
@@ -189,10 +192,15 @@ class FakeOpenAI:
     `async with FakeOpenAI() as fake:` runs it in the current loop; `with
     FakeOpenAI.in_thread() as fake:` runs it in its own loop in a daemon thread (for tests that
     drive a subprocess). `disconnected` (threading) / `wait_disconnected()` (async) signal that a
-    client closed the connection mid-stream; `closed_early` counts those.
+    client closed the connection mid-stream; `closed_early` counts those. `backend_url(name)` is
+    the base URL of one backend profile.
     """
 
     def __init__(self, *, port: int = 0) -> None:
+        # Imported here: backends.py builds on this module's _Exchange.
+        from tests.fakes.backends import all_backends
+
+        self.backends = all_backends()
         self.port = port
         self.default_scenario = "echo"
         self.required_api_key: str | None = None
@@ -213,6 +221,10 @@ class FakeOpenAI:
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
+
+    def backend_url(self, name: str) -> str:
+        """Where a profile's API lives: `/ollama/v1`, `/deepseek`, `/openrouter/api/v1`, …"""
+        return f"http://127.0.0.1:{self.port}/{name}{self.backends[name].root}"
 
     async def __aenter__(self) -> FakeOpenAI:
         self._disconnected_async = asyncio.Event()
@@ -285,6 +297,12 @@ class FakeOpenAI:
 
     async def _answer(self, reader: asyncio.StreamReader, ex: _Exchange) -> None:
         request = ex.request
+        prefix, _, rest = request.path.removeprefix("/").partition("/")
+        backend = self.backends.get(prefix)
+        if backend is not None:
+            return await self._play(
+                reader, ex, lambda exchange: backend.answer(exchange, f"/{rest}")
+            )
         token = request.headers.get("authorization", "").removeprefix("Bearer ")
         if self.required_api_key is not None and token != self.required_api_key:
             return await self._canned(ex, "unauthorized", token)
@@ -299,7 +317,14 @@ class FakeOpenAI:
         name = name if name in SCENARIOS else self.default_scenario
         if name in _CANNED:
             return await self._canned(ex, name, token)
-        scenario = getattr(self, f"_{name}", None) or _REPLIES[name].play
+        return await self._play(reader, ex, getattr(self, f"_{name}", None) or _REPLIES[name].play)
+
+    async def _play(
+        self,
+        reader: asyncio.StreamReader,
+        ex: _Exchange,
+        scenario: Callable[[_Exchange], Awaitable[None]],
+    ) -> None:
         watcher = asyncio.create_task(self._watch_hangup(reader, ex, asyncio.current_task()))
         try:
             await scenario(ex)

@@ -24,7 +24,7 @@ from bot.errors import (
     EndpointStreamError,
     MaxTokensFieldRejected,
 )
-from bot.llm import wire
+from bot.llm import quirks, refusals, wire
 
 
 def request(params: SamplingParams | None = None) -> CompletionRequest:
@@ -254,13 +254,13 @@ def test_model_list_that_is_not_json_raises() -> None:
 )  # fmt: skip
 def test_provider_error_reads_the_known_shapes(body: bytes, said: tuple[str, str]) -> None:
     """OpenAI, FastAPI and bare messages are read; raw bodies never are."""
-    assert wire.provider_error(body) == wire.ProviderError(*said)
+    assert refusals.provider_error(body) == refusals.ProviderError(*said)
 
 
 def test_provider_message_is_capped() -> None:
     """At most 300 characters of a provider's message reach a user."""
     body = json.dumps({"error": {"message": "y" * 1000}}).encode()
-    assert len(wire.provider_error(body).message) == 300
+    assert len(refusals.provider_error(body).message) == 300
 
 
 @pytest.mark.parametrize(
@@ -269,7 +269,7 @@ def test_provider_message_is_capped() -> None:
 )
 def test_status_error_says_what_to_try(status: int, hint: str) -> None:
     """Each status class maps to a rejection with a hint of what to do."""
-    error = wire.status_error(status, wire.ProviderError())
+    error = refusals.status_error(status, refusals.ProviderError())
     assert type(error) is EndpointRejected
     assert (error.status_code, error.provider_message) == (status, f"HTTP {status}")
     assert hint in error.hint
@@ -277,32 +277,32 @@ def test_status_error_says_what_to_try(status: int, hint: str) -> None:
 
 def test_status_429_is_a_rate_limit_with_retry_after() -> None:
     """A plain 429 is retried after the time the server asked for."""
-    error = wire.status_error(429, wire.ProviderError("slow down"), retry_after=3.0)
+    error = refusals.status_error(429, refusals.ProviderError("slow down"), retry_after=3.0)
     assert isinstance(error, EndpointRateLimited)
     assert (error.retry_after, error.provider_message) == (3.0, "slow down")
 
 
 def test_insufficient_quota_is_not_a_rate_limit() -> None:
     """Waiting does not refill a quota, so it must not be retried."""
-    error = wire.status_error(429, wire.ProviderError("out", "insufficient_quota"))
+    error = refusals.status_error(429, refusals.ProviderError("out", "insufficient_quota"))
     assert not isinstance(error, EndpointRateLimited)
     assert "quota" in str(error)
 
 
 def test_retry_after_ms_wins_over_retry_after() -> None:
     """`retry-after-ms` is the more precise of the two (openai-python reads it first)."""
-    assert wire.retry_after_seconds("1500", "9") == 1.5
+    assert refusals.retry_after_seconds("1500", "9") == 1.5
 
 
 def test_retry_after_in_seconds() -> None:
     """The common form: a number of seconds."""
-    assert wire.retry_after_seconds(None, "7") == 7.0
+    assert refusals.retry_after_seconds(None, "7") == 7.0
 
 
 def test_retry_after_as_an_http_date() -> None:
     """The other RFC 9110 form: a date in the future."""
     when = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
-    seconds = wire.retry_after_seconds(None, when)
+    seconds = refusals.retry_after_seconds(None, when)
     assert seconds is not None
     assert 25 < seconds <= 30
 
@@ -310,12 +310,12 @@ def test_retry_after_as_an_http_date() -> None:
 @pytest.mark.parametrize("value", [None, "", "soon", "nan"])
 def test_unreadable_retry_after_is_none(value: str | None) -> None:
     """No usable value means no advice, not an error."""
-    assert wire.retry_after_seconds(None, value) is None
+    assert refusals.retry_after_seconds(None, value) is None
 
 
 def test_negative_retry_after_is_zero() -> None:
     """A date in the past means: now."""
-    assert wire.retry_after_seconds(None, "-5") == 0.0
+    assert refusals.retry_after_seconds(None, "-5") == 0.0
 
 
 def with_options(
@@ -392,12 +392,244 @@ def test_text_completion_sends_a_prompt_to_completions() -> None:
 )
 def test_refused_max_tokens_field_names_the_other(message: str, use: str) -> None:
     """A 400 refusing one reply-length field asks for a retry with the other."""
-    error = wire.status_error(400, wire.ProviderError(message=message))
+    error = refusals.status_error(400, refusals.ProviderError(message=message))
     assert isinstance(error, MaxTokensFieldRejected)
     assert error.use_field == use
 
 
 def test_other_400s_are_not_taken_for_a_field_refusal() -> None:
     """A 400 about something else is an ordinary rejection."""
-    said = wire.ProviderError(message="max_tokens must be at most 4096")
-    assert not isinstance(wire.status_error(400, said), MaxTokensFieldRejected)
+    said = refusals.ProviderError(message="max_tokens must be at most 4096")
+    assert not isinstance(refusals.status_error(400, said), MaxTokensFieldRejected)
+
+
+# Backend quirks: real servers' bodies, read and named.
+
+LLAMACPP_OVERFLOW = (
+    b'{"error":{"code":400,"message":"the request exceeds the available context size, try '
+    b'increasing it","type":"exceed_context_size_error","n_prompt_tokens":5000,"n_ctx":4096}}'
+)
+MISTRAL_ROLE_ORDER = (
+    b'{"object":"error","message":"Unexpected role \'user\' after role \'user\'",'
+    b'"type":"invalid_request_message_order","param":null,"code":"3230"}'
+)
+VLLM_NOT_FOUND = (
+    b'{"object":"error","message":"The model `qwen` does not exist.","type":"NotFoundError",'
+    b'"param":null,"code":404}'
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        (LLAMACPP_OVERFLOW, ("the request exceeds the available context size, try increasing it",
+                             "exceed_context_size_error")),
+        (MISTRAL_ROLE_ORDER, ("Unexpected role 'user' after role 'user'",
+                              "invalid_request_message_order")),
+        (VLLM_NOT_FOUND, ("The model `qwen` does not exist.", "NotFoundError")),
+        (b'{"error":{"code":402,"message":"No credits"}}', ("No credits", "402")),
+        (b'{"message":"Unauthorized","request_id":"abc"}', ("Unauthorized", "")),
+    ],
+)  # fmt: skip
+def test_error_code_prefers_a_name_over_a_number(body: bytes, said: tuple[str, str]) -> None:
+    """llama.cpp, vLLM and OpenRouter put the status in `code`; Mistral a number string."""
+    assert refusals.provider_error(body) == refusals.ProviderError(*said)
+
+
+def test_kobold_detail_object_is_read() -> None:
+    """KoboldCpp's `detail` is an object with `msg`, not FastAPI's string or list."""
+    body = (
+        b'{"detail":{"error":"Unauthorized","msg":"Authentication key is missing or invalid.",'
+        b'"type":"unauthorized"}}'
+    )
+    assert refusals.provider_error(body).message == "Authentication key is missing or invalid."
+
+
+@pytest.mark.parametrize(
+    ("detail", "text"),
+    [
+        (
+            {"msg": "No Vision model loaded", "type": "service_unavailable"},
+            "No Vision model loaded",
+        ),
+        ({"error": {"message": "nested"}}, "nested"),
+        ({"error": "flat"}, "flat"),
+        ({"type": "nothing to say"}, ""),
+    ],
+)
+def test_detail_object_text_finds_the_words(detail: dict[str, object], text: str) -> None:
+    """`msg`, then `message`, then `error` (an object's message or a string)."""
+    assert quirks.detail_object_text(detail) == text
+
+
+def test_openrouter_relayed_error_carries_the_provider_words() -> None:
+    """OpenRouter's "Provider returned error" gets the upstream message from metadata.raw."""
+    raw = json.dumps({"object": "error", "message": "Unexpected role 'tool' after role 'user'"})
+    body = json.dumps(
+        {"error": {"message": "Provider returned error", "code": 400,
+                   "metadata": {"raw": raw, "provider_name": "Mistral"}}}
+    ).encode()  # fmt: skip
+    said = refusals.provider_error(body)
+    assert said.message == "Provider returned error: Unexpected role 'tool' after role 'user'"
+    assert quirks.role_order_refused(400, said) is not None
+
+
+@pytest.mark.parametrize(
+    "metadata", [None, {"raw": "not json"}, {"raw": "[1]"}, {"raw": '{"message": ""}'}]
+)
+def test_upstream_message_without_usable_raw_is_empty(metadata: object) -> None:
+    """Anything but a JSON object with a message leaves the router's own words."""
+    error = {"message": "Provider returned error", "metadata": metadata}
+    assert quirks.upstream_message(error) == ""
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Unexpected role 'user' after role 'user'",
+        "Conversation roles must alternate user/assistant/user/assistant/...",
+        "After the optional system message, conversation roles must alternate user and "
+        "assistant roles except for tool calls and results.",
+        "System role not supported",
+        "Expected last role User or Tool (or Assistant with prefix True) for serving but got "
+        "assistant",
+    ],
+)
+def test_role_order_refusal_says_the_endpoint_wants_alternation(message: str) -> None:
+    """Mistral's API and strict chat templates (vLLM, TGI, llama.cpp) get a named cause."""
+    error = refusals.status_error(400, refusals.ProviderError(message))
+    assert type(error) is EndpointRejected
+    assert error.status_code == 400
+    assert error.provider_message == message
+    assert "strictly alternating user/assistant messages" in error.hint
+    assert "post-processing" in error.hint
+
+
+def test_role_order_is_recognised_by_mistral_type_alone() -> None:
+    """Mistral's error type names the cause even when the wording changes."""
+    said = refusals.provider_error(MISTRAL_ROLE_ORDER.replace(b"Unexpected role", b"Bad role"))
+    assert quirks.role_order_refused(400, said) is not None
+
+
+def test_other_400s_are_not_role_order_refusals() -> None:
+    """A 400 about something else keeps the generic words."""
+    said = refusals.ProviderError("temperature must be at most 2")
+    assert quirks.role_order_refused(400, said) is None
+    assert "order" not in str(refusals.status_error(400, said))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        LLAMACPP_OVERFLOW,
+        b'{"error":{"message":"Requested tokens (5000) exceed context window of 2048",'
+        b'"type":"invalid_request_error","param":"messages","code":"context_length_exceeded"}}',
+        b'{"object":"error","message":"This model\'s maximum context length is 4096 tokens. '
+        b'However, you requested 5000 tokens.","type":"BadRequestError","code":400}',
+        b'{"error":{"message":"\'max_tokens\' or \'max_completion_tokens\' is too large: 5000. '
+        b"This model's maximum context length is 4096 tokens and your request has 100 input "
+        b'tokens (5000 > 4096 - 100).","type":"BadRequestError","param":null,"code":400}}',
+    ],
+)
+def test_context_overflow_is_named(body: bytes) -> None:
+    """llama.cpp, llama-cpp-python and vLLM overflows say the conversation is too long."""
+    error = refusals.status_error(400, refusals.provider_error(body))
+    assert type(error) is EndpointRejected
+    assert "too long for the model's context" in str(error)
+    assert "/reset" in error.hint
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"detail":"Please provide an API key"}',
+        b'{"error":{"message":"No auth credentials found","code":401}}',
+        b'{"error":{"message":"You didn\'t provide an API key.","type":"invalid_request_error"}}',
+    ],
+)
+def test_missing_key_is_told_apart_from_a_wrong_one(body: bytes) -> None:
+    """TabbyAPI, OpenRouter and OpenAI say when no key arrived; the user is told to add one."""
+    error = refusals.status_error(401, refusals.provider_error(body))
+    assert str(error) == "the endpoint needs an API key"
+    assert "api_key:" in error.hint
+
+
+def test_wrong_key_is_still_a_rejected_key() -> None:
+    """TabbyAPI's "Invalid API key" is the generic 401."""
+    error = refusals.status_error(401, refusals.provider_error(b'{"detail":"Invalid API key"}'))
+    assert str(error) == "the endpoint rejected the API key"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"object":"error","message":"Invalid model: mistral-medium","type":"invalid_model",'
+        b'"param":null,"code":"1500"}',
+        b'{"error":{"message":"gpt-4o is not a valid model ID","code":400}}',
+    ],
+)
+def test_unknown_model_400_is_named(body: bytes) -> None:
+    """Mistral's and OpenRouter's 400 for an unknown model point at /models."""
+    error = refusals.status_error(400, refusals.provider_error(body))
+    assert str(error) == "the endpoint does not know that model"
+    assert "/models" in error.hint
+
+
+def test_unknown_model_404_keeps_the_path_hint() -> None:
+    """A 404 may be a wrong path as well as a model: its hint names both."""
+    error = refusals.status_error(404, refusals.provider_error(VLLM_NOT_FOUND))
+    assert "ends with /v1 and the model name" in error.hint
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (402, b'{"error":{"message":"Insufficient Balance","type":"unknown_error"}}'),
+        (402, b'{"error":{"code":402,"message":"Insufficient credits"}}'),
+        (429, b'{"error":{"message":"You exceeded your quota","code":"insufficient_quota"}}'),
+    ],
+)  # fmt: skip
+def test_out_of_credit_is_not_retried(status: int, body: bytes) -> None:
+    """DeepSeek's and OpenRouter's 402 and OpenAI's quota 429 say to add credit."""
+    error = refusals.status_error(status, refusals.provider_error(body), retry_after=5.0)
+    assert type(error) is EndpointRejected
+    assert "credit" in error.hint
+
+
+def test_validation_422_points_at_params_and_extras() -> None:
+    """FastAPI's 422 names the field; the hint says where such values are set."""
+    body = b'{"detail":[{"loc":["body","mode"],"msg":"Input should be \'instruct\'"}]}'
+    error = refusals.status_error(422, refusals.provider_error(body))
+    assert error.provider_message == "body.mode: Input should be 'instruct'"
+    assert "/extras" in error.hint
+
+
+LMSTUDIO_UNKNOWN_PATH = b'{"error":"Unexpected endpoint or method. (GET /models)"}'
+
+
+def test_lmstudio_200_error_is_not_an_empty_model_list() -> None:
+    """LM Studio's 200 "Unexpected endpoint" fails the probe, which then tries /v1."""
+    with pytest.raises(EndpointRejected) as info:
+        wire.model_ids(LMSTUDIO_UNKNOWN_PATH)
+    assert info.value.hint == "check the base URL ends with /v1"
+
+
+def test_lmstudio_200_error_for_a_reply_points_at_v1() -> None:
+    """The same body where a completion belongs is a wrong path, not a failure mid-reply."""
+    with pytest.raises(EndpointRejected, match="does not serve that path"):
+        wire.parse_completion(
+            b'{"error":"Unexpected endpoint or method. (POST /chat/completions)"}'
+        )
+
+
+def test_other_errors_in_a_200_model_list_fail() -> None:
+    """Any `error` in a 200 model list is a failure with the provider's words."""
+    with pytest.raises(EndpointStreamError, match="instead of a model list: busy"):
+        wire.model_ids(b'{"error":{"message":"busy"}}')
+
+
+def test_empty_stream_hint_suspects_the_context() -> None:
+    """llama-cpp-python's empty 200 stream usually means the prompt overflowed."""
+    with pytest.raises(EndpointStreamError) as info:
+        wire.ChunkReader().end()
+    assert "too long for the model's context" in info.value.hint
