@@ -54,7 +54,7 @@ def test_catalogue_names_are_unique_and_lower_case() -> None:
 def test_keys_and_headers_are_secret_options() -> None:
     """Adapters hide secret options: the API key, and headers, which may carry credentials."""
     secret = [(s.name, o.name) for s in CATALOGUE for o in s.options if o.secret]
-    assert secret == [("connect", "api_key"), ("extras", "headers")]
+    assert secret == [("connect", "api_key"), ("profile", "api_key"), ("extras", "headers")]
 
 
 def test_value_outside_the_choices_is_refused() -> None:

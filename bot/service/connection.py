@@ -14,10 +14,10 @@ from urllib.parse import urlsplit
 from bot.commands import parse_boolean
 from bot.domain import (
     ChannelChanges,
+    ChannelState,
     ChatMessage,
     CommandCall,
     CommandResult,
-    CompletionRequest,
     Connection,
     Role,
     Secret,
@@ -36,6 +36,7 @@ from bot.presets import KeyNeed, Preset, find_preset, normalize, preset_names, s
 from bot.service.extras import apply_extras
 from bot.service.handlers import Handlers
 from bot.service.models import ModelCatalog, filter_models
+from bot.service.requests import build_request
 from bot.service.settings import extras_line, key_line
 from bot.service.targets import Targets
 
@@ -188,20 +189,27 @@ class ConnectionCommands:
         return CommandResult(f"Models:\n{listing}{more}", choices=tuple(listed))
 
     async def _test(self, call: CommandCall) -> CommandResult:
+        """One short message the way this channel sends them (chat or text completion)."""
         state = await self._store.load_channel(call.channel)
-        connection, model = await self._targets.resolve(state)
-        params = dataclasses.replace(
-            state.params,
-            max_tokens=min(state.params.max_tokens or TEST_MAX_TOKENS, TEST_MAX_TOKENS),
-        )
-        request = CompletionRequest(
-            connection, model, (ChatMessage(Role.USER, TEST_MESSAGE),), params
-        )
         started = self._clock.now()
+        model = ""
         try:
+            connection, model = await self._targets.resolve(state)
+            params = dataclasses.replace(
+                state.params,
+                max_tokens=min(state.params.max_tokens or TEST_MAX_TOKENS, TEST_MAX_TOKENS),
+            )
+            request = build_request(
+                dataclasses.replace(state, params=params),
+                connection,
+                model,
+                (ChatMessage(Role.USER, TEST_MESSAGE),),
+                user_name=call.actor.display_name,
+            )
+            started = self._clock.now()
             completion = await self._client.complete(request)
         except (EndpointError, EndpointNotAllowed) as exc:
-            advice = await self._close_matches(exc, connection, model)
+            advice = await self._close_matches(exc, state, model)
             return CommandResult(f"❌ The test failed. {user_message(exc)}{advice}")
         seconds = self._clock.now() - started
         words = completion.reply.content.strip() or "(no text)"
@@ -212,12 +220,16 @@ class ConnectionCommands:
             f"✅ The endpoint answered in {seconds:.2f} s.\nModel: {answered}\nReply: {words}"
         )
 
-    async def _close_matches(self, exc: Exception, connection: Connection, model: str) -> str:
-        """For a 404 naming no path problem: the model ids that look like the one we sent."""
-        if not isinstance(exc, EndpointRejected) or exc.status_code != 404:
+    async def _close_matches(self, exc: Exception, state: ChannelState, model: str) -> str:
+        """For a refused model (404, or a 400 that names the model): ids that look like it."""
+        if not model or not isinstance(exc, EndpointRejected):
             return ""
+        named = exc.status_code == 400 and "model" in f"{exc} {exc.provider_message}".lower()
+        if exc.status_code != 404 and not named:
+            return ""
+        connection = self._targets.connection_for(state)
         try:
-            models = await self._catalog.models(connection)
+            models = await self._catalog.models(connection) if connection else []
         except EndpointError:
             return ""
         if model in models:
