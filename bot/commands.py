@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from bot.domain import CommandCall, Permission, ReasoningDisplay
 from bot.errors import PermissionDenied, UsageError
 from bot.prompt.instruct import TEMPLATES
+from bot.prompt.postprocess import PostProcessMode
 
 TEMPLATE_NAMES = tuple(TEMPLATES)
 
@@ -141,6 +142,13 @@ CATALOGUE: tuple[CommandSpec, ...] = (
             OptionSpec("template", "Instruct template for text completion",
                        choices=tuple(TEMPLATE_NAMES)),
         ),
+    ),
+    CommandSpec(
+        "postprocess",
+        "Reshape prompts for strict endpoints: none, merge, semi, strict, single (+ _tools).",
+        Permission.CHANNEL_ADMIN,
+        (OptionSpec("mode", "How strictly to order the messages", required=True,
+                    choices=tuple(m.value for m in PostProcessMode)),),
     ),
     CommandSpec(
         "reasoning",

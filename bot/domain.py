@@ -189,6 +189,7 @@ class ChannelState:
     api_type: ApiType = ApiType.CHAT
     instruct_template: str | None = None  # for ApiType.TEXT
     reasoning_display: ReasoningDisplay = ReasoningDisplay.HIDE
+    postprocess_mode: str = "none"  # a prompt.postprocess mode name
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +222,7 @@ class ChannelChanges:
     api_type: ApiType | Keep = KEEP
     instruct_template: str | Keep | None = KEEP
     reasoning_display: ReasoningDisplay | Keep = KEEP
+    postprocess_mode: str | Keep = KEEP
 
 
 @dataclass(frozen=True, slots=True)

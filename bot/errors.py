@@ -11,7 +11,8 @@ BotError
 │   ├── EndpointTimeout           (phase: connect, first_token, idle, total)
 │   ├── EndpointRejected          (status_code, provider message)
 │   │   ├── EndpointRateLimited   (retry_after)
-│   │   └── MaxTokensFieldRejected (use_field: the other max-tokens name to retry with)
+│   │   ├── MaxTokensFieldRejected (use_field: the other max-tokens name to retry with)
+│   │   └── RoleOrderRejected     (the endpoint wants alternating roles, system first)
 │   └── EndpointStreamError       (garbage, an error inside a 200 stream, a cut stream)
 ├── EndpointNotAllowed            (the endpoint guard said no)
 ├── StorageError
@@ -115,6 +116,10 @@ class MaxTokensFieldRejected(EndpointRejected):
     ) -> None:
         super().__init__(message, status_code=status_code, provider_message=provider_message)
         self.use_field = use_field
+
+
+class RoleOrderRejected(EndpointRejected):
+    """A 400 about message order; the service retries with a stricter post-processing mode."""
 
 
 class EndpointStreamError(EndpointError):

@@ -14,6 +14,7 @@ from bot.errors import (
     EndpointRejected,
     EndpointStreamError,
     MaxTokensFieldRejected,
+    RoleOrderRejected,
 )
 
 
@@ -131,13 +132,13 @@ def role_order_refused(status: int, said: ProviderError) -> EndpointRejected | N
     text = f"{said.message} {said.code}".lower()
     if status < 400 or not any(words in text for words in _ROLE_ORDER_WORDS):
         return None
-    return _rejected(
-        status,
-        said,
+    return RoleOrderRejected(
         "the endpoint refused the order of the messages",
-        "the endpoint wants strictly alternating user/assistant messages with the system "
-        "prompt first; a stricter prompt post-processing mode fixes this, and /reset starts "
-        "a conversation without the broken turn",
+        status_code=status,
+        provider_message=said.message or f"HTTP {status}",
+        hint="the endpoint wants strictly alternating user/assistant messages with the system "
+        "prompt first: /postprocess mode:strict fixes this, and /reset starts a conversation "
+        "without the broken turn",
     )
 
 

@@ -6,11 +6,15 @@ Knows the ports only: no platform SDK, HTTP library or database here.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 
 from bot.commands import check_call
 from bot.domain import (
+    ApiType,
+    ChannelChanges,
     ChannelState,
+    ChatMessage,
     CommandCall,
     CommandResult,
     CompletionRequest,
@@ -25,6 +29,7 @@ from bot.domain import (
 from bot.errors import BotError, DeliveryError, EndpointError, user_message
 from bot.ports import Clock, CompletionClient, Profiles, Replier, Store
 from bot.prompt.assemble import PromptBuilder
+from bot.prompt.postprocess import stricter as stricter_mode
 from bot.service.connection import ConnectionCommands
 from bot.service.generation import Generation
 from bot.service.handlers import Handlers
@@ -135,8 +140,9 @@ class ConversationService:
         messages = self._prompt.build(state, history, message)
         request = build_request(state, connection, model, messages, user_name=incoming.author_name)
         ids = await self._store.begin_turn(state.chat_id, message)
+        shaping = _Shaping(self._store, state, messages, incoming.author_name)
         return await self._stream_turn(
-            incoming, replier, run=run, state=state, request=request, ids=ids
+            incoming, replier, run=run, state=state, request=request, ids=ids, shaping=shaping
         )
 
     async def _stream_turn(
@@ -148,6 +154,7 @@ class ConversationService:
         state: ChannelState,
         request: CompletionRequest,
         ids: TurnIds,
+        shaping: _Shaping,
     ) -> TurnOutcome:
         started = self._clock.now()
         budget = self._pacing.budget_for(incoming.channel, replier.limits)
@@ -180,11 +187,16 @@ class ConversationService:
         try:
             async with stream:
                 run.generation = asyncio.create_task(
-                    reply.run(request, on_options_learned=remember)
+                    reply.run(request, on_options_learned=remember, stricter=shaping.stricter)
                 )
                 if run.stop_requested:  # /stop came while the turn was still preparing
                     run.generation.cancel()
                 status, error_text = await self._await_generation(run)
+                if shaping.switched_to and status is MessageStatus.COMPLETE:
+                    reply.notice = (
+                        "*(this endpoint wants strictly ordered messages, so this channel now "
+                        f"uses /postprocess mode:{shaping.switched_to})*"
+                    )
                 # Stored before the final delivery: a platform that stalls cannot lose it.
                 await persist(status, error_text)
                 await stream.finish(note=reply.note(status, error_text))
@@ -264,6 +276,36 @@ class ConversationService:
             stream.sends,
             stream.edits,
             outcome.finish_reason or "-",
+        )
+
+
+class _Shaping:
+    """Re-shapes a turn's messages one post-processing step stricter when the endpoint
+    refuses their order, and keeps the mode that worked for the channel.
+    """
+
+    def __init__(
+        self, store: Store, state: ChannelState, messages: tuple[ChatMessage, ...], user: str
+    ) -> None:
+        self._store = store
+        self._state = state
+        self._messages = messages
+        self._user = user
+        self.switched_to: str | None = None
+
+    async def stricter(self, request: CompletionRequest) -> CompletionRequest | None:
+        current = self.switched_to or self._state.postprocess_mode
+        following = stricter_mode(current)
+        if following is None or self._state.api_type is not ApiType.CHAT:
+            return None
+        self.switched_to = following.value
+        state = dataclasses.replace(self._state, postprocess_mode=following.value)
+        await self._store.update_channel(
+            state.key, ChannelChanges(postprocess_mode=following.value)
+        )
+        _log.info("channel=%s post-processing now %s", state.key, following.value)
+        return build_request(
+            state, request.connection, request.model, self._messages, user_name=self._user
         )
 
 

@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import AsyncGenerator, Awaitable, Callable
 
 from bot.domain import CompletionRequest, Connection, Delta, MessageStatus, ReasoningDisplay
-from bot.errors import MaxTokensFieldRejected
+from bot.errors import MaxTokensFieldRejected, RoleOrderRejected
 from bot.ports import Clock, CompletionClient
 from bot.reasoning import ReasoningPresenter, Split, ThinkSplitter
 from bot.streaming import ReplyStream
@@ -22,6 +22,8 @@ EMPTY_REPLY_NOTE = "*(the model sent an empty reply)*"
 CAPPED_NOTE = "*(reply cut: it grew past {limit} characters)*"
 
 OptionsLearned = Callable[[Connection], Awaitable[None]]
+Stricter = Callable[[CompletionRequest], Awaitable[CompletionRequest | None]]
+"""The same request post-processed one step stricter, or None when none is left."""
 
 
 class Generation:
@@ -50,6 +52,7 @@ class Generation:
         self.finish_reason: str | None = None
         self.first_token_at: float | None = None
         self.capped = False
+        self.notice = ""  # told once under a complete reply, e.g. a post-processing switch
 
     @property
     def content(self) -> str:
@@ -59,23 +62,41 @@ class Generation:
     def reasoning(self) -> str:
         return "".join(self._reasoning)
 
-    async def run(self, request: CompletionRequest, *, on_options_learned: OptionsLearned) -> None:
-        """Stream the reply; a refused max-tokens field is swapped and retried once.
+    async def run(
+        self,
+        request: CompletionRequest,
+        *,
+        on_options_learned: OptionsLearned,
+        stricter: Stricter | None = None,
+    ) -> None:
+        """Stream the reply, retrying what an endpoint refused before any token came.
 
-        The refusal is a 400 before any token, so nothing was shown yet; the learned
-        field is handed back to be remembered for the connection.
+        A refused max-tokens field is swapped once, and the learned field handed back
+        to be remembered for the connection; a refused message order is retried with
+        stricter post-processing for as long as `stricter` offers one.
         """
-        try:
-            await self._stream_reply(request)
-        except MaxTokensFieldRejected as exc:
-            if self.first_token_at is not None:
-                raise
-            options = dataclasses.replace(
-                request.connection.options, max_tokens_field=exc.use_field
-            )
-            connection = dataclasses.replace(request.connection, options=options)
-            await on_options_learned(connection)
-            await self._stream_reply(dataclasses.replace(request, connection=connection))
+        swapped_field = False
+        while True:
+            try:
+                await self._stream_reply(request)
+                break
+            except MaxTokensFieldRejected as exc:
+                if self.first_token_at is not None or swapped_field:
+                    raise
+                swapped_field = True
+                options = dataclasses.replace(
+                    request.connection.options, max_tokens_field=exc.use_field
+                )
+                connection = dataclasses.replace(request.connection, options=options)
+                await on_options_learned(connection)
+                request = dataclasses.replace(request, connection=connection)
+            except RoleOrderRejected:
+                retry = None
+                if self.first_token_at is None and stricter is not None:
+                    retry = await stricter(request)
+                if retry is None:
+                    raise
+                request = retry
         self._take_reasoning(self._reasoning_joiner.finish())
         self._show(self._splitter.feed(self._content_joiner.finish()))
         self._show(self._splitter.finish())
@@ -126,6 +147,8 @@ class Generation:
             return f"⚠️ {error_text}"
         if self.capped:
             return CAPPED_NOTE.format(limit=self._max_reply_chars)
+        if self.notice:
+            return self.notice
         if not self.content.strip():
             return EMPTY_REPLY_NOTE
         return ""

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from bot.domain import ApiType, ChannelState, ChatMessage, CompletionRequest, Connection
 from bot.errors import UsageError
 from bot.prompt.instruct import TEMPLATES, render_prompt
+from bot.prompt.postprocess import PostProcessMode, postprocess
 
 DEFAULT_TEMPLATE = "chatml"
 BOT_NAME = "Assistant"
@@ -29,7 +30,9 @@ def build_request(
     The template's stop strings come after the channel's own, duplicates dropped.
     """
     if state.api_type is ApiType.CHAT:
-        return CompletionRequest(connection, model, tuple(messages), state.params)
+        mode = _mode(state.postprocess_mode)
+        shaped = postprocess(messages, mode, user_name=user_name, char_name=BOT_NAME)
+        return CompletionRequest(connection, model, shaped, state.params)
     template = TEMPLATES.get(state.instruct_template or DEFAULT_TEMPLATE)
     if template is None:
         raise UsageError(
@@ -40,3 +43,11 @@ def build_request(
     stop = tuple(dict.fromkeys((*state.params.stop, *rendered.stop)))
     params = dataclasses.replace(state.params, stop=stop)
     return CompletionRequest(connection, model, (), params, prompt=rendered.text)
+
+
+def _mode(name: str) -> PostProcessMode:
+    """A stored mode name; one this version does not know means no post-processing."""
+    try:
+        return PostProcessMode(name)
+    except ValueError:
+        return PostProcessMode.NONE

@@ -37,6 +37,7 @@ class SettingsCommands:
             "params": self._params,
             "api": self._api,
             "reasoning": self._reasoning,
+            "postprocess": self._postprocess,
             "settings": self._show,
             "system": self._system,
             "reset": self._reset,
@@ -89,6 +90,11 @@ class SettingsCommands:
         }
         return CommandResult(f"The model's reasoning is now {words[mode]}.")
 
+    async def _postprocess(self, call: CommandCall) -> CommandResult:
+        mode = call.options["mode"].strip().lower()
+        await self._store.update_channel(call.channel, ChannelChanges(postprocess_mode=mode))
+        return CommandResult(f"Prompts in this channel are now post-processed: {mode}.")
+
     async def _show(self, call: CommandCall) -> CommandResult:
         state = await self._store.load_channel(call.channel)
         if state.connection is not None:
@@ -106,6 +112,7 @@ class SettingsCommands:
             key_line(state.connection, operator=self._targets.default),
             _api_line(state),
             f"Reasoning: {state.reasoning_display.value}",
+            f"Post-processing: {state.postprocess_mode}",
             f"Parameters: {describe_params(state.params)}".replace("\n", "; "),
         ]
         if state.connection is not None:

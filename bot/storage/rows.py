@@ -75,6 +75,7 @@ def to_channel_state(
         reasoning_display=_member(
             ReasoningDisplay, channel.reasoning_display, ReasoningDisplay.HIDE
         ),
+        postprocess_mode=channel.postprocess_mode,
     )
 
 

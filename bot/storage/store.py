@@ -198,6 +198,8 @@ class SqlStore(Transactions):
                     channel.instruct_template = changes.instruct_template
                 if changes.reasoning_display is not KEEP:
                     channel.reasoning_display = changes.reasoning_display.value
+                if changes.postprocess_mode is not KEEP:
+                    channel.postprocess_mode = changes.postprocess_mode
 
     async def set_connection_options(self, key: ChannelKey, options: EndpointOptions) -> None:
         """Store options on the connection the channel uses (its own or a profile)."""

@@ -23,6 +23,7 @@ from bot.errors import (
     EndpointRejected,
     EndpointStreamError,
     MaxTokensFieldRejected,
+    RoleOrderRejected,
 )
 from bot.llm import quirks, refusals, wire
 
@@ -498,11 +499,11 @@ def test_upstream_message_without_usable_raw_is_empty(metadata: object) -> None:
 def test_role_order_refusal_says_the_endpoint_wants_alternation(message: str) -> None:
     """Mistral's API and strict chat templates (vLLM, TGI, llama.cpp) get a named cause."""
     error = refusals.status_error(400, refusals.ProviderError(message))
-    assert type(error) is EndpointRejected
+    assert type(error) is RoleOrderRejected
     assert error.status_code == 400
     assert error.provider_message == message
     assert "strictly alternating user/assistant messages" in error.hint
-    assert "post-processing" in error.hint
+    assert "/postprocess mode:strict" in error.hint
 
 
 def test_role_order_is_recognised_by_mistral_type_alone() -> None:
