@@ -6,15 +6,11 @@ Knows the ports only: no platform SDK, HTTP library or database here.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 
 from bot.commands import check_call
 from bot.domain import (
-    ApiType,
-    ChannelChanges,
     ChannelState,
-    ChatMessage,
     CommandCall,
     CommandResult,
     CompletionRequest,
@@ -29,7 +25,6 @@ from bot.domain import (
 from bot.errors import BotError, DeliveryError, EndpointError, user_message
 from bot.ports import Clock, CompletionClient, Profiles, Replier, Store
 from bot.prompt.assemble import PromptBuilder
-from bot.prompt.postprocess import stricter as stricter_mode
 from bot.service.connection import ConnectionCommands
 from bot.service.generation import Generation
 from bot.service.handlers import Handlers
@@ -39,6 +34,7 @@ from bot.service.profiles import ProfileCommands
 from bot.service.queue import ChannelQueue, RunningTurn
 from bot.service.requests import build_request
 from bot.service.settings import SettingsCommands
+from bot.service.shaping import Shaping
 from bot.service.suggest import Suggestions
 from bot.service.targets import Targets
 from bot.streaming import Pacing, ReplyStream
@@ -140,7 +136,7 @@ class ConversationService:
         messages = self._prompt.build(state, history, message)
         request = build_request(state, connection, model, messages, user_name=incoming.author_name)
         ids = await self._store.begin_turn(state.chat_id, message)
-        shaping = _Shaping(self._store, state, messages, incoming.author_name)
+        shaping = Shaping(self._store, state, messages, incoming.author_name)
         return await self._stream_turn(
             incoming, replier, run=run, state=state, request=request, ids=ids, shaping=shaping
         )
@@ -154,7 +150,7 @@ class ConversationService:
         state: ChannelState,
         request: CompletionRequest,
         ids: TurnIds,
-        shaping: _Shaping,
+        shaping: Shaping,
     ) -> TurnOutcome:
         started = self._clock.now()
         budget = self._pacing.budget_for(incoming.channel, replier.limits)
@@ -276,36 +272,6 @@ class ConversationService:
             stream.sends,
             stream.edits,
             outcome.finish_reason or "-",
-        )
-
-
-class _Shaping:
-    """Re-shapes a turn's messages one post-processing step stricter when the endpoint
-    refuses their order, and keeps the mode that worked for the channel.
-    """
-
-    def __init__(
-        self, store: Store, state: ChannelState, messages: tuple[ChatMessage, ...], user: str
-    ) -> None:
-        self._store = store
-        self._state = state
-        self._messages = messages
-        self._user = user
-        self.switched_to: str | None = None
-
-    async def stricter(self, request: CompletionRequest) -> CompletionRequest | None:
-        current = self.switched_to or self._state.postprocess_mode
-        following = stricter_mode(current)
-        if following is None or self._state.api_type is not ApiType.CHAT:
-            return None
-        self.switched_to = following.value
-        state = dataclasses.replace(self._state, postprocess_mode=following.value)
-        await self._store.update_channel(
-            state.key, ChannelChanges(postprocess_mode=following.value)
-        )
-        _log.info("channel=%s post-processing now %s", state.key, following.value)
-        return build_request(
-            state, request.connection, request.model, self._messages, user_name=self._user
         )
 
 

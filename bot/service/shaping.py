@@ -1,0 +1,51 @@
+"""Reshaping a turn's prompt one post-processing step stricter when an endpoint refuses
+its message order, and remembering the mode that worked for the channel.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+from bot.domain import (
+    ApiType,
+    ChannelChanges,
+    ChannelState,
+    ChatMessage,
+    CompletionRequest,
+)
+from bot.ports import Store
+from bot.prompt.postprocess import stricter as stricter_mode
+from bot.service.requests import build_request
+
+_log = logging.getLogger(__name__)
+
+
+class Shaping:
+    """Re-shapes a turn's messages one post-processing step stricter when the endpoint
+    refuses their order, and keeps the mode that worked for the channel.
+    """
+
+    def __init__(
+        self, store: Store, state: ChannelState, messages: tuple[ChatMessage, ...], user: str
+    ) -> None:
+        self._store = store
+        self._state = state
+        self._messages = messages
+        self._user = user
+        self.switched_to: str | None = None
+
+    async def stricter(self, request: CompletionRequest) -> CompletionRequest | None:
+        current = self.switched_to or self._state.postprocess_mode
+        following = stricter_mode(current)
+        if following is None or self._state.api_type is not ApiType.CHAT:
+            return None
+        self.switched_to = following.value
+        state = dataclasses.replace(self._state, postprocess_mode=following.value)
+        await self._store.update_channel(
+            state.key, ChannelChanges(postprocess_mode=following.value)
+        )
+        _log.info("channel=%s post-processing now %s", state.key, following.value)
+        return build_request(
+            state, request.connection, request.model, self._messages, user_name=self._user
+        )
