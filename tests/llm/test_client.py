@@ -30,8 +30,9 @@ from bot.errors import (
     EndpointTimeout,
     EndpointUnreachable,
 )
-from bot.llm.client import OpenAICompatClient, _connect_failure, build_http_client
+from bot.llm.client import OpenAICompatClient, build_http_client
 from bot.llm.deadline import StreamTimeouts
+from bot.llm.failures import connect_failure
 from tests.fakes.openai_server import FakeOpenAI
 
 KEY = "sk-test-7f3a9c2e1d5b8f40"
@@ -429,7 +430,7 @@ def test_unknown_host_is_named() -> None:
         except socket.gaierror as cause:
             raise httpx.ConnectError("[Errno -2] Name or service not known") from cause
     except httpx.ConnectError as exc:
-        error = _connect_failure(exc, "no-such-host.example:443")
+        error = connect_failure(exc, "no-such-host.example:443")
     assert str(error) == "the host of no-such-host.example:443 could not be found"
 
 
