@@ -1,0 +1,67 @@
+"""Card JSON text in, a private JSON value out: its size, encoding and shape checked.
+
+Knows nothing of what a card contains; `schema` gives the value its meaning.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from typing import NoReturn
+
+from bot.characters.errors import MAX_CARD_JSON_BYTES, CardError, too_large
+from bot.domain import JsonValue
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def load_document(raw: bytes) -> object:
+    """The JSON value in `raw`, or a `CardError` saying where the JSON is broken."""
+    if len(raw) > MAX_CARD_JSON_BYTES:
+        raise too_large(len(raw), MAX_CARD_JSON_BYTES)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CardError(
+            "The card's JSON is not UTF-8 text. Save it as UTF-8 and try again."
+        ) from exc
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise CardError(
+            f"The card's JSON is broken: {exc.msg} at line {exc.lineno}, column {exc.colno}."
+        ) from exc
+    except RecursionError as exc:
+        raise CardError("The card's JSON is nested too deeply to be a character card.") from exc
+
+
+def _reject_constant(name: str) -> NoReturn:
+    raise CardError(f"The card's JSON is broken: {name} is not a JSON value.")
+
+
+def copy_json(value: object) -> JsonValue:
+    """A deep copy that is JSON-shaped all the way down, so that nothing outside shares it.
+
+    Lone surrogates (legal as `\\udXXX` escapes in JSON) become U+FFFD: they cannot be
+    encoded as UTF-8, so storage and export would fail on them later.
+    """
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise CardError("The card contains a number that is not finite.")
+        return value
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, Mapping):
+        copied: dict[str, JsonValue] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise CardError("The card contains an object whose keys are not all text.")
+            copied[_LONE_SURROGATE.sub("\ufffd", key)] = copy_json(item)
+        return copied
+    if isinstance(value, list | tuple):
+        return [copy_json(item) for item in value]
+    raise CardError("The card contains a value that JSON cannot hold.")
