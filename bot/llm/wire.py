@@ -10,7 +10,15 @@ import json
 import logging
 from typing import Any
 
-from bot.domain import ChatMessage, Completion, CompletionRequest, Delta, Usage
+from bot.domain import (
+    ChatMessage,
+    Completion,
+    CompletionRequest,
+    ContentPart,
+    Delta,
+    JsonValue,
+    Usage,
+)
 from bot.errors import (
     EndpointStreamError,
 )
@@ -59,11 +67,31 @@ def request_body(request: CompletionRequest, *, stream: bool) -> dict[str, objec
     return body
 
 
-def _wire_message(message: ChatMessage) -> dict[str, str]:
-    item = {"role": message.role.value, "content": message.content}
+def _wire_message(message: ChatMessage) -> dict[str, JsonValue]:
+    """One message as OpenAI reads it; tool calls and their ids go out as given.
+
+    Only a message with media is sent as a content array: many servers accept nothing but
+    a string, and a message without media has its whole text in `content`.
+    """
+    item: dict[str, JsonValue] = {"role": message.role.value, "content": message.content}
+    if message.media:
+        item["content"] = [_wire_part(part) for part in message.parts]
     if message.name:
         item["name"] = message.name
+    if message.tool_calls:
+        item["tool_calls"] = [dict(call) for call in message.tool_calls]
+    if message.tool_call_id is not None:
+        item["tool_call_id"] = message.tool_call_id
     return item
+
+
+def _wire_part(part: ContentPart) -> JsonValue:
+    if isinstance(part, str):
+        return {"type": "text", "text": part}
+    media: dict[str, JsonValue] = {"url": part.url}
+    if part.detail is not None:
+        media["detail"] = part.detail
+    return {"type": part.kind, part.kind: media}
 
 
 class ChunkReader:

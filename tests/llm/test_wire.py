@@ -14,6 +14,7 @@ from bot.domain import (
     Connection,
     Delta,
     EndpointOptions,
+    MediaPart,
     Role,
     SamplingParams,
     Usage,
@@ -68,6 +69,63 @@ def test_non_streaming_body_has_no_stream_options() -> None:
     body = wire.request_body(request(), stream=False)
     assert body["stream"] is False
     assert "stream_options" not in body
+
+
+def body_messages(*messages: ChatMessage) -> object:
+    """The `messages` a chat body carries for these messages."""
+    base = request()
+    sent = CompletionRequest(base.connection, "m", messages)
+    return wire.request_body(sent, stream=False)["messages"]
+
+
+def test_message_with_media_is_a_content_array() -> None:
+    """Text and media go out as parts in their order; a detail only when one is set."""
+    parts = ("Look", MediaPart("data:image/png;base64,AAA", detail="auto"), "What is it?")
+    message = ChatMessage(Role.USER, "Look\n\nWhat is it?", parts=parts)
+    assert body_messages(message) == [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "Look"},
+                {
+                    "type": "image_url",
+                    "image_url": {"url": "data:image/png;base64,AAA", "detail": "auto"},
+                },
+                {"type": "text", "text": "What is it?"},
+            ],
+        }
+    ]
+
+
+def test_media_part_is_named_by_its_kind() -> None:
+    """Video and audio parts carry their url under their own type's key."""
+    clip = MediaPart("https://example.test/a.mp4", kind="video_url")
+    message = ChatMessage(Role.USER, "", parts=(clip,))
+    assert body_messages(message) == [
+        {
+            "role": "user",
+            "content": [
+                {"type": "video_url", "video_url": {"url": "https://example.test/a.mp4"}},
+            ],
+        }
+    ]
+
+
+def test_text_only_parts_are_sent_as_a_string() -> None:
+    """Without media the content is a plain string: many servers refuse an array."""
+    message = ChatMessage(Role.USER, "a\n\nb", parts=("a", "b"))
+    assert body_messages(message) == [{"role": "user", "content": "a\n\nb"}]
+
+
+def test_tool_calls_and_results_go_out_as_given() -> None:
+    """An assistant's tool calls and a tool result's call id are sent unchanged."""
+    call = {"id": "c1", "type": "function", "function": {"name": "roll", "arguments": "{}"}}
+    calling = ChatMessage(Role.ASSISTANT, "", tool_calls=(call,))
+    result = ChatMessage(Role.TOOL, "4", tool_call_id="c1")
+    assert body_messages(calling, result) == [
+        {"role": "assistant", "content": "", "tool_calls": [call]},
+        {"role": "tool", "content": "4", "tool_call_id": "c1"},
+    ]
 
 
 def test_content_comes_from_the_delta() -> None:
