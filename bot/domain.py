@@ -32,6 +32,7 @@ class Role(enum.StrEnum):
     SYSTEM = "system"
     USER = "user"
     ASSISTANT = "assistant"
+    TOOL = "tool"  # only in prompts post-processing reshapes; never stored
 
 
 class MessageStatus(enum.StrEnum):
@@ -115,6 +116,7 @@ class EndpointOptions:
     exclude_keys: tuple[str, ...] = ()
     bypass_models_check: bool = False
     max_tokens_field: str | None = None
+    text_only_models: tuple[str, ...] = ()  # learned: these refused images
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +192,8 @@ class ChannelState:
     instruct_template: str | None = None  # for ApiType.TEXT
     reasoning_display: ReasoningDisplay = ReasoningDisplay.HIDE
     postprocess_mode: str = "none"  # a prompt.postprocess mode name
+    postprocess_placeholder: str | None = None  # None: the default "[Start a new chat]"
+    character_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,10 +227,17 @@ class ChannelChanges:
     instruct_template: str | Keep | None = KEEP
     reasoning_display: ReasoningDisplay | Keep = KEEP
     postprocess_mode: str | Keep = KEEP
+    postprocess_placeholder: str | Keep | None = KEEP
+    character_id: int | Keep | None = KEEP
 
 
 @dataclass(frozen=True, slots=True)
 class StoredMessage:
+    """A message of a chat; for a reply with alternatives, the chosen one.
+
+    `token_count` is cached by the tokenizer named in `token_counter`.
+    """
+
     id: MessageId
     role: Role
     content: str
@@ -234,6 +245,12 @@ class StoredMessage:
     author_name: str | None = None
     reasoning: str = ""
     created_at: datetime | None = None
+    author_id: str | None = None
+    images: tuple[str, ...] = ()  # data: URLs that came with a user's message
+    token_count: int | None = None
+    token_counter: str | None = None
+    swipe_index: int = 0
+    swipe_count: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +259,27 @@ class NewUserMessage:
     author_name: str
     content: str
     platform_message_id: str | None = None
+    images: tuple[str, ...] = ()  # data: URLs
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file that came with a message or command: an image, a character card."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+    def __repr__(self) -> str:
+        return f"Attachment({self.filename!r}, {self.content_type!r}, {len(self.data)} bytes)"
+
+
+@dataclass(frozen=True, slots=True)
+class Persona:
+    """Who a user is in the story: `{{user}}` becomes `name`; the description goes in the prompt."""
+
+    name: str
+    description: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,6 +308,7 @@ class Incoming:
     author_name: str
     text: str
     platform_message_id: str | None = None
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,10 +327,11 @@ class CommandCall:
     channel: ChannelKey
     actor: Actor
     server: str | None = None  # the server (Discord guild) owning shared profiles, if any
+    attachments: tuple[Attachment, ...] = ()
 
     @property
     def profile_scope(self) -> str:
-        """Whose profiles these are: the server's, else the chat's own."""
+        """Whose profiles and characters these are: the server's, else the chat's own."""
         return f"server:{self.channel.platform}:{self.server}" if self.server else str(self.channel)
 
 
@@ -302,15 +342,43 @@ class CommandResult:
     text: str
     ephemeral: bool = True
     choices: tuple[str, ...] = ()
+    file: Attachment | None = None  # something to download (an exported card)
+    speaker: str | None = None  # said by the character (a greeting, a swipe), not the bot
+
+
+@dataclass(frozen=True, slots=True)
+class MediaPart:
+    """An image (or video/audio) inside a message, as the endpoint receives it."""
+
+    url: str  # a data: URL for attachments
+    kind: str = "image_url"  # the OpenAI part type: image_url, video_url or audio_url
+    detail: str | None = None
+
+
+ContentPart = str | MediaPart
+"""A piece of a multimodal message: text, or media."""
 
 
 @dataclass(frozen=True, slots=True)
 class ChatMessage:
-    """One message of the prompt sent to the endpoint."""
+    """One message of the prompt sent to the endpoint.
+
+    A message with media carries `parts` (text and media in their order) and its
+    text alone in `content` (the text parts joined by a blank line, "\n\n"), so
+    counting, logging and text templates read one string. When `parts` is set it is
+    the message's content; `content` is only its text.
+    """
 
     role: Role
     content: str
     name: str | None = None
+    parts: tuple[ContentPart, ...] = ()
+    tool_calls: tuple[Mapping[str, JsonValue], ...] = ()
+    tool_call_id: str | None = None
+
+    @property
+    def media(self) -> tuple[MediaPart, ...]:
+        return tuple(part for part in self.parts if isinstance(part, MediaPart))
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,6 +390,18 @@ class CompletionRequest:
     messages: tuple[ChatMessage, ...]
     params: SamplingParams = field(default_factory=SamplingParams)
     prompt: str | None = None  # set: a text completion of this prompt instead of a chat
+
+
+@dataclass(frozen=True, slots=True)
+class TokenCounts:
+    """Token counts of several texts, and which tokenizer produced them.
+
+    `tokenizer` names the counter ("estimate", or an endpoint's tokenizer for one
+    model); a cached count is reused only when the same tokenizer would count it.
+    """
+
+    tokenizer: str
+    counts: tuple[int, ...]
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,10 +5,12 @@ The core depends only on these Protocols; adapters implement them.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
+from bot.characters.card import CharacterCard
+from bot.characters.stored import StoredCharacter
 from bot.domain import (
     ChannelChanges,
     ChannelKey,
@@ -23,10 +25,12 @@ from bot.domain import (
     MessageRef,
     MessageStatus,
     NewUserMessage,
+    Persona,
     PlatformLimits,
     ProfileSummary,
     Secret,
     StoredMessage,
+    TokenCounts,
     TurnIds,
 )
 
@@ -66,6 +70,28 @@ class CompletionClient(Protocol):
     async def models(self, connection: Connection) -> list[str]: ...
 
 
+class TokenCounter(Protocol):
+    """Counts tokens the way the endpoint's model will, or as close as it can.
+
+    Never raises for an endpoint that cannot count: it falls back to an estimate
+    and says so in `TokenCounts.tokenizer`.
+    """
+
+    async def count(
+        self, connection: Connection, model: str, texts: Sequence[str]
+    ) -> TokenCounts: ...
+
+
+class Fetcher(Protocol):
+    """Downloads a file a user pointed at (a character card by URL).
+
+    Follows the endpoint guard's rules; raises `UsageError` (or `EndpointNotAllowed`)
+    with a message that says what went wrong, and never reads more than `max_bytes`.
+    """
+
+    async def fetch(self, url: str, *, max_bytes: int) -> bytes: ...
+
+
 class Clock(Protocol):
     """Monotonic time, injected so that pacing can be tested without sleeping."""
 
@@ -85,8 +111,15 @@ class Store(Protocol):
         """The channel's state; creates the channel and its first chat on first sight."""
         ...
 
-    async def history(self, chat_id: ChatId, *, limit: int) -> list[StoredMessage]:
-        """The newest `limit` messages of a chat, oldest first, whatever their status."""
+    async def history(
+        self, chat_id: ChatId, *, limit: int, before: MessageId | None = None
+    ) -> list[StoredMessage]:
+        """The newest `limit` messages of a chat (older than `before`, when given),
+        oldest first, whatever their status."""
+        ...
+
+    async def save_token_counts(self, tokenizer: str, counts: Mapping[MessageId, int]) -> None:
+        """Cache messages' token counts; a later change of a message's text clears its count."""
         ...
 
     async def begin_turn(self, chat_id: ChatId, message: NewUserMessage) -> TurnIds: ...
@@ -99,7 +132,10 @@ class Store(Protocol):
         reasoning: str,
         status: MessageStatus,
         finish_reason: str | None = None,
-    ) -> None: ...
+    ) -> None:
+        """Settle a pending reply; for one with alternatives, the chosen alternative. A failed
+        alternative that produced no text is dropped and the one before it chosen again."""
+        ...
 
     async def save_connection(
         self,
@@ -128,8 +164,30 @@ class Store(Protocol):
         """Store options on the connection the channel uses; StorageError when it uses none."""
         ...
 
-    async def reset_chat(self, key: ChannelKey) -> ChatId:
-        """Archive the channel's current chat and open a new, empty one."""
+    async def reset_chat(
+        self, key: ChannelKey, *, greetings: Sequence[str] = (), chosen: int = 0
+    ) -> ChatId:
+        """Archive the channel's current chat and open a new one.
+
+        With `greetings`, the new chat opens with the character's reply
+        `greetings[chosen]`, the others kept as its swipes.
+        """
+        ...
+
+    async def begin_regeneration(self, chat_id: ChatId) -> StoredMessage:
+        """Open a new, pending alternative of the chat's last reply and return the reply as it
+        was. The earlier text stays as a swipe. UsageError when the last message is not a
+        finished reply of the bot."""
+        ...
+
+    async def begin_continuation(self, chat_id: ChatId) -> StoredMessage:
+        """Mark the chat's last reply pending so that it can be extended; returns it as it was.
+        UsageError when the last message is not a finished reply of the bot."""
+        ...
+
+    async def choose_swipe(self, chat_id: ChatId, step: int) -> StoredMessage:
+        """Move the last reply `step` alternatives forward or back and return the chosen one.
+        UsageError when there is none in that direction."""
         ...
 
     async def settle_interrupted(self) -> int:
@@ -159,4 +217,40 @@ class Profiles(Protocol):
 
     async def delete_profile(self, scope: str, name: str) -> int | None:
         """How many channels were using it, or None when there was no such profile."""
+        ...
+
+
+class Characters(Protocol):
+    """The character libraries of servers and chats. Raises StorageError.
+
+    Names are unique per scope, compared case-insensitively so that `/character use
+    alice` finds "Alice".
+    """
+
+    async def save_character(
+        self, scope: str, card: CharacterCard, avatar: bytes | None
+    ) -> StoredCharacter:
+        """Add the card, or replace the one with the same name (channels keep using it)."""
+        ...
+
+    async def list_characters(self, scope: str) -> list[StoredCharacter]: ...
+
+    async def find_character(self, scope: str, name: str) -> StoredCharacter | None: ...
+
+    async def character(self, character_id: int) -> StoredCharacter | None: ...
+
+    async def remove_character(self, scope: str, name: str) -> int | None:
+        """How many channels were using it (they go back to no character), or None if absent."""
+        ...
+
+
+class Personas(Protocol):
+    """Who each user is in stories, per platform. Raises StorageError."""
+
+    async def personas(self, platform: str, user_ids: Sequence[str]) -> dict[str, Persona]:
+        """The personas of those users who set one."""
+        ...
+
+    async def set_persona(self, platform: str, user_id: str, persona: Persona | None) -> None:
+        """Set, or with None forget, a user's persona."""
         ...

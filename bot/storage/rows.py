@@ -6,7 +6,7 @@ Pure functions: no session, no IO. Rows come in, frozen domain values go out, an
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, and_
@@ -76,6 +76,8 @@ def to_channel_state(
             ReasoningDisplay, channel.reasoning_display, ReasoningDisplay.HIDE
         ),
         postprocess_mode=channel.postprocess_mode,
+        postprocess_placeholder=channel.postprocess_placeholder,
+        character_id=channel.character_id,
     )
 
 
@@ -113,6 +115,7 @@ def to_endpoint_options(data: Mapping[str, Any] | None) -> EndpointOptions:
     headers = data.get("extra_headers")
     exclude = data.get("exclude_keys")
     field = data.get("max_tokens_field")
+    text_only = data.get("text_only_models")
     return EndpointOptions(
         extra_body=body if isinstance(body, dict) else {},
         extra_headers=(
@@ -121,6 +124,9 @@ def to_endpoint_options(data: Mapping[str, Any] | None) -> EndpointOptions:
         exclude_keys=tuple(str(k) for k in exclude) if isinstance(exclude, list) else (),
         bypass_models_check=data.get("bypass_models_check") is True,
         max_tokens_field=field if isinstance(field, str) else None,
+        text_only_models=(
+            tuple(m for m in text_only if isinstance(m, str)) if isinstance(text_only, list) else ()
+        ),
     )
 
 
@@ -131,6 +137,7 @@ def from_endpoint_options(options: EndpointOptions) -> dict[str, Any]:
         "exclude_keys": list(options.exclude_keys),
         "bypass_models_check": options.bypass_models_check,
         "max_tokens_field": options.max_tokens_field,
+        "text_only_models": list(options.text_only_models),
     }
 
 
@@ -175,6 +182,12 @@ def to_stored_message(row: MessageRow) -> StoredMessage:
         author_name=row.author_name,
         reasoning=row.reasoning,
         created_at=row.created_at,
+        author_id=row.author_id,
+        images=tuple(url for url in row.images or () if isinstance(url, str)),
+        token_count=row.token_count,
+        token_counter=row.token_counter,
+        swipe_index=row.swipe_index,
+        swipe_count=len(row.swipes) if row.swipes else 1,
     )
 
 
@@ -188,6 +201,7 @@ def to_user_row(chat_id: ChatId, message: NewUserMessage) -> MessageRow:
         content=message.content,
         status=MessageStatus.COMPLETE.value,
         platform_message_ids=platform_ids,
+        images=list(message.images) or None,
     )
 
 
@@ -218,3 +232,19 @@ def _integer(value: object) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int):
         return None
     return value
+
+
+def to_greeting_row(chat_id: ChatId, greetings: Sequence[str], chosen: int) -> MessageRow:
+    """The character's opening message; its other greetings are its alternatives."""
+    swipes = [
+        {"content": text, "reasoning": "", "status": MessageStatus.COMPLETE.value}
+        for text in greetings
+    ]
+    return MessageRow(
+        chat_id=chat_id,
+        role=Role.ASSISTANT.value,
+        content=greetings[chosen],
+        status=MessageStatus.COMPLETE.value,
+        swipes=swipes if len(swipes) > 1 else None,
+        swipe_index=chosen if len(swipes) > 1 else 0,
+    )

@@ -6,8 +6,9 @@ Database errors become `StorageError` here; ORM rows never leave this package.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 
 from bot.domain import (
     KEEP,
@@ -24,6 +25,7 @@ from bot.domain import (
     TurnIds,
 )
 from bot.errors import SecretsUnavailable, StorageError
+from bot.storage.replies import ReplyStore, settle_reply
 from bot.storage.rows import (
     CHANNEL_CONNECTION_NAME,
     channel_is,
@@ -32,18 +34,19 @@ from bot.storage.rows import (
     from_sampling_params,
     own_connection_is,
     to_channel_state,
+    to_greeting_row,
     to_pending_reply_row,
     to_stored_message,
     to_user_row,
 )
 from bot.storage.secrets import NO_ENCRYPTION_KEYS, connection_binding
 from bot.storage.tables import ChannelRow, ChatRow, ConnectionRow, MessageRow, utcnow
-from bot.storage.transactions import Transactions, lock_channel, translating
+from bot.storage.transactions import lock_channel, translating
 
 _log = logging.getLogger(__name__)
 
 
-class SqlStore(Transactions):
+class SqlStore(ReplyStore):
     """Channels, settings and history in SQLite or PostgreSQL.
 
     Reads run in DEFERRED transactions and never wait for a writer on SQLite;
@@ -64,7 +67,10 @@ class SqlStore(Transactions):
         channel, connection = found
         return to_channel_state(key, channel, connection, secret_box=self._secret_box)
 
-    async def history(self, chat_id: ChatId, *, limit: int) -> list[StoredMessage]:
+    async def history(
+        self, chat_id: ChatId, *, limit: int, before: MessageId | None = None
+    ) -> list[StoredMessage]:
+        """Reads at most `limit` rows through the (chat_id, id) index, however long the chat."""
         if limit <= 0:
             return []
         newest_first = (
@@ -73,10 +79,31 @@ class SqlStore(Transactions):
             .order_by(MessageRow.id.desc())
             .limit(limit)
         )
+        if before is not None:
+            newest_first = newest_first.where(MessageRow.id < before)
         with translating("read the chat history"):
             async with self.reading() as session:
                 rows = (await session.scalars(newest_first)).all()
         return [to_stored_message(row) for row in reversed(rows)]
+
+    async def save_token_counts(self, tokenizer: str, counts: Mapping[MessageId, int]) -> None:
+        """One executemany UPDATE by id; a vanished message is skipped.
+
+        Run on the session's connection: the ORM's bulk update by primary key would
+        raise when a message it was given has gone.
+        """
+        if not counts:
+            return
+        cache = (
+            update(MessageRow)
+            .where(MessageRow.id == bindparam("message_id"))
+            .values(token_count=bindparam("count"), token_counter=tokenizer)
+        )
+        rows = [{"message_id": key, "count": count} for key, count in counts.items()]
+        with translating("cache token counts"):
+            async with self.writing() as session:
+                connection = await session.connection()
+                await connection.execute(cache, rows)
 
     async def begin_turn(self, chat_id: ChatId, message: NewUserMessage) -> TurnIds:
         """The user's message and a pending reply, committed together.
@@ -93,34 +120,6 @@ class SqlStore(Transactions):
                 session.add(reply)
                 await session.flush()
                 return TurnIds(MessageId(user.id), MessageId(reply.id))
-
-    async def finish_turn(
-        self,
-        message_id: MessageId,
-        *,
-        content: str,
-        reasoning: str,
-        status: MessageStatus,
-        finish_reason: str | None = None,
-    ) -> None:
-        settle = (
-            update(MessageRow)
-            .where(MessageRow.id == message_id)
-            .values(
-                content=content,
-                reasoning=reasoning,
-                status=status.value,
-                finish_reason=finish_reason,
-                updated_at=utcnow(),
-            )
-            .returning(MessageRow.id)
-            .execution_options(synchronize_session=False)
-        )
-        with translating("store the reply"):
-            async with self.writing() as session:
-                updated = await session.scalar(settle)
-        if updated is None:
-            raise StorageError(f"there is no stored message {message_id} to finish")
 
     async def save_connection(
         self,
@@ -200,6 +199,10 @@ class SqlStore(Transactions):
                     channel.reasoning_display = changes.reasoning_display.value
                 if changes.postprocess_mode is not KEEP:
                     channel.postprocess_mode = changes.postprocess_mode
+                if changes.postprocess_placeholder is not KEEP:
+                    channel.postprocess_placeholder = changes.postprocess_placeholder
+                if changes.character_id is not KEEP:
+                    channel.character_id = changes.character_id
 
     async def set_connection_options(self, key: ChannelKey, options: EndpointOptions) -> None:
         """Store options on the connection the channel uses (its own or a profile)."""
@@ -215,7 +218,11 @@ class SqlStore(Transactions):
                 if row is not None:
                     row.params = from_endpoint_options(options)
 
-    async def reset_chat(self, key: ChannelKey) -> ChatId:
+    async def reset_chat(
+        self, key: ChannelKey, *, greetings: Sequence[str] = (), chosen: int = 0
+    ) -> ChatId:
+        if greetings and not 0 <= chosen < len(greetings):
+            raise StorageError(f"greeting {chosen} of {len(greetings)} does not exist")
         with translating("start a new chat"):
             async with self.writing() as session:
                 channel = await lock_channel(session, key)
@@ -231,23 +238,38 @@ class SqlStore(Transactions):
                 session.add(chat)
                 await session.flush()
                 channel.current_chat_id = chat.id
+                if greetings:
+                    session.add(to_greeting_row(ChatId(chat.id), greetings, chosen))
                 return ChatId(chat.id)
 
     async def settle_interrupted(self) -> int:
-        """Run at start-up, before any turn: a pending reply then belongs to a dead process."""
-        settle = (
-            update(MessageRow)
+        """Run at start-up, before any turn: a pending reply then belongs to a dead process.
+
+        Only a continuation is pending with text (new and regenerated replies get theirs when
+        they finish), so it goes back to the complete reply it extended; a regeneration cut
+        off before it was stored is dropped, as any that failed without text.
+        """
+        pending = (
+            select(MessageRow)
             .where(MessageRow.status == MessageStatus.PENDING.value)
-            .values(status=MessageStatus.INTERRUPTED.value, updated_at=utcnow())
-            .returning(MessageRow.id)
-            .execution_options(synchronize_session=False)
+            .with_for_update()
         )
         with translating("settle interrupted replies"):
             async with self.writing() as session:
-                count = len((await session.scalars(settle)).all())
-        if count:
-            _log.info("marked %d reply(ies) left pending by a previous run as interrupted", count)
-        return count
+                rows = (await session.scalars(pending)).all()
+                for row in rows:
+                    settle_reply(
+                        row,
+                        content=row.content,
+                        reasoning=row.reasoning,
+                        status=(
+                            MessageStatus.COMPLETE if row.content else MessageStatus.INTERRUPTED
+                        ),
+                        finish_reason=row.finish_reason,
+                    )
+        if rows:
+            _log.info("settled %d reply(ies) left pending by a previous run", len(rows))
+        return len(rows)
 
     async def count_encrypted_keys(self) -> int:
         """How many stored API keys need ENCRYPTION_KEYS: start-up refuses to run without them."""

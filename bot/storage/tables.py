@@ -122,6 +122,11 @@ class ChannelRow(Base):
     reasoning_display: Mapped[str] = mapped_column(
         String(20), default="hide", server_default="hide"
     )
+    character_id: Mapped[int | None] = mapped_column(
+        ForeignKey("characters.id", ondelete="SET NULL")
+    )
+    # The system text strict post-processing puts first; None: "[Start a new chat]".
+    postprocess_placeholder: Mapped[str | None] = mapped_column(Text)
     # channels ↔ chats is a cycle: this side is added after both tables exist.
     current_chat_id: Mapped[int | None] = mapped_column(
         ForeignKey("chats.id", ondelete="SET NULL", use_alter=True)
@@ -131,15 +136,36 @@ class ChannelRow(Base):
 
 
 class CharacterRow(Base):
-    """A character card (V1/V2/V3 JSON as imported) and its avatar image."""
+    """A character card (normalised V2/V3 JSON, unknown fields kept) and its avatar image.
+
+    `scope` is whose library it is in: a server's, or a chat's own (as for profiles).
+    """
 
     __tablename__ = "characters"
+    __table_args__ = (UniqueConstraint("scope", "name"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scope: Mapped[str] = mapped_column(String, server_default="")
     name: Mapped[str] = mapped_column(String)
     card: Mapped[JsonObject] = mapped_column(JSON)
     avatar: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _updated_at()
+
+
+class PersonaRow(Base):
+    """Who a user is in the story: the name `{{user}}` becomes and a description."""
+
+    __tablename__ = "personas"
+    __table_args__ = (UniqueConstraint("platform", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String)
+    name: Mapped[str] = mapped_column(String)
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _updated_at()
 
 
 class ChatRow(Base):
@@ -172,6 +198,12 @@ class MessageRow(Base):
     status: Mapped[str] = mapped_column(String(16))
     finish_reason: Mapped[str | None] = mapped_column(String)
     token_count: Mapped[int | None] = mapped_column(Integer)
+    token_counter: Mapped[str | None] = mapped_column(String)  # which tokenizer counted
+    # Kept alternatives of a reply ({content, reasoning, status, finish_reason}); `content`
+    # mirrors the chosen one, so history reads need not open this.
+    swipes: Mapped[list[JsonObject] | None] = mapped_column(JSON)
+    swipe_index: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    images: Mapped[list[str] | None] = mapped_column(JSON)  # data: URLs sent with the message
     platform_message_ids: Mapped[list[str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = _updated_at()

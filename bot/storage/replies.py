@@ -1,0 +1,174 @@
+"""A reply's life after it is first written: settling it, its alternatives, extending it.
+
+Alternatives ("swipes") live in the row's `swipes` JSON; the row's own columns
+mirror the chosen one, so history reads and prompts never open the JSON.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain import ChatId, MessageId, MessageStatus, Role, StoredMessage
+from bot.errors import StorageError, UsageError
+from bot.storage.rows import to_stored_message
+from bot.storage.tables import MessageRow, utcnow
+from bot.storage.transactions import Transactions, translating
+
+NOTHING_TO_REDO = "There is no reply of mine to work on yet: say something first."
+STILL_WRITING = "I'm still writing the last reply; wait for it, or /stop it."
+SHOWN_BEFORE = "shown_before"
+"""Key of a pending alternative: the index of the version shown when it was begun."""
+
+
+class ReplyStore(Transactions):
+    """The part of the store that writes replies after `begin_turn` created them."""
+
+    async def finish_turn(
+        self,
+        message_id: MessageId,
+        *,
+        content: str,
+        reasoning: str,
+        status: MessageStatus,
+        finish_reason: str | None = None,
+    ) -> None:
+        with translating("store the reply"):
+            async with self.writing() as session:
+                row = await session.get(MessageRow, message_id, with_for_update=True)
+                if row is None:
+                    raise StorageError(f"there is no stored message {message_id} to finish")
+                settle_reply(
+                    row,
+                    content=content,
+                    reasoning=reasoning,
+                    status=status,
+                    finish_reason=finish_reason,
+                )
+
+    async def begin_regeneration(self, chat_id: ChatId) -> StoredMessage:
+        with translating("start a new version of the reply"):
+            async with self.writing() as session:
+                row = await _last_reply(session, chat_id)
+                before = to_stored_message(row)
+                swipes = list(row.swipes or [_swipe_of(row)])
+                shown: int | None = row.swipe_index
+                if _failed_empty(row.status, row.content):
+                    # A failure with nothing to show is replaced, not kept beside its remedy.
+                    swipes.pop(row.swipe_index)
+                    shown = None
+                pending = {"content": "", "reasoning": "", "status": MessageStatus.PENDING.value}
+                swipes.append(pending | {SHOWN_BEFORE: shown})
+                row.swipes, row.swipe_index = swipes, len(swipes) - 1
+                _mirror(row, swipes[-1])
+                row.token_count, row.token_counter = None, None
+                return before
+
+    async def begin_continuation(self, chat_id: ChatId) -> StoredMessage:
+        with translating("reopen the reply"):
+            async with self.writing() as session:
+                row = await _last_reply(session, chat_id)
+                if row.status != MessageStatus.COMPLETE.value or not row.content:
+                    raise UsageError(
+                        "My last reply did not finish properly, so there is nothing to "
+                        "continue; use /regenerate for a new one."
+                    )
+                before = to_stored_message(row)
+                row.status = MessageStatus.PENDING.value
+                return before
+
+    async def choose_swipe(self, chat_id: ChatId, step: int) -> StoredMessage:
+        with translating("switch to another version of the reply"):
+            async with self.writing() as session:
+                row = await _last_reply(session, chat_id)
+                swipes = list(row.swipes or [_swipe_of(row)])
+                wanted = row.swipe_index + step
+                if not 0 <= wanted < len(swipes):
+                    where = "newest" if step > 0 else "first"
+                    more = " /regenerate writes another." if step > 0 else ""
+                    raise UsageError(
+                        f"This is the {where} version of my last reply "
+                        f"({row.swipe_index + 1} of {len(swipes)}).{more}"
+                    )
+                row.swipes, row.swipe_index = swipes, wanted
+                _mirror(row, swipes[wanted])
+                row.token_count, row.token_counter = None, None
+                row.updated_at = utcnow()
+                await session.flush()
+                return to_stored_message(row)
+
+
+def settle_reply(
+    row: MessageRow,
+    *,
+    content: str,
+    reasoning: str,
+    status: MessageStatus,
+    finish_reason: str | None,
+) -> None:
+    """Settle the row's chosen alternative, or drop it when it failed without any text: the
+    version shown before the regeneration is then chosen again."""
+    swipes = list(row.swipes or ())
+    if len(swipes) > 1 and _failed_empty(status.value, content):
+        # A regeneration that produced nothing leaves no junk alternative.
+        dropped = swipes.pop(row.swipe_index)
+        row.swipe_index = _index_shown_before(dropped, len(swipes), row.swipe_index - 1)
+        _mirror(row, swipes[row.swipe_index])
+    else:
+        row.content, row.reasoning = content, reasoning
+        row.status, row.finish_reason = status.value, finish_reason
+        if swipes:
+            swipes[row.swipe_index] = _swipe_of(row)
+    row.swipes = swipes or None
+    row.token_count, row.token_counter = None, None
+    row.updated_at = utcnow()
+
+
+def _index_shown_before(swipe: dict[str, Any], count: int, fallback: int) -> int:
+    shown = swipe.get(SHOWN_BEFORE)
+    if isinstance(shown, int) and not isinstance(shown, bool) and 0 <= shown < count:
+        return shown
+    return max(min(fallback, count - 1), 0)
+
+
+def _failed_empty(status: str, content: str) -> bool:
+    return status != MessageStatus.COMPLETE.value and not content
+
+
+async def _last_reply(session: AsyncSession, chat_id: ChatId) -> MessageRow:
+    """The chat's newest message, locked, if it is the bot's and settled."""
+    newest = (
+        select(MessageRow)
+        .where(MessageRow.chat_id == chat_id)
+        .order_by(MessageRow.id.desc())
+        .limit(1)
+        .with_for_update()
+    )
+    row = await session.scalar(newest)
+    if row is None or row.role != Role.ASSISTANT.value:
+        raise UsageError(NOTHING_TO_REDO)
+    if row.status == MessageStatus.PENDING.value:
+        raise UsageError(STILL_WRITING)
+    return row
+
+
+def _swipe_of(row: MessageRow) -> dict[str, Any]:
+    return {
+        "content": row.content,
+        "reasoning": row.reasoning,
+        "status": row.status,
+        "finish_reason": row.finish_reason,
+    }
+
+
+def _mirror(row: MessageRow, swipe: dict[str, Any]) -> None:
+    """Copy an alternative into the row's columns; malformed JSON degrades to empty text."""
+    content, reasoning = swipe.get("content"), swipe.get("reasoning")
+    status, finish = swipe.get("status"), swipe.get("finish_reason")
+    row.content = content if isinstance(content, str) else ""
+    row.reasoning = reasoning if isinstance(reasoning, str) else ""
+    known = {member.value for member in MessageStatus}
+    row.status = status if status in known else MessageStatus.COMPLETE.value
+    row.finish_reason = finish if isinstance(finish, str) else None
