@@ -122,6 +122,10 @@ class RoleOrderRejected(EndpointRejected):
     """A 400 about message order; the service retries with a stricter post-processing mode."""
 
 
+class ImagesRejected(EndpointRejected):
+    """The model cannot read images; the service retries with the words alone."""
+
+
 class EndpointStreamError(EndpointError):
     pass
 

@@ -13,6 +13,7 @@ from typing import Any
 from bot.errors import (
     EndpointRejected,
     EndpointStreamError,
+    ImagesRejected,
     MaxTokensFieldRejected,
     RoleOrderRejected,
 )
@@ -153,6 +154,36 @@ _ROLE_ORDER_WORDS = (
 )
 
 
+def images_refused(status: int, said: ProviderError) -> EndpointRejected | None:
+    """The model takes no images: a message carried an image_url part it cannot read."""
+    # llama.cpp without a projector: 500 "image input is not supported - hint: … provide the
+    # mmproj"; OpenAI: 400 "Invalid content type. image_url is only supported by certain
+    # models"; vLLM: 400 "… is not a multimodal model"; Mistral and LM Studio: "… does not
+    # support images/vision".
+    text = said.message.lower()
+    if status < 400 or not any(words in text for words in _IMAGE_WORDS):
+        return None
+    return ImagesRejected(
+        "the model can't read images",
+        status_code=status,
+        provider_message=said.message or f"HTTP {status}",
+        hint="choose a vision model with /model to talk about pictures",
+    )
+
+
+_IMAGE_WORDS = (
+    "image input is not supported",
+    "mmproj",
+    "image_url is only supported",
+    "not a multimodal model",
+    "does not support image",
+    "does not support vision",
+    "vision is not supported",
+    "images are not supported",
+    "multimodal input is not supported",
+)
+
+
 def key_missing(status: int, said: ProviderError) -> EndpointRejected | None:
     """A 401 that says no key arrived at all (rather than a wrong one)."""
     # TabbyAPI: 401 {"detail": "Please provide an API key"} (theroyallab/tabbyAPI
@@ -206,6 +237,7 @@ def validation_refused(status: int, said: ProviderError) -> EndpointRejected | N
 
 QUIRKS: tuple[Quirk, ...] = (
     out_of_credit,
+    images_refused,
     context_overflow,  # before the max-tokens refusal: vLLM's overflow text names max_tokens
     max_tokens_field_refused,
     role_order_refused,

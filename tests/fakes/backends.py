@@ -13,11 +13,12 @@ import itertools
 import json
 from typing import Any, ClassVar
 
-from tests.fakes.openai_server import _Exchange, _last_user_text, _words
+from tests.fakes.openai_server import _Exchange, _last_user_text, _words, fake_token_ids
 
 # status, content type ("" is JSON), body
 Answer = tuple[int, str, bytes]
 MODELS, CHAT, TEXT = "/models", "/chat/completions", "/completions"
+TOKENIZE, TOKEN_COUNT = "/tokenize", "/internal/token-count"
 TABBY_KEY = "tabby-secret-key"
 KOBOLD_PASSWORD = "kobold-pass"
 
@@ -117,7 +118,8 @@ class LlamaCpp(Backend):
     is its own non-OpenAI format: not imitated); answers as its one loaded model whatever was
     asked; /models carries llama.cpp's own `models` list beside `data`; errors are OpenAI-shaped
     with the HTTP status as `code` and the name in `type`; a prompt past the context is 400
-    exceed_context_size_error. The context (about 2,000 characters) is ours, to keep tests small.
+    exceed_context_size_error; POST /tokenize at the root counts tokens. The context (about
+    2,000 characters) is ours, to keep tests small.
     """
 
     name = "llamacpp"
@@ -141,6 +143,13 @@ class LlamaCpp(Backend):
 
     def model_entry(self, model: str) -> dict[str, object]:
         return {**super().model_entry(model), "meta": {"n_ctx_train": 131072, "n_vocab": 262144}}
+
+    async def answer(self, ex: _Exchange, path: str) -> None:
+        """Also POST /tokenize at the root, beside /v1: {"content"} -> {"tokens": [ids]}."""
+        if path == TOKENIZE and ex.request.method == "POST":
+            tokens = fake_token_ids(str(ex.body.get("content", "")))
+            return await ex.respond(200, json.dumps({"tokens": tokens}).encode())
+        return await super().answer(ex, path)
 
     def refusal(self, ex: _Exchange, route: str) -> Answer | None:
         if route == MODELS or _prompt_chars(ex.body) <= self.context_chars:
@@ -265,7 +274,8 @@ class TextGenerationWebUI(Backend):
 
     /models lists the one loaded model, owned by "user"; FastAPI validation answers 422
     {"detail": [{"loc": […], "msg": …}]} (here: an unknown `mode`); thinking is streamed as
-    `delta.reasoning_content`; unknown paths get FastAPI's 404.
+    `delta.reasoning_content`; POST /v1/internal/token-count counts tokens; unknown paths get
+    FastAPI's 404.
     """
 
     name = "tgwui"
@@ -287,6 +297,13 @@ class TextGenerationWebUI(Backend):
             "input": mode,
         }
         return _json(422, {"detail": [problem]})
+
+    async def answer(self, ex: _Exchange, path: str) -> None:
+        """Also POST /v1/internal/token-count: {"text"} -> {"length": n}."""
+        if path == f"{self.root}{TOKEN_COUNT}" and ex.request.method == "POST":
+            length = len(fake_token_ids(str(ex.body.get("text", ""))))
+            return await ex.respond(200, json.dumps({"length": length}).encode())
+        return await super().answer(ex, path)
 
     async def reply(self, ex: _Exchange) -> None:
         await ex.start_stream()
