@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import AsyncExitStack
+from datetime import datetime
 from types import TracebackType
 from typing import TextIO
 
@@ -14,13 +15,18 @@ from bot.config import Settings
 from bot.domain import Connection, Secret
 from bot.llm.client import OpenAICompatClient, build_http_client
 from bot.llm.deadline import StreamTimeouts
+from bot.llm.fetch import GuardedFetcher
 from bot.llm.guard import EndpointPolicy, build_guarded_http_client
+from bot.llm.tokenize import EndpointTokenizer
 from bot.platforms.console import ConsoleIdentity, ConsoleOutput, ConsoleSession
-from bot.prompt.assemble import BasicPromptBuilder
 from bot.service.conversation import ConversationService
+from bot.service.prompting import Budget, PromptFactory
 from bot.service.queue import ChannelQueue
+from bot.service.tokens import TokenBook
+from bot.storage.characters import SqlCharacters
 from bot.storage.db import create_engine, create_sessions
 from bot.storage.migrate import upgrade_to_head
+from bot.storage.personas import SqlPersonas
 from bot.storage.profiles import SqlProfiles
 from bot.storage.secrets import SecretBox
 from bot.storage.store import SqlStore
@@ -108,16 +114,32 @@ class Parlor:
         trusted = build_http_client(timeouts)
         self._resources.push_async_callback(trusted.aclose)
         clock = SystemClock()
+        characters = SqlCharacters(sessions, secret_box=box)
+        personas = SqlPersonas(sessions, secret_box=box)
+        prompts = PromptFactory(
+            store=store,
+            characters=characters,
+            personas=personas,
+            tokens=TokenBook(EndpointTokenizer(guarded, trusted_http=trusted), store),
+            budget=Budget(
+                context_size=settings.context_size,
+                reply_reserve=settings.reply_tokens,
+                max_messages=settings.history_messages,
+            ),
+            wall_clock=lambda: datetime.now().astimezone(),
+        )
         self.service = ConversationService(
             store=store,
             profiles=SqlProfiles(sessions, secret_box=box),
+            characters=characters,
+            personas=personas,
+            fetcher=GuardedFetcher(guarded),
             client=OpenAICompatClient(guarded, timeouts=timeouts, trusted_http=trusted),
             pacing=Pacing(clock=clock),
             clock=clock,
-            prompt_builder=BasicPromptBuilder(),
+            prompts=prompts,
             queue=ChannelQueue(max_waiting=settings.channel_queue_size),
             default_connection=default_connection(settings),
-            history_limit=settings.history_messages,
         )
         if box is None:
             await _warn_about_unreadable_keys(store)

@@ -17,6 +17,7 @@ from bot.prompt.instruct import TEMPLATES
 from bot.prompt.postprocess import PostProcessMode
 
 TEMPLATE_NAMES = tuple(TEMPLATES)
+CHARACTER_ACTIONS = ("import", "list", "use", "show", "remove", "export")
 
 
 class OptionKind(enum.StrEnum):
@@ -24,6 +25,7 @@ class OptionKind(enum.StrEnum):
     INTEGER = "integer"
     NUMBER = "number"
     BOOLEAN = "boolean"
+    ATTACHMENT = "attachment"  # a file; adapters put it in CommandCall.attachments, not options
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,8 +149,10 @@ CATALOGUE: tuple[CommandSpec, ...] = (
         "postprocess",
         "Reshape prompts for strict endpoints: none, merge, semi, strict, single (+ _tools).",
         Permission.CHANNEL_ADMIN,
-        (OptionSpec("mode", "How strictly to order the messages", required=True,
-                    choices=tuple(m.value for m in PostProcessMode)),),
+        (OptionSpec("mode", "How strictly to order the messages",
+                    choices=tuple(m.value for m in PostProcessMode)),
+         OptionSpec("placeholder", "The user message strict mode adds where one is missing "
+                    "(default: [Start a new chat])")),
     ),
     CommandSpec(
         "reasoning",
@@ -167,6 +171,42 @@ CATALOGUE: tuple[CommandSpec, ...] = (
     CommandSpec(
         "reset", "Archive this conversation and start a new one.", Permission.CHANNEL_ADMIN
     ),
+    CommandSpec(
+        "character",
+        "Import, list, use, show, remove or export the characters of this server or chat.",
+        Permission.EVERYONE,
+        (
+            OptionSpec("action", "import, list, use, show, remove or export", required=True,
+                       choices=CHARACTER_ACTIONS),
+            OptionSpec("name", "The character's name", autocomplete="characters"),
+            OptionSpec("file", "For import: a card (PNG, JSON or CHARX)", OptionKind.ATTACHMENT),
+            OptionSpec("url", "For import: a link to a card"),
+            OptionSpec("format", "For export: png, json (V2) or json_v3",
+                       choices=("png", "json", "json_v3")),
+        ),
+    ),
+    CommandSpec(
+        "greeting",
+        "Start a new chat with the character's greeting (0 = first message, 1… = alternates).",
+        Permission.CHANNEL_ADMIN,
+        (OptionSpec("index", "Which greeting", _INTEGER),),
+    ),
+    CommandSpec(
+        "persona",
+        "Say who you are in stories here: {{user}} becomes your name. No name: forget it.",
+        Permission.EVERYONE,
+        (OptionSpec("name", "Your name in the story"),
+         OptionSpec("description", "A few lines the character should know about you")),
+    ),
+    CommandSpec(
+        "regenerate", "Write my last reply again; the old one stays as a swipe.",
+        Permission.EVERYONE,
+    ),
+    CommandSpec(
+        "swipe", "Show another kept version of my last reply.", Permission.EVERYONE,
+        (OptionSpec("direction", "next or previous", choices=("next", "previous")),),
+    ),
+    CommandSpec("continue", "Carry on my last reply where it stopped.", Permission.EVERYONE),
     CommandSpec("stop", "Stop the reply being written.", Permission.EVERYONE),
     CommandSpec("help", "List the commands.", Permission.EVERYONE),
 )  # fmt: skip

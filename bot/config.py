@@ -48,7 +48,9 @@ class Settings(BaseSettings):
     llm_idle_timeout_seconds: float = Field(default=60.0, gt=0)
     llm_total_timeout_seconds: float = Field(default=600.0, gt=0)
     channel_queue_size: int = Field(default=3, ge=1, le=100)
-    history_messages: int = Field(default=50, ge=0, le=10_000)
+    history_messages: int = Field(default=1000, ge=0, le=100_000)
+    context_size: int = Field(default=8192, ge=256, le=10_000_000)
+    reply_tokens: int = Field(default=512, ge=16, le=1_000_000)
 
     @field_validator("database_url")
     @classmethod

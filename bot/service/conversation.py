@@ -5,7 +5,7 @@ Knows the ports only: no platform SDK, HTTP library or database here.
 
 from __future__ import annotations
 
-import asyncio
+import dataclasses
 import logging
 
 from bot.commands import check_call
@@ -13,35 +13,52 @@ from bot.domain import (
     ChannelState,
     CommandCall,
     CommandResult,
-    CompletionRequest,
     Connection,
     Incoming,
+    MessageId,
     MessageStatus,
     NewUserMessage,
     Permission,
-    TurnIds,
+    Role,
     TurnOutcome,
 )
-from bot.errors import BotError, DeliveryError, EndpointError, user_message
-from bot.ports import Clock, CompletionClient, Profiles, Replier, Store
-from bot.prompt.assemble import PromptBuilder
+from bot.errors import BotError, UsageError, user_message
+from bot.ports import (
+    Characters,
+    Clock,
+    CompletionClient,
+    Fetcher,
+    Personas,
+    Profiles,
+    Replier,
+    Store,
+)
+from bot.service.characters import CharacterCommands
 from bot.service.connection import ConnectionCommands
-from bot.service.generation import Generation
 from bot.service.handlers import Handlers
 from bot.service.help import help_text
+from bot.service.images import PictureTaker
 from bot.service.models import ModelCatalog
 from bot.service.profiles import ProfileCommands
+from bot.service.prompting import BuiltPrompt, PromptFactory, Speaker
 from bot.service.queue import ChannelQueue, RunningTurn
+from bot.service.replying import ReplyJob, ReplyRunner
 from bot.service.requests import build_request
 from bot.service.settings import SettingsCommands
 from bot.service.shaping import Shaping
 from bot.service.suggest import Suggestions
 from bot.service.targets import Targets
-from bot.streaming import Pacing, ReplyStream
+from bot.streaming import Pacing
 
 _log = logging.getLogger(__name__)
 
 DEFAULT_MAX_REPLY_CHARS = 20_000
+REWRITING_COMMANDS = frozenset({"regenerate", "continue"})
+"""Commands whose answer is a streamed reply: platforms call `rewrite` for them."""
+GREETING_ONLY = (
+    "The only reply here is the character's greeting; /swipe shows its other greetings "
+    "and /greeting picks one."
+)
 
 
 class ConversationService:
@@ -52,33 +69,50 @@ class ConversationService:
         *,
         store: Store,
         profiles: Profiles,
+        characters: Characters,
+        personas: Personas,
+        fetcher: Fetcher,
         client: CompletionClient,
         pacing: Pacing,
         clock: Clock,
-        prompt_builder: PromptBuilder,
+        prompts: PromptFactory,
         queue: ChannelQueue,
         default_connection: Connection | None,
-        history_limit: int,
         max_reply_chars: int = DEFAULT_MAX_REPLY_CHARS,
     ) -> None:
         self._store = store
-        self._client = client
-        self._pacing = pacing
-        self._clock = clock
-        self._prompt = prompt_builder
+        self._prompts = prompts
         self._queue = queue
         catalog = ModelCatalog(client, clock=clock)
         self._targets = Targets(store=store, catalog=catalog, default=default_connection)
-        self._history_limit = history_limit
-        self._max_reply_chars = max_reply_chars
+        self._pictures = PictureTaker()
+        self._replies = ReplyRunner(
+            store=store,
+            client=client,
+            pacing=pacing,
+            clock=clock,
+            targets=self._targets,
+            max_reply_chars=max_reply_chars,
+        )
         self.suggestions = Suggestions(
-            store=store, profiles=profiles, targets=self._targets, catalog=catalog
+            store=store,
+            profiles=profiles,
+            targets=self._targets,
+            catalog=catalog,
+            characters=characters,
         )
         self._commands: Handlers = {
             **SettingsCommands(store=store, targets=self._targets).handlers(),
             **ProfileCommands(profiles=profiles).handlers(),
             **ConnectionCommands(
                 store=store, client=client, targets=self._targets, catalog=catalog, clock=clock
+            ).handlers(),
+            **CharacterCommands(
+                store=store,
+                characters=characters,
+                personas=personas,
+                fetcher=fetcher,
+                prompts=prompts,
             ).handlers(),
         }
 
@@ -93,11 +127,23 @@ class ConversationService:
                 replier.typing(),
                 self._queue.turn(incoming.channel, requester_id=incoming.author_id) as run,
             ):
-                return await self._run_turn(incoming, replier, run)
+                return await self._answer(incoming, replier, run)
         except BotError as exc:
-            text = user_message(exc)
-            await _tell(replier, text)
-            return TurnOutcome(status=MessageStatus.ERROR, content="", error_text=text)
+            return await _failed(replier, exc)
+
+    async def rewrite(self, call: CommandCall, replier: Replier) -> TurnOutcome:
+        """/regenerate or /continue: a new, or a longer, version of the last reply, streamed."""
+        try:
+            spec = check_call(call)
+            if spec.name not in REWRITING_COMMANDS:
+                raise UsageError(f"/{spec.name} does not write a reply.")
+            async with (
+                replier.typing(),
+                self._queue.turn(call.channel, requester_id=call.actor.user_id) as run,
+            ):
+                return await self._rewrite(call, spec.name == "continue", replier, run)
+        except BotError as exc:
+            return await _failed(replier, exc)
 
     async def run_command(self, call: CommandCall) -> CommandResult:
         """Run a command; bad input and missing rights come back as a plain answer."""
@@ -107,6 +153,8 @@ class ConversationService:
                 return self._stop(call)
             if spec.name == "help":
                 return CommandResult(help_text(call.actor.permission))
+            if spec.name in REWRITING_COMMANDS:
+                return CommandResult(f"/{spec.name} writes into the chat; send it there.")
             return await self._commands[spec.name](call)
         except BotError as exc:
             return CommandResult(user_message(exc))
@@ -121,163 +169,80 @@ class ConversationService:
         self._queue.stop(call.channel)
         return CommandResult("Stopped.", ephemeral=False)
 
-    async def _run_turn(
-        self, incoming: Incoming, replier: Replier, run: RunningTurn
-    ) -> TurnOutcome:
+    async def _answer(self, incoming: Incoming, replier: Replier, run: RunningTurn) -> TurnOutcome:
         state = await self._store.load_channel(incoming.channel)
         connection, model = await self._targets.resolve(state)
+        pictures = self._pictures.take(
+            incoming.attachments,
+            api_type=state.api_type,
+            sees_images=model not in connection.options.text_only_models,
+        )
         message = NewUserMessage(
             author_id=incoming.author_id,
             author_name=incoming.author_name,
             content=incoming.text,
             platform_message_id=incoming.platform_message_id,
+            images=pictures.urls,
         )
-        history = await self._store.history(state.chat_id, limit=self._history_limit)
-        messages = self._prompt.build(state, history, message)
-        request = build_request(state, connection, model, messages, user_name=incoming.author_name)
+        speaker = Speaker(incoming.author_id, incoming.author_name)
+        built = await self._prompts.build(state, connection, model, speaker=speaker, new=message)
         ids = await self._store.begin_turn(state.chat_id, message)
-        shaping = Shaping(self._store, state, messages, incoming.author_name)
-        return await self._stream_turn(
-            incoming, replier, run=run, state=state, request=request, ids=ids, shaping=shaping
-        )
+        job = self._job(state, connection, model, built, ids.assistant_message_id)
+        if pictures.note:
+            job = dataclasses.replace(job, notice=pictures.note)
+        return await self._replies.run(job, replier, run)
 
-    async def _stream_turn(
-        self,
-        incoming: Incoming,
-        replier: Replier,
-        *,
-        run: RunningTurn,
-        state: ChannelState,
-        request: CompletionRequest,
-        ids: TurnIds,
-        shaping: Shaping,
+    async def _rewrite(
+        self, call: CommandCall, continuing: bool, replier: Replier, run: RunningTurn
     ) -> TurnOutcome:
-        started = self._clock.now()
-        budget = self._pacing.budget_for(incoming.channel, replier.limits)
-        stream = ReplyStream(replier, budget=budget, clock=self._clock)
-        reply = Generation(
-            self._client,
-            stream,
-            clock=self._clock,
-            display=state.reasoning_display,
-            max_reply_chars=self._max_reply_chars,
-        )
-
-        async def remember(connection: Connection) -> None:
-            await self._targets.learned(incoming.channel, connection)
-
-        persisted: TurnOutcome | None = None
-
-        async def persist(status: MessageStatus, error_text: str | None) -> TurnOutcome:
-            nonlocal persisted
-            persisted = TurnOutcome(
-                status=status,
-                content=reply.content,
-                reasoning=reply.reasoning,
-                finish_reason=reply.finish_reason,
-                error_text=error_text,
+        state = await self._store.load_channel(call.channel)
+        connection, model = await self._targets.resolve(state)
+        last_two = await self._store.history(state.chat_id, limit=2)
+        if not last_two or last_two[-1].role is not Role.ASSISTANT:
+            raise UsageError("There is no reply of mine to work on yet: say something first.")
+        last = last_two[-1]
+        if last.status is MessageStatus.PENDING:
+            raise UsageError("I'm still writing the last reply; wait for it, or /stop it.")
+        if not continuing and len(last_two) == 1:
+            raise UsageError(GREETING_ONLY)
+        speaker = Speaker(call.actor.user_id, call.actor.display_name)
+        if continuing:
+            built = await self._prompts.build(
+                state, connection, model, speaker=speaker, continuing=True
             )
-            await asyncio.shield(self._persist(ids, persisted))
-            return persisted
-
-        try:
-            async with stream:
-                run.generation = asyncio.create_task(
-                    reply.run(request, on_options_learned=remember, stricter=shaping.stricter)
-                )
-                if run.stop_requested:  # /stop came while the turn was still preparing
-                    run.generation.cancel()
-                status, error_text = await self._await_generation(run)
-                if shaping.switched_to and status is MessageStatus.COMPLETE:
-                    reply.notice = (
-                        "*(this endpoint wants strictly ordered messages, so this channel now "
-                        f"uses /postprocess mode:{shaping.switched_to})*"
-                    )
-                # Stored before the final delivery: a platform that stalls cannot lose it.
-                await persist(status, error_text)
-                await stream.finish(note=reply.note(status, error_text))
-        except DeliveryError:
-            if persisted is None:  # the placeholder could not be sent: nothing streamed
-                await persist(MessageStatus.ERROR, "the reply could not be delivered")
-            raise
-        except BaseException:
-            if persisted is None:
-                cancelled = _current_task_cancelling()
-                await persist(MessageStatus.INTERRUPTED if cancelled else MessageStatus.ERROR, None)
-            raise
-        finally:
-            if persisted is not None:
-                self._log_turn(
-                    incoming,
-                    request=request,
-                    reply=reply,
-                    outcome=persisted,
-                    started=started,
-                    stream=stream,
-                )
-        assert persisted is not None
-        return persisted
-
-    @staticmethod
-    async def _await_generation(run: RunningTurn) -> tuple[MessageStatus, str | None]:
-        """How the generation ended: complete, stopped by /stop, or failed at the endpoint.
-
-        A cancellation that is not our /stop (shutdown) propagates; a bug propagates.
-        """
-        assert run.generation is not None
-        try:
-            await run.generation
-        except asyncio.CancelledError:
-            if not run.stop_requested or _current_task_cancelling():
-                raise
-            return MessageStatus.STOPPED, None
-        except EndpointError as exc:
-            return MessageStatus.ERROR, user_message(exc)
-        return MessageStatus.COMPLETE, None
-
-    async def _persist(self, ids: TurnIds, outcome: TurnOutcome) -> None:
-        try:
-            await self._store.finish_turn(
-                ids.assistant_message_id,
-                content=outcome.content,
-                reasoning=outcome.reasoning,
-                status=outcome.status,
-                finish_reason=outcome.finish_reason,
+            previous = await self._store.begin_continuation(state.chat_id)
+            job = self._job(state, connection, model, built, previous.id)
+            job = dataclasses.replace(
+                job, prefix=previous.content, prefix_reasoning=previous.reasoning
             )
-        except BotError:
-            _log.exception("could not store the end of a turn")
+        else:
+            built = await self._prompts.build(
+                state, connection, model, speaker=speaker, before=last.id
+            )
+            previous = await self._store.begin_regeneration(state.chat_id)
+            job = self._job(state, connection, model, built, previous.id)
+        return await self._replies.run(job, replier, run)
 
-    def _log_turn(
+    def _job(
         self,
-        incoming: Incoming,
-        *,
-        request: CompletionRequest,
-        reply: Generation,
-        outcome: TurnOutcome,
-        started: float,
-        stream: ReplyStream,
-    ) -> None:
-        now = self._clock.now()
-        first = f"{reply.first_token_at - started:.3f}s" if reply.first_token_at else "-"
-        _log.info(
-            "turn channel=%s model=%s status=%s first_token=%s duration=%.3fs chars=%d "
-            "reasoning_chars=%d sends=%d edits=%d finish=%s",
-            incoming.channel,
-            request.model,
-            outcome.status.value,
-            first,
-            now - started,
-            reply.chars,
-            len(outcome.reasoning),
-            stream.sends,
-            stream.edits,
-            outcome.finish_reason or "-",
+        state: ChannelState,
+        connection: Connection,
+        model: str,
+        built: BuiltPrompt,
+        reply_id: MessageId,
+    ) -> ReplyJob:
+        names = {"user_name": built.user_name, "char_name": built.char_name}
+        request = build_request(state, connection, model, built.messages, **names)
+        shaping = Shaping(
+            self._store, state, built.messages, user=built.user_name, char=built.char_name
         )
+        return ReplyJob(state.key, reply_id, state, request, shaping)
 
 
-def _current_task_cancelling() -> bool:
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
+async def _failed(replier: Replier, exc: BotError) -> TurnOutcome:
+    text = user_message(exc)
+    await _tell(replier, text)
+    return TurnOutcome(status=MessageStatus.ERROR, content="", error_text=text)
 
 
 async def _tell(replier: Replier, text: str) -> None:

@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import AsyncGenerator, Awaitable, Callable
 
 from bot.domain import CompletionRequest, Connection, Delta, MessageStatus, ReasoningDisplay
-from bot.errors import MaxTokensFieldRejected, RoleOrderRejected
+from bot.errors import ImagesRejected, MaxTokensFieldRejected, RoleOrderRejected
 from bot.ports import Clock, CompletionClient
 from bot.reasoning import ReasoningPresenter, Split, ThinkSplitter
 from bot.streaming import ReplyStream
@@ -90,6 +90,17 @@ class Generation:
                 connection = dataclasses.replace(request.connection, options=options)
                 await on_options_learned(connection)
                 request = dataclasses.replace(request, connection=connection)
+            except ImagesRejected:
+                if self.first_token_at is not None or not _has_media(request):
+                    raise
+                options = request.connection.options
+                options = dataclasses.replace(
+                    options, text_only_models=(*options.text_only_models, request.model)
+                )
+                connection = dataclasses.replace(request.connection, options=options)
+                await on_options_learned(connection)
+                request = without_media(dataclasses.replace(request, connection=connection))
+                self.notice = IMAGES_REFUSED_NOTE
             except RoleOrderRejected:
                 retry = None
                 if self.first_token_at is None and stricter is not None:
@@ -152,3 +163,22 @@ class Generation:
         if not self.content.strip():
             return EMPTY_REPLY_NOTE
         return ""
+
+
+IMAGES_REFUSED_NOTE = (
+    "*(this model can't see images, so I answered from the words alone; /model can pick a "
+    "vision model)*"
+)
+
+
+def _has_media(request: CompletionRequest) -> bool:
+    return any(message.media for message in request.messages)
+
+
+def without_media(request: CompletionRequest) -> CompletionRequest:
+    """The request with every image taken out of its messages, the words kept."""
+    messages = tuple(
+        dataclasses.replace(message, parts=()) if message.media else message
+        for message in request.messages
+    )
+    return dataclasses.replace(request, messages=messages)

@@ -10,11 +10,11 @@ from collections.abc import Sequence
 
 from bot.domain import ApiType, ChannelState, ChatMessage, CompletionRequest, Connection
 from bot.errors import UsageError
+from bot.prompt.assemble import ASSISTANT_NAME
 from bot.prompt.instruct import TEMPLATES, render_prompt
-from bot.prompt.postprocess import PostProcessMode, postprocess
+from bot.prompt.postprocess import DEFAULT_PLACEHOLDER, PostProcessMode, postprocess
 
 DEFAULT_TEMPLATE = "chatml"
-BOT_NAME = "Assistant"
 
 
 def build_request(
@@ -24,14 +24,23 @@ def build_request(
     messages: Sequence[ChatMessage],
     *,
     user_name: str,
+    char_name: str = ASSISTANT_NAME,
 ) -> CompletionRequest:
     """A chat request, or for a text-completion channel the rendered prompt and its stops.
 
     The template's stop strings come after the channel's own, duplicates dropped.
     """
+    if model in connection.options.text_only_models:  # it refused images before
+        messages = [dataclasses.replace(m, parts=()) if m.media else m for m in messages]
     if state.api_type is ApiType.CHAT:
         mode = _mode(state.postprocess_mode)
-        shaped = postprocess(messages, mode, user_name=user_name, char_name=BOT_NAME)
+        shaped = postprocess(
+            messages,
+            mode,
+            placeholder=state.postprocess_placeholder or DEFAULT_PLACEHOLDER,
+            user_name=user_name,
+            char_name=char_name,
+        )
         return CompletionRequest(connection, model, shaped, state.params)
     template = TEMPLATES.get(state.instruct_template or DEFAULT_TEMPLATE)
     if template is None:
@@ -39,7 +48,7 @@ def build_request(
             f"This channel's instruct template {state.instruct_template!r} is unknown; "
             f"choose one with /api type:text template:<{'|'.join(TEMPLATES)}>."
         )
-    rendered = render_prompt(template, messages, char_name=BOT_NAME, user_name=user_name)
+    rendered = render_prompt(template, messages, char_name=char_name, user_name=user_name)
     stop = tuple(dict.fromkeys((*state.params.stop, *rendered.stop)))
     params = dataclasses.replace(state.params, stop=stop)
     return CompletionRequest(connection, model, (), params, prompt=rendered.text)

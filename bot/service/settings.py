@@ -7,6 +7,7 @@ Model, prompt, sampling, API type, reasoning display, the settings overview and
 from __future__ import annotations
 
 from bot.domain import (
+    KEEP,
     ApiType,
     ChannelChanges,
     ChannelState,
@@ -17,6 +18,7 @@ from bot.domain import (
 )
 from bot.errors import UsageError
 from bot.ports import Store
+from bot.prompt.postprocess import DEFAULT_PLACEHOLDER
 from bot.service.handlers import Handlers
 from bot.service.params import apply_params, describe_params
 from bot.service.requests import DEFAULT_TEMPLATE
@@ -24,6 +26,7 @@ from bot.service.targets import Targets
 
 MAX_SYSTEM_PROMPT_CHARS = 20_000
 PROMPT_PREVIEW_CHARS = 200
+MAX_PLACEHOLDER_CHARS = 500
 
 
 class SettingsCommands:
@@ -91,9 +94,31 @@ class SettingsCommands:
         return CommandResult(f"The model's reasoning is now {words[mode]}.")
 
     async def _postprocess(self, call: CommandCall) -> CommandResult:
-        mode = call.options["mode"].strip().lower()
-        await self._store.update_channel(call.channel, ChannelChanges(postprocess_mode=mode))
-        return CommandResult(f"Prompts in this channel are now post-processed: {mode}.")
+        mode = call.options.get("mode", "").strip().lower()
+        placeholder = call.options.get("placeholder")
+        if not mode and placeholder is None:
+            state = await self._store.load_channel(call.channel)
+            shown = state.postprocess_placeholder or DEFAULT_PLACEHOLDER
+            return CommandResult(
+                f"Post-processing: {state.postprocess_mode}; placeholder: {shown}. "
+                "Change them with /postprocess mode:<mode> placeholder:<text>."
+            )
+        if placeholder is not None and len(placeholder) > MAX_PLACEHOLDER_CHARS:
+            raise UsageError(f"The placeholder can be {MAX_PLACEHOLDER_CHARS} characters at most.")
+        changes = ChannelChanges(
+            postprocess_mode=mode or KEEP,
+            postprocess_placeholder=(
+                KEEP if placeholder is None else (placeholder.strip() or None)
+            ),
+        )
+        await self._store.update_channel(call.channel, changes)
+        said = []
+        if mode:
+            said.append(f"Prompts in this channel are now post-processed: {mode}.")
+        if placeholder is not None:
+            text = placeholder.strip() or DEFAULT_PLACEHOLDER
+            said.append(f"Strict modes now add the user message {text!r} where one is missing.")
+        return CommandResult(" ".join(said))
 
     async def _show(self, call: CommandCall) -> CommandResult:
         state = await self._store.load_channel(call.channel)

@@ -27,12 +27,19 @@ class Shaping:
     """
 
     def __init__(
-        self, store: Store, state: ChannelState, messages: tuple[ChatMessage, ...], user: str
+        self,
+        store: Store,
+        state: ChannelState,
+        messages: tuple[ChatMessage, ...],
+        *,
+        user: str,
+        char: str,
     ) -> None:
         self._store = store
         self._state = state
         self._messages = messages
         self._user = user
+        self._char = char
         self.switched_to: str | None = None
 
     async def stricter(self, request: CompletionRequest) -> CompletionRequest | None:
@@ -47,5 +54,10 @@ class Shaping:
         )
         _log.info("channel=%s post-processing now %s", state.key, following.value)
         return build_request(
-            state, request.connection, request.model, self._messages, user_name=self._user
+            state,
+            request.connection,
+            request.model,
+            self._messages,
+            user_name=self._user,
+            char_name=self._char,
         )

@@ -1,4 +1,4 @@
-"""Suggestions for an option as the user types it: models, presets, profiles.
+"""Suggestions for an option as the user types it: models, presets, profiles, characters.
 
 Adapters call this for autocomplete (Discord) or pickers (Telegram); an endpoint
 that cannot answer gives no suggestions rather than an error, since a typed
@@ -12,7 +12,7 @@ import logging
 from bot.commands import find_command
 from bot.domain import CommandCall
 from bot.errors import BotError
-from bot.ports import Profiles, Store
+from bot.ports import Characters, Profiles, Store
 from bot.presets import suggest_presets
 from bot.service.models import MAX_SUGGESTIONS, ModelCatalog, filter_models
 from bot.service.targets import Targets
@@ -22,10 +22,17 @@ _log = logging.getLogger(__name__)
 
 class Suggestions:
     def __init__(
-        self, *, store: Store, profiles: Profiles, targets: Targets, catalog: ModelCatalog
+        self,
+        *,
+        store: Store,
+        profiles: Profiles,
+        targets: Targets,
+        catalog: ModelCatalog,
+        characters: Characters,
     ) -> None:
         self._store = store
         self._profiles = profiles
+        self._characters = characters
         self._targets = targets
         self._catalog = catalog
 
@@ -41,6 +48,7 @@ class Suggestions:
             "presets": self._presets,
             "profiles": self._profile_names,
             "models": self._models,
+            "characters": self._character_names,
         }
         lookup = sources.get(wanted.autocomplete or "")
         if lookup is None:
@@ -56,6 +64,10 @@ class Suggestions:
 
     async def _profile_names(self, call: CommandCall, typed: str) -> list[str]:
         names = [p.name for p in await self._profiles.list_profiles(call.profile_scope)]
+        return filter_models(names, typed)
+
+    async def _character_names(self, call: CommandCall, typed: str) -> list[str]:
+        names = [c.name for c in await self._characters.list_characters(call.profile_scope)]
         return filter_models(names, typed)
 
     async def _models(self, call: CommandCall, typed: str) -> list[str]:

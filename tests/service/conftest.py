@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -20,11 +21,15 @@ from bot.domain import (
     PlatformLimits,
     TurnOutcome,
 )
-from bot.prompt.assemble import BasicPromptBuilder
+from bot.errors import UsageError
 from bot.service.conversation import ConversationService
+from bot.service.prompting import Budget, PromptFactory
 from bot.service.queue import ChannelQueue
+from bot.service.tokens import EstimatingCounter, TokenBook
+from bot.storage.characters import SqlCharacters
 from bot.storage.db import create_engine, create_sessions
 from bot.storage.migrate import upgrade_to_head
+from bot.storage.personas import SqlPersonas
 from bot.storage.profiles import SqlProfiles
 from bot.storage.secrets import SecretBox
 from bot.storage.store import SqlStore
@@ -34,6 +39,7 @@ from tests.fakes.recording_replier import RecordingReplier
 from tests.fakes.scripted_client import ScriptedClient
 
 CHANNEL = ChannelKey("test", "general")
+WALL_CLOCK = datetime(2026, 11, 22, 17, 30, tzinfo=UTC)
 LIMITS = PlatformLimits(max_length=2000, writes_per_window=5, window_seconds=5.0)
 
 
@@ -82,17 +88,36 @@ def build_service(
     default: Connection | None,
     queue_size: int = 3,
 ) -> ConversationService:
+    characters = SqlCharacters(store._sessions, secret_box=None)
+    personas = SqlPersonas(store._sessions, secret_box=None)
+    prompts = PromptFactory(
+        store=store,
+        characters=characters,
+        personas=personas,
+        tokens=TokenBook(EstimatingCounter(), store),
+        budget=Budget(page_size=50),
+        wall_clock=lambda: WALL_CLOCK,
+    )
     return ConversationService(
         store=store,
         profiles=SqlProfiles(store._sessions, secret_box=store._secret_box),
+        characters=characters,
+        personas=personas,
+        fetcher=NoDownloads(),
         client=client,
         pacing=Pacing(clock=clock),
         clock=clock,
-        prompt_builder=BasicPromptBuilder(),
+        prompts=prompts,
         queue=ChannelQueue(max_waiting=queue_size),
         default_connection=default,
-        history_limit=50,
     )
+
+
+class NoDownloads:
+    """The service harness has no network: a card link is refused as a real dead link is."""
+
+    async def fetch(self, url: str, *, max_bytes: int) -> bytes:
+        raise UsageError(f"couldn't download the card: nothing answers at {url}")
 
 
 @pytest.fixture

@@ -1,0 +1,207 @@
+"""Streaming one reply into the chat and settling it in the store, whatever happens.
+
+Shared by every kind of turn: a new message, a regenerated reply, a continued one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from bot.domain import (
+    ChannelKey,
+    ChannelState,
+    CompletionRequest,
+    Connection,
+    MessageId,
+    MessageStatus,
+    TurnOutcome,
+)
+from bot.errors import BotError, DeliveryError, EndpointError, user_message
+from bot.ports import Clock, CompletionClient, Replier, Store
+from bot.service.generation import Generation
+from bot.service.queue import RunningTurn
+from bot.service.shaping import Shaping
+from bot.service.targets import Targets
+from bot.streaming import Pacing, ReplyStream
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyJob:
+    """Where a reply goes and what it extends.
+
+    `prefix` is the text a continued reply already had: the stored reply is the prefix
+    plus what streams now, and a failed continuation leaves the prefix as it was.
+    """
+
+    channel: ChannelKey
+    reply_id: MessageId
+    state: ChannelState
+    request: CompletionRequest
+    shaping: Shaping
+    prefix: str = ""
+    prefix_reasoning: str = ""
+    notice: str | None = None  # said under the reply, e.g. why an image was left out
+
+
+class ReplyRunner:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        client: CompletionClient,
+        pacing: Pacing,
+        clock: Clock,
+        targets: Targets,
+        max_reply_chars: int,
+    ) -> None:
+        self._store = store
+        self._client = client
+        self._pacing = pacing
+        self._clock = clock
+        self._targets = targets
+        self._max_reply_chars = max_reply_chars
+
+    async def run(self, job: ReplyJob, replier: Replier, run: RunningTurn) -> TurnOutcome:
+        started = self._clock.now()
+        budget = self._pacing.budget_for(job.channel, replier.limits)
+        stream = ReplyStream(replier, budget=budget, clock=self._clock)
+        reply = Generation(
+            self._client,
+            stream,
+            clock=self._clock,
+            display=job.state.reasoning_display,
+            max_reply_chars=self._max_reply_chars,
+        )
+
+        async def remember(connection: Connection) -> None:
+            await self._targets.learned(job.channel, connection)
+
+        persisted: TurnOutcome | None = None
+
+        async def persist(status: MessageStatus, error_text: str | None) -> TurnOutcome:
+            nonlocal persisted
+            persisted = _settled(job, reply, status, error_text)
+            await asyncio.shield(self._persist(job.reply_id, persisted))
+            return persisted
+
+        try:
+            async with stream:
+                run.generation = asyncio.create_task(
+                    reply.run(
+                        job.request, on_options_learned=remember, stricter=job.shaping.stricter
+                    )
+                )
+                if run.stop_requested:  # /stop came while the turn was still preparing
+                    run.generation.cancel()
+                status, error_text = await _await_generation(run)
+                reply.notice = _notice(job, status, reply.notice)
+                # Stored before the final delivery: a platform that stalls cannot lose it.
+                await persist(status, error_text)
+                await stream.finish(note=reply.note(status, error_text))
+        except DeliveryError:
+            if persisted is None:  # the placeholder could not be sent: nothing streamed
+                await persist(MessageStatus.ERROR, "the reply could not be delivered")
+            raise
+        except BaseException:
+            if persisted is None:
+                cancelled = _current_task_cancelling()
+                await persist(MessageStatus.INTERRUPTED if cancelled else MessageStatus.ERROR, None)
+            raise
+        finally:
+            if persisted is not None:
+                self._log_turn(job, reply=reply, outcome=persisted, started=started, stream=stream)
+        assert persisted is not None
+        return persisted
+
+    async def _persist(self, reply_id: MessageId, outcome: TurnOutcome) -> None:
+        try:
+            await self._store.finish_turn(
+                reply_id,
+                content=outcome.content,
+                reasoning=outcome.reasoning,
+                status=outcome.status,
+                finish_reason=outcome.finish_reason,
+            )
+        except BotError:
+            _log.exception("could not store the end of a turn")
+
+    def _log_turn(
+        self,
+        job: ReplyJob,
+        *,
+        reply: Generation,
+        outcome: TurnOutcome,
+        started: float,
+        stream: ReplyStream,
+    ) -> None:
+        now = self._clock.now()
+        first = f"{reply.first_token_at - started:.3f}s" if reply.first_token_at else "-"
+        _log.info(
+            "turn channel=%s model=%s status=%s first_token=%s duration=%.3fs chars=%d "
+            "reasoning_chars=%d sends=%d edits=%d finish=%s",
+            job.channel,
+            job.request.model,
+            outcome.status.value,
+            first,
+            now - started,
+            reply.chars,
+            len(outcome.reasoning),
+            stream.sends,
+            stream.edits,
+            outcome.finish_reason or "-",
+        )
+
+
+def _settled(
+    job: ReplyJob, reply: Generation, status: MessageStatus, error_text: str | None
+) -> TurnOutcome:
+    """What is stored. A continuation is never worse than the reply it extended: a stop
+    keeps the words so far as the end, a failure leaves the reply as it was."""
+    if not job.prefix:
+        return TurnOutcome(status, reply.content, reply.reasoning, reply.finish_reason, error_text)
+    if status in (MessageStatus.COMPLETE, MessageStatus.STOPPED):
+        return TurnOutcome(
+            MessageStatus.COMPLETE,
+            job.prefix + reply.content,
+            job.prefix_reasoning + reply.reasoning,
+            reply.finish_reason,
+            error_text,
+        )
+    return TurnOutcome(MessageStatus.COMPLETE, job.prefix, job.prefix_reasoning, None, error_text)
+
+
+def _notice(job: ReplyJob, status: MessageStatus, learned: str) -> str:
+    """Everything worth one line under the reply: what was left out, what was learned."""
+    notes = [note for note in (job.notice, learned) if note]
+    if job.shaping.switched_to and status is MessageStatus.COMPLETE:
+        notes.append(
+            "*(this endpoint wants strictly ordered messages, so this channel now "
+            f"uses /postprocess mode:{job.shaping.switched_to})*"
+        )
+    return "\n".join(notes)
+
+
+async def _await_generation(run: RunningTurn) -> tuple[MessageStatus, str | None]:
+    """How the generation ended: complete, stopped by /stop, or failed at the endpoint.
+
+    A cancellation that is not our /stop (shutdown) propagates; a bug propagates.
+    """
+    assert run.generation is not None
+    try:
+        await run.generation
+    except asyncio.CancelledError:
+        if not run.stop_requested or _current_task_cancelling():
+            raise
+        return MessageStatus.STOPPED, None
+    except EndpointError as exc:
+        return MessageStatus.ERROR, user_message(exc)
+    return MessageStatus.COMPLETE, None
+
+
+def _current_task_cancelling() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
