@@ -12,10 +12,12 @@ import itertools
 import json
 import logging
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TextIO
 
+from bot.commands import OptionKind, find_command
 from bot.domain import (
     Actor,
     ChannelKey,
@@ -27,8 +29,9 @@ from bot.domain import (
     PlatformLimits,
     TurnOutcome,
 )
+from bot.platforms.console_files import ATTACH, ConsoleFiles, FileProblem
 from bot.platforms.console_syntax import is_command, parse_command
-from bot.service.conversation import ConversationService
+from bot.service.conversation import REWRITING_COMMANDS, ConversationService
 
 _log = logging.getLogger(__name__)
 
@@ -109,6 +112,7 @@ class ConsoleReplier:
 class ConsoleIdentity:
     chat_id: str
     user_name: str
+    export_dir: Path = Path("exports")  # where exported cards are written
 
 
 class ConsoleSession:
@@ -135,6 +139,7 @@ class ConsoleSession:
         self._chats_ahead = 0  # messages read whose turn has not ended yet
         self._turn_begun = asyncio.Event()  # the current message's turn has sent something
         self._stops: set[asyncio.Task[None]] = set()
+        self._files = ConsoleFiles(identity.export_dir)
 
     async def run(self, stdin: TextIO) -> None:
         lines: asyncio.Queue[str | None] = asyncio.Queue()
@@ -147,7 +152,7 @@ class ConsoleSession:
                 if is_command(text) and parse_command(text)[0] == "stop":
                     await self._stop(text)
                 else:
-                    if text and not is_command(text):
+                    if text and (not is_command(text) or _rewrites(text)):
                         self._chats_ahead += 1
                     work.put_nowait(line)
             work.put_nowait(_EOF)
@@ -182,7 +187,9 @@ class ConsoleSession:
             if not text:
                 continue
             try:
-                if is_command(text):
+                if _rewrites(text):
+                    await self._rewrite(text)
+                elif is_command(text):
                     await self._command(text)
                 else:
                     await self._chat(text)
@@ -193,12 +200,45 @@ class ConsoleSession:
 
     async def _command(self, line: str) -> None:
         name, options = parse_command(line)
-        call = CommandCall(name=name, options=options, channel=self._channel, actor=self._actor)
+        if name == ATTACH:
+            self._answer(name, self._files.attach(line.partition(" ")[2]))
+            return
+        try:
+            call = self._call(name, options)
+        except FileProblem as exc:
+            self._answer(name, str(exc))
+            return
         result = await self._service.run_command(call)
+        text = result.text
+        saved = self._files.save(result.file) if result.file else None
+        if saved:
+            text = f"{text}\n{saved}"
+        fields = {"speaker": result.speaker} if result.speaker else {}
+        self._answer(name, text, **fields)
+
+    def _answer(self, name: str, text: str, **fields: str) -> None:
         if self._output.jsonl:
-            self._output.event(type="command", name=name, text=result.text)
+            self._output.event(type="command", name=name, text=text, **fields)
         else:
-            self._output.write(f"\n{result.text}\n")
+            speaker = f"{fields['speaker']}: " if "speaker" in fields else ""
+            self._output.write(f"\n{speaker}{text}\n")
+
+    def _call(self, name: str, options: dict[str, str]) -> CommandCall:
+        """The console's form of an attachment is `file:<path>`: read here, sent as a file."""
+        path = options.pop("file", None) if _takes_file(name) else None
+        attachments = (self._files.read(path),) if path else ()
+        return CommandCall(
+            name=name,
+            options=options,
+            channel=self._channel,
+            actor=self._actor,
+            attachments=attachments,
+        )
+
+    async def _rewrite(self, line: str) -> None:
+        name, options = parse_command(line)
+        call = self._call(name, options)
+        await self._reply(lambda replier: self._service.rewrite(call, replier))
 
     async def _chat(self, text: str) -> None:
         incoming = Incoming(
@@ -206,10 +246,14 @@ class ConsoleSession:
             author_id=self._actor.user_id,
             author_name=self._actor.display_name,
             text=text,
+            attachments=self._files.take_pending(),
         )
+        await self._reply(lambda replier: self._service.handle(incoming, replier))
+
+    async def _reply(self, turn: Callable[[ConsoleReplier], Awaitable[TurnOutcome]]) -> None:
         replier = ConsoleReplier(self._output, self._refs, on_send=self._turn_begun)
         try:
-            outcome = await self._service.handle(incoming, replier)
+            outcome = await turn(replier)
         finally:
             self._chats_ahead -= 1
             self._turn_begun.clear()
@@ -228,6 +272,15 @@ class ConsoleSession:
     def _prompt(self) -> None:
         if not self._output.jsonl:
             self._output.write("\nyou> ")
+
+
+def _rewrites(text: str) -> bool:
+    return is_command(text) and parse_command(text)[0] in REWRITING_COMMANDS
+
+
+def _takes_file(name: str) -> bool:
+    spec = find_command(name)
+    return spec is not None and any(o.kind is OptionKind.ATTACHMENT for o in spec.options)
 
 
 def _done_status(outcome: TurnOutcome) -> str:

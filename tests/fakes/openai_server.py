@@ -21,6 +21,7 @@ from typing import Any
 SCENARIOS = (
     "echo", "normal", "reasoning", "keepalive", "fragmented", "u2028", "error_mid_stream",
     "cut", "abort", "finish_no_done", "empty", "garbage", "slow_first_token", "slow", "count",
+    "numbered",
     "json", "html", "unauthorized", "unauthorized_padded", "detail", "forbidden", "not_found",
     "rate_limited", "quota", "validation", "server_error", "bad_gateway", "redirect",
 )  # fmt: skip
@@ -187,7 +188,7 @@ class _Exchange:
 
 
 class FakeOpenAI:
-    """Serves /v1/chat/completions and /v1/models on 127.0.0.1 at a free port.
+    """Serves /v1/chat/completions, /v1/models and llama.cpp's /tokenize on 127.0.0.1.
 
     `async with FakeOpenAI() as fake:` runs it in the current loop; `with
     FakeOpenAI.in_thread() as fake:` runs it in its own loop in a daemon thread (for tests that
@@ -211,6 +212,11 @@ class FakeOpenAI:
         self.rate_limit_headers = {"retry-after": "7"}
         # Remove "/v1/completions" to imitate a chat-only server (or the reverse).
         self.generation_paths = {"/v1/chat/completions", "/v1/completions"}
+        # POST /tokenize at the server root, llama.cpp style (counts: `fake_token_ids`). Off: 404;
+        # a delay makes it hang; an answer replaces the count (garbage for tests).
+        self.tokenize_enabled = True
+        self.tokenize_delay_seconds = 0.0
+        self.tokenize_answer: bytes | None = None
         self.requests: list[RecordedRequest] = []
         self.closed_early = 0
         self.disconnected = threading.Event()
@@ -311,6 +317,8 @@ class FakeOpenAI:
                 {"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in self.models
             ]
             return await ex.respond(200, json.dumps({"object": "list", "data": data}).encode())
+        if request.method == "POST" and request.path == "/tokenize" and self.tokenize_enabled:
+            return await self._tokenize(ex)
         if request.method != "POST" or request.path not in self.generation_paths:
             return await ex.respond(404, b'{"error":{"message":"Unknown path"}}')
         name = ex.model.removeprefix("scenario/")
@@ -352,6 +360,16 @@ class FakeOpenAI:
         await ex.respond(
             status, body.replace(b"{token}", token.encode()), kind=kind, headers=headers
         )
+
+    async def _tokenize(self, ex: _Exchange) -> None:
+        """llama.cpp's POST /tokenize {"content"} -> {"tokens": [ids]}, ids by `fake_token_ids`."""
+        await asyncio.sleep(self.tokenize_delay_seconds)
+        if self.tokenize_answer is not None:
+            return await ex.respond(200, self.tokenize_answer)
+        content = ex.body.get("content")
+        if not isinstance(content, str):
+            return await ex.respond(400, _error("'content' must be a string"))
+        return await ex.respond(200, json.dumps({"tokens": fake_token_ids(content)}).encode())
 
     # Scenarios: one coroutine per name in SCENARIOS (the error ones are in _ERRORS).
     async def _echo(self, ex: _Exchange) -> None:
@@ -420,6 +438,14 @@ class FakeOpenAI:
             await asyncio.sleep(self.token_interval_seconds)
         await ex.reply([])
 
+    async def _numbered(self, ex: _Exchange) -> None:
+        """ "Reply number N.": each generation differs, so regenerated replies and swipes can be
+        told apart (N counts the generation requests so far, this one included)."""
+        await ex.start_stream()
+        paths = self.generation_paths
+        number = sum(1 for r in self.requests if r.method == "POST" and r.path in paths)
+        await ex.reply(_words(f"Reply number {number}."))
+
     async def _count(self, ex: _Exchange) -> None:
         """`max_tokens` unique tokens, back to back: the benchmark's stream."""
         await ex.start_stream()
@@ -445,6 +471,14 @@ async def _read_request(reader: asyncio.StreamReader) -> RecordedRequest | None:
     except ValueError:
         body = None
     return RecordedRequest(method, target.partition("?")[0], headers, body)
+
+
+def fake_token_ids(text: str) -> list[int]:
+    """The fake tokenizers' answer: one token per whitespace-separated word, nothing else.
+
+    Unlike the estimate (UTF-8 bytes / 3.35): "the quick brown fox" is 4 here and 6 estimated.
+    """
+    return [1000 + index for index, _ in enumerate(text.split())]
 
 
 def _words(text: str) -> list[str]:
