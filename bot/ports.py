@@ -134,7 +134,8 @@ class Store(Protocol):
         finish_reason: str | None = None,
     ) -> None:
         """Settle a pending reply; for one with alternatives, the chosen alternative. A failed
-        alternative that produced no text is dropped and the one before it chosen again."""
+        alternative that produced no text is dropped; one that was stopped or failed part-way
+        is kept. Either way the one shown before it is chosen again, if that one was whole."""
         ...
 
     async def save_connection(

@@ -221,6 +221,8 @@ class ConversationService:
             )
             previous = await self._store.begin_regeneration(state.chat_id)
             job = self._job(state, connection, model, built, previous.id)
+            whole = previous.status is MessageStatus.COMPLETE and bool(previous.content)
+            job = dataclasses.replace(job, falls_back=whole)
         return await self._replies.run(job, replier, run)
 
     def _job(

@@ -151,16 +151,18 @@ class Generation:
             self._stream.append(self._presenter.answer(split.answer))
 
     def note(self, status: MessageStatus, error_text: str | None) -> str:
-        """The line added under the reply: why it ended, when that is not plain success."""
+        """The lines added under the reply: why it ended, when that is not plain success, and
+        any notice (an image left out, a setting learned), which holds however it ended."""
+        return "\n".join(line for line in (self._ending(status, error_text), self.notice) if line)
+
+    def _ending(self, status: MessageStatus, error_text: str | None) -> str:
         if status is MessageStatus.STOPPED:
             return STOPPED_NOTE
         if status is MessageStatus.ERROR:
             return f"⚠️ {error_text}"
         if self.capped:
             return CAPPED_NOTE.format(limit=self._max_reply_chars)
-        if self.notice:
-            return self.notice
-        if not self.content.strip():
+        if not self.content.strip() and not self.notice:
             return EMPTY_REPLY_NOTE
         return ""
 

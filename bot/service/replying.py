@@ -45,6 +45,9 @@ class ReplyJob:
     prefix: str = ""
     prefix_reasoning: str = ""
     notice: str | None = None  # said under the reply, e.g. why an image was left out
+    falls_back: bool = False
+    """A regeneration of a whole reply: if this one ends unfinished, the store chooses the
+    version shown before it again, and the chat is told so."""
 
 
 class ReplyRunner:
@@ -156,6 +159,11 @@ class ReplyRunner:
         )
 
 
+KEPT_PREVIOUS_NOTE = (
+    "*(I still remember the version before this one; /swipe previous shows it again)*"
+)
+
+
 def _settled(
     job: ReplyJob, reply: Generation, status: MessageStatus, error_text: str | None
 ) -> TurnOutcome:
@@ -177,6 +185,8 @@ def _settled(
 def _notice(job: ReplyJob, status: MessageStatus, learned: str) -> str:
     """Everything worth one line under the reply: what was left out, what was learned."""
     notes = [note for note in (job.notice, learned) if note]
+    if job.falls_back and status is not MessageStatus.COMPLETE:
+        notes.append(KEPT_PREVIOUS_NOTE)
     if job.shaping.switched_to and status is MessageStatus.COMPLETE:
         notes.append(
             "*(this endpoint wants strictly ordered messages, so this channel now "

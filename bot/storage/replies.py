@@ -6,7 +6,7 @@ mirror the chosen one, so history reads and prompts never open the JSON.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -108,29 +108,50 @@ def settle_reply(
     status: MessageStatus,
     finish_reason: str | None,
 ) -> None:
-    """Settle the row's chosen alternative, or drop it when it failed without any text: the
-    version shown before the regeneration is then chosen again."""
+    """Settle the row's chosen alternative.
+
+    A regeneration that failed without any text is dropped. One that was stopped or failed
+    part-way is kept to look at, but the version shown before it is chosen again when that
+    one was whole: only a finished reply is history, and the model should not lose its last
+    word to a broken retry.
+    """
     swipes = list(row.swipes or ())
-    if len(swipes) > 1 and _failed_empty(status.value, content):
-        # A regeneration that produced nothing leaves no junk alternative.
+    regenerated = len(swipes) > 1
+    if regenerated and _failed_empty(status.value, content):
         dropped = swipes.pop(row.swipe_index)
         row.swipe_index = _index_shown_before(dropped, len(swipes), row.swipe_index - 1)
         _mirror(row, swipes[row.swipe_index])
     else:
+        pending = swipes[row.swipe_index] if swipes else {}
         row.content, row.reasoning = content, reasoning
         row.status, row.finish_reason = status.value, finish_reason
         if swipes:
             swipes[row.swipe_index] = _swipe_of(row)
+        if regenerated and status is not MessageStatus.COMPLETE:
+            shown = pending.get(SHOWN_BEFORE)
+            if _valid_index(shown, len(swipes)) and _is_whole(swipes[shown]):
+                row.swipe_index = shown
+                _mirror(row, swipes[shown])
     row.swipes = swipes or None
     row.token_count, row.token_counter = None, None
     row.updated_at = utcnow()
 
 
+def _is_whole(swipe: dict[str, Any]) -> bool:
+    content = swipe.get("content")
+    return swipe.get("status") == MessageStatus.COMPLETE.value and bool(content)
+
+
 def _index_shown_before(swipe: dict[str, Any], count: int, fallback: int) -> int:
     shown = swipe.get(SHOWN_BEFORE)
-    if isinstance(shown, int) and not isinstance(shown, bool) and 0 <= shown < count:
+    if _valid_index(shown, count):
         return shown
     return max(min(fallback, count - 1), 0)
+
+
+def _valid_index(value: object, count: int) -> TypeGuard[int]:
+    """An index read back from JSON, which a hand-edited or older row may lack or garble."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < count
 
 
 def _failed_empty(status: str, content: str) -> bool:

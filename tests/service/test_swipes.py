@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
+import asyncio
 
 from bot.domain import (
     Actor,
@@ -145,20 +145,44 @@ async def test_failed_regeneration_keeps_the_previous_reply(harness: Harness) ->
     assert {"role": "assistant", "content": "first"} in sent(harness)
 
 
-@pytest.mark.xfail(
-    reason="bug: finish_turn chooses the failed, partial alternative, which is no history",
-)
 async def test_regeneration_cut_off_midway_keeps_the_previous_reply_in_the_prompt(
     harness: Harness,
 ) -> None:
-    """A regeneration that fails after some text must not leave the model without any reply."""
+    """A regeneration that fails after some text must not leave the model without any reply:
+    the partial text stays as a swipe to look at, the whole one before it is remembered."""
     broken = Script(deltas=[Delta(content="half")], error=EndpointStreamError("cut"))
     harness.client.scripts += [reply("first"), broken, reply("next")]
     await harness.say("hi")
-    outcome = await rewrite(harness, "regenerate")
+    replier = harness.replier()
+    outcome = await rewrite(harness, "regenerate", replier=replier)
     assert outcome.status is MessageStatus.ERROR
+    assert "I still remember the version before" in replier.texts[-1]
+    assert (await chat(harness))[-1] == ("assistant", "complete", "first")
+    assert await swipe(harness) == "half\n*(2/2)*"
+    assert (await chat(harness))[-1] == ("assistant", "error", "half")
+    await swipe(harness, "previous")
     await harness.say("more")
     assert {"role": "assistant", "content": "first"} in sent(harness)
+
+
+async def test_a_stopped_regeneration_is_kept_but_the_whole_reply_is_remembered(
+    harness: Harness,
+) -> None:
+    """/stop on a regeneration keeps its words as a swipe; the model goes on from the whole
+    reply it had, not from a half-written one."""
+    held = Script(deltas=[Delta(content="sec")], hold_after=1)
+    harness.client.scripts += [reply("first"), held]
+    await harness.say("hi")
+    replier = harness.replier()
+    writing = asyncio.create_task(rewrite(harness, "regenerate", replier=replier))
+    await held.reached_hold.wait()
+    await harness.command("stop", permission=Permission.EVERYONE)
+    outcome = await writing
+    assert outcome.status is MessageStatus.STOPPED
+    assert (await chat(harness))[-1] == ("assistant", "complete", "first")
+    assert replier.texts[-1].startswith("sec\n\n*(stopped)*")
+    assert "/swipe previous" in replier.texts[-1]
+    assert await swipe(harness) == "sec\n*(2/2)*"
 
 
 async def test_continue_extends_the_last_reply(harness: Harness) -> None:

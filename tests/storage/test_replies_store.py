@@ -203,19 +203,33 @@ async def test_failed_regeneration_goes_back_to_the_version_shown_before(
     assert version(await last(store, chat)) == ("one", MessageStatus.COMPLETE, 1, 3)
 
 
-async def test_stopped_regeneration_with_text_is_kept(store: SqlStore) -> None:
-    """Words written before /stop are a version of their own."""
+@pytest.mark.parametrize("status", [MessageStatus.STOPPED, MessageStatus.ERROR])
+async def test_unfinished_regeneration_is_kept_but_the_whole_reply_stays_chosen(
+    store: SqlStore, status: MessageStatus
+) -> None:
+    """Words written before /stop or a failure are a version of their own, but the whole
+    reply shown before stays the chosen one: only a finished reply is history."""
     chat = await chat_of(store)
     await turn(store, chat, "first answer")
 
-    await regenerate(store, chat, "half a sent", MessageStatus.STOPPED)
+    await regenerate(store, chat, "half a sent", status)
 
-    assert version(await last(store, chat)) == ("half a sent", MessageStatus.STOPPED, 2, 2)
-    assert version(await store.choose_swipe(chat, -1))[:3] == (
-        "first answer",
-        MessageStatus.COMPLETE,
-        1,
-    )
+    assert version(await last(store, chat)) == ("first answer", MessageStatus.COMPLETE, 1, 2)
+    assert version(await store.choose_swipe(chat, 1)) == ("half a sent", status, 2, 2)
+
+
+async def test_unfinished_regeneration_of_an_unfinished_reply_is_chosen(
+    store: SqlStore,
+) -> None:
+    """With no whole version to go back to, the newest words are what the chat shows."""
+    chat = await chat_of(store)
+    await turn(store, chat, "first")
+    await regenerate(store, chat, "stopped early", MessageStatus.STOPPED)
+    await store.choose_swipe(chat, 1)
+
+    await regenerate(store, chat, "stopped again", MessageStatus.STOPPED)
+
+    assert version(await last(store, chat)) == ("stopped again", MessageStatus.STOPPED, 3, 3)
 
 
 async def test_regenerating_a_reply_that_failed_without_text_replaces_it(
