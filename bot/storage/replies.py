@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, TypeGuard
 
-from sqlalchemy import select
+from sqlalchemy import Select, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import ChatId, MessageId, MessageStatus, Role, StoredMessage
@@ -87,7 +87,14 @@ class ReplyStore(Transactions):
                 wanted = row.swipe_index + step
                 if not 0 <= wanted < len(swipes):
                     where = "newest" if step > 0 else "first"
-                    more = " /regenerate writes another." if step > 0 else ""
+                    more = ""
+                    if step > 0:
+                        answered = await session.scalar(_earlier_message(row))
+                        more = (
+                            " /regenerate writes another."
+                            if answered
+                            else " /greeting can open the chat with another greeting."
+                        )
                     raise UsageError(
                         f"This is the {where} version of my last reply "
                         f"({row.swipe_index + 1} of {len(swipes)}).{more}"
@@ -173,6 +180,15 @@ async def _last_reply(session: AsyncSession, chat_id: ChatId) -> MessageRow:
     if row.status == MessageStatus.PENDING.value:
         raise UsageError(STILL_WRITING)
     return row
+
+
+def _earlier_message(row: MessageRow) -> Select[tuple[bool]]:
+    """Whether anything precedes the reply: if not, it is a greeting, which /regenerate
+    cannot rewrite."""
+    earlier = select(MessageRow.id).where(
+        MessageRow.chat_id == row.chat_id, MessageRow.id < row.id
+    )
+    return select(exists(earlier))
 
 
 def _swipe_of(row: MessageRow) -> dict[str, Any]:

@@ -117,6 +117,15 @@ async def test_greetings_are_swipes_of_the_first_message(harness: Harness) -> No
     assert {"role": "assistant", "content": "Purr, Ann."} in sent(harness)
 
 
+async def test_swipe_past_the_only_greeting_points_at_greeting(harness: Harness) -> None:
+    """A greeting cannot be regenerated, so /swipe past its last version offers /greeting."""
+    await bring(harness, ALICE)
+    answer = await swipe(harness, "next")
+    assert "(1 of 1)" in answer
+    assert "/greeting" in answer
+    assert "/regenerate" not in answer
+
+
 async def test_regenerate_with_a_character_keeps_the_prompt_around_the_history(
     harness: Harness,
 ) -> None:
