@@ -6,7 +6,6 @@ and says, and nothing stored changes when a card is refused.
 
 from __future__ import annotations
 
-from datetime import datetime
 from urllib.parse import quote
 
 from bot.characters.card import CharacterCard
@@ -25,7 +24,7 @@ from bot.domain import (
 )
 from bot.errors import PermissionDenied, UsageError
 from bot.ports import Characters, Fetcher, Personas, Store
-from bot.prompt.macros import MacroContext, substitute
+from bot.prompt.macros import substitute
 from bot.service.handlers import Handlers
 from bot.service.prompting import PromptFactory
 
@@ -133,7 +132,8 @@ class CharacterCommands:
     async def _open_chat(self, call: CommandCall, card: CharacterCard, index: int) -> CommandResult:
         """A new chat, opened by greeting number `index` (the others become its swipes)."""
         user = await self._user_name(call)
-        greetings = [_greet(text, card, user) for text in card.greetings]
+        macros = self._prompts.greeting_macros(card, user)
+        greetings = [substitute(text.strip(), macros).strip() for text in card.greetings]
         await self._store.reset_chat(call.channel, greetings=greetings, chosen=index)
         if not greetings:
             return CommandResult(
@@ -212,11 +212,6 @@ class CharacterCommands:
     async def _user_name(self, call: CommandCall) -> str:
         persona = await self._prompts.persona(call.channel.platform, call.actor.user_id)
         return persona.name if persona else call.actor.display_name
-
-
-def _greet(text: str, card: CharacterCard, user: str) -> str:
-    ctx = MacroContext(char=card.char_name, user=user, now=datetime.now().astimezone())
-    return substitute(text.strip(), ctx).strip()
 
 
 def _summary(card: CharacterCard) -> str:

@@ -111,6 +111,10 @@ class PromptFactory:
     async def persona(self, platform: str, user_id: str) -> Persona | None:
         return (await self._personas.personas(platform, [user_id])).get(user_id)
 
+    def greeting_macros(self, card: CharacterCard, user: str) -> MacroContext:
+        """The macros of a greeting: written before its chat exists, so no seed of its own."""
+        return MacroContext(char=card.char_name, user=user, now=self._wall_clock())
+
     async def build(
         self,
         state: ChannelState,

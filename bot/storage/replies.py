@@ -185,9 +185,7 @@ async def _last_reply(session: AsyncSession, chat_id: ChatId) -> MessageRow:
 def _earlier_message(row: MessageRow) -> Select[tuple[bool]]:
     """Whether anything precedes the reply: if not, it is a greeting, which /regenerate
     cannot rewrite."""
-    earlier = select(MessageRow.id).where(
-        MessageRow.chat_id == row.chat_id, MessageRow.id < row.id
-    )
+    earlier = select(MessageRow.id).where(MessageRow.chat_id == row.chat_id, MessageRow.id < row.id)
     return select(exists(earlier))
 
 

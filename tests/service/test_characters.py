@@ -106,6 +106,12 @@ async def test_card_without_greeting_opens_an_empty_chat(harness: Harness) -> No
     assert await chat(harness) == []
 
 
+async def test_greeting_reads_the_services_clock(harness: Harness) -> None:
+    """Date macros in a greeting come from the service's wall clock, like the prompt's."""
+    answer = await bring(harness, alice_with(first_mes="Happy {{weekday}}, {{isodate}}!"))
+    assert answer.text == "Happy Sunday, 2026-11-22!"
+
+
 async def test_alternate_greetings_are_counted_and_chosen_by_greeting(harness: Harness) -> None:
     """/greeting index:1 opens a new chat with the first alternate greeting."""
     card = alice_with(alternate_greetings=("*yawns* Oh, {{user}}.", "Purr."))
