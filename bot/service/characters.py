@@ -79,6 +79,7 @@ class CharacterCommands:
         return _export(stored, form) if action == "export" else _show(stored)
 
     async def _remove(self, call: CommandCall, stored: StoredCharacter) -> CommandResult:
+        _need_server_admin(call, f"Removing {stored.name}")
         used_by = await self._characters.remove_character(call.profile_scope, stored.name)
         back = f" {used_by} channel(s) had it and now have none." if used_by else ""
         return CommandResult(f"Removed {stored.name}.{back}")
@@ -97,6 +98,8 @@ class CharacterCommands:
             )
         imported = read_card(data, filename=filename)
         existed = await self._characters.find_character(call.profile_scope, imported.card.name)
+        if existed is not None:
+            _need_server_admin(call, f"Replacing {existed.name}")
         stored = await self._characters.save_character(
             call.profile_scope, imported.card, imported.avatar
         )
@@ -212,6 +215,16 @@ class CharacterCommands:
     async def _user_name(self, call: CommandCall) -> str:
         persona = await self._prompts.persona(call.channel.platform, call.actor.user_id)
         return persona.name if persona else call.actor.display_name
+
+
+def _need_server_admin(call: CommandCall, doing: str) -> None:
+    """The library is shared by every channel of the server: changing what other channels
+    already use takes the server's admins, adding to it only the channel's."""
+    if call.actor.permission < Permission.SERVER_ADMIN:
+        raise PermissionDenied(
+            f"{doing} changes it for every channel of this server, so it needs the right to "
+            "manage the server."
+        )
 
 
 def _summary(card: CharacterCard) -> str:

@@ -214,6 +214,26 @@ async def test_admins_of_the_channel_may_change(harness: Harness) -> None:
     assert used.speaker == "Alice"
 
 
+async def test_replacing_or_removing_a_shared_card_takes_a_server_admin(
+    harness: Harness,
+) -> None:
+    """Every channel of a server shares its characters: a channel admin may add one, but
+    replacing or removing one other channels use takes the right to manage the server."""
+    await card_command(harness, "import", permission=ADMIN, files=(png_file(ALICE),))
+    changed = alice_with(description="Someone else entirely.")
+    replaced = await card_command(harness, "import", permission=ADMIN, files=(png_file(changed),))
+    assert "manage the server" in replaced.text
+    removed = await card_command(harness, "remove", permission=ADMIN, name="Alice")
+    assert "manage the server" in removed.text
+    shown = await card_command(harness, "show", permission=ADMIN, name="Alice")
+    assert "a cat who lives with" in shown.text
+    server = Permission.SERVER_ADMIN
+    replaced = await card_command(harness, "import", permission=server, files=(png_file(changed),))
+    assert replaced.text.startswith("Replaced Alice")
+    removed = await card_command(harness, "remove", permission=server, name="Alice")
+    assert removed.text.startswith("Removed Alice")
+
+
 # /persona
 
 
