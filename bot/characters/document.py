@@ -45,7 +45,9 @@ def copy_json(value: object) -> JsonValue:
     """A deep copy that is JSON-shaped all the way down, so that nothing outside shares it.
 
     Lone surrogates (legal as `\\udXXX` escapes in JSON) become U+FFFD: they cannot be
-    encoded as UTF-8, so storage and export would fail on them later.
+    encoded as UTF-8, so storage and export would fail on them later. NUL characters
+    (`\\u0000`) are dropped: PostgreSQL text and JSONB cannot hold them, and no card
+    editor means anything by one.
     """
     if value is None or isinstance(value, bool | int):
         return value
@@ -54,14 +56,18 @@ def copy_json(value: object) -> JsonValue:
             raise CardError("The card contains a number that is not finite.")
         return value
     if isinstance(value, str):
-        return _LONE_SURROGATE.sub("\ufffd", value)
+        return _clean_text(value)
     if isinstance(value, Mapping):
         copied: dict[str, JsonValue] = {}
         for key, item in value.items():
             if not isinstance(key, str):
                 raise CardError("The card contains an object whose keys are not all text.")
-            copied[_LONE_SURROGATE.sub("\ufffd", key)] = copy_json(item)
+            copied[_clean_text(key)] = copy_json(item)
         return copied
     if isinstance(value, list | tuple):
         return [copy_json(item) for item in value]
     raise CardError("The card contains a value that JSON cannot hold.")
+
+
+def _clean_text(text: str) -> str:
+    return _LONE_SURROGATE.sub("\ufffd", text).replace("\x00", "")

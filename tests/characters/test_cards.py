@@ -259,3 +259,11 @@ def test_lone_surrogates_become_replacement_characters() -> None:
     raw = b'{"name": "A", "description": "x\\ud800y"}'
     card = read_card(raw).card
     assert card.description == "x\ufffdy"
+
+
+def test_nul_characters_are_dropped() -> None:
+    """PostgreSQL cannot store NUL in text or JSONB; a card carrying one still imports."""
+    raw = b'{"name": "Ev\\u0000e", "description": "a\\u0000b", "extensions": {"k\\u0000": "v"}}'
+    card = read_card(raw).card
+    assert (card.name, card.description) == ("Eve", "ab")
+    assert "\\u0000" not in json.dumps(card.data)

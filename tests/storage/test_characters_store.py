@@ -106,6 +106,16 @@ async def test_replacing_keeps_the_id_and_the_channels_using_it(
     assert [c.name for c in await characters.list_characters(SERVER_A)] == ["ALICE"]
 
 
+async def test_a_card_that_carried_nul_characters_is_stored(characters: SqlCharacters) -> None:
+    """NUL, which PostgreSQL refuses in text and JSONB, is gone by the time a card is saved."""
+    raw = card_from_json({"name": "Ev\x00e", "description": "a\x00b", "x_extra": ["\x00"]})
+    saved = await characters.save_character(SERVER_A, raw, None)
+    loaded = await characters.character(saved.id)
+    assert loaded is not None
+    assert (loaded.name, loaded.card.description) == ("Eve", "ab")
+    assert loaded.card.data == raw.data
+
+
 async def test_list_is_sorted_by_name_ignoring_case(characters: SqlCharacters) -> None:
     """The library lists alphabetically, as a person reads it, not by case or save order."""
     for name in ("charlie", "Bob", "alice", "Dave"):
