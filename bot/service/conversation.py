@@ -20,6 +20,7 @@ from bot.domain import (
     NewUserMessage,
     Permission,
     Role,
+    StoredMessage,
     TurnOutcome,
 )
 from bot.errors import BotError, UsageError, user_message
@@ -205,7 +206,8 @@ class ConversationService:
             raise UsageError("I'm still writing the last reply; wait for it, or /stop it.")
         if not continuing and len(last_two) == 1:
             raise UsageError(GREETING_ONLY)
-        speaker = Speaker(call.actor.user_id, call.actor.display_name)
+        speaker = _speaker_of(last_two[0]) if len(last_two) == 2 else None
+        speaker = speaker or Speaker(call.actor.user_id, call.actor.display_name)
         if continuing:
             built = await self._prompts.build(
                 state, connection, model, speaker=speaker, continuing=True
@@ -239,6 +241,14 @@ class ConversationService:
             self._store, state, built.messages, user=built.user_name, char=built.char_name
         )
         return ReplyJob(state.key, reply_id, state, request, shaping)
+
+
+def _speaker_of(message: StoredMessage) -> Speaker | None:
+    """Who the reply being rewritten answered: the prompt is written to them, whoever asks
+    for the new version, so it does not turn into a group chat or change `{{user}}`."""
+    if message.role is not Role.USER or message.author_id is None:
+        return None
+    return Speaker(message.author_id, message.author_name or message.author_id)
 
 
 async def _failed(replier: Replier, exc: BotError) -> TurnOutcome:

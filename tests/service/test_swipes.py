@@ -22,11 +22,18 @@ from tests.service.test_prompt_assembly import ALICE, alice_with, bring, sent
 NUDGE = {"role": "system", "content": CONTINUE_NUDGE}
 
 
+ANN = Actor("ann", "Ann", Permission.EVERYONE)
+
+
 async def rewrite(
-    harness: Harness, name: str, *, replier: RecordingReplier | None = None
+    harness: Harness,
+    name: str,
+    *,
+    replier: RecordingReplier | None = None,
+    actor: Actor = ANN,
 ) -> TurnOutcome:
     """/regenerate or /continue, as a platform runs them: streamed into the chat."""
-    call = CommandCall(name, {}, CHANNEL, Actor("ann", "Ann", Permission.EVERYONE))
+    call = CommandCall(name, {}, CHANNEL, actor)
     return await harness.service.rewrite(call, replier or harness.replier())
 
 
@@ -115,6 +122,19 @@ async def test_greetings_are_swipes_of_the_first_message(harness: Harness) -> No
     harness.client.scripts.append(reply("meow"))
     await harness.say("hi")
     assert {"role": "assistant", "content": "Purr, Ann."} in sent(harness)
+
+
+async def test_regenerate_by_someone_else_keeps_the_prompt_written_to_the_asker(
+    harness: Harness,
+) -> None:
+    """Carol regenerating Ann's answer must not turn a 1:1 chat into a group chat or make
+    Carol the {{user}}: the prompt is the one Ann's turn sent."""
+    harness.client.scripts += [reply("*purrs*"), reply("*meows*")]
+    await bring(harness, ALICE)
+    await harness.say("Hey Alice")
+    first = sent(harness)
+    await rewrite(harness, "regenerate", actor=Actor("carol", "Carol", Permission.EVERYONE))
+    assert sent(harness) == first
 
 
 async def test_swipe_past_the_only_greeting_points_at_greeting(harness: Harness) -> None:
