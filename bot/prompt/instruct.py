@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from bot.domain import ChatMessage, Role
+from bot.prompt.examples import EXAMPLE_ASSISTANT, EXAMPLE_USER
 
 
 class NamesBehavior(enum.StrEnum):
@@ -159,7 +160,7 @@ def render_prompt(
     its speaker. `group` is what lets names_behavior "force" name the non-user
     speakers; a 1:1 chat shows no names under "force".
     """
-    story, history = _split_story(messages)
+    story, history = _split_story(messages, char_name=char_name, user_name=user_name)
     if not template.instruct:
         return _render_plain(story, history, char_name=char_name, user_name=user_name)
     render = _Renderer(template, char_name=char_name, user_name=user_name, group=group)
@@ -210,11 +211,23 @@ def stop_strings(
     return tuple(dict.fromkeys(prefix + line for line in lines if line.strip()))
 
 
-def _split_story(messages: Sequence[ChatMessage]) -> tuple[str, Sequence[ChatMessage]]:
+def _split_story(
+    messages: Sequence[ChatMessage], *, char_name: str, user_name: str
+) -> tuple[str, Sequence[ChatMessage]]:
     count = 0
     while count < len(messages) and messages[count].role is Role.SYSTEM:
         count += 1
-    return "\n".join(m.content for m in messages[:count]), messages[count:]
+    story = "\n".join(_story_line(m, char_name, user_name) for m in messages[:count])
+    return story, messages[count:]
+
+
+def _story_line(message: ChatMessage, char_name: str, user_name: str) -> str:
+    """Example dialogue comes as system messages named example_user / example_assistant; in
+    one block of text only a speaker prefix tells its turns apart."""
+    speaker = {EXAMPLE_USER: user_name, EXAMPLE_ASSISTANT: char_name}.get(message.name or "")
+    if speaker is None or message.content.startswith(f"{speaker}:"):
+        return message.content
+    return f"{speaker}: {message.content}"
 
 
 def _macros(text: str, char_name: str, user_name: str, speaker: str) -> str:

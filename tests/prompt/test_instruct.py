@@ -209,6 +209,19 @@ def test_raw_renders_a_name_prefixed_transcript() -> None:
     )
 
 
+@pytest.mark.parametrize("name", ["chatml", "raw"])
+def test_example_dialogue_keeps_its_speakers_in_the_story(name: str) -> None:
+    """Example turns are system messages in chat form; flattened into the story block, each
+    must still say who speaks, or the model cannot tell the character's lines from the user's."""
+    examples = (
+        ChatMessage(Role.SYSTEM, "[Example Chat]"),
+        ChatMessage(Role.SYSTEM, "Hi", name="example_user"),
+        ChatMessage(Role.SYSTEM, "Alice: Meow.", name="example_assistant"),
+    )
+    text = render(TEMPLATES[name], STORY + examples + HISTORY).text
+    assert "Alice is a cat.\n[Example Chat]\nBob: Hi\nAlice: Meow." in text
+
+
 def test_raw_stops_before_the_user_speaks() -> None:
     """Ours: a raw prompt stops where the model starts writing the user's line."""
     assert render(TEMPLATES["raw"]).stop == ("\nBob:",)
