@@ -103,7 +103,9 @@ class ConversationService:
             characters=characters,
         )
         self._commands: Handlers = {
-            **SettingsCommands(store=store, targets=self._targets).handlers(),
+            **SettingsCommands(
+                store=store, targets=self._targets, characters=characters
+            ).handlers(),
             **ProfileCommands(profiles=profiles).handlers(),
             **ConnectionCommands(
                 store=store, client=client, targets=self._targets, catalog=catalog, clock=clock

@@ -17,7 +17,7 @@ from bot.domain import (
     ReasoningDisplay,
 )
 from bot.errors import UsageError
-from bot.ports import Store
+from bot.ports import Characters, Store
 from bot.prompt.postprocess import DEFAULT_PLACEHOLDER
 from bot.service.handlers import Handlers
 from bot.service.params import apply_params, describe_params
@@ -30,9 +30,10 @@ MAX_PLACEHOLDER_CHARS = 500
 
 
 class SettingsCommands:
-    def __init__(self, *, store: Store, targets: Targets) -> None:
+    def __init__(self, *, store: Store, targets: Targets, characters: Characters) -> None:
         self._store = store
         self._targets = targets
+        self._characters = characters
 
     def handlers(self) -> Handlers:
         return {
@@ -143,7 +144,14 @@ class SettingsCommands:
         if state.connection is not None:
             lines.append(extras_line(state.connection))
         lines.append(f"System prompt: {prompt}")
+        lines.append(f"Character: {await self._character_name(state)}")
         return CommandResult("\n".join(lines))
+
+    async def _character_name(self, state: ChannelState) -> str:
+        if state.character_id is None:
+            return "none (/character use name:<name>)"
+        stored = await self._characters.character(state.character_id)
+        return stored.name if stored is not None else "none (its card was removed)"
 
     async def _system(self, call: CommandCall) -> CommandResult:
         prompt = call.options.get("prompt", "").strip()

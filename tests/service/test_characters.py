@@ -314,3 +314,12 @@ async def test_greeting_stored_is_the_one_shown(harness: Harness) -> None:
     assert greeting.role is Role.ASSISTANT
     assert greeting.status is MessageStatus.COMPLETE
     assert greeting.content == "*stretches* Hello, Bob."
+
+
+async def test_settings_name_the_channels_character(harness: Harness) -> None:
+    """/settings says who talks here, and says so when the card was removed."""
+    assert "Character: none" in (await harness.command("settings")).text
+    await bring(harness, ALICE)
+    assert "Character: Alice" in (await harness.command("settings")).text
+    await card_command(harness, "remove", name="Alice")
+    assert "Character: none" in (await harness.command("settings")).text
