@@ -7,50 +7,24 @@ endpoint records must be the assembled list printed there, in that order.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.characters.card import CharacterCard
 from bot.characters.export import card_to_png
 from bot.characters.parse import read_card
 from tests.fakes.console_process import bot_env, run_console
 from tests.fakes.openai_server import FakeOpenAI
+from tests.prompt.worked_example import ALICE as WORKED_ALICE
+from tests.prompt.worked_example import MERGED_SYSTEM, SPEC_ASSEMBLED
 
 pytestmark = pytest.mark.slow
 
-ALICE = CharacterCard(
-    name="Alice",
-    description="{{char}} is a cat who lives with {{user}}.",
-    personality="curious",
-    scenario="A sunny afternoon.",
-    first_mes="*stretches* Hello, {{user}}.",
-    alternate_greetings=("*yawns* Oh, it's you, {{user}}.",),
-    mes_example="<START>\n{{user}}: Hi\n{{char}}: Meow.",
-    post_history_instructions="Stay in character as {{char}}.",
-)
-
-MAIN_PROMPT = "Write Alice's next reply in a fictional chat between Alice and Bob."
-ASSEMBLED = [  # §4.9, post-processing None
-    {"role": "system", "content": MAIN_PROMPT},
-    {"role": "system", "content": "Alice is a cat who lives with Bob."},
-    {"role": "system", "content": "curious"},
-    {"role": "system", "content": "A sunny afternoon."},
-    {"role": "system", "content": "[Example Chat]"},
-    {"role": "system", "content": "Hi", "name": "example_user"},
-    {"role": "system", "content": "Meow.", "name": "example_assistant"},
-    {"role": "system", "content": "[Start a new Chat]"},
-    {"role": "assistant", "content": "*stretches* Hello, Bob."},
-    {"role": "user", "content": "Hey Alice"},
-    {"role": "system", "content": "Stay in character as Alice."},
-]  # fmt: skip
-
-STRICT_SYSTEM = (
-    f"{MAIN_PROMPT}\n\n"
-    "Alice is a cat who lives with Bob.\n\ncurious\n\nA sunny afternoon.\n\n"
-    "[Example Chat]\n\nBob: Hi\n\nAlice: Meow.\n\n[Start a new Chat]"
+ALICE = dataclasses.replace(  # `data` is rebuilt: it is what export writes
+    WORKED_ALICE, data={}, alternate_greetings=("*yawns* Oh, it's you, {{user}}.",)
 )
 
 
@@ -95,15 +69,15 @@ def test_png_card_greets_chats_regenerates_and_swipes(tmp_path: Path, fake: Fake
 
     requests = chat_requests(fake)
     assert len(requests) == 3
-    assert requests[0]["messages"] == ASSEMBLED
-    assert requests[1]["messages"] == ASSEMBLED  # the same prompt, written again
+    assert requests[0]["messages"] == SPEC_ASSEMBLED
+    assert requests[1]["messages"] == SPEC_ASSEMBLED  # the same prompt, written again
 
     swipes = [e["text"] for e in bot.events if e["type"] == "command" and e["name"] == "swipe"]
     assert swipes[0] == f"{first}\n*(1/2)*"
     assert swipes[1] == f"{regenerated}\n*(2/2)*"
 
     assert requests[2]["messages"] == [
-        {"role": "system", "content": STRICT_SYSTEM},
+        {"role": "system", "content": MERGED_SYSTEM},
         {"role": "user", "content": "[Start a new chat]"},
         {"role": "assistant", "content": "*stretches* Hello, Bob."},
         {"role": "user", "content": "Hey Alice"},

@@ -17,17 +17,9 @@ from bot.prompt.assemble import (
     with_images,
 )
 from bot.prompt.macros import MacroContext
+from tests.prompt.worked_example import ALICE
 
 NOW = datetime(2026, 11, 22, 17, 30, tzinfo=UTC)
-ALICE = CharacterCard(
-    name="Alice",
-    description="{{char}} is a cat who lives with {{user}}.",
-    personality="curious",
-    scenario="A sunny afternoon.",
-    first_mes="*stretches* Hello, {{user}}.",
-    mes_example="<START>\n{{user}}: Hi\n{{char}}: Meow.",
-    post_history_instructions="Stay in character as {{char}}.",
-)
 
 
 def scene(

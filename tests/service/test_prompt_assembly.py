@@ -37,42 +37,11 @@ from bot.storage.store import SqlStore
 from bot.streaming import Pacing
 from tests.fakes.clock import FakeClock
 from tests.fakes.scripted_client import ScriptedClient, reply
+from tests.prompt.worked_example import ALICE, MERGED_SYSTEM, SPEC_ASSEMBLED
 from tests.service.conftest import CHANNEL, WALL_CLOCK, Harness, NoDownloads
 
-ALICE = CharacterCard(
-    name="Alice",
-    description="{{char}} is a cat who lives with {{user}}.",
-    personality="curious",
-    scenario="A sunny afternoon.",
-    first_mes="*stretches* Hello, {{user}}.",
-    mes_example="<START>\n{{user}}: Hi\n{{char}}: Meow.",
-    system_prompt="",
-    post_history_instructions="Stay in character as {{char}}.",
-)
-
-SPEC_ASSEMBLED = [
-    {
-        "role": "system",
-        "content": "Write Alice's next reply in a fictional chat between Alice and Bob.",
-    },
-    {"role": "system", "content": "Alice is a cat who lives with Bob."},
-    {"role": "system", "content": "curious"},
-    {"role": "system", "content": "A sunny afternoon."},
-    {"role": "system", "content": "[Example Chat]"},
-    {"role": "system", "content": "Hi", "name": "example_user"},
-    {"role": "system", "content": "Meow.", "name": "example_assistant"},
-    {"role": "system", "content": "[Start a new Chat]"},
-    {"role": "assistant", "content": "*stretches* Hello, Bob."},
-    {"role": "user", "content": "Hey Alice"},
-    {"role": "system", "content": "Stay in character as Alice."},
-]
-_MERGED_SYSTEM = (
-    "Write Alice's next reply in a fictional chat between Alice and Bob.\n\n"
-    "Alice is a cat who lives with Bob.\n\ncurious\n\nA sunny afternoon.\n\n"
-    "[Example Chat]\n\nBob: Hi\n\nAlice: Meow.\n\n[Start a new Chat]"
-)
 SPEC_MERGE = [
-    {"role": "system", "content": _MERGED_SYSTEM},
+    {"role": "system", "content": MERGED_SYSTEM},
     {"role": "assistant", "content": "*stretches* Hello, Bob."},
     {"role": "user", "content": "Hey Alice"},
     {"role": "system", "content": "Stay in character as Alice."},
@@ -90,7 +59,7 @@ SPEC_STRICT = [
 SPEC_SINGLE = [
     {
         "role": "user",
-        "content": _MERGED_SYSTEM
+        "content": MERGED_SYSTEM
         + "\n\nAlice: *stretches* Hello, Bob.\n\nBob: Hey Alice\n\nStay in character as Alice.",
     }
 ]
