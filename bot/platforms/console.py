@@ -29,8 +29,8 @@ from bot.domain import (
     PlatformLimits,
     TurnOutcome,
 )
+from bot.platforms.command_syntax import is_command, parse_command
 from bot.platforms.console_files import ATTACH, ConsoleFiles, FileProblem
-from bot.platforms.console_syntax import is_command, parse_command
 from bot.service.conversation import REWRITING_COMMANDS, ConversationService
 
 _log = logging.getLogger(__name__)

@@ -1,7 +1,8 @@
-"""Reads the console's command syntax: `/name option:value option:"quoted value"`.
+"""Reads commands typed as text: `/name option:value option:"quoted value"`.
 
-A value runs until the next option of that command, so a prompt may contain
-colons ("Note: be kind") without being cut. Knows nothing of terminals.
+The console and Telegram share it (Telegram has no typed options). A value runs
+until the next option of that command, so a prompt may contain colons ("Note: be
+kind") without being cut. Knows nothing of terminals or chat apps.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ def parse_command(line: str) -> tuple[str, dict[str, str]]:
     """Split a command line into its name and options.
 
     Text before the first option goes to the command's first option, so
-    `/model gpt-4o` means `/model name:gpt-4o`.
+    `/model gpt-4o` means `/model name:gpt-4o`. The name may end the line, as in
+    "/system" followed by a prompt on the next lines, and may carry the bot's
+    username, as Telegram writes commands in groups (`/model@parlor_bot`).
     """
-    head, _, rest = line[1:].partition(" ")
-    name = head.strip().lower()
+    head, rest = _split_head(line[1:])
+    name = head.partition("@")[0].strip().lower()
     spec = find_command(name)
     names = [o.name for o in spec.options] if spec else []
     pattern = (
@@ -42,6 +45,13 @@ def parse_command(line: str) -> tuple[str, dict[str, str]]:
         end = matches[index + 1].start() if index + 1 < len(matches) else len(rest)
         options[match.group(1)] = _unquote(rest[match.end() : end])
     return name, options
+
+
+def _split_head(text: str) -> tuple[str, str]:
+    parts = text.split(maxsplit=1)
+    if not parts:
+        return "", ""
+    return parts[0], parts[1] if len(parts) > 1 else ""
 
 
 def _unquote(value: str) -> str:

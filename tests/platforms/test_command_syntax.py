@@ -1,10 +1,10 @@
-"""The console's `/name option:value` syntax."""
+"""The `/name option:value` syntax that the console and Telegram share."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.platforms.console_syntax import is_command, parse_command
+from bot.platforms.command_syntax import is_command, parse_command
 
 
 def test_options_are_split_at_the_next_known_option() -> None:
@@ -34,6 +34,18 @@ def test_bare_text_goes_to_the_first_option() -> None:
 def test_command_without_options() -> None:
     """A command with nothing after it has no options."""
     assert parse_command("/HELP") == ("help", {})
+
+
+def test_a_value_may_start_on_the_next_line() -> None:
+    """Telegram users write "/system" and the prompt below it, over several lines."""
+    name, options = parse_command("/system\nYou are Bob.\nBe kind.")
+    assert (name, options) == ("system", {"prompt": "You are Bob.\nBe kind."})
+
+
+def test_the_bots_username_after_the_name_is_dropped() -> None:
+    """In groups Telegram writes `/model@parlor_bot`: the name is still `model`."""
+    assert parse_command("/model@parlor_bot gpt-4o") == ("model", {"name": "gpt-4o"})
+    assert parse_command("/help@parlor_bot") == ("help", {})
 
 
 def test_unknown_command_options_are_still_parsed() -> None:
