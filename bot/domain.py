@@ -442,9 +442,12 @@ class PlatformLimits:
     """What a platform allows one channel: message length, and a write budget.
 
     `writes_per_window` sends and edits are allowed per `window_seconds` in a channel.
+    `placeholder` says whether a reply starts with a placeholder message; where writes are
+    scarce (Telegram groups: 20 a minute) a typing action stands in for it instead.
     """
 
     max_length: int
     writes_per_window: int
     window_seconds: float
     measure: Callable[[str], int] = count_chars
+    placeholder: bool = True

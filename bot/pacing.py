@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import Mapping
 
 from bot.domain import ChannelKey, PlatformLimits
 from bot.ports import Clock
@@ -112,16 +113,17 @@ class Pacing:
         *,
         clock: Clock | None = None,
         burst: int = CHANNEL_BURST_WRITES,
+        platform_writes_per_second: Mapping[str, float] | None = None,
     ) -> None:
+        """`platform_writes_per_second` caps each named platform's writes bot-wide (Telegram
+        about 30/s, Discord 50/s); `global_writes_per_second` caps the others together."""
         self.clock: Clock = clock if clock is not None else SystemClock()
         self._burst = burst
         self._budgets: dict[ChannelKey, ChannelBudget] = {}
-        self._shared: TokenBucket | None = None
-        if global_writes_per_second is not None:
-            if global_writes_per_second <= 0:
-                raise ValueError("global_writes_per_second must be positive")
-            capacity = max(1, int(global_writes_per_second))
-            self._shared = TokenBucket(capacity, 1.0 / global_writes_per_second)
+        self._shared = _shared_bucket(global_writes_per_second)
+        self._platforms = {
+            name: _shared_bucket(rate) for name, rate in (platform_writes_per_second or {}).items()
+        }
 
     def budget_for(self, channel: ChannelKey, limits: PlatformLimits) -> ChannelBudget:
         budget = self._budgets.get(channel)
@@ -131,5 +133,14 @@ class Pacing:
                 limits.window_seconds / limits.writes_per_window,
                 burst=self._burst,
             )
-            budget = self._budgets[channel] = ChannelBudget(bucket, self._shared)
+            shared = self._platforms.get(channel.platform, self._shared)
+            budget = self._budgets[channel] = ChannelBudget(bucket, shared)
         return budget
+
+
+def _shared_bucket(writes_per_second: float | None) -> TokenBucket | None:
+    if writes_per_second is None:
+        return None
+    if writes_per_second <= 0:
+        raise ValueError("a bot-wide write rate must be positive")
+    return TokenBucket(max(1, int(writes_per_second)), 1.0 / writes_per_second)

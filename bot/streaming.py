@@ -96,16 +96,18 @@ class ReplyStream:
         return list(self._refs)
 
     async def __aenter__(self) -> Self:
-        """Send the placeholder now (waiting only if the channel's budget is spent).
+        """Send the placeholder now (waiting only if the channel's budget is spent), unless
+        the platform's limits say it has none; then the first words are the first send.
 
         Raises DeliveryError when it cannot be sent; the editor is not started then.
         """
         if self._editor is not None or self._refs:
             raise RuntimeError("a ReplyStream is entered once")
-        self._live = await self._send_placeholder()
-        self._refs.append(self._live)
-        self._shown = self._placeholder
-        self.sends += 1
+        if self._limits.placeholder:
+            self._live = await self._send_placeholder()
+            self._refs.append(self._live)
+            self._shown = self._placeholder
+            self.sends += 1
         self._editor = asyncio.create_task(self._edit_loop(), name="reply-stream-editor")
         return self
 

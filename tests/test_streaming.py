@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import logging
 
@@ -92,6 +93,21 @@ async def test_placeholder_is_sent_before_any_text() -> None:
         assert [(c.kind, c.text, c.at) for c in replier.calls] == [("send", "…", 0.0)]
         stream.append("Hi")
     assert replier.texts == ["Hi"]
+
+
+async def test_without_a_placeholder_the_first_words_are_the_first_send() -> None:
+    """Where writes are scarce there is no placeholder: nothing is written until there is
+    text, and then it is one send, followed by edits."""
+    clock = FakeClock(auto=True)
+    scarce = dataclasses.replace(DISCORD, placeholder=False)
+    replier, stream = build(clock, scarce)
+    async with stream:
+        assert replier.calls == []
+        await stream_text(clock, stream, "Hello there", gap=0.5)
+    assert replier.calls[0].kind == "send"
+    assert all(c.kind == "edit" for c in replier.calls[1:])
+    assert replier.texts == ["Hello there"]
+    assert replier.violations == []
 
 
 async def test_placeholder_stays_while_text_is_blank() -> None:
@@ -412,6 +428,19 @@ async def test_bot_wide_budget_caps_writes_across_channels() -> None:
     times = sorted(call.at for replier, _ in pairs for call in replier.writes)
     assert all(later - earlier >= 1.0 for earlier, later in itertools.pairwise(times))
     assert [replier.texts for replier, _ in pairs] == [["w" * 100]] * 3
+
+
+async def test_each_platform_has_its_own_bot_wide_budget() -> None:
+    """Telegram's bot-wide cap does not slow Discord: each platform's writes are counted
+    apart, and channels of one platform share theirs."""
+    clock = FakeClock(auto=True)
+    pacing = Pacing(clock=clock, platform_writes_per_second={"telegram": 1.0, "discord": 1.0})
+    telegram = [pacing.budget_for(ChannelKey("telegram", str(n)), DISCORD) for n in range(2)]
+    discord = pacing.budget_for(ChannelKey("discord", "1"), DISCORD)
+    telegram[0].take(clock.now())
+    assert telegram[1].delay_until_available(clock.now()) > 0.9
+    assert discord.delay_until_available(clock.now()) == 0.0
+    assert pacing.budget_for(ChannelKey("console", "c"), DISCORD).shared is None
 
 
 def test_pacing_hands_out_one_budget_per_channel() -> None:
