@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import getpass
 import io
+import signal
 import sys
 
 from bot.app import Parlor, migrate, operator_secrets
@@ -45,13 +46,17 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         await migrate(settings)
         print("Database is up to date.", file=sys.stderr)
         return 0
-    if args.command == "run" and (settings.discord_token or settings.telegram_token):
+    if args.command == "run" and settings.discord_token and not settings.telegram_token:
         print(
-            "parlor: DISCORD_TOKEN or TELEGRAM_TOKEN is set, but this build has no Discord or "
-            "Telegram adapter yet. Unset them to use the console.",
+            "parlor: DISCORD_TOKEN is set, but this build has no Discord adapter yet. Unset it "
+            "to use the console, or set TELEGRAM_TOKEN.",
             file=sys.stderr,
         )
         return EXIT_CONFIG
+    if args.command == "run" and settings.telegram_token:
+        async with Parlor(settings) as app:
+            await app.run_platforms(_stop_on_signals())
+        return 0
     identity = ConsoleIdentity(
         chat_id=getattr(args, "chat", "console"),
         user_name=getattr(args, "user", None) or _login_name(),
@@ -62,6 +67,15 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     async with Parlor(settings) as app:
         await app.run_console(sys.stdin, sys.stdout, identity=identity, jsonl=jsonl)
     return 0
+
+
+def _stop_on_signals() -> asyncio.Event:
+    """Set on SIGINT or SIGTERM (a container's stop), so replies and polls end cleanly."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    return stop
 
 
 def _chatting_in_a_terminal(args: argparse.Namespace) -> bool:

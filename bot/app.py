@@ -5,6 +5,7 @@ Everything heavy (engine, HTTP client, migrations) happens here at start, never 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextlib import AsyncExitStack
 from datetime import datetime
@@ -19,6 +20,7 @@ from bot.llm.fetch import GuardedFetcher
 from bot.llm.guard import EndpointPolicy, build_guarded_http_client
 from bot.llm.tokenize import EndpointTokenizer
 from bot.platforms.console import ConsoleIdentity, ConsoleOutput, ConsoleSession
+from bot.platforms.telegram.adapter import TelegramAdapter
 from bot.service.conversation import ConversationService
 from bot.service.prompting import Budget, PromptFactory
 from bot.service.queue import ChannelQueue
@@ -33,6 +35,10 @@ from bot.storage.store import SqlStore
 from bot.streaming import Pacing, SystemClock
 
 _log = logging.getLogger(__name__)
+
+BOT_WIDE_WRITES_PER_SECOND = {"telegram": 30.0, "discord": 50.0}
+"""Each platform's global cap: Telegram's "about 30 messages per second", Discord's 50
+requests per second."""
 
 
 def operator_secrets(settings: Settings) -> list[str]:
@@ -87,6 +93,7 @@ class Parlor:
         self._settings = settings
         self._resources = AsyncExitStack()
         self.service: ConversationService | None = None
+        self.pacing = Pacing()
 
     async def __aenter__(self) -> Parlor:
         settings = self._settings
@@ -114,6 +121,7 @@ class Parlor:
         trusted = build_http_client(timeouts)
         self._resources.push_async_callback(trusted.aclose)
         clock = SystemClock()
+        self.pacing = Pacing(clock=clock, platform_writes_per_second=BOT_WIDE_WRITES_PER_SECOND)
         characters = SqlCharacters(sessions, secret_box=box)
         personas = SqlPersonas(sessions, secret_box=box)
         prompts = PromptFactory(
@@ -135,7 +143,7 @@ class Parlor:
             personas=personas,
             fetcher=GuardedFetcher(guarded),
             client=OpenAICompatClient(guarded, timeouts=timeouts, trusted_http=trusted),
-            pacing=Pacing(clock=clock),
+            pacing=self.pacing,
             clock=clock,
             prompts=prompts,
             queue=ChannelQueue(max_waiting=settings.channel_queue_size),
@@ -159,3 +167,20 @@ class Parlor:
         assert self.service is not None, "use Parlor as an async context manager"
         session = ConsoleSession(self.service, ConsoleOutput(stdout, jsonl=jsonl), identity)
         await session.run(stdin)
+
+    async def run_platforms(self, stop: asyncio.Event) -> None:
+        """Serve the configured chat platforms until `stop` is set."""
+        assert self.service is not None, "use Parlor as an async context manager"
+        settings = self._settings
+        async with AsyncExitStack() as platforms:
+            if settings.telegram_token is not None:
+                await platforms.enter_async_context(
+                    TelegramAdapter(
+                        self.service,
+                        token=settings.telegram_token.get_secret_value(),
+                        api_url=settings.telegram_api_url,
+                        pacing=self.pacing,
+                        operators=settings.telegram_operator_ids,
+                    )
+                )
+            await stop.wait()

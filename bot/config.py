@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     discord_token: SecretStr | None = None
     telegram_token: SecretStr | None = None
     telegram_api_url: str | None = None
+    telegram_operator_ids: Annotated[frozenset[int], NoDecode] = frozenset()
 
     llm_connect_timeout_seconds: float = Field(default=10.0, gt=0)
     llm_first_token_timeout_seconds: float = Field(default=120.0, gt=0)
@@ -84,6 +85,18 @@ class Settings(BaseSettings):
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("telegram_operator_ids", mode="before")
+    @classmethod
+    def _user_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                return frozenset(int(part) for part in value.replace(",", " ").split())
+            except ValueError:
+                raise ValueError(
+                    "must be Telegram user ids (numbers), separated by commas"
+                ) from None
         return value
 
     @field_validator("allowed_endpoint_hosts", mode="before")

@@ -91,3 +91,13 @@ def test_allowed_endpoint_hosts_need_ports(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("ALLOWED_ENDPOINT_HOSTS", "llama:8080, ollama")
     with pytest.raises(ConfigError, match="ALLOWED_ENDPOINT_HOSTS: 'ollama' must be host:port"):
         load_settings()
+
+
+def test_telegram_operator_ids_are_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """TELEGRAM_OPERATOR_IDS lists user ids; a name instead of a number is refused by name."""
+    monkeypatch.setenv("TELEGRAM_OPERATOR_IDS", "111, 222")
+    assert load_settings().telegram_operator_ids == frozenset({111, 222})
+    monkeypatch.setenv("TELEGRAM_OPERATOR_IDS", "alice")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert "TELEGRAM_OPERATOR_IDS" in str(caught.value)

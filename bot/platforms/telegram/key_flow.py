@@ -1,0 +1,155 @@
+"""The conversation that takes an API key: refused in a group, taken in a private chat.
+
+A key typed in a group is deleted if the bot can, the group is told to revoke it, and
+nothing is stored, not even the rest of that /connect. The admin gets a link instead;
+in the private chat it opens, their rights in the group are checked again, and the next
+message is the key: deleted at once, stored encrypted, confirmed only masked.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+
+from telegram import Bot, Message
+from telegram.error import TelegramError
+
+from bot.domain import Actor, ChannelKey, CommandCall, Permission
+from bot.platforms.telegram.access import is_anonymous_admin, permission_of
+from bot.platforms.telegram.keys import KeyLinks, KeyRequest, without_secrets
+from bot.service.conversation import ConversationService
+
+_log = logging.getLogger(__name__)
+
+Say = Callable[[int, str], Awaitable[None]]
+
+LINK_GONE = (
+    "That link has expired, was used already, or was made for someone else. Run /connect "
+    "in the group again for a new one."
+)
+NO_LONGER_ADMIN = (
+    "You can't change {title}'s connection any more (it needs an admin who may change the "
+    "group's info), so I did not take a key."
+)
+
+
+class KeyFlow:
+    def __init__(
+        self,
+        bot: Bot,
+        service: ConversationService,
+        links: KeyLinks,
+        say: Say,
+        *,
+        operators: frozenset[int],
+    ) -> None:
+        self._bot = bot
+        self._service = service
+        self._links = links
+        self._say = say
+        self._operators = operators
+
+    def link(self, token: str) -> str:
+        return f"https://t.me/{self._bot.username}?start={token}"
+
+    def offer(
+        self, message: Message, channel: ChannelKey, options: Mapping[str, str]
+    ) -> str | None:
+        """A link that lets this message's sender finish `options` privately, with a key."""
+        user = message.from_user
+        if user is None or is_anonymous_admin(message):
+            return None
+        request = KeyRequest(
+            user_id=user.id,
+            group_id=message.chat.id,
+            group_title=message.chat.title or "the group",
+            channel=channel,
+            options=without_secrets(options),
+        )
+        return self.link(self._links.issue(request))
+
+    async def refuse_in_group(
+        self, message: Message, channel: ChannelKey, options: Mapping[str, str]
+    ) -> None:
+        deleted = await self._delete(message)
+        what = (
+            "I deleted that message"
+            if deleted
+            else "I could not delete that message (I need the right to delete messages), "
+            "so please delete it"
+        )
+        text = (
+            f"⚠️ API keys must never be posted in a group: {what}, and I saved nothing. "
+            "Everyone here may have seen the key, so revoke it at your provider and make a "
+            "new one."
+        )
+        user = message.from_user
+        rights = Permission.EVERYONE
+        if user is not None and not is_anonymous_admin(message):
+            rights = await permission_of(
+                self._bot, message.chat.id, user.id, operators=self._operators
+            )
+        if rights >= Permission.SERVER_ADMIN:
+            link = self.offer(message, channel, options)
+            if link is not None:
+                text += f"\n\nThen send the new key to me privately: {link} (one use, yours only)."
+        await self._say(message.chat.id, text)
+
+    async def start(self, message: Message, token: str) -> None:
+        """`/start <token>` in a private chat: check again, then wait for the key."""
+        user = message.from_user
+        if user is None:
+            return
+        request = self._links.open(token, user.id)
+        if request is None:
+            await self._say(message.chat.id, LINK_GONE)
+            return
+        if not await self._still_admin(request):
+            await self._say(message.chat.id, NO_LONGER_ADMIN.format(title=request.group_title))
+            return
+        self._links.await_key(request)
+        await self._say(
+            message.chat.id,
+            f"Send me the API key for {request.group_title} as your next message. I'll delete "
+            "that message as soon as I have read it, and show the key only masked.",
+        )
+
+    async def receive(self, message: Message) -> bool:
+        """Whether this private message was the key someone was asked for (and is handled)."""
+        user = message.from_user
+        if user is None or message.chat.id <= 0:
+            return False
+        request = self._links.take_waiting(user.id)
+        if request is None:
+            return False
+        key = (message.text or "").strip()
+        await self._delete(message)
+        if not key or " " in key:
+            await self._say(
+                message.chat.id,
+                "That doesn't look like an API key (one word, no spaces), so I saved nothing. "
+                "Run /connect in the group again for a new link.",
+            )
+            return True
+        if not await self._still_admin(request):
+            await self._say(message.chat.id, NO_LONGER_ADMIN.format(title=request.group_title))
+            return True
+        actor = Actor(str(user.id), user.full_name, Permission.SERVER_ADMIN)
+        options = {**request.options, "api_key": key}
+        call = CommandCall("connect", options, request.channel, actor, server=str(request.group_id))
+        result = await self._service.run_command(call)
+        await self._say(message.chat.id, f"{request.group_title}: {result.text}")
+        return True
+
+    async def _still_admin(self, request: KeyRequest) -> bool:
+        rights = await permission_of(
+            self._bot, request.group_id, request.user_id, operators=self._operators
+        )
+        return rights >= Permission.SERVER_ADMIN
+
+    async def _delete(self, message: Message) -> bool:
+        try:
+            return await self._bot.delete_message(message.chat.id, message.message_id)
+        except TelegramError as exc:
+            _log.warning("could not delete a message carrying a key (%s)", type(exc).__name__)
+            return False

@@ -1,0 +1,288 @@
+"""A Replier on one Telegram chat (or forum topic): send-and-edit, or native drafts.
+
+The stream hands us Markdown; Telegram gets plain text plus entities (render.py). Two
+ways to show a reply growing:
+
+- **send and edit** (groups, and private chats where drafts fail): there is no placeholder
+  message (our limits say so), the typing action stands in for it until the first words
+  exist; then a message is sent and edited. An edit whose rendering matches what the message already
+  shows is never sent, so Telegram never sees the same text twice in a row.
+- **drafts** (private chats): `sendMessageDraft` animates the reply in place, and `close`
+  turns each finished draft into a real message, as the Bot API requires. When a draft
+  call is refused, the replier falls back to send and edit for the rest of the reply and
+  tells its owner, so the chat is not asked again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions, Message, ReplyParameters
+from telegram.constants import ChatAction
+from telegram.error import RetryAfter, TelegramError
+
+from bot.domain import MessageRef, PlatformLimits, count_utf16_units
+from bot.errors import DeliveryError
+from bot.platforms.telegram.delivery import (
+    delivery_error,
+    is_gone,
+    is_not_modified,
+    is_unparsable,
+)
+from bot.platforms.telegram.render import MAX_MESSAGE_UTF16, Rendered, plain, render
+
+_log = logging.getLogger(__name__)
+
+GROUP_LIMITS = PlatformLimits(
+    max_length=MAX_MESSAGE_UTF16,
+    writes_per_window=20,
+    window_seconds=60.0,
+    measure=count_utf16_units,
+    placeholder=False,
+)
+"""Telegram's "20 messages per minute to the same group"; edits count as messages."""
+PRIVATE_LIMITS = PlatformLimits(
+    max_length=MAX_MESSAGE_UTF16,
+    writes_per_window=1,
+    window_seconds=1.0,
+    measure=count_utf16_units,
+    placeholder=False,
+)
+"""About one write per second in a private chat, drafts included: the fallback to send and
+edit must fit the same budget, and the budget of a chat is fixed when first used."""
+TYPING_REFRESH_SECONDS = 4.5
+"""Telegram shows a chat action for at most 5 s."""
+_NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+_draft_ids = itertools.count(1)
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where replies go: the chat, the forum topic, and the message they answer."""
+
+    chat_id: int
+    thread_id: int | None = None
+    reply_to: int | None = None
+
+
+class TelegramReplier:
+    def __init__(
+        self,
+        bot: Bot,
+        place: Place,
+        *,
+        drafts: bool,
+        pace: Callable[[], Awaitable[None]],
+        keyboard: InlineKeyboardMarkup | None = None,
+        on_drafts_refused: Callable[[], None] | None = None,
+    ) -> None:
+        """`pace` waits for, and spends, a write of the chat's budget: the writes of `close`
+        happen after the stream, which paced its own."""
+        self._bot = bot
+        self._place = place
+        self._drafts = drafts
+        self._pace = pace
+        self._keyboard = keyboard  # shown while the reply streams (the Stop button)
+        self._on_drafts_refused = on_drafts_refused
+        self._shown: dict[MessageRef, Rendered] = {}
+        self._real: dict[MessageRef, int] = {}  # our ref -> Telegram message id
+        self._draft_of: dict[MessageRef, int] = {}
+        self._ids = (MessageRef(f"t{n}") for n in itertools.count(1))
+        self._texted = asyncio.Event()  # real words are on screen: typing may stop
+
+    @property
+    def limits(self) -> PlatformLimits:
+        return PRIVATE_LIMITS if self._place.chat_id > 0 else GROUP_LIMITS
+
+    @property
+    def message_ids(self) -> list[int]:
+        """The Telegram ids of the real messages this reply occupies, in order."""
+        return list(self._real.values())
+
+    async def send(self, text: str) -> MessageRef:
+        ref = next(self._ids)
+        await self._settle_drafts()
+        await self._write(ref, text)
+        return ref
+
+    async def edit(self, ref: MessageRef, text: str) -> None:
+        await self._write(ref, text)
+
+    async def delete(self, ref: MessageRef) -> None:
+        message_id = self._real.pop(ref, None)
+        self._draft_of.pop(ref, None)
+        if message_id is None:
+            return
+        try:
+            await self._bot.delete_message(self._place.chat_id, message_id)
+        except TelegramError as exc:
+            if not is_gone(exc):
+                raise delivery_error(exc, "deleting a message") from None
+
+    @contextlib.asynccontextmanager
+    async def typing(self) -> AsyncIterator[None]:
+        """The typing action until the first words are shown (it is cleared by them)."""
+        task = asyncio.create_task(self._keep_typing(), name="telegram-typing")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def close(self, keyboard: InlineKeyboardMarkup | None) -> list[int]:
+        """After the turn: drafts become real messages, and the last one gets `keyboard`
+        (Regenerate, swipes, Continue) in place of Stop. Returns the real message ids."""
+        had_drafts = any(ref not in self._real for ref in self._draft_of)
+        await self._settle_drafts(last_keyboard=keyboard, paced=True)
+        if not had_drafts and self._real and (keyboard is not None or self._keyboard is not None):
+            last = self._real[next(reversed(self._real))]
+            await self._pace()
+            try:
+                await self._bot.edit_message_reply_markup(
+                    self._place.chat_id, last, reply_markup=keyboard
+                )
+            except TelegramError as exc:
+                if not (is_not_modified(exc) or is_gone(exc)):
+                    raise delivery_error(exc, "changing the buttons") from None
+        return self.message_ids
+
+    async def _keep_typing(self) -> None:
+        while not self._texted.is_set():
+            with contextlib.suppress(TelegramError):
+                await self._bot.send_chat_action(
+                    self._place.chat_id, ChatAction.TYPING, message_thread_id=self._place.thread_id
+                )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._texted.wait(), TYPING_REFRESH_SECONDS)
+
+    async def _write(self, ref: MessageRef, text: str) -> None:
+        rendered = render(text)
+        if self._shown.get(ref) == rendered:
+            return  # same as on screen: Telegram would answer "not modified"
+        if self._drafts and await self._draft(ref, rendered):
+            return
+        if ref in self._real:
+            await self._edit_real(ref, rendered)
+        else:
+            await self._send_real(ref, rendered, self._keyboard)
+        self._shown[ref] = rendered
+        self._texted.set()
+
+    async def _draft(self, ref: MessageRef, rendered: Rendered) -> bool:
+        """Show `rendered` as a draft; False when drafts are refused (and are now off)."""
+        draft_id = self._draft_of.setdefault(ref, next(_draft_ids))
+        try:
+            await self._bot.send_message_draft(
+                self._place.chat_id,
+                draft_id,
+                text=rendered.text,
+                entities=list(rendered.entities),
+                message_thread_id=self._place.thread_id,
+            )
+        except RetryAfter as exc:
+            raise delivery_error(exc, "updating the draft") from None
+        except TelegramError as exc:
+            _log.warning("drafts refused in a private chat (%s); sending and editing", exc)
+            self._drafts = False
+            self._draft_of.pop(ref, None)
+            if self._on_drafts_refused is not None:
+                self._on_drafts_refused()
+            return False
+        self._shown[ref] = rendered
+        self._texted.set()
+        return True
+
+    async def _settle_drafts(
+        self, last_keyboard: InlineKeyboardMarkup | None = None, *, paced: bool = False
+    ) -> None:
+        """Each draft's last state as a real message (a draft is a 30-second preview)."""
+        pending = [ref for ref in self._draft_of if ref not in self._real and ref in self._shown]
+        for index, ref in enumerate(pending):
+            keyboard = last_keyboard if index == len(pending) - 1 else None
+            if paced or index > 0:
+                await self._pace()
+            await self._send_real(ref, self._shown[ref], keyboard)
+            self._draft_of.pop(ref)
+
+    async def _send_real(
+        self, ref: MessageRef, rendered: Rendered, keyboard: InlineKeyboardMarkup | None
+    ) -> None:
+        place = self._place
+        reply = (
+            ReplyParameters(place.reply_to, allow_sending_without_reply=True)
+            if place.reply_to is not None and not self._real
+            else None
+        )
+
+        def send(shown: Rendered) -> Awaitable[Message]:
+            return self._bot.send_message(
+                place.chat_id,
+                shown.text,
+                entities=list(shown.entities),
+                message_thread_id=place.thread_id,
+                reply_parameters=reply,
+                reply_markup=keyboard,
+                link_preview_options=_NO_PREVIEW,
+            )
+
+        try:
+            message = await self._with_plain_fallback(send, rendered, "sending the reply")
+        except _Gone:  # the message we answer is gone; allow_sending_without_reply covers it
+            raise DeliveryError("Telegram refused sending the reply") from None
+        if message is not None:
+            self._real[ref] = message.message_id
+
+    async def _edit_real(self, ref: MessageRef, rendered: Rendered) -> None:
+        place = self._place
+
+        def edit(shown: Rendered) -> Awaitable[Message | bool]:
+            return self._bot.edit_message_text(
+                shown.text,
+                place.chat_id,
+                self._real[ref],
+                entities=list(shown.entities),
+                reply_markup=self._keyboard,
+                link_preview_options=_NO_PREVIEW,
+            )
+
+        try:
+            await self._with_plain_fallback(edit, rendered, "editing the reply")
+        except _Gone:
+            # Someone deleted the message mid-stream: carry on in a new one.
+            del self._real[ref]
+            await self._send_real(ref, rendered, self._keyboard)
+
+    async def _with_plain_fallback(
+        self, call: Callable[[Rendered], Awaitable[_T]], rendered: Rendered, doing: str
+    ) -> _T | None:
+        """Telegram's answer to `call(rendered)`, retried once as plain text when it cannot
+        parse the entities: text that cannot be rendered is sent plain, not lost."""
+        try:
+            return await call(rendered)
+        except TelegramError as exc:
+            if is_not_modified(exc):
+                return None
+            if is_gone(exc):
+                raise _Gone from None
+            if not is_unparsable(exc):
+                raise delivery_error(exc, doing) from None
+            _log.warning("Telegram could not parse our entities; sending plain text")
+        try:
+            return await call(plain(rendered.text))
+        except TelegramError as exc:
+            raise delivery_error(exc, doing) from None
+
+
+class _Gone(Exception):
+    """The message to edit no longer exists."""
+
+
+__all__ = ["GROUP_LIMITS", "PRIVATE_LIMITS", "DeliveryError", "Place", "TelegramReplier"]

@@ -1,0 +1,43 @@
+"""The bot as a subprocess (`python -m bot run`) between a fake Telegram and a fake model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+from tests.fakes.bot_process import BotProcess, running_bot
+from tests.fakes.console_process import bot_env
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.telegram_server import FakeTelegram
+
+
+@pytest.fixture
+def endpoint() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI.in_thread() as server:
+        yield server
+
+
+@pytest.fixture
+def telegram() -> Iterator[FakeTelegram]:
+    with FakeTelegram.in_thread() as fake:
+        yield fake
+
+
+@pytest.fixture
+def bot(tmp_path: Path, endpoint: FakeOpenAI, telegram: FakeTelegram) -> Iterator[BotProcess]:
+    env = bot_env(
+        tmp_path,
+        TELEGRAM_TOKEN=telegram.token,
+        TELEGRAM_API_URL=telegram.base_url,
+        DEFAULT_BASE_URL=endpoint.base_url,
+        DEFAULT_MODEL="fake-model",
+        ENCRYPTION_KEYS=Fernet.generate_key().decode(),
+    )
+    with running_bot(tmp_path, env) as process:
+        telegram.wait_for_sync(lambda: telegram.waiting_polls > 0 or not process.alive())
+        assert process.alive(), process.log
+        yield process
+    assert "Traceback" not in process.log, process.log

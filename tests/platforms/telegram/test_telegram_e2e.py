@@ -1,0 +1,79 @@
+"""The bot on Telegram end to end: `python -m bot run` as a subprocess, the real
+python-telegram-bot talking HTTP to our fake Bot API (which enforces Telegram's flood
+limits with 429s), and the fake OpenAI-compatible endpoint behind it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.fakes.bot_process import BotProcess
+from tests.fakes.telegram_server import FakeTelegram
+
+pytestmark = pytest.mark.slow
+
+PRIVATE_CHAT = 5001
+GROUP_CHAT = -100777
+TURNS = 20
+REPLY_TIMEOUT_SECONDS = 30.0
+
+
+def bot_texts(telegram: FakeTelegram, chat_id: int) -> list[str]:
+    return [m["text"] for m in telegram.messages(chat_id) if "text" in m]
+
+
+def repeated_edits(telegram: FakeTelegram) -> list[str]:
+    """Consecutive writes of the same text to the same message or draft."""
+    last: dict[tuple[Any, ...], str] = {}
+    repeats = []
+    for call in telegram.calls_to("editMessageText", "sendMessageDraft"):
+        if call.status != 200:
+            continue
+        key = (call.method, call.params.get("chat_id"), call.params.get("message_id"),
+               call.params.get("draft_id"))  # fmt: skip
+        text = str(call.params.get("text", ""))
+        if last.get(key) == text:
+            repeats.append(f"{call.method} {key}: {text!r}")
+        last[key] = text
+    return repeats
+
+
+def wait_for_replies(telegram: FakeTelegram, chat_id: int, expected: list[str]) -> None:
+    telegram.wait_for_sync(
+        lambda: bot_texts(telegram, chat_id)[: len(expected)] == expected,
+        timeout=REPLY_TIMEOUT_SECONDS,
+    )
+
+
+def converse(telegram: FakeTelegram, chat_id: int, say: str) -> list[str]:
+    """Twenty turns, each waiting for its reply's final message; the replies expected."""
+    expected = []
+    for turn in range(TURNS):
+        text = f"message {turn}"
+        telegram.user_message(chat_id, say.format(text=text))
+        expected.append(f"You said: {text}")
+        wait_for_replies(telegram, chat_id, list(expected))
+    return expected
+
+
+def test_twenty_turns_in_a_private_chat(telegram: FakeTelegram, bot: BotProcess) -> None:
+    """Drafts stream each reply; it ends as a real message equal to the endpoint's text,
+    with no 429 and no write repeating the previous text."""
+    expected = converse(telegram, PRIVATE_CHAT, "{text}")
+    assert bot_texts(telegram, PRIVATE_CHAT) == expected
+    assert telegram.rate_limited == []
+    assert repeated_edits(telegram) == []
+    assert telegram.calls_to("sendMessageDraft"), "private chats stream through drafts"
+    last = telegram.messages(PRIVATE_CHAT)[-1]
+    buttons = [b["text"] for row in last["reply_markup"]["inline_keyboard"] for b in row]
+    assert any("Regenerate" in label for label in buttons)
+
+
+def test_twenty_turns_in_a_group(telegram: FakeTelegram, bot: BotProcess) -> None:
+    """In a group the bot answers mentions, within 20 writes a minute, never repeating."""
+    telegram.user_message(GROUP_CHAT, "nobody is talking to the bot here")
+    expected = converse(telegram, GROUP_CHAT, "@parlor_test_bot {text}")
+    assert bot_texts(telegram, GROUP_CHAT) == expected
+    assert telegram.rate_limited == []
+    assert repeated_edits(telegram) == []

@@ -1,0 +1,107 @@
+"""API keys on Telegram: never taken in a group, taken privately through a one-time link,
+and only from an admin who may change the group's info."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.fakes.bot_process import BotProcess
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.telegram_server import FakeTelegram
+
+pytestmark = pytest.mark.slow
+
+GROUP = -100500
+ALICE = 1001  # the group's admin
+BOB = 1002  # a member
+TIMEOUT = 30.0
+LINK = re.compile(r"https://t\.me/parlor_test_bot\?start=(\S+?)\)?(?:\s|$)")
+
+
+def said(telegram: FakeTelegram, chat_id: int, count: int) -> str:
+    """The bot's newest message once it has sent `count` messages to the chat."""
+    telegram.wait_for_sync(lambda: len(telegram.messages(chat_id)) >= count, timeout=TIMEOUT)
+    return str(telegram.messages(chat_id)[count - 1]["text"])
+
+
+def everything_the_bot_wrote(telegram: FakeTelegram) -> str:
+    return "\n".join(str(call.params) for call in telegram.calls if call.method != "getUpdates")
+
+
+def test_a_key_typed_in_a_group_is_deleted_and_never_stored(
+    telegram: FakeTelegram, endpoint: FakeOpenAI, bot: BotProcess
+) -> None:
+    """Bob is no admin: his key message is deleted, he is told to revoke it, gets no link,
+    and the group keeps the operator's endpoint."""
+    telegram.set_member(GROUP, BOB, "member")
+    typed = telegram.user_message(
+        GROUP, f"/connect base_url:{endpoint.base_url} api_key:sk-bob-0123456789", from_user=BOB
+    )
+    warning = said(telegram, GROUP, 1)
+    assert "revoke" in warning
+    assert "t.me/" not in warning
+    assert telegram.message(GROUP, typed["message_id"]) is None  # deleted
+    telegram.user_message(GROUP, "/settings", from_user=BOB)
+    assert "operator's default endpoint" in said(telegram, GROUP, 2)
+    assert "sk-bob-0123456789" not in everything_the_bot_wrote(telegram)
+    assert bot.stop() == 0
+    assert "sk-bob-0123456789" not in bot.log
+
+
+def test_a_member_may_not_connect_but_an_admin_may(
+    telegram: FakeTelegram, endpoint: FakeOpenAI, bot: BotProcess
+) -> None:
+    """Rights come from getChatMember at the moment of the command."""
+    telegram.set_member(GROUP, BOB, "member")
+    telegram.set_member(GROUP, ALICE, "administrator", can_change_info=True)
+    telegram.user_message(GROUP, f"/connect base_url:{endpoint.base_url}", from_user=BOB)
+    refused = said(telegram, GROUP, 1)
+    assert "manage" in refused.lower() or "admin" in refused.lower()
+    telegram.user_message(GROUP, f"/connect base_url:{endpoint.base_url}", from_user=ALICE)
+    accepted = said(telegram, GROUP, 2)
+    assert "t.me/parlor_test_bot?start=" in accepted
+    telegram.user_message(GROUP, "/settings", from_user=BOB)
+    assert endpoint.base_url in said(telegram, GROUP, 3)
+    assert telegram.calls_to("getChatMember")
+
+
+def test_an_admin_sends_the_key_privately_through_a_one_time_link(
+    telegram: FakeTelegram, endpoint: FakeOpenAI, bot: BotProcess
+) -> None:
+    """The link works once, for Alice only; her key message is deleted, the key is stored
+    (the endpoint then accepts the group's chat) and only ever shown masked."""
+    key = "sk-alice-9876543210"
+    endpoint.required_api_key = key
+    telegram.set_member(GROUP, ALICE, "administrator", can_change_info=True)
+    telegram.user_message(
+        GROUP,
+        f"/connect base_url:{endpoint.base_url} model:fake-model api_key:{key}",
+        from_user=ALICE,
+    )
+    warning = said(telegram, GROUP, 1)
+    found = LINK.search(warning)
+    assert found, warning
+    token = found.group(1)
+
+    telegram.user_message(BOB, f"/start {token}")
+    assert "expired, was used already, or was made for someone else" in said(telegram, BOB, 1)
+
+    telegram.user_message(ALICE, f"/start {token}")
+    assert "Send me the API key" in said(telegram, ALICE, 1)
+    typed = telegram.user_message(ALICE, key)
+    confirmation = said(telegram, ALICE, 2)
+    assert telegram.message(ALICE, typed["message_id"]) is None
+    assert key not in confirmation
+    assert "3210" in confirmation  # the masked key's tail
+
+    telegram.user_message(ALICE, f"/start {token}")
+    assert "expired, was used already" in said(telegram, ALICE, 3)
+
+    telegram.user_message(GROUP, "@parlor_test_bot hello there", from_user=ALICE)
+    assert said(telegram, GROUP, 2) == "You said: hello there"
+    assert key not in everything_the_bot_wrote(telegram)
+    assert bot.stop() == 0
+    assert "telegram: polling" in bot.log
+    assert key not in bot.log
