@@ -9,6 +9,7 @@ more than Telegram allows.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from types import TracebackType
 
@@ -41,7 +42,7 @@ from bot.errors import DeliveryError
 from bot.pacing import Pacing
 from bot.platforms.command_syntax import parse_command
 from bot.platforms.telegram.access import is_anonymous_admin, permission_of
-from bot.platforms.telegram.buttons import AFTER_REPLY, STOP, ButtonPress, read_button
+from bot.platforms.telegram.buttons import AFTER_REPLY, STOP, read_button
 from bot.platforms.telegram.key_flow import KeyFlow
 from bot.platforms.telegram.keys import KeyLinks, carries_secret
 from bot.platforms.telegram.menu import bot_commands
@@ -59,6 +60,8 @@ START_TEXT = (
     "/character. /help lists every command."
 )
 _ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
+TOAST_CHARS = 200
+"""Telegram shows at most 200 characters in a callback query's answer."""
 
 
 class TelegramAdapter:
@@ -185,29 +188,44 @@ class TelegramAdapter:
         if query is None or query.message is None or not isinstance(query.message, Message):
             return
         press = read_button(query.data)
-        message = query.message
-        await query.answer()
         if press is None:
+            await query.answer()
             return
-        actor = Actor(
-            str(query.from_user.id),
-            query.from_user.full_name,
-            await permission_of(
-                self._app.bot, message.chat.id, query.from_user.id, operators=self._operators
-            ),
+        message = query.message
+        rights = await permission_of(
+            self._app.bot, message.chat.id, query.from_user.id, operators=self._operators
         )
+        actor = Actor(str(query.from_user.id), query.from_user.full_name, rights)
         channel, place = self._where(message)
-        await self._press(press, CommandCall(press.command, press.options, channel, actor), place)
-
-    async def _press(self, press: ButtonPress, call: CommandCall, place: Place) -> None:
+        call = CommandCall(press.command, press.options, channel, actor)
         if press.command in REWRITING_COMMANDS:
-            replier = self._replier(place)
+            await query.answer()
+            replier = self._replier(dataclasses.replace(place, reply_to=None))
             await self._service.rewrite(call, replier)
             await replier.close(AFTER_REPLY)
             return
         result = await self._service.run_command(call)
-        if press.command != "stop":
-            await self._say(place, result.text)
+        if press.command == "swipe" and not result.ephemeral:
+            await query.answer()
+            await self._show_swipe(message, result.text, place)
+        else:  # Stop's "Stopped.", or why it could not: a toast for the presser only
+            await query.answer(result.text[:TOAST_CHARS])
+
+    async def _show_swipe(self, message: Message, text: str, place: Place) -> None:
+        """The chosen version replaces the reply in place, buttons kept: the chat reads as
+        the model remembers it."""
+        await self._spend(place, self._replier(place).limits)
+        rendered = render(text)
+        try:
+            await self._app.bot.edit_message_text(
+                rendered.text,
+                message.chat.id,
+                message.message_id,
+                entities=list(rendered.entities),
+                reply_markup=AFTER_REPLY,
+            )
+        except TelegramError as exc:
+            _log.warning("telegram: could not show another version (%s)", exc)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         error = context.error

@@ -27,14 +27,22 @@ def telegram() -> Iterator[FakeTelegram]:
 
 
 @pytest.fixture
-def bot(tmp_path: Path, endpoint: FakeOpenAI, telegram: FakeTelegram) -> Iterator[BotProcess]:
+def bot_settings() -> dict[str, str]:
+    """Environment for the bot beyond the fakes' addresses; a test module may override it."""
+    return {"DEFAULT_MODEL": "fake-model"}
+
+
+@pytest.fixture
+def bot(
+    tmp_path: Path, endpoint: FakeOpenAI, telegram: FakeTelegram, bot_settings: dict[str, str]
+) -> Iterator[BotProcess]:
     env = bot_env(
         tmp_path,
         TELEGRAM_TOKEN=telegram.token,
         TELEGRAM_API_URL=telegram.base_url,
         DEFAULT_BASE_URL=endpoint.base_url,
-        DEFAULT_MODEL="fake-model",
         ENCRYPTION_KEYS=Fernet.generate_key().decode(),
+        **bot_settings,
     )
     with running_bot(tmp_path, env) as process:
         telegram.wait_for_sync(lambda: telegram.waiting_polls > 0 or not process.alive())
