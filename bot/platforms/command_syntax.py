@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import shlex
 
-from bot.commands import find_command
+from bot.commands import CommandSpec, find_command
 
 _GENERIC_OPTION = re.compile(r"(?:^|\s)([a-z_][a-z0-9_]*):")
 
@@ -39,12 +39,24 @@ def parse_command(line: str) -> tuple[str, dict[str, str]]:
     options: dict[str, str] = {}
     matches = list(pattern.finditer(rest))
     leading = rest[: matches[0].start()] if matches else rest
-    if leading.strip() and names:
-        options[names[0]] = _unquote(leading)
+    if leading.strip() and spec is not None:
+        options.update(_leading_values(spec, leading))
     for index, match in enumerate(matches):
         end = matches[index + 1].start() if index + 1 < len(matches) else len(rest)
         options[match.group(1)] = _unquote(rest[match.end() : end])
     return name, options
+
+
+def _leading_values(spec: CommandSpec, leading: str) -> dict[str, str]:
+    """Text before any `option:` fills the first option; when that option is a choice
+    (`/character use Alice`), a choice word fills it and the rest the second option."""
+    if not spec.options:
+        return {}
+    first, second = spec.options[0], spec.options[1] if len(spec.options) > 1 else None
+    word, _, remainder = leading.strip().partition(" ")
+    if second and first.choices and word.lower() in first.choices and remainder.strip():
+        return {first.name: word, second.name: _unquote(remainder)}
+    return {first.name: _unquote(leading)}
 
 
 def _split_head(text: str) -> tuple[str, str]:

@@ -31,6 +31,20 @@ def test_bare_text_goes_to_the_first_option() -> None:
     assert parse_command("/model gpt-4o") == ("model", {"name": "gpt-4o"})
 
 
+def test_a_choice_then_a_value_fill_the_first_two_options() -> None:
+    """`/character use Alice Smith` means action:use name:Alice Smith."""
+    assert parse_command("/character use Alice Smith") == (
+        "character",
+        {"action": "use", "name": "Alice Smith"},
+    )
+    assert parse_command("/character list") == ("character", {"action": "list"})
+    assert parse_command("/reasoning spoiler") == ("reasoning", {"mode": "spoiler"})
+
+
+def test_text_after_a_command_without_options_is_ignored() -> None:
+    assert parse_command("/help me please") == ("help", {})
+
+
 def test_command_without_options() -> None:
     """A command with nothing after it has no options."""
     assert parse_command("/HELP") == ("help", {})

@@ -2,25 +2,18 @@
 
 PTB runs inside our event loop (initialize/start/stop, never `run_polling`), so Discord
 can share the loop. Updates are handled concurrently; the service's per-channel queue
-keeps each chat's messages in order. Every write to a chat passes the chat's budget in
-`Pacing`, the one the reply streams use, so command answers and streams never add up to
-more than Telegram allows.
+keeps each chat's messages in order. Every write goes through the Outbox, which spends
+the chat's budget in the `Pacing` the reply streams use.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 
-from telegram import (
-    BotCommandScopeAllGroupChats,
-    BotCommandScopeAllPrivateChats,
-    Chat,
-    InlineKeyboardMarkup,
-    Message,
-    Update,
-)
+from telegram import BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats, Message, Update
 from telegram.error import TelegramError
 from telegram.ext import (
     ApplicationBuilder,
@@ -30,29 +23,24 @@ from telegram.ext import (
     filters,
 )
 
-from bot.domain import (
-    Actor,
-    ChannelKey,
-    CommandCall,
-    Incoming,
-    Permission,
-    PlatformLimits,
-)
-from bot.errors import DeliveryError
+from bot.commands import OptionKind, find_command
+from bot.domain import Actor, CommandCall, Incoming, Permission, TurnOutcome
+from bot.errors import DeliveryError, UsageError
 from bot.pacing import Pacing
 from bot.platforms.command_syntax import parse_command
 from bot.platforms.telegram.access import is_anonymous_admin, permission_of
-from bot.platforms.telegram.buttons import AFTER_REPLY, STOP, read_button
+from bot.platforms.telegram.addressing import Me, place_of
+from bot.platforms.telegram.buttons import AFTER_REPLY, read_button
+from bot.platforms.telegram.files import documents_for_command, photos_of
 from bot.platforms.telegram.key_flow import KeyFlow
 from bot.platforms.telegram.keys import KeyLinks, carries_secret
 from bot.platforms.telegram.menu import bot_commands
-from bot.platforms.telegram.render import render
+from bot.platforms.telegram.outbox import Outbox, channel_of
 from bot.platforms.telegram.replier import Place, TelegramReplier
 from bot.service.conversation import REWRITING_COMMANDS, ConversationService
 
 _log = logging.getLogger(__name__)
 
-PLATFORM = "telegram"
 START_TEXT = (
     "Hi! I'm Parlor: I pass your messages to a language model and stream its answers "
     "back.\n\nIn a private chat I answer everything you write; in a group, mention me or "
@@ -77,19 +65,20 @@ class TelegramAdapter:
         operators: frozenset[int] = frozenset(),
     ) -> None:
         self._service = service
-        self._pacing = pacing
         self._operators = operators
-        self._no_drafts: set[int] = set()  # private chats where drafts were refused
         builder = ApplicationBuilder().token(token).concurrent_updates(True)
         if api_url:
             root = api_url.rstrip("/").removesuffix("/bot")  # either form is accepted
             builder = builder.base_url(f"{root}/bot").base_file_url(f"{root}/file/bot")
         self._app = builder.build()
+        self._bot = self._app.bot
+        self._me = Me(0, "")  # known after initialize()
+        self._out = Outbox(self._bot, pacing)
         self._keys = KeyFlow(
-            self._app.bot,
+            self._bot,
             service,
             KeyLinks(pacing.clock),
-            lambda chat_id, text: self._say(Place(chat_id), text),
+            lambda chat_id, text: self._out.say(Place(chat_id), text),
             operators=operators,
         )
         self._app.add_handler(MessageHandler(filters.COMMAND, self._on_command))
@@ -100,13 +89,14 @@ class TelegramAdapter:
 
     async def __aenter__(self) -> TelegramAdapter:
         await self._app.initialize()
+        self._me = Me(self._bot.id, self._bot.username)
         commands = bot_commands()
         for scope in (BotCommandScopeAllPrivateChats(), BotCommandScopeAllGroupChats()):
-            await self._app.bot.set_my_commands(commands, scope=scope)
+            await self._bot.set_my_commands(commands, scope=scope)
         await self._app.start()
         assert self._app.updater is not None
         await self._app.updater.start_polling(allowed_updates=_ALLOWED_UPDATES)
-        _log.info("telegram: polling as @%s", self._app.bot.username)
+        _log.info("telegram: polling as @%s", self._me.username)
         return self
 
     async def __aexit__(
@@ -129,63 +119,84 @@ class TelegramAdapter:
             return
         if await self._keys.receive(message):
             return  # an API key, taken and deleted: never a chat message
-        if not self._addressed(message):
+        if (message.caption or "").startswith("/"):
+            await self._command(message, message.caption or "")  # a file sent with a command
             return
-        text = self._without_mention(message.text or message.caption or "").strip()
-        if not text:
+        if not self._me.addressed(message):
             return
-        channel, place = self._where(message)
+        text = self._me.without_mention(message.text or message.caption or "").strip()
+        place = place_of(message)
+        try:
+            pictures = await photos_of(self._bot, message) if message.photo else ()
+        except UsageError as exc:
+            await self._out.say(place, str(exc))
+            return
+        if not text and not pictures:
+            return
         incoming = Incoming(
-            channel=channel,
+            channel=channel_of(place),
             author_id=str(message.from_user.id),
             author_name=message.from_user.full_name,
             text=text,
             platform_message_id=str(message.message_id),
+            attachments=pictures,
         )
-        replier = self._replier(place)
-        await self._service.handle(incoming, replier)
-        await replier.close(AFTER_REPLY)
+        await self._stream(place, lambda replier: self._service.handle(incoming, replier))
 
     async def _on_command(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
-        if message is None or message.text is None:
+        if message is not None and message.text is not None:
+            await self._command(message, message.text)
+
+    async def _command(self, message: Message, line: str) -> None:
+        if not self._me.commands_me(line):
             return
-        name, options = parse_command(message.text)
-        if not self._for_us(message.text):
-            return
-        group = message.chat.type != Chat.PRIVATE
+        name, options = parse_command(line)
+        place = place_of(message)
+        group = message.chat.id < 0
         if name == "start":
-            token = message.text.split(maxsplit=1)[1:]
+            token = line.split(maxsplit=1)[1:]
             if token and not group:
                 await self._keys.start(message, token[0].strip())
             else:
-                await self._answer(message, START_TEXT)
+                await self._out.say(place, START_TEXT)
             return
-        channel, _ = self._where(message)
         if group and carries_secret(options):
-            await self._keys.refuse_in_group(message, channel, options)
+            await self._keys.refuse_in_group(message, channel_of(place), options)
             return
-        call = await self._call(message, name, options)
+        call = await self._call(message, name, options, place)
         if call is None:
             return
         if name in REWRITING_COMMANDS:
-            replier = self._replier(self._where(message)[1])
-            await self._service.rewrite(call, replier)
-            await replier.close(AFTER_REPLY)
-            return
+            await self._stream(place, lambda replier: self._service.rewrite(call, replier))
+        else:
+            await self._run(message, call, place)
+
+    async def _run(self, message: Message, call: CommandCall, place: Place) -> None:
+        """A command that answers rather than streams: its text, and any file it made."""
+        if _takes_file(call.name):
+            try:
+                files = await documents_for_command(self._bot, message)
+            except UsageError as exc:
+                await self._out.say(place, str(exc))
+                return
+            call = dataclasses.replace(call, attachments=files)
         result = await self._service.run_command(call)
         text = result.text
-        if result.speaker and group:
+        if result.speaker and place.chat_id < 0:
             text = f"**{result.speaker}:** {text}"
-        if group and name == "connect" and call.actor.permission >= Permission.SERVER_ADMIN:
-            link = self._keys.offer(message, channel, options)
+        admin = call.actor.permission >= Permission.SERVER_ADMIN
+        if place.chat_id < 0 and call.name == "connect" and admin:
+            link = self._keys.offer(message, call.channel, call.options)
             if link is not None:
                 text += f"\n\nTo add an API key, send it to me privately: {link}"
-        await self._answer(message, text)
+        await self._out.say(place, text)
+        if result.file is not None:
+            await self._out.send_file(place, result.file)
 
     async def _on_button(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
-        if query is None or query.message is None or not isinstance(query.message, Message):
+        if query is None or not isinstance(query.message, Message):
             return
         press = read_button(query.data)
         if press is None:
@@ -193,39 +204,24 @@ class TelegramAdapter:
             return
         message = query.message
         rights = await permission_of(
-            self._app.bot, message.chat.id, query.from_user.id, operators=self._operators
+            self._bot, message.chat.id, query.from_user.id, operators=self._operators
         )
         actor = Actor(str(query.from_user.id), query.from_user.full_name, rights)
-        channel, place = self._where(message)
-        call = CommandCall(press.command, press.options, channel, actor)
+        place = place_of(message, quote=False)
+        call = CommandCall(press.command, press.options, channel_of(place), actor)
         if press.command in REWRITING_COMMANDS:
             await query.answer()
-            replier = self._replier(dataclasses.replace(place, reply_to=None))
-            await self._service.rewrite(call, replier)
-            await replier.close(AFTER_REPLY)
+            await self._stream(place, lambda replier: self._service.rewrite(call, replier))
             return
         result = await self._service.run_command(call)
         if press.command == "swipe" and not result.ephemeral:
             await query.answer()
-            await self._show_swipe(message, result.text, place)
+            text = result.text
+            if result.speaker and place.chat_id < 0:
+                text = f"**{result.speaker}:** {text}"
+            await self._out.replace(place, message.message_id, text)
         else:  # Stop's "Stopped.", or why it could not: a toast for the presser only
             await query.answer(result.text[:TOAST_CHARS])
-
-    async def _show_swipe(self, message: Message, text: str, place: Place) -> None:
-        """The chosen version replaces the reply in place, buttons kept: the chat reads as
-        the model remembers it."""
-        await self._spend(place, self._replier(place).limits)
-        rendered = render(text)
-        try:
-            await self._app.bot.edit_message_text(
-                rendered.text,
-                message.chat.id,
-                message.message_id,
-                entities=list(rendered.entities),
-                reply_markup=AFTER_REPLY,
-            )
-        except TelegramError as exc:
-            _log.warning("telegram: could not show another version (%s)", exc)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         error = context.error
@@ -236,114 +232,36 @@ class TelegramAdapter:
 
     # Helpers
 
-    def _addressed(self, message: Message) -> bool:
-        """Private chats: every message. Groups: a mention of the bot or a reply to it."""
-        if message.chat.type == Chat.PRIVATE:
-            return True
-        replied = message.reply_to_message
-        if replied is not None and replied.from_user is not None:
-            return replied.from_user.id == self._app.bot.id or self._mentioned(message)
-        return self._mentioned(message)
-
-    def _mentioned(self, message: Message) -> bool:
-        username = self._app.bot.username
-        text = message.text or message.caption or ""
-        return bool(username) and f"@{username}".lower() in text.lower()
-
-    def _for_us(self, text: str) -> bool:
-        """A command addressed to another bot (`/help@other_bot`) is not ours."""
-        head = text.split(maxsplit=1)[0] if text.split() else ""
-        _, at, target = head.partition("@")
-        return not at or target.lower() == (self._app.bot.username or "").lower()
-
-    def _without_mention(self, text: str) -> str:
-        username = self._app.bot.username
-        if not username:
-            return text
-        mention = f"@{username}"
-        index = text.lower().find(mention.lower())
-        while index >= 0:
-            text = text[:index] + text[index + len(mention) :]
-            index = text.lower().find(mention.lower())
-        return text
-
-    def _where(self, message: Message) -> tuple[ChannelKey, Place]:
-        """Forum topics are channels of their own; replies in groups quote the message."""
-        chat_id = message.chat.id
-        thread = message.message_thread_id if message.is_topic_message else None
-        channel_id = f"{chat_id}:{thread}" if thread is not None else str(chat_id)
-        group = message.chat.type != Chat.PRIVATE
-        place = Place(chat_id, thread, message.message_id if group else None)
-        return ChannelKey(PLATFORM, channel_id), place
-
     async def _call(
-        self, message: Message, name: str, options: dict[str, str]
+        self, message: Message, name: str, options: dict[str, str], place: Place
     ) -> CommandCall | None:
-        channel, _ = self._where(message)
         if is_anonymous_admin(message):
             title = message.chat.title or "admin"
             actor = Actor(str(message.chat.id), title, Permission.CHANNEL_ADMIN)
         elif message.from_user is not None:
             user = message.from_user
             rights = await permission_of(
-                self._app.bot, message.chat.id, user.id, operators=self._operators
+                self._bot, message.chat.id, user.id, operators=self._operators
             )
             actor = Actor(str(user.id), user.full_name, rights)
         else:
             return None
-        server = str(message.chat.id) if message.chat.type != Chat.PRIVATE else None
-        return CommandCall(name, options, channel, actor, server=server)
+        server = str(message.chat.id) if message.chat.id < 0 else None
+        return CommandCall(name, options, channel_of(place), actor, server=server)
 
-    def _replier(
-        self, place: Place, keyboard: InlineKeyboardMarkup | None = STOP
-    ) -> TelegramReplier:
-        channel_limits: PlatformLimits | None = None
-        drafts = place.chat_id > 0 and place.chat_id not in self._no_drafts
-
-        async def pace() -> None:
-            assert channel_limits is not None
-            await self._spend(place, channel_limits)
-
-        replier = TelegramReplier(
-            self._app.bot,
-            place,
-            drafts=drafts,
-            pace=pace,
-            keyboard=keyboard,
-            on_drafts_refused=lambda: self._no_drafts.add(place.chat_id),
-        )
-        channel_limits = replier.limits
-        return replier
-
-    async def _spend(self, place: Place, limits: PlatformLimits) -> None:
-        channel = ChannelKey(PLATFORM, _channel_id(place))
-        budget = self._pacing.budget_for(channel, limits)
-        clock = self._pacing.clock
-        while (delay := budget.delay_until_available(clock.now())) > 0:
-            await clock.sleep(delay)
-        budget.take(clock.now())
-
-    async def _answer(self, message: Message, text: str) -> None:
-        _, place = self._where(message)
-        await self._say(place, text)
-
-    async def _say(self, place: Place, text: str) -> None:
-        """One paced message; a command's answer is never streamed."""
-        replier = self._replier(place, keyboard=None)
-        await self._spend(place, replier.limits)
-        rendered = render(text)
-        try:
-            await self._app.bot.send_message(
-                place.chat_id,
-                rendered.text,
-                entities=list(rendered.entities),
-                message_thread_id=place.thread_id,
-            )
-        except TelegramError as exc:
-            _log.warning("telegram: could not answer a command (%s)", exc)
+    async def _stream(
+        self, place: Place, turn: Callable[[TelegramReplier], Awaitable[TurnOutcome]]
+    ) -> None:
+        """One streamed reply: in a group headed by the character's name, then the drafts
+        settled and the buttons for a finished reply put under it."""
+        speaker = None
+        if place.chat_id < 0:
+            speaker = await self._service.character_name(channel_of(place))
+        replier = self._out.replier(place, speaker=speaker)
+        await turn(replier)
+        await replier.close(AFTER_REPLY)
 
 
-def _channel_id(place: Place) -> str:
-    if place.thread_id is None:
-        return str(place.chat_id)
-    return f"{place.chat_id}:{place.thread_id}"
+def _takes_file(name: str) -> bool:
+    spec = find_command(name)
+    return spec is not None and any(o.kind is OptionKind.ATTACHMENT for o in spec.options)

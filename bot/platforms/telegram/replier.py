@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -82,6 +83,7 @@ class TelegramReplier:
         pace: Callable[[], Awaitable[None]],
         keyboard: InlineKeyboardMarkup | None = None,
         on_drafts_refused: Callable[[], None] | None = None,
+        speaker: str | None = None,
     ) -> None:
         """`pace` waits for, and spends, a write of the chat's budget: the writes of `close`
         happen after the stream, which paced its own."""
@@ -91,6 +93,8 @@ class TelegramReplier:
         self._pace = pace
         self._keyboard = keyboard  # shown while the reply streams (the Stop button)
         self._on_drafts_refused = on_drafts_refused
+        # In groups the character's name heads the reply's first message.
+        self._heading = f"**{speaker}:** " if speaker else ""
         self._shown: dict[MessageRef, Rendered] = {}
         self._real: dict[MessageRef, int] = {}  # our ref -> Telegram message id
         self._draft_of: dict[MessageRef, int] = {}
@@ -99,7 +103,11 @@ class TelegramReplier:
 
     @property
     def limits(self) -> PlatformLimits:
-        return PRIVATE_LIMITS if self._place.chat_id > 0 else GROUP_LIMITS
+        limits = PRIVATE_LIMITS if self._place.chat_id > 0 else GROUP_LIMITS
+        if not self._heading:
+            return limits
+        room = limits.max_length - count_utf16_units(self._heading)
+        return dataclasses.replace(limits, max_length=room)
 
     @property
     def message_ids(self) -> list[int]:
@@ -164,7 +172,8 @@ class TelegramReplier:
                 await asyncio.wait_for(self._texted.wait(), TYPING_REFRESH_SECONDS)
 
     async def _write(self, ref: MessageRef, text: str) -> None:
-        rendered = render(text)
+        first = not self._shown or next(iter(self._shown)) == ref
+        rendered = render(self._heading + text if first else text)
         if self._shown.get(ref) == rendered:
             return  # same as on screen: Telegram would answer "not modified"
         if self._drafts and await self._draft(ref, rendered):
