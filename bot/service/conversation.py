@@ -10,6 +10,7 @@ import logging
 
 from bot.commands import check_call
 from bot.domain import (
+    ChannelKey,
     ChannelState,
     CommandCall,
     CommandResult,
@@ -147,6 +148,15 @@ class ConversationService:
                 return await self._rewrite(call, spec.name == "continue", replier, run)
         except BotError as exc:
             return await _failed(replier, exc)
+
+    async def character_name(self, channel: ChannelKey) -> str | None:
+        """Who speaks in the channel, for platforms that put the name on each reply; None
+        when the bot speaks as itself (or the channel cannot be read)."""
+        try:
+            card = await self._prompts.character(await self._store.load_channel(channel))
+        except BotError:
+            return None
+        return card.name if card is not None else None
 
     async def run_command(self, call: CommandCall) -> CommandResult:
         """Run a command; bad input and missing rights come back as a plain answer."""
