@@ -18,6 +18,7 @@ from bot.prompt.postprocess import PostProcessMode
 
 TEMPLATE_NAMES = tuple(TEMPLATES)
 CHARACTER_ACTIONS = ("import", "list", "use", "show", "remove", "export")
+LISTEN_MODES = ("mentions", "all")
 
 
 class OptionKind(enum.StrEnum):
@@ -160,6 +161,12 @@ CATALOGUE: tuple[CommandSpec, ...] = (
         Permission.CHANNEL_ADMIN,
         (OptionSpec("mode", "hide, spoiler or quote", required=True,
                     choices=tuple(m.value for m in ReasoningDisplay)),),
+    ),
+    CommandSpec(
+        "listen",
+        "In a group: answer only mentions and replies, or every message.",
+        Permission.CHANNEL_ADMIN,
+        (OptionSpec("mode", "mentions or all", required=True, choices=LISTEN_MODES),),
     ),
     CommandSpec("settings", "Show this channel's settings (the key masked).", Permission.EVERYONE),
     CommandSpec(

@@ -194,6 +194,7 @@ class ChannelState:
     postprocess_mode: str = "none"  # a prompt.postprocess mode name
     postprocess_placeholder: str | None = None  # None: the default "[Start a new chat]"
     character_id: int | None = None
+    answer_all: bool = False  # in groups: every message, not only mentions and replies
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +230,7 @@ class ChannelChanges:
     postprocess_mode: str | Keep = KEEP
     postprocess_placeholder: str | Keep | None = KEEP
     character_id: int | Keep | None = KEEP
+    answer_all: bool | Keep = KEEP
 
 
 @dataclass(frozen=True, slots=True)

@@ -149,6 +149,13 @@ class ConversationService:
         except BotError as exc:
             return await _failed(replier, exc)
 
+    async def answers_all(self, channel: ChannelKey) -> bool:
+        """Whether a group channel wants every message answered (/listen mode:all)."""
+        try:
+            return (await self._store.load_channel(channel)).answer_all
+        except BotError:
+            return False
+
     async def character_name(self, channel: ChannelKey) -> str | None:
         """Who speaks in the channel, for platforms that put the name on each reply; None
         when the bot speaks as itself (or the channel cannot be read)."""

@@ -41,6 +41,7 @@ class SettingsCommands:
             "params": self._params,
             "api": self._api,
             "reasoning": self._reasoning,
+            "listen": self._listen,
             "postprocess": self._postprocess,
             "settings": self._show,
             "system": self._system,
@@ -94,6 +95,18 @@ class SettingsCommands:
         }
         return CommandResult(f"The model's reasoning is now {words[mode]}.")
 
+    async def _listen(self, call: CommandCall) -> CommandResult:
+        every = call.options["mode"].strip().lower() == "all"
+        await self._store.update_channel(call.channel, ChannelChanges(answer_all=every))
+        if every:
+            return CommandResult(
+                "I now answer every message here. (On Discord this needs the Message Content "
+                "intent; in a Telegram group, privacy mode off in @BotFather or admin rights "
+                "for the bot.)",
+                ephemeral=False,
+            )
+        return CommandResult("I now answer only when mentioned or replied to.", ephemeral=False)
+
     async def _postprocess(self, call: CommandCall) -> CommandResult:
         mode = call.options.get("mode", "").strip().lower()
         placeholder = call.options.get("placeholder")
@@ -139,6 +152,7 @@ class SettingsCommands:
             _api_line(state),
             f"Reasoning: {state.reasoning_display.value}",
             f"Post-processing: {state.postprocess_mode}",
+            f"Answers: {'every message' if state.answer_all else 'mentions and replies'}",
             f"Parameters: {describe_params(state.params)}".replace("\n", "; "),
         ]
         if state.connection is not None:

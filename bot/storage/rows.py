@@ -78,6 +78,7 @@ def to_channel_state(
         postprocess_mode=channel.postprocess_mode,
         postprocess_placeholder=channel.postprocess_placeholder,
         character_id=channel.character_id,
+        answer_all=channel.answer_all,
     )
 
 

@@ -203,6 +203,8 @@ class SqlStore(ReplyStore):
                     channel.postprocess_placeholder = changes.postprocess_placeholder
                 if changes.character_id is not KEEP:
                     channel.character_id = changes.character_id
+                if changes.answer_all is not KEEP:
+                    channel.answer_all = changes.answer_all
 
     async def set_connection_options(self, key: ChannelKey, options: EndpointOptions) -> None:
         """Store options on the connection the channel uses (its own or a profile)."""

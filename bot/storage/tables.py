@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Dialect,
     ForeignKey,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -127,6 +129,8 @@ class ChannelRow(Base):
     )
     # The system text strict post-processing puts first; None: "[Start a new chat]".
     postprocess_placeholder: Mapped[str | None] = mapped_column(Text)
+    # Answer every message in a group channel, not only mentions and replies.
+    answer_all: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # channels ↔ chats is a cycle: this side is added after both tables exist.
     current_chat_id: Mapped[int | None] = mapped_column(
         ForeignKey("chats.id", ondelete="SET NULL", use_alter=True)

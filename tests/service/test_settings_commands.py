@@ -116,3 +116,16 @@ async def test_help_lists_what_the_caller_may_run(harness: Harness) -> None:
 async def test_settings_never_claims_a_key_that_does_not_exist(harness: Harness) -> None:
     """On the operator's endpoint without an operator key, /settings says there is none."""
     assert "API key: none" in (await harness.command("settings")).text
+
+
+async def test_listen_switches_between_mentions_and_every_message(harness: Harness) -> None:
+    """/listen mode:all makes a channel answer everything; /settings says which; a member
+    may not change it."""
+    assert not await harness.service.answers_all(CHANNEL)
+    refused = await harness.command("listen", permission=Permission.EVERYONE, mode="all")
+    assert not await harness.service.answers_all(CHANNEL), refused.text
+    await harness.command("listen", mode="all")
+    assert await harness.service.answers_all(CHANNEL)
+    assert "Answers: every message" in (await harness.command("settings")).text
+    await harness.command("listen", mode="mentions")
+    assert not await harness.service.answers_all(CHANNEL)

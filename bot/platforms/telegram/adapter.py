@@ -122,10 +122,11 @@ class TelegramAdapter:
         if (message.caption or "").startswith("/"):
             await self._command(message, message.caption or "")  # a file sent with a command
             return
-        if not self._me.addressed(message):
+        place = place_of(message)
+        addressed = self._me.addressed(message)
+        if not addressed and not await self._service.answers_all(channel_of(place)):
             return
         text = self._me.without_mention(message.text or message.caption or "").strip()
-        place = place_of(message)
         try:
             pictures = await photos_of(self._bot, message) if message.photo else ()
         except UsageError as exc:
