@@ -124,6 +124,16 @@ class Store(Protocol):
 
     async def begin_turn(self, chat_id: ChatId, message: NewUserMessage) -> TurnIds: ...
 
+    async def edit_user_message(
+        self, channel: ChannelKey, platform_message_id: str, content: str
+    ) -> bool:
+        """A user edited a message the bot has stored: its new text (False: not found)."""
+        ...
+
+    async def forget_user_message(self, channel: ChannelKey, platform_message_id: str) -> bool:
+        """A user deleted a stored message: it leaves the history (False: not found)."""
+        ...
+
     async def finish_turn(
         self,
         message_id: MessageId,

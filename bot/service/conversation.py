@@ -149,6 +149,23 @@ class ConversationService:
         except BotError as exc:
             return await _failed(replier, exc)
 
+    async def edited(self, channel: ChannelKey, platform_message_id: str, text: str) -> bool:
+        """A user edited a message: the history says what it says now. Not answered again;
+        /regenerate does that when wanted."""
+        try:
+            return await self._store.edit_user_message(channel, platform_message_id, text)
+        except BotError:
+            _log.warning("could not store an edited message")
+            return False
+
+    async def deleted(self, channel: ChannelKey, platform_message_id: str) -> bool:
+        """A user deleted a message: the model no longer reads it."""
+        try:
+            return await self._store.forget_user_message(channel, platform_message_id)
+        except BotError:
+            _log.warning("could not forget a deleted message")
+            return False
+
     async def answers_all(self, channel: ChannelKey) -> bool:
         """Whether a group channel wants every message answered (/listen mode:all)."""
         try:

@@ -42,11 +42,12 @@ from bot.storage.rows import (
 from bot.storage.secrets import NO_ENCRYPTION_KEYS, connection_binding
 from bot.storage.tables import ChannelRow, ChatRow, ConnectionRow, MessageRow, utcnow
 from bot.storage.transactions import lock_channel, translating
+from bot.storage.user_messages import UserMessageStore
 
 _log = logging.getLogger(__name__)
 
 
-class SqlStore(ReplyStore):
+class SqlStore(ReplyStore, UserMessageStore):
     """Channels, settings and history in SQLite or PostgreSQL.
 
     Reads run in DEFERRED transactions and never wait for a writer on SQLite;

@@ -73,6 +73,7 @@ class TelegramAdapter:
         self._app = builder.build()
         self._bot = self._app.bot
         self._me = Me(0, "")  # known after initialize()
+        self._latest: dict[int, int] = {}  # chat -> the bot's newest reply there
         self._out = Outbox(self._bot, pacing)
         self._keys = KeyFlow(
             self._bot,
@@ -81,9 +82,12 @@ class TelegramAdapter:
             lambda chat_id, text: self._out.say(Place(chat_id), text),
             operators=operators,
         )
-        self._app.add_handler(MessageHandler(filters.COMMAND, self._on_command))
+        new = filters.UpdateType.MESSAGE  # an edited command is not run again
+        self._app.add_handler(MessageHandler(filters.COMMAND & new, self._on_command))
         chat = (filters.TEXT | filters.PHOTO | filters.CAPTION) & ~filters.COMMAND
-        self._app.add_handler(MessageHandler(chat & filters.UpdateType.MESSAGE, self._on_message))
+        self._app.add_handler(MessageHandler(chat & new, self._on_message))
+        edits = filters.UpdateType.EDITED_MESSAGE & (filters.TEXT | filters.CAPTION)
+        self._app.add_handler(MessageHandler(edits, self._on_edit))
         self._app.add_handler(CallbackQueryHandler(self._on_button))
         self._app.add_error_handler(self._on_error)
 
@@ -126,7 +130,7 @@ class TelegramAdapter:
         addressed = self._me.addressed(message)
         if not addressed and not await self._service.answers_all(channel_of(place)):
             return
-        text = self._me.without_mention(message.text or message.caption or "").strip()
+        text = self._me.text_of(message, latest_reply=self._latest.get(place.chat_id))
         try:
             pictures = await photos_of(self._bot, message) if message.photo else ()
         except UsageError as exc:
@@ -143,6 +147,16 @@ class TelegramAdapter:
             attachments=pictures,
         )
         await self._stream(place, lambda replier: self._service.handle(incoming, replier))
+
+    async def _on_edit(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        """An edited message changes the stored turn; it is not answered again."""
+        message = update.edited_message
+        if message is None or (message.text or message.caption or "").startswith("/"):
+            return
+        place = place_of(message)
+        text = self._me.text_of(message, latest_reply=self._latest.get(place.chat_id))
+        if text:
+            await self._service.edited(channel_of(place), str(message.message_id), text)
 
     async def _on_command(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -260,7 +274,9 @@ class TelegramAdapter:
             speaker = await self._service.character_name(channel_of(place))
         replier = self._out.replier(place, speaker=speaker)
         await turn(replier)
-        await replier.close(AFTER_REPLY)
+        shown = await replier.close(AFTER_REPLY)
+        if shown:
+            self._latest[place.chat_id] = shown[-1]
 
 
 def _takes_file(name: str) -> bool:

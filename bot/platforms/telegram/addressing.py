@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from telegram import Chat, Message
+from telegram import Chat, Message, User
 
 from bot.platforms.telegram.replier import Place
+
+QUOTE_CHARS = 500
+"""How much of an answered message is quoted to the model."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,12 +41,33 @@ class Me:
         _, at, target = head.partition("@")
         return not at or target.lower() == self.username.lower()
 
+    def text_of(self, message: Message, *, latest_reply: int | None) -> str:
+        """What the user said, for the model: the mention of the bot taken out, and the
+        message they answer quoted first, unless it is the bot's latest reply (which the
+        history ends with anyway): a reply to something older is understood in context."""
+        text = self.without_mention(message.text or message.caption or "").strip()
+        replied = message.reply_to_message
+        if replied is None or replied.message_id == latest_reply or not text:
+            return text
+        quoted = (replied.text or replied.caption or "").strip()
+        if not quoted:
+            return text
+        if len(quoted) > QUOTE_CHARS:
+            quoted = quoted[:QUOTE_CHARS].rstrip() + "…"
+        sender = replied.from_user
+        who = "you" if sender is not None and sender.id == self.id else _name(sender)
+        return f'[replying to {who}: "{quoted}"]\n{text}'
+
     def without_mention(self, text: str) -> str:
         lowered, mention = text.lower(), self.mention.lower()
         while (index := lowered.find(mention)) >= 0:
             text = text[:index] + text[index + len(mention) :]
             lowered = text.lower()
         return text
+
+
+def _name(user: User | None) -> str:
+    return user.full_name if user is not None else "someone"
 
 
 def place_of(message: Message, *, quote: bool = True) -> Place:
