@@ -33,7 +33,7 @@ from bot.platforms.telegram.addressing import Me, place_of
 from bot.platforms.telegram.buttons import AFTER_REPLY, read_button
 from bot.platforms.telegram.files import documents_for_command, photos_of
 from bot.platforms.telegram.key_flow import KeyFlow
-from bot.platforms.telegram.keys import KeyLinks, carries_secret
+from bot.platforms.telegram.keys import KeyLinks, carries_secret, looks_like_key
 from bot.platforms.telegram.menu import bot_commands
 from bot.platforms.telegram.outbox import Outbox, channel_of
 from bot.platforms.telegram.replier import Place, TelegramReplier
@@ -79,7 +79,7 @@ class TelegramAdapter:
             self._bot,
             service,
             KeyLinks(pacing.clock),
-            lambda chat_id, text: self._out.say(Place(chat_id), text),
+            lambda message, text: self._out.say(place_of(message), text),
             operators=operators,
         )
         new = filters.UpdateType.MESSAGE  # an edited command is not run again
@@ -121,10 +121,7 @@ class TelegramAdapter:
         message = update.effective_message
         if message is None or message.from_user is None:
             return
-        if await self._keys.receive(message):
-            return  # an API key, taken and deleted: never a chat message
-        if (message.caption or "").startswith("/"):
-            await self._command(message, message.caption or "")  # a file sent with a command
+        if await self._handled_apart(message):
             return
         place = place_of(message)
         addressed = self._me.addressed(message)
@@ -148,6 +145,19 @@ class TelegramAdapter:
         )
         await self._stream(place, lambda replier: self._service.handle(incoming, replier))
 
+    async def _handled_apart(self, message: Message) -> bool:
+        """Messages that are not chat: the key someone was asked for, a command in a file's
+        caption, and anything shaped like a key, which never reaches the model."""
+        if await self._keys.receive(message):
+            return True
+        if (message.caption or "").startswith("/"):
+            await self._command(message, message.caption or "")
+            return True
+        if looks_like_key(message.text or message.caption or ""):
+            await self._keys.refuse_stray(message)
+            return True
+        return False
+
     async def _on_edit(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         """An edited message changes the stored turn; it is not answered again."""
         message = update.edited_message
@@ -155,7 +165,10 @@ class TelegramAdapter:
             return
         place = place_of(message)
         text = self._me.text_of(message, latest_reply=self._latest.get(place.chat_id))
-        if text:
+        if looks_like_key(text):  # edited into a key: out of the history, off the screen
+            await self._service.deleted(channel_of(place), str(message.message_id))
+            await self._keys.refuse_stray(message)
+        elif text:
             await self._service.edited(channel_of(place), str(message.message_id), text)
 
     async def _on_command(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -164,20 +177,20 @@ class TelegramAdapter:
             await self._command(message, message.text)
 
     async def _command(self, message: Message, line: str) -> None:
-        if not self._me.commands_me(line):
-            return
         name, options = parse_command(line)
         place = place_of(message)
         group = message.chat.id < 0
+        if group and (carries_secret(options) or looks_like_key(line)):
+            await self._keys.refuse_in_group(message, name, channel_of(place), options)
+            return  # whichever bot it was for: a key in a group is never left standing
+        if not self._me.commands_me(line) or (group and not self._knows(name, line)):
+            return
         if name == "start":
             token = line.split(maxsplit=1)[1:]
             if token and not group:
                 await self._keys.start(message, token[0].strip())
             else:
                 await self._out.say(place, START_TEXT)
-            return
-        if group and carries_secret(options):
-            await self._keys.refuse_in_group(message, channel_of(place), options)
             return
         call = await self._call(message, name, options, place)
         if call is None:
@@ -186,6 +199,12 @@ class TelegramAdapter:
             await self._stream(place, lambda replier: self._service.rewrite(call, replier))
         else:
             await self._run(message, call, place)
+        if carries_secret(options):  # a private chat's own key: taken, then not left on screen
+            await self._keys.delete(message)
+
+    def _knows(self, name: str, line: str) -> bool:
+        """In a group, a command we do not have is another bot's, unless it names us."""
+        return name == "start" or find_command(name) is not None or "@" in line.split(maxsplit=1)[0]
 
     async def _run(self, message: Message, call: CommandCall, place: Place) -> None:
         """A command that answers rather than streams: its text, and any file it made."""

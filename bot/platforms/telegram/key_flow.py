@@ -16,12 +16,13 @@ from telegram.error import TelegramError
 
 from bot.domain import Actor, ChannelKey, CommandCall, Permission
 from bot.platforms.telegram.access import is_anonymous_admin, permission_of
-from bot.platforms.telegram.keys import KeyLinks, KeyRequest, without_secrets
+from bot.platforms.telegram.keys import KeyLinks, KeyRequest, plausible_key, without_secrets
 from bot.service.conversation import ConversationService
 
 _log = logging.getLogger(__name__)
 
-Say = Callable[[int, str], Awaitable[None]]
+Say = Callable[[Message, str], Awaitable[None]]
+"""Answers in the chat (and forum topic) of the message."""
 
 LINK_GONE = (
     "That link has expired, was used already, or was made for someone else. Run /connect "
@@ -69,9 +70,11 @@ class KeyFlow:
         return self.link(self._links.issue(request))
 
     async def refuse_in_group(
-        self, message: Message, channel: ChannelKey, options: Mapping[str, str]
+        self, message: Message, command: str, channel: ChannelKey, options: Mapping[str, str]
     ) -> None:
-        deleted = await self._delete(message)
+        """A key in a group: deleted, the group told to revoke it, nothing stored. Only a
+        /connect can be finished privately (a profile's or extra header's key cannot)."""
+        deleted = await self.delete(message)
         what = (
             "I deleted that message"
             if deleted
@@ -89,11 +92,11 @@ class KeyFlow:
             rights = await permission_of(
                 self._bot, message.chat.id, user.id, operators=self._operators
             )
-        if rights >= Permission.SERVER_ADMIN:
+        if rights >= Permission.SERVER_ADMIN and command == "connect":
             link = self.offer(message, channel, options)
             if link is not None:
                 text += f"\n\nThen send the new key to me privately: {link} (one use, yours only)."
-        await self._say(message.chat.id, text)
+        await self._say(message, text)
 
     async def start(self, message: Message, token: str) -> None:
         """`/start <token>` in a private chat: check again, then wait for the key."""
@@ -102,14 +105,16 @@ class KeyFlow:
             return
         request = self._links.open(token, user.id)
         if request is None:
-            await self._say(message.chat.id, LINK_GONE)
+            await self._say(message, LINK_GONE)
             return
-        if not await self._still_admin(request):
-            await self._say(message.chat.id, NO_LONGER_ADMIN.format(title=request.group_title))
-            return
+        # Armed before the check, so a key pasted while Telegram answers is still caught.
         self._links.await_key(request)
+        if not await self._still_admin(request):
+            self._links.take_waiting(user.id)
+            await self._say(message, NO_LONGER_ADMIN.format(title=request.group_title))
+            return
         await self._say(
-            message.chat.id,
+            message,
             f"Send me the API key for {request.group_title} as your next message. I'll delete "
             "that message as soon as I have read it, and show the key only masked.",
         )
@@ -123,23 +128,42 @@ class KeyFlow:
         if request is None:
             return False
         key = (message.text or "").strip()
-        await self._delete(message)
-        if not key or " " in key:
+        await self.delete(message)
+        if not plausible_key(key):
             await self._say(
-                message.chat.id,
-                "That doesn't look like an API key (one word, no spaces), so I saved nothing. "
-                "Run /connect in the group again for a new link.",
+                message,
+                "That doesn't look like an API key (one word of 8 to 512 characters), so I "
+                "saved nothing. Run /connect in the group again for a new link.",
             )
             return True
         if not await self._still_admin(request):
-            await self._say(message.chat.id, NO_LONGER_ADMIN.format(title=request.group_title))
+            await self._say(message, NO_LONGER_ADMIN.format(title=request.group_title))
             return True
         actor = Actor(str(user.id), user.full_name, Permission.SERVER_ADMIN)
         options = {**request.options, "api_key": key}
         call = CommandCall("connect", options, request.channel, actor, server=str(request.group_id))
         result = await self._service.run_command(call)
-        await self._say(message.chat.id, f"{request.group_title}: {result.text}")
+        await self._say(message, f"{request.group_title}: {result.text}")
         return True
+
+    async def refuse_stray(self, message: Message) -> None:
+        """Something shaped like a key outside the flow: deleted where possible, never passed
+        to the model, and the sender told how to give a key safely."""
+        deleted = await self.delete(message)
+        where = "deleted it and " if deleted else ""
+        if message.chat.id < 0:
+            text = (
+                f"⚠️ That message looked like an API key, so I {where}did not pass it on. "
+                "Everyone here may have seen it: revoke it at your provider. Admins can run "
+                "/connect here for a private link to send a new one."
+            )
+        else:
+            text = (
+                f"That looked like an API key, so I {where}did not pass it to the model. "
+                "To use it for this chat: /connect base_url:… api_key:…. For a group, run "
+                "/connect in the group for a private link."
+            )
+        await self._say(message, text)
 
     async def _still_admin(self, request: KeyRequest) -> bool:
         rights = await permission_of(
@@ -147,7 +171,8 @@ class KeyFlow:
         )
         return rights >= Permission.SERVER_ADMIN
 
-    async def _delete(self, message: Message) -> bool:
+    async def delete(self, message: Message) -> bool:
+        """Take a message carrying a key off the screen; False if the bot may not."""
         try:
             return await self._bot.delete_message(message.chat.id, message.message_id)
         except TelegramError as exc:

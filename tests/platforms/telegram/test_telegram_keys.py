@@ -105,3 +105,48 @@ def test_an_admin_sends_the_key_privately_through_a_one_time_link(
     assert bot.stop() == 0
     assert "telegram: polling" in bot.log
     assert key not in bot.log
+
+
+def generations(endpoint: FakeOpenAI) -> int:
+    return sum(1 for r in endpoint.requests if r.path == "/v1/chat/completions")
+
+
+def test_a_key_pasted_as_chat_never_reaches_the_model(
+    telegram: FakeTelegram, endpoint: FakeOpenAI, bot: BotProcess
+) -> None:
+    """In a private chat, a message shaped like a key is deleted and not passed on; a key
+    hidden in a group command for another bot, or given without its option name, is
+    deleted too."""
+    stray = telegram.user_message(ALICE, "sk-proj-abcdefghijklmnop1234567890")
+    assert "did not pass it to the model" in said(telegram, ALICE, 1)
+    assert telegram.message(ALICE, stray["message_id"]) is None
+    telegram.user_message(ALICE, "hello")
+    assert said(telegram, ALICE, 2) == "You said: hello"
+    assert generations(endpoint) == 1
+
+    for line in (
+        "/connect@other_bot api_key:sk-abcdefghijklmnop123456",
+        f"/connect {endpoint.base_url} sk-abcdefghijklmnop123456",
+    ):
+        typed = telegram.user_message(GROUP, line, from_user=BOB)
+        telegram.wait_for_sync(
+            lambda typed=typed: telegram.message(GROUP, typed["message_id"]) is None
+        )
+    assert "revoke" in said(telegram, GROUP, 2)
+    assert bot.stop() == 0
+    assert "abcdefghijklmnop" not in bot.log
+
+
+def test_the_private_flow_refuses_what_is_not_a_key(
+    telegram: FakeTelegram, endpoint: FakeOpenAI, bot: BotProcess
+) -> None:
+    telegram.set_member(GROUP, ALICE, "administrator", can_change_info=True)
+    telegram.user_message(GROUP, f"/connect base_url:{endpoint.base_url}", from_user=ALICE)
+    found = LINK.search(said(telegram, GROUP, 1))
+    assert found
+    telegram.user_message(ALICE, f"/start {found.group(1)}")
+    said(telegram, ALICE, 1)
+    telegram.user_message(ALICE, "ok")
+    assert "doesn't look like an API key" in said(telegram, ALICE, 2)
+    telegram.user_message(GROUP, "/settings", from_user=ALICE)
+    assert "API key: none" in said(telegram, GROUP, 2)
