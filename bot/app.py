@@ -21,6 +21,7 @@ from bot.llm.guard import EndpointPolicy, build_guarded_http_client
 from bot.llm.tokenize import EndpointTokenizer
 from bot.platforms.console import ConsoleIdentity, ConsoleOutput, ConsoleSession
 from bot.platforms.telegram.adapter import TelegramAdapter
+from bot.platforms.telegram.outbox import budget_scope as telegram_budget_scope
 from bot.service.conversation import ConversationService
 from bot.service.prompting import Budget, PromptFactory
 from bot.service.queue import ChannelQueue
@@ -121,7 +122,11 @@ class Parlor:
         trusted = build_http_client(timeouts)
         self._resources.push_async_callback(trusted.aclose)
         clock = SystemClock()
-        self.pacing = Pacing(clock=clock, platform_writes_per_second=BOT_WIDE_WRITES_PER_SECOND)
+        self.pacing = Pacing(
+            clock=clock,
+            platform_writes_per_second=BOT_WIDE_WRITES_PER_SECOND,
+            budget_scopes={"telegram": telegram_budget_scope},
+        )
         characters = SqlCharacters(sessions, secret_box=box)
         personas = SqlPersonas(sessions, secret_box=box)
         prompts = PromptFactory(

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from bot.domain import ChannelKey, PlatformLimits
 from bot.ports import Clock
@@ -99,6 +99,12 @@ class ChannelBudget:
     def pause_until(self, until: float) -> None:
         self.channel.pause_until(until)
 
+    async def spend(self, clock: Clock) -> None:
+        """Wait until a write may go out, and count it: for writes outside a stream."""
+        while (delay := self.delay_until_available(clock.now())) > 0:
+            await clock.sleep(delay)
+        self.take(clock.now())
+
 
 class Pacing:
     """Hands out one budget per channel, so turns and streams in a channel share it.
@@ -114,9 +120,13 @@ class Pacing:
         clock: Clock | None = None,
         burst: int = CHANNEL_BURST_WRITES,
         platform_writes_per_second: Mapping[str, float] | None = None,
+        budget_scopes: Mapping[str, Callable[[ChannelKey], ChannelKey]] | None = None,
     ) -> None:
         """`platform_writes_per_second` caps each named platform's writes bot-wide (Telegram
-        about 30/s, Discord 50/s); `global_writes_per_second` caps the others together."""
+        about 30/s, Discord 50/s); `global_writes_per_second` caps the others together.
+        `budget_scopes` maps a platform's channels to what its limit counts: Telegram's
+        forum topics share their group's 20 writes a minute."""
+        self._scopes = dict(budget_scopes or {})
         self.clock: Clock = clock if clock is not None else SystemClock()
         self._burst = burst
         self._budgets: dict[ChannelKey, ChannelBudget] = {}
@@ -126,6 +136,9 @@ class Pacing:
         }
 
     def budget_for(self, channel: ChannelKey, limits: PlatformLimits) -> ChannelBudget:
+        scope = self._scopes.get(channel.platform)
+        if scope is not None:
+            channel = scope(channel)
         budget = self._budgets.get(channel)
         if budget is None:
             bucket = TokenBucket(

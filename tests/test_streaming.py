@@ -443,6 +443,18 @@ async def test_each_platform_has_its_own_bot_wide_budget() -> None:
     assert pacing.budget_for(ChannelKey("console", "c"), DISCORD).shared is None
 
 
+async def test_a_budget_scope_makes_channels_share_a_budget() -> None:
+    """Telegram counts a group's writes together, forum topics included."""
+    clock = FakeClock(auto=True)
+    group = lambda channel: ChannelKey(channel.platform, channel.external_id.split(":")[0])  # noqa: E731
+    pacing = Pacing(clock=clock, budget_scopes={"telegram": group})
+    topic = pacing.budget_for(ChannelKey("telegram", "-100:7"), DISCORD)
+    assert pacing.budget_for(ChannelKey("telegram", "-100:9"), DISCORD) is topic
+    assert pacing.budget_for(ChannelKey("telegram", "-200:7"), DISCORD) is not topic
+    await topic.spend(clock)
+    assert clock.now() == 0.0
+
+
 def test_pacing_hands_out_one_budget_per_channel() -> None:
     """The same channel always gets the same budget object; another channel another."""
     pacing = Pacing()

@@ -84,6 +84,7 @@ class ConversationService:
     ) -> None:
         self._store = store
         self._prompts = prompts
+        self._pacing = pacing
         self._queue = queue
         catalog = ModelCatalog(client, clock=clock)
         self._targets = Targets(store=store, catalog=catalog, default=default_connection)
@@ -133,7 +134,7 @@ class ConversationService:
             ):
                 return await self._answer(incoming, replier, run)
         except BotError as exc:
-            return await _failed(replier, exc)
+            return await self._failed(incoming.channel, replier, exc)
 
     async def rewrite(self, call: CommandCall, replier: Replier) -> TurnOutcome:
         """/regenerate or /continue: a new, or a longer, version of the last reply, streamed."""
@@ -147,7 +148,13 @@ class ConversationService:
             ):
                 return await self._rewrite(call, spec.name == "continue", replier, run)
         except BotError as exc:
-            return await _failed(replier, exc)
+            return await self._failed(call.channel, replier, exc)
+
+    async def _failed(self, channel: ChannelKey, replier: Replier, exc: BotError) -> TurnOutcome:
+        """The error as a message in the chat, sent within the channel's write budget like
+        every other write: people pressing Regenerate in a busy group must not flood it."""
+        await self._pacing.budget_for(channel, replier.limits).spend(self._pacing.clock)
+        return await _failed_unpaced(replier, exc)
 
     async def edited(self, channel: ChannelKey, platform_message_id: str, text: str) -> bool:
         """A user edited a message: the history says what it says now. Not answered again;
@@ -287,7 +294,7 @@ def _speaker_of(message: StoredMessage) -> Speaker | None:
     return Speaker(message.author_id, message.author_name or message.author_id)
 
 
-async def _failed(replier: Replier, exc: BotError) -> TurnOutcome:
+async def _failed_unpaced(replier: Replier, exc: BotError) -> TurnOutcome:
     text = user_message(exc)
     await _tell(replier, text)
     return TurnOutcome(status=MessageStatus.ERROR, content="", error_text=text)

@@ -48,6 +48,7 @@ START_TEXT = (
     "/character. /help lists every command."
 )
 _ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
+OLD_BUTTON = "These buttons work on my latest reply; use the ones under it."
 TOAST_CHARS = 200
 """Telegram shows at most 200 characters in a callback query's answer."""
 
@@ -73,8 +74,8 @@ class TelegramAdapter:
         self._app = builder.build()
         self._bot = self._app.bot
         self._me = Me(0, "")  # known after initialize()
-        self._latest: dict[int, int] = {}  # chat -> the bot's newest reply there
         self._out = Outbox(self._bot, pacing)
+        self._buttons_on: dict[int, int] = {}  # chat -> the reply whose buttons act
         self._keys = KeyFlow(
             self._bot,
             service,
@@ -127,7 +128,7 @@ class TelegramAdapter:
         addressed = self._me.addressed(message)
         if not addressed and not await self._service.answers_all(channel_of(place)):
             return
-        text = self._me.text_of(message, latest_reply=self._latest.get(place.chat_id))
+        text = self._me.text_of(message, latest_reply=self._out.newest.get(place.chat_id))
         try:
             pictures = await photos_of(self._bot, message) if message.photo else ()
         except UsageError as exc:
@@ -164,7 +165,7 @@ class TelegramAdapter:
         if message is None or (message.text or message.caption or "").startswith("/"):
             return
         place = place_of(message)
-        text = self._me.text_of(message, latest_reply=self._latest.get(place.chat_id))
+        text = self._me.text_of(message, latest_reply=self._out.newest.get(place.chat_id))
         if looks_like_key(text):  # edited into a key: out of the history, off the screen
             await self._service.deleted(channel_of(place), str(message.message_id))
             await self._keys.refuse_stray(message)
@@ -230,13 +231,17 @@ class TelegramAdapter:
 
     async def _on_button(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
-        if query is None or not isinstance(query.message, Message):
+        if query is None:
             return
         press = read_button(query.data)
-        if press is None:
-            await query.answer()
+        if press is None or not isinstance(query.message, Message):
+            await query.answer(OLD_BUTTON if press is not None else None)
             return
         message = query.message
+        acting = self._buttons_on.get(message.chat.id)
+        if press.command != "stop" and acting not in (None, message.message_id):
+            await query.answer(OLD_BUTTON)  # they act on the latest reply, not this one
+            return
         rights = await permission_of(
             self._bot, message.chat.id, query.from_user.id, operators=self._operators
         )
@@ -292,10 +297,14 @@ class TelegramAdapter:
         if place.chat_id < 0:
             speaker = await self._service.character_name(channel_of(place))
         replier = self._out.replier(place, speaker=speaker)
-        await turn(replier)
-        shown = await replier.close(AFTER_REPLY)
-        if shown:
-            self._latest[place.chat_id] = shown[-1]
+        outcome: TurnOutcome | None = None
+        try:
+            outcome = await turn(replier)
+        finally:  # even after a failure: drafts become messages, Stop goes away
+            whole = outcome is not None and bool(outcome.content)
+            shown = await replier.close(AFTER_REPLY if whole else None)
+        if shown and whole:
+            self._buttons_on[place.chat_id] = shown[-1]
 
 
 def _takes_file(name: str) -> bool:

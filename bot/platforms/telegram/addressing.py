@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from telegram import Chat, Message, User
+from telegram import Chat, Message, MessageEntity, User
 
 from bot.platforms.telegram.replier import Place
 
@@ -34,7 +34,20 @@ class Me:
         sender = replied.from_user if replied is not None else None
         if sender is not None and sender.id == self.id:
             return True
-        return self.mention.lower() in (message.text or message.caption or "").lower()
+        return self.mentioned(message)
+
+    def mentioned(self, message: Message) -> bool:
+        """A real mention (Telegram's entity), not a substring: "@parlor_bot_fan" or an
+        address like "x@parlor_bot.com" is not one."""
+        kinds: list[str | None] = [MessageEntity.MENTION, MessageEntity.TEXT_MENTION]
+        found = {**message.parse_entities(kinds), **message.parse_caption_entities(kinds)}
+        for entity, text in found.items():
+            if entity.type == MessageEntity.TEXT_MENTION:
+                if entity.user is not None and entity.user.id == self.id:
+                    return True
+            elif text.lower() == self.mention.lower():
+                return True
+        return False
 
     def commands_me(self, line: str) -> bool:
         head = line.split(maxsplit=1)[0] if line.split() else ""

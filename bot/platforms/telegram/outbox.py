@@ -9,18 +9,23 @@ Telegram allows, and a 429 in one chat pauses only that chat.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
-from telegram import Bot, InlineKeyboardMarkup, InputFile, ReplyParameters
-from telegram.error import TelegramError
+from telegram import Bot, InputFile, ReplyParameters
+from telegram.error import RetryAfter, TelegramError
 
-from bot.domain import Attachment, ChannelKey
-from bot.pacing import Pacing
+from bot.domain import Attachment, ChannelKey, PlatformLimits
+from bot.pacing import ChannelBudget, Pacing
 from bot.platforms.telegram.buttons import AFTER_REPLY, STOP
-from bot.platforms.telegram.render import render
+from bot.platforms.telegram.delivery import is_not_modified, retry_seconds
+from bot.platforms.telegram.render import Rendered, render
 from bot.platforms.telegram.replier import GROUP_LIMITS, PRIVATE_LIMITS, Place, TelegramReplier
 from bot.text import split_for_limit
 
 _log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+"""Tries at one write when Telegram keeps asking us to wait."""
 
 PLATFORM = "telegram"
 
@@ -32,45 +37,65 @@ def channel_of(place: Place) -> ChannelKey:
     return ChannelKey(PLATFORM, f"{place.chat_id}:{place.thread_id}")
 
 
+def budget_scope(channel: ChannelKey) -> ChannelKey:
+    """Telegram counts writes per chat: a forum topic spends its group's budget."""
+    return ChannelKey(channel.platform, channel.external_id.partition(":")[0])
+
+
 class Outbox:
     def __init__(self, bot: Bot, pacing: Pacing) -> None:
         self._bot = bot
         self._pacing = pacing
         self._no_drafts: set[int] = set()  # private chats where drafts were refused
+        self.newest: dict[int, int] = {}
+        """Per chat, the bot's newest reply message, even one still being written."""
 
     def replier(self, place: Place, *, speaker: str | None = None) -> TelegramReplier:
         """A replier for one streamed reply, with Stop under it while it streams."""
         chat_id = place.chat_id
-
-        async def pace() -> None:
-            await self.spend(place)
-
         return TelegramReplier(
             self._bot,
             place,
             drafts=chat_id > 0 and chat_id not in self._no_drafts,
-            pace=pace,
+            budget=self._budget(place),
+            clock=self._pacing.clock,
             keyboard=STOP,
             on_drafts_refused=lambda: self._no_drafts.add(chat_id),
+            on_sent=lambda message_id: self.newest.__setitem__(chat_id, message_id),
             speaker=speaker,
         )
 
-    async def spend(self, place: Place) -> None:
-        """Wait for, and take, one write of the chat's budget."""
-        limits = PRIVATE_LIMITS if place.chat_id > 0 else GROUP_LIMITS
-        budget = self._pacing.budget_for(channel_of(place), limits)
+    def _budget(self, place: Place) -> ChannelBudget:
+        return self._pacing.budget_for(channel_of(place), _limits(place))
+
+    async def _deliver(
+        self, place: Place, write: Callable[[], Awaitable[object]], doing: str
+    ) -> bool:
+        """One paced write; a flood wait pauses the chat and the write waits it out, a few
+        times at most. False when Telegram refused it (logged, never raised)."""
+        budget = self._budget(place)
         clock = self._pacing.clock
-        while (delay := budget.delay_until_available(clock.now())) > 0:
-            await clock.sleep(delay)
-        budget.take(clock.now())
+        for _ in range(MAX_ATTEMPTS):
+            await budget.spend(clock)
+            try:
+                await write()
+            except RetryAfter as exc:
+                budget.pause_until(clock.now() + retry_seconds(exc))
+            except TelegramError as exc:
+                _log.warning("telegram: could not %s (%s)", doing, exc)
+                return False
+            else:
+                return True
+        _log.warning("telegram: gave up trying to %s", doing)
+        return False
 
     async def say(self, place: Place, text: str) -> None:
         """An answer: never streamed, split where it is too long."""
-        limits = PRIVATE_LIMITS if place.chat_id > 0 else GROUP_LIMITS
+        limits = _limits(place)
         for part in split_for_limit(text, limits.max_length, measure=limits.measure):
-            await self.spend(place)
             rendered = render(part)
-            try:
+
+            async def send(rendered: Rendered = rendered) -> None:
                 await self._bot.send_message(
                     place.chat_id,
                     rendered.text,
@@ -78,37 +103,48 @@ class Outbox:
                     message_thread_id=place.thread_id,
                     reply_parameters=_reply_to(place),
                 )
-            except TelegramError as exc:
-                _log.warning("telegram: could not answer (%s)", exc)
+
+            if not await self._deliver(place, send, "answer"):
                 return
 
     async def send_file(self, place: Place, file: Attachment) -> None:
-        await self.spend(place)
-        try:
+        async def send() -> None:
             await self._bot.send_document(
                 place.chat_id,
                 InputFile(file.data, filename=file.filename),
                 message_thread_id=place.thread_id,
             )
-        except TelegramError as exc:
-            _log.warning("telegram: could not send a file (%s)", exc)
+
+        if not await self._deliver(place, send, "send a file"):
             await self.say(place, "Telegram refused the file; try again in a moment.")
 
     async def replace(self, place: Place, message_id: int, text: str) -> None:
-        """Show another version of a finished reply in its message, buttons kept."""
-        await self.spend(place)
+        """Show another version of a finished reply in its message, buttons kept; one too
+        long for a single message is sent anew instead."""
+        limits = _limits(place)
+        if limits.measure(text) > limits.max_length:
+            await self.say(place, text)
+            return
         rendered = render(text)
-        keyboard: InlineKeyboardMarkup = AFTER_REPLY
-        try:
-            await self._bot.edit_message_text(
-                rendered.text,
-                place.chat_id,
-                message_id,
-                entities=list(rendered.entities),
-                reply_markup=keyboard,
-            )
-        except TelegramError as exc:
-            _log.warning("telegram: could not show another version (%s)", exc)
+
+        async def edit() -> None:
+            try:
+                await self._bot.edit_message_text(
+                    rendered.text,
+                    place.chat_id,
+                    message_id,
+                    entities=list(rendered.entities),
+                    reply_markup=AFTER_REPLY,
+                )
+            except TelegramError as exc:
+                if not is_not_modified(exc):
+                    raise
+
+        await self._deliver(place, edit, "show another version")
+
+
+def _limits(place: Place) -> PlatformLimits:
+    return PRIVATE_LIMITS if place.chat_id > 0 else GROUP_LIMITS
 
 
 def _reply_to(place: Place) -> ReplyParameters | None:

@@ -26,10 +26,11 @@ from typing import TypeVar
 
 from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions, Message, ReplyParameters
 from telegram.constants import ChatAction
-from telegram.error import RetryAfter, TelegramError
+from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot.domain import MessageRef, PlatformLimits, count_utf16_units
 from bot.errors import DeliveryError
+from bot.pacing import ChannelBudget
 from bot.platforms.telegram.delivery import (
     delivery_error,
     is_gone,
@@ -37,6 +38,7 @@ from bot.platforms.telegram.delivery import (
     is_unparsable,
 )
 from bot.platforms.telegram.render import MAX_MESSAGE_UTF16, Rendered, plain, render
+from bot.ports import Clock
 
 _log = logging.getLogger(__name__)
 
@@ -57,6 +59,8 @@ PRIVATE_LIMITS = PlatformLimits(
 )
 """About one write per second in a private chat, drafts included: the fallback to send and
 edit must fit the same budget, and the budget of a chat is fixed when first used."""
+MAX_ATTEMPTS = 5
+"""Tries at a write of our own (a settled draft, the buttons) before it is given up."""
 TYPING_REFRESH_SECONDS = 4.5
 """Telegram shows a chat action for at most 5 s."""
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
@@ -80,19 +84,23 @@ class TelegramReplier:
         place: Place,
         *,
         drafts: bool,
-        pace: Callable[[], Awaitable[None]],
+        budget: ChannelBudget,
+        clock: Clock,
         keyboard: InlineKeyboardMarkup | None = None,
         on_drafts_refused: Callable[[], None] | None = None,
         speaker: str | None = None,
+        on_sent: Callable[[int], None] | None = None,
     ) -> None:
-        """`pace` waits for, and spends, a write of the chat's budget: the writes of `close`
-        happen after the stream, which paced its own."""
+        """`budget` is the chat's: the stream spends it for its own writes; this replier
+        spends it for the writes it adds (settling drafts, changing buttons)."""
         self._bot = bot
         self._place = place
         self._drafts = drafts
-        self._pace = pace
+        self._budget = budget
+        self._clock = clock
         self._keyboard = keyboard  # shown while the reply streams (the Stop button)
         self._on_drafts_refused = on_drafts_refused
+        self._on_sent = on_sent  # told each new real message's id
         # In groups the character's name heads the reply's first message.
         self._heading = f"**{speaker}:** " if speaker else ""
         self._shown: dict[MessageRef, Rendered] = {}
@@ -149,18 +157,40 @@ class TelegramReplier:
         """After the turn: drafts become real messages, and the last one gets `keyboard`
         (Regenerate, swipes, Continue) in place of Stop. Returns the real message ids."""
         had_drafts = any(ref not in self._real for ref in self._draft_of)
-        await self._settle_drafts(last_keyboard=keyboard, paced=True)
+        await self._settle_drafts(last_keyboard=keyboard)
         if not had_drafts and self._real and (keyboard is not None or self._keyboard is not None):
             last = self._real[next(reversed(self._real))]
-            await self._pace()
-            try:
-                await self._bot.edit_message_reply_markup(
-                    self._place.chat_id, last, reply_markup=keyboard
-                )
-            except TelegramError as exc:
-                if not (is_not_modified(exc) or is_gone(exc)):
-                    raise delivery_error(exc, "changing the buttons") from None
+
+            async def change_buttons() -> None:
+                try:
+                    await self._bot.edit_message_reply_markup(
+                        self._place.chat_id, last, reply_markup=keyboard
+                    )
+                except TelegramError as exc:
+                    if not (is_not_modified(exc) or is_gone(exc)):
+                        raise delivery_error(exc, "changing the buttons") from None
+
+            await self._persist(change_buttons)
         return self.message_ids
+
+    async def _persist(self, write: Callable[[], Awaitable[None]]) -> None:
+        """A write of our own, after or between the stream's: paced, and retried after a
+        flood wait (which pauses the chat) or a failure, a bounded number of times, because
+        it carries the reply's final text."""
+        failures = 0
+        while True:
+            await self._budget.spend(self._clock)
+            try:
+                await write()
+            except DeliveryError as exc:
+                failures += 1
+                if failures >= MAX_ATTEMPTS:
+                    raise
+                if exc.retry_after is not None:
+                    self._budget.pause_until(self._clock.now() + exc.retry_after)
+                _log.warning("telegram: retrying a final write (%s)", exc)
+            else:
+                return
 
     async def _keep_typing(self) -> None:
         while not self._texted.is_set():
@@ -196,29 +226,34 @@ class TelegramReplier:
                 entities=list(rendered.entities),
                 message_thread_id=self._place.thread_id,
             )
-        except RetryAfter as exc:
-            raise delivery_error(exc, "updating the draft") from None
-        except TelegramError as exc:
+        except (BadRequest, Forbidden) as exc:
             _log.warning("drafts refused in a private chat (%s); sending and editing", exc)
             self._drafts = False
             self._draft_of.pop(ref, None)
             if self._on_drafts_refused is not None:
                 self._on_drafts_refused()
             return False
+        except TelegramError as exc:  # a flood wait, a timeout: try again, drafts stay on
+            raise delivery_error(exc, "updating the draft") from None
         self._shown[ref] = rendered
         self._texted.set()
         return True
 
-    async def _settle_drafts(
-        self, last_keyboard: InlineKeyboardMarkup | None = None, *, paced: bool = False
-    ) -> None:
+    async def _settle_drafts(self, last_keyboard: InlineKeyboardMarkup | None = None) -> None:
         """Each draft's last state as a real message (a draft is a 30-second preview)."""
         pending = [ref for ref in self._draft_of if ref not in self._real and ref in self._shown]
         for index, ref in enumerate(pending):
             keyboard = last_keyboard if index == len(pending) - 1 else None
-            if paced or index > 0:
-                await self._pace()
-            await self._send_real(ref, self._shown[ref], keyboard)
+            shown = self._shown[ref]
+
+            async def settle(
+                ref: MessageRef = ref,
+                shown: Rendered = shown,
+                keyboard: InlineKeyboardMarkup | None = keyboard,
+            ) -> None:
+                await self._send_real(ref, shown, keyboard)
+
+            await self._persist(settle)
             self._draft_of.pop(ref)
 
     async def _send_real(
@@ -248,6 +283,8 @@ class TelegramReplier:
             raise DeliveryError("Telegram refused sending the reply") from None
         if message is not None:
             self._real[ref] = message.message_id
+            if self._on_sent is not None:
+                self._on_sent(message.message_id)
 
     async def _edit_real(self, ref: MessageRef, rendered: Rendered) -> None:
         place = self._place
