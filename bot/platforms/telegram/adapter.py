@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 
@@ -31,6 +32,7 @@ from bot.platforms.command_syntax import parse_command
 from bot.platforms.telegram.access import is_anonymous_admin, permission_of
 from bot.platforms.telegram.addressing import Me, place_of
 from bot.platforms.telegram.buttons import AFTER_REPLY, read_button
+from bot.platforms.telegram.delivery import PTB_TIMEDELTA
 from bot.platforms.telegram.files import documents_for_command, photos_of
 from bot.platforms.telegram.key_flow import KeyFlow
 from bot.platforms.telegram.keys import KeyLinks, carries_secret, looks_like_key
@@ -65,6 +67,9 @@ class TelegramAdapter:
         api_url: str | None = None,
         operators: frozenset[int] = frozenset(),
     ) -> None:
+        # PTB 22 warns on every flood wait unless told to hand out timedeltas already,
+        # the behaviour of its next major version, which delivery.retry_seconds reads.
+        os.environ.setdefault(PTB_TIMEDELTA, "true")
         self._service = service
         self._operators = operators
         builder = ApplicationBuilder().token(token).concurrent_updates(True)

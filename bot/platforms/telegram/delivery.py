@@ -15,6 +15,8 @@ from telegram.warnings import PTBDeprecationWarning
 
 from bot.errors import DeliveryError
 
+PTB_TIMEDELTA = "PTB_TIMEDELTA"
+"""The environment switch that makes PTB hand out time periods as timedeltas."""
 NOT_MODIFIED = "message is not modified"
 NOT_FOUND = ("message to edit not found", "message to delete not found")
 CANT_PARSE = "can't parse entities"

@@ -106,6 +106,7 @@ class TelegramReplier:
         self._shown: dict[MessageRef, Rendered] = {}
         self._real: dict[MessageRef, int] = {}  # our ref -> Telegram message id
         self._draft_of: dict[MessageRef, int] = {}
+        self._tried: dict[MessageRef, Rendered] = {}  # differs from shown after a fallback
         self._ids = (MessageRef(f"t{n}") for n in itertools.count(1))
         self._texted = asyncio.Event()  # real words are on screen: typing may stop
 
@@ -204,15 +205,15 @@ class TelegramReplier:
     async def _write(self, ref: MessageRef, text: str) -> None:
         first = not self._shown or next(iter(self._shown)) == ref
         rendered = render(self._heading + text if first else text)
-        if self._shown.get(ref) == rendered:
-            return  # same as on screen: Telegram would answer "not modified"
+        if rendered in (self._shown.get(ref), self._tried.get(ref)):
+            return  # same as on screen (or as last tried): Telegram would say "not modified"
+        self._tried[ref] = rendered
         if self._drafts and await self._draft(ref, rendered):
             return
         if ref in self._real:
             await self._edit_real(ref, rendered)
         else:
             await self._send_real(ref, rendered, self._keyboard)
-        self._shown[ref] = rendered
         self._texted.set()
 
     async def _draft(self, ref: MessageRef, rendered: Rendered) -> bool:
@@ -278,7 +279,7 @@ class TelegramReplier:
             )
 
         try:
-            message = await self._with_plain_fallback(send, rendered, "sending the reply")
+            message = await self._with_plain_fallback(ref, send, rendered, "sending the reply")
         except _Gone:  # the message we answer is gone; allow_sending_without_reply covers it
             raise DeliveryError("Telegram refused sending the reply") from None
         if message is not None:
@@ -300,31 +301,45 @@ class TelegramReplier:
             )
 
         try:
-            await self._with_plain_fallback(edit, rendered, "editing the reply")
+            await self._with_plain_fallback(ref, edit, rendered, "editing the reply")
         except _Gone:
             # Someone deleted the message mid-stream: carry on in a new one.
             del self._real[ref]
             await self._send_real(ref, rendered, self._keyboard)
 
     async def _with_plain_fallback(
-        self, call: Callable[[Rendered], Awaitable[_T]], rendered: Rendered, doing: str
+        self,
+        ref: MessageRef,
+        call: Callable[[Rendered], Awaitable[_T]],
+        rendered: Rendered,
+        doing: str,
     ) -> _T | None:
         """Telegram's answer to `call(rendered)`, retried once as plain text when it cannot
-        parse the entities: text that cannot be rendered is sent plain, not lost."""
+        parse the entities: text that cannot be rendered is sent plain, not lost. What went
+        out is remembered as shown, so no later write repeats it."""
         try:
-            return await call(rendered)
+            answer = await call(rendered)
         except TelegramError as exc:
             if is_not_modified(exc):
+                self._shown[ref] = rendered
                 return None
             if is_gone(exc):
                 raise _Gone from None
             if not is_unparsable(exc):
                 raise delivery_error(exc, doing) from None
             _log.warning("Telegram could not parse our entities; sending plain text")
+        else:
+            self._shown[ref] = rendered
+            return answer
+        fallback = plain(rendered.text)
+        if self._shown.get(ref) == fallback:
+            return None
         try:
-            return await call(plain(rendered.text))
+            answer = await call(fallback)
         except TelegramError as exc:
             raise delivery_error(exc, doing) from None
+        self._shown[ref] = fallback
+        return answer
 
 
 class _Gone(Exception):

@@ -8,10 +8,17 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
+from bot.platforms.telegram.delivery import PTB_TIMEDELTA
 from tests.fakes.bot_process import BotProcess, running_bot
 from tests.fakes.console_process import bot_env
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.telegram_server import FakeTelegram
+
+
+@pytest.fixture(autouse=True)
+def timedelta_periods(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As the adapter sets it at start: PTB then raises no deprecation warning on a 429."""
+    monkeypatch.setenv(PTB_TIMEDELTA, "true")
 
 
 @pytest.fixture

@@ -1,0 +1,100 @@
+"""TelegramReplier against the fake Bot API with the real python-telegram-bot: what
+reaches Telegram when entities are refused, a message vanishes, or a flood wait comes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from telegram import Bot
+
+from bot.pacing import Pacing, SystemClock
+from bot.platforms.telegram.buttons import AFTER_REPLY
+from bot.platforms.telegram.outbox import Outbox
+from bot.platforms.telegram.replier import Place
+from tests.fakes.telegram_server import FakeTelegram
+
+GROUP = -100111
+PRIVATE = 5005
+CANT_PARSE = "Bad Request: can't parse entities: can't find end of the entity"
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram() as server:
+        server.limits.enabled = False  # these tests are about answers, not pacing
+        server.add_chat(GROUP)
+        server.add_chat(PRIVATE)
+        yield server
+
+
+@pytest.fixture
+async def outbox(fake: FakeTelegram) -> AsyncIterator[Outbox]:
+    bot = Bot(fake.token, base_url=fake.api_url, base_file_url=fake.file_url)
+    async with bot:
+        yield Outbox(bot, Pacing(clock=SystemClock()))
+
+
+def texts_sent(fake: FakeTelegram, method: str) -> list[str]:
+    return [str(c.params.get("text")) for c in fake.calls_to(method) if c.status == 200]
+
+
+async def test_refused_entities_fall_back_to_plain_text_once(
+    fake: FakeTelegram, outbox: Outbox
+) -> None:
+    """When Telegram cannot parse our entities the words go out plain, and the same text
+    is never sent twice in a row afterwards."""
+    replier = outbox.replier(Place(GROUP))
+    ref = await replier.send("**bold** start")
+    fake.fail_next("editMessageText", 400, CANT_PARSE)
+    await replier.edit(ref, "**bold** start and more")
+    await replier.edit(ref, "**bold** start and more")
+    edits = fake.calls_to("editMessageText")
+    assert [c.status for c in edits] == [400, 200]
+    assert not edits[-1].params.get("entities")
+    assert fake.messages(GROUP)[-1]["text"] == "bold start and more"
+
+
+async def test_a_message_deleted_mid_stream_continues_in_a_new_one(
+    fake: FakeTelegram, outbox: Outbox
+) -> None:
+    replier = outbox.replier(Place(GROUP))
+    ref = await replier.send("first words")
+    first = fake.messages(GROUP)[0]["message_id"]
+    fake.fail_next("editMessageText", 400, "Bad Request: message to edit not found")
+    await replier.edit(ref, "first words and the rest")
+    assert [m["text"] for m in fake.messages(GROUP)] == ["first words", "first words and the rest"]
+    assert replier.message_ids != [first]
+
+
+async def test_a_draft_reply_survives_a_flood_wait_when_it_becomes_a_message(
+    fake: FakeTelegram, outbox: Outbox
+) -> None:
+    """The real message a private reply ends as is retried after Telegram's retry_after,
+    so the reply is not lost when its draft expires."""
+    replier = outbox.replier(Place(PRIVATE))
+    ref = await replier.send("Hello")
+    await replier.edit(ref, "Hello there")
+    assert fake.messages(PRIVATE) == []  # still a draft
+    fake.fail_next("sendMessage", 429, "Too Many Requests: retry after 1", retry_after=1)
+    await replier.close(AFTER_REPLY)
+    final = fake.messages(PRIVATE)
+    assert [m["text"] for m in final] == ["Hello there"]
+    assert "Regenerate" in str(final[0]["reply_markup"])
+    attempts = fake.calls_to("sendMessage")
+    assert [c.status for c in attempts] == [429, 200]
+    assert attempts[1].at - attempts[0].at >= 1.0
+
+
+async def test_drafts_off_after_a_refusal_fall_back_to_send_and_edit(
+    fake: FakeTelegram, outbox: Outbox
+) -> None:
+    fake.fail_next("sendMessageDraft", 400, "Bad Request: TEXTDRAFT_PEER_INVALID")
+    replier = outbox.replier(Place(PRIVATE))
+    ref = await replier.send("Hi")
+    await replier.edit(ref, "Hi you")
+    assert texts_sent(fake, "sendMessage") == ["Hi"]
+    assert texts_sent(fake, "editMessageText") == ["Hi you"]
+    later = outbox.replier(Place(PRIVATE))
+    await later.send("Next")
+    assert len(fake.calls_to("sendMessageDraft")) == 1  # the chat is not asked again
