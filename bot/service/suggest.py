@@ -59,6 +59,17 @@ class Suggestions:
             _log.debug("no suggestions for %s.%s", call.name, option)
             return []
 
+    async def model_ids(self, call: CommandCall) -> list[str]:
+        """Every model the channel's endpoint offers, for a picker that pages through them;
+        none when the endpoint cannot say."""
+        try:
+            state = await self._store.load_channel(call.channel)
+            connection = self._targets.connection_for(state)
+            return await self._catalog.models(connection) if connection else []
+        except BotError:
+            _log.debug("no model list for %s", call.channel)
+            return []
+
     async def _presets(self, _call: CommandCall, typed: str) -> list[str]:
         return [p.name for p in suggest_presets(typed, limit=MAX_SUGGESTIONS)]
 

@@ -14,7 +14,13 @@ import os
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 
-from telegram import BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats, Message, Update
+from telegram import (
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+    CallbackQuery,
+    Message,
+    Update,
+)
 from telegram.error import TelegramError
 from telegram.ext import (
     ApplicationBuilder,
@@ -38,6 +44,7 @@ from bot.platforms.telegram.key_flow import KeyFlow
 from bot.platforms.telegram.keys import KeyLinks, carries_secret, looks_like_key
 from bot.platforms.telegram.menu import bot_commands
 from bot.platforms.telegram.outbox import Outbox, channel_of
+from bot.platforms.telegram.picker import PickerPress, chosen, picker, read_picker
 from bot.platforms.telegram.replier import Place, TelegramReplier
 from bot.service.conversation import REWRITING_COMMANDS, ConversationService
 
@@ -225,6 +232,11 @@ class TelegramAdapter:
         text = result.text
         if result.speaker and place.chat_id < 0:
             text = f"**{result.speaker}:** {text}"
+        if call.name == "model" and not call.options.get("name", "").strip():
+            models = await self._service.suggestions.model_ids(call)
+            if models and call.actor.permission >= Permission.CHANNEL_ADMIN:
+                await self._out.say(place, f"{text}\nPick one:", keyboard=picker(models, 0))
+                return
         admin = call.actor.permission >= Permission.SERVER_ADMIN
         if place.chat_id < 0 and call.name == "connect" and admin:
             link = self._keys.offer(message, call.channel, call.options)
@@ -237,6 +249,10 @@ class TelegramAdapter:
     async def _on_button(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
         if query is None:
+            return
+        picked = read_picker(query.data)
+        if picked is not None and isinstance(query.message, Message):
+            await self._on_picker(query, query.message, picked)
             return
         press = read_button(query.data)
         if press is None or not isinstance(query.message, Message):
@@ -266,6 +282,31 @@ class TelegramAdapter:
             await self._out.replace(place, message.message_id, text)
         else:  # Stop's "Stopped.", or why it could not: a toast for the presser only
             await query.answer(result.text[:TOAST_CHARS])
+
+    async def _on_picker(self, query: CallbackQuery, message: Message, press: PickerPress) -> None:
+        """A page of the model picker, or a model chosen from it (by an admin: the service
+        checks the presser's rights like for a typed /model)."""
+        rights = await permission_of(
+            self._bot, message.chat.id, query.from_user.id, operators=self._operators
+        )
+        actor = Actor(str(query.from_user.id), query.from_user.full_name, rights)
+        place = place_of(message, quote=False)
+        call = CommandCall("model", {}, channel_of(place), actor)
+        models = await self._service.suggestions.model_ids(call)
+        if press.page is not None:
+            await query.answer()
+            await self._out.set_buttons(place, message.message_id, picker(models, press.page))
+            return
+        model = chosen(models, press)
+        if model is None:
+            await query.answer("The model list changed; run /model again.")
+            return
+        if rights < Permission.CHANNEL_ADMIN:
+            await query.answer("Only the chat's admins can choose the model.")
+            return
+        result = await self._service.run_command(dataclasses.replace(call, options={"name": model}))
+        await query.answer()
+        await self._out.replace(place, message.message_id, result.text, keyboard=None)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         error = context.error

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
-from telegram import Bot, InputFile, ReplyParameters
+from telegram import Bot, InlineKeyboardMarkup, InputFile, ReplyParameters
 from telegram.error import RetryAfter, TelegramError
 
 from bot.domain import Attachment, ChannelKey, PlatformLimits
@@ -89,19 +89,27 @@ class Outbox:
         _log.warning("telegram: gave up trying to %s", doing)
         return False
 
-    async def say(self, place: Place, text: str) -> None:
-        """An answer: never streamed, split where it is too long."""
+    async def say(
+        self, place: Place, text: str, *, keyboard: InlineKeyboardMarkup | None = None
+    ) -> None:
+        """An answer: never streamed, split where it is too long; `keyboard` goes under
+        its last part."""
         limits = _limits(place)
-        for part in split_for_limit(text, limits.max_length, measure=limits.measure):
+        parts = split_for_limit(text, limits.max_length, measure=limits.measure)
+        for index, part in enumerate(parts):
             rendered = render(part)
+            buttons = keyboard if index == len(parts) - 1 else None
 
-            async def send(rendered: Rendered = rendered) -> None:
+            async def send(
+                rendered: Rendered = rendered, buttons: InlineKeyboardMarkup | None = buttons
+            ) -> None:
                 await self._bot.send_message(
                     place.chat_id,
                     rendered.text,
                     entities=list(rendered.entities),
                     message_thread_id=place.thread_id,
                     reply_parameters=_reply_to(place),
+                    reply_markup=buttons,
                 )
 
             if not await self._deliver(place, send, "answer"):
@@ -118,9 +126,30 @@ class Outbox:
         if not await self._deliver(place, send, "send a file"):
             await self.say(place, "Telegram refused the file; try again in a moment.")
 
-    async def replace(self, place: Place, message_id: int, text: str) -> None:
-        """Show another version of a finished reply in its message, buttons kept; one too
-        long for a single message is sent anew instead."""
+    async def set_buttons(
+        self, place: Place, message_id: int, keyboard: InlineKeyboardMarkup | None
+    ) -> None:
+        async def change() -> None:
+            try:
+                await self._bot.edit_message_reply_markup(
+                    place.chat_id, message_id, reply_markup=keyboard
+                )
+            except TelegramError as exc:
+                if not is_not_modified(exc):
+                    raise
+
+        await self._deliver(place, change, "change the buttons")
+
+    async def replace(
+        self,
+        place: Place,
+        message_id: int,
+        text: str,
+        *,
+        keyboard: InlineKeyboardMarkup | None = AFTER_REPLY,
+    ) -> None:
+        """Show other text in a message (another version of a reply, a picker's outcome);
+        text too long for a single message is sent anew instead."""
         limits = _limits(place)
         if limits.measure(text) > limits.max_length:
             await self.say(place, text)
@@ -134,7 +163,7 @@ class Outbox:
                     place.chat_id,
                     message_id,
                     entities=list(rendered.entities),
-                    reply_markup=AFTER_REPLY,
+                    reply_markup=keyboard,
                 )
             except TelegramError as exc:
                 if not is_not_modified(exc):
