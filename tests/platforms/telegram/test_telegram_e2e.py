@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.fakes.bot_process import BotProcess
+from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.telegram_server import FakeTelegram
 
 pytestmark = pytest.mark.slow
@@ -17,6 +18,7 @@ PRIVATE_CHAT = 5001
 GROUP_CHAT = -100777
 TURNS = 20
 REPLY_TIMEOUT_SECONDS = 30.0
+TIMEOUT = REPLY_TIMEOUT_SECONDS
 
 
 def bot_texts(telegram: FakeTelegram, chat_id: int) -> list[str]:
@@ -77,3 +79,26 @@ def test_twenty_turns_in_a_group(telegram: FakeTelegram, bot: BotProcess) -> Non
     assert bot_texts(telegram, GROUP_CHAT) == expected
     assert telegram.rate_limited == []
     assert repeated_edits(telegram) == []
+
+
+@pytest.mark.parametrize("chat_id", [PRIVATE_CHAT, GROUP_CHAT])
+def test_a_reply_past_4096_units_continues_in_a_new_message(
+    telegram: FakeTelegram, endpoint: FakeOpenAI, bot: BotProcess, chat_id: int
+) -> None:
+    """600 tokens of 8 characters: two messages, nothing lost, each within the limit."""
+    telegram.set_member(chat_id, 1001, "creator")
+    mention = "@parlor_test_bot " if chat_id < 0 else ""
+    for line in ("/model scenario/count", "/params max_tokens:600"):
+        telegram.user_message(chat_id, line, from_user=1001 if chat_id < 0 else None)
+    telegram.wait_for_sync(lambda: len(telegram.messages(chat_id)) == 2, timeout=TIMEOUT)
+    telegram.user_message(chat_id, f"{mention}count", from_user=1001 if chat_id < 0 else None)
+    expected = [f"t{n:06d}" for n in range(1, 601)]
+
+    def words() -> list[str]:
+        return " ".join(bot_texts(telegram, chat_id)[2:]).split()
+
+    telegram.wait_for_sync(lambda: words() == expected, timeout=TIMEOUT)
+    replies = bot_texts(telegram, chat_id)[2:]
+    assert len(replies) == 2
+    assert all(len(text.encode("utf-16-le")) // 2 <= 4096 for text in replies)
+    assert telegram.rate_limited == []
