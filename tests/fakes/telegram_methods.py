@@ -222,6 +222,7 @@ class BotApi:
         draft = {"draft_id": draft_id, "text": text, "entities": entities}
         if params.get("message_thread_id") is not None:
             draft["message_thread_id"] = params["message_thread_id"]
+        draft["can_stop"] = params.get("can_stop") is True  # Bot API 10.3: a Stop button
         self.state.drafts.setdefault(chat["id"], {})[draft_id] = draft
         return True
 

@@ -217,6 +217,19 @@ class FakeTelegram:
         with self._lock:
             self.state.set_member(chat_id, user_id, status, can_change_info=can_change_info)
 
+    def stop_generation(self, chat_id: int, draft_id: int) -> JsonDict:
+        """The user taps Stop on a draft sent with can_stop (Bot API 10.3): Telegram sends a
+        "stopped_message_generation" update. Refused for a draft without the button."""
+        with self._lock:
+            draft = self.state.drafts.get(chat_id, {}).get(draft_id)
+            chat = self.state.chats.get(chat_id)
+        if draft is None or chat is None or not draft.get("can_stop"):
+            raise KeyError(f"no draft {draft_id} with a Stop button in chat {chat_id}")
+        payload: JsonDict = {"chat": chat, "draft_id": draft_id}
+        if draft.get("message_thread_id") is not None:
+            payload["message_thread_id"] = draft["message_thread_id"]
+        return self.push_update("stopped_message_generation", payload)
+
     def push_update(self, kind: str, payload: JsonDict) -> JsonDict:
         """Queue any update as given: {"update_id": …, kind: payload}."""
         with self._lock:

@@ -27,6 +27,7 @@ from telegram.ext import (
     CallbackQueryHandler,
     ContextTypes,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 
@@ -56,7 +57,9 @@ START_TEXT = (
     "reply to me. Admins set me up with /connect (the model's address), /model and "
     "/character. /help lists every command."
 )
-_ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
+STOPPED = "stopped_message_generation"
+"""The update a draft's Stop button sends (Bot API 10.3; PTB keeps it in api_kwargs)."""
+_ALLOWED_UPDATES = ["message", "edited_message", "callback_query", STOPPED]
 OLD_BUTTON = "These buttons work on my latest reply; use the ones under it."
 TOAST_CHARS = 200
 """Telegram shows at most 200 characters in a callback query's answer."""
@@ -102,6 +105,7 @@ class TelegramAdapter:
         edits = filters.UpdateType.EDITED_MESSAGE & (filters.TEXT | filters.CAPTION)
         self._app.add_handler(MessageHandler(edits, self._on_edit))
         self._app.add_handler(CallbackQueryHandler(self._on_button))
+        self._app.add_handler(TypeHandler(Update, self._on_stopped))  # matches what is left
         self._app.add_error_handler(self._on_error)
 
     async def __aenter__(self) -> TelegramAdapter:
@@ -282,6 +286,19 @@ class TelegramAdapter:
             await self._out.replace(place, message.message_id, text)
         else:  # Stop's "Stopped.", or why it could not: a toast for the presser only
             await query.answer(result.text[:TOAST_CHARS])
+
+    async def _on_stopped(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Stop tapped under a private chat's streaming draft: stop that chat's reply."""
+        stopped = update.api_kwargs.get(STOPPED)
+        if not isinstance(stopped, dict) or not isinstance(stopped.get("chat"), dict):
+            return
+        chat_id = stopped["chat"].get("id")
+        if not isinstance(chat_id, int) or chat_id <= 0:
+            return
+        thread = stopped.get("message_thread_id")
+        place = Place(chat_id, thread if isinstance(thread, int) else None)
+        actor = Actor(str(chat_id), "you", Permission.SERVER_ADMIN)  # the chat's own user
+        await self._service.run_command(CommandCall("stop", {}, channel_of(place), actor))
 
     async def _on_picker(self, query: CallbackQuery, message: Message, press: PickerPress) -> None:
         """A page of the model picker, or a model chosen from it (by an admin: the service

@@ -59,6 +59,8 @@ PRIVATE_LIMITS = PlatformLimits(
 )
 """About one write per second in a private chat, drafts included: the fallback to send and
 edit must fit the same budget, and the budget of a chat is fixed when first used."""
+STOPPABLE = {"can_stop": True}
+"""Bot API 10.3: the draft shows a Stop button; a tap sends "stopped_message_generation"."""
 MAX_ATTEMPTS = 5
 """Tries at a write of our own (a settled draft, the buttons) before it is given up."""
 TYPING_REFRESH_SECONDS = 4.5
@@ -226,6 +228,7 @@ class TelegramReplier:
                 text=rendered.text,
                 entities=list(rendered.entities),
                 message_thread_id=self._place.thread_id,
+                api_kwargs=STOPPABLE,  # PTB has no parameter for it yet
             )
         except (BadRequest, Forbidden) as exc:
             _log.warning("drafts refused in a private chat (%s); sending and editing", exc)

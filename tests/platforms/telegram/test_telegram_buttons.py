@@ -96,3 +96,20 @@ def test_stop_button_stops_a_reply_in_a_group(telegram: FakeTelegram, bot: BotPr
         lambda: "Regenerate" in str(labels(telegram.messages(GROUP)[-1])), timeout=TIMEOUT
     )
     assert texts(telegram, GROUP)[-1].startswith("t000001")
+
+
+def test_stop_under_a_private_draft_stops_the_reply(
+    telegram: FakeTelegram, bot: BotProcess
+) -> None:
+    """Drafts carry no inline keyboard; Telegram's own Stop button on a draft (can_stop)
+    sends an update that stops the reply, which ends as a real message, marked stopped."""
+    telegram.user_message(CHAT, "/model scenario/slow")
+    wait_texts(telegram, CHAT, ["This channel now talks to scenario/slow."])
+    telegram.user_message(CHAT, "go on and on")
+    draft_id = telegram.wait_for_sync(
+        lambda: next((d for d, v in telegram.drafts(CHAT).items() if v["text"]), None),
+        timeout=TIMEOUT,
+    )
+    telegram.stop_generation(CHAT, draft_id)
+    telegram.wait_for_sync(lambda: "(stopped)" in texts(telegram, CHAT)[-1], timeout=TIMEOUT)
+    assert texts(telegram, CHAT)[-1].startswith("t000001")
