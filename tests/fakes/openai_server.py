@@ -18,6 +18,8 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from tests.fakes.threaded import serving_in_thread
+
 SCENARIOS = (
     "echo", "normal", "reasoning", "keepalive", "fragmented", "u2028", "error_mid_stream",
     "cut", "abort", "finish_no_done", "empty", "garbage", "slow_first_token", "slow", "count",
@@ -255,32 +257,9 @@ class FakeOpenAI:
     @classmethod
     @contextlib.contextmanager
     def in_thread(cls, *, port: int = 0) -> Iterator[FakeOpenAI]:
-        fake = cls(port=port)
-        ready, failure = threading.Event(), []
-        loop_box: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
-
-        async def main() -> None:
-            stop = asyncio.Event()
-            try:
-                async with fake:
-                    loop_box.append((asyncio.get_running_loop(), stop))
-                    ready.set()
-                    await stop.wait()
-            except OSError as exc:
-                failure.append(exc)
-                ready.set()
-
-        thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
-        thread.start()
-        ready.wait(10)
-        if failure:
-            raise failure[0]
-        try:
+        """The fake in its own loop in a daemon thread, for a bot running as a subprocess."""
+        with serving_in_thread(cls(port=port)) as fake:
             yield fake
-        finally:
-            loop, stop = loop_box[0]
-            loop.call_soon_threadsafe(stop.set)
-            thread.join(10)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()

@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import copy
 import logging
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -25,6 +24,7 @@ from tests.fakes.telegram_state import TelegramState, put
 from tests.fakes.telegram_updates import JsonDict, auto_entities, user_dict
 from tests.fakes.telegram_waiting import ChangeSignal
 from tests.fakes.telegram_wire import ApiError, read_params
+from tests.fakes.threaded import serving_in_thread
 
 _log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -129,32 +129,8 @@ class FakeTelegram:
     @contextlib.contextmanager
     def in_thread(cls, **kwargs: Any) -> Iterator[FakeTelegram]:
         """The fake in its own loop in a daemon thread, for a bot running as a subprocess."""
-        fake = cls(**kwargs)
-        ready, failure = threading.Event(), []
-        stop_box: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
-
-        async def main() -> None:
-            stop = asyncio.Event()
-            try:
-                async with fake:
-                    stop_box.append((asyncio.get_running_loop(), stop))
-                    ready.set()
-                    await stop.wait()
-            except OSError as exc:
-                failure.append(exc)
-                ready.set()
-
-        thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
-        thread.start()
-        ready.wait(10)
-        if failure:
-            raise failure[0]
-        try:
+        with serving_in_thread(cls(**kwargs)) as fake:
             yield fake
-        finally:
-            loop, stop = stop_box[0]
-            loop.call_soon_threadsafe(stop.set)
-            thread.join(10)
 
     # What the bot did.
     def calls_to(self, *methods: str) -> list[Call]:

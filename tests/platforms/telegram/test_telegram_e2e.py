@@ -67,6 +67,10 @@ def test_twenty_turns_in_a_private_chat(telegram: FakeTelegram, bot: BotProcess)
     assert telegram.rate_limited == []
     assert repeated_edits(telegram) == []
     assert telegram.calls_to("sendMessageDraft"), "private chats stream through drafts"
+    assert telegram.calls_to("sendChatAction"), "typing shows until the first words"
+    for scope in ("all_private_chats", "all_group_chats"):
+        menu = [c["command"] for c in telegram.commands({"type": scope})]
+        assert {"start", "connect", "model", "character"} <= set(menu)
     last = telegram.messages(PRIVATE_CHAT)[-1]
     buttons = [b["text"] for row in last["reply_markup"]["inline_keyboard"] for b in row]
     assert any("Regenerate" in label for label in buttons)
