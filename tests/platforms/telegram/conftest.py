@@ -56,3 +56,5 @@ def bot(
         assert process.alive(), process.log
         yield process
     assert "Traceback" not in process.log, process.log
+    secret = telegram.token.split(":", 1)[1]
+    assert secret not in process.log, "the bot token leaked into the log"

@@ -20,6 +20,12 @@ TIMEOUT = 30.0
 LINK = re.compile(r"https://t\.me/parlor_test_bot\?start=(\S+?)\)?(?:\s|$)")
 
 
+@pytest.fixture
+def bot_settings() -> dict[str, str]:
+    """The most talkative log level: no key and no token may show even there."""
+    return {"DEFAULT_MODEL": "fake-model", "LOG_LEVEL": "DEBUG"}
+
+
 def said(telegram: FakeTelegram, chat_id: int, count: int) -> str:
     """The bot's newest message once it has sent `count` messages to the chat."""
     telegram.wait_for_sync(lambda: len(telegram.messages(chat_id)) >= count, timeout=TIMEOUT)
