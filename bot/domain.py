@@ -19,13 +19,32 @@ MessageRef = NewType("MessageRef", str)
 
 @dataclass(frozen=True, slots=True)
 class ChannelKey:
-    """Where a conversation lives: a platform and that platform's id for the channel."""
+    """Where a conversation lives: a platform and that platform's id for the channel.
+
+    A key with a `parent_id` is a thread (a Discord thread is a side conversation of its
+    channel). Its history is its own, but its settings (connection, model, prompt,
+    parameters, character, …) are the parent's: admins set a channel up once and every
+    thread in it follows, including later changes. So the store reads and writes settings
+    through `settings_key` and history through the key itself.
+
+    `parent_id` takes no part in equality or hashing: a thread's key equals its own id
+    with or without it, so queues, write budgets and running turns stay per thread, and
+    a key built without the parent (say, for a message edit) still finds the thread.
+    """
 
     platform: str
     external_id: str
+    parent_id: str | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
         return f"{self.platform}:{self.external_id}"
+
+    @property
+    def settings_key(self) -> ChannelKey:
+        """The channel whose settings apply here: the parent's for a thread, else this one."""
+        if self.parent_id is None:
+            return self
+        return ChannelKey(self.platform, self.parent_id)
 
 
 class Role(enum.StrEnum):
@@ -334,7 +353,9 @@ class CommandCall:
     @property
     def profile_scope(self) -> str:
         """Whose profiles and characters these are: the server's, else the chat's own."""
-        return f"server:{self.channel.platform}:{self.server}" if self.server else str(self.channel)
+        if self.server:
+            return f"server:{self.channel.platform}:{self.server}"
+        return str(self.channel.settings_key)  # a thread shares its channel's library
 
 
 @dataclass(frozen=True, slots=True)

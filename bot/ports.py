@@ -105,10 +105,15 @@ class Store(Protocol):
 
     Turns are written whole: `begin_turn` stores the user's message and a pending
     assistant row in one transaction, `finish_turn` settles the assistant row.
+
+    A thread's key (one with a `parent_id`) reads and writes its settings on the parent
+    channel and keeps its chats and history to itself (see `ChannelKey`).
     """
 
     async def load_channel(self, key: ChannelKey) -> ChannelState:
-        """The channel's state; creates the channel and its first chat on first sight."""
+        """The channel's state; creates the channel and its first chat on first sight.
+
+        For a thread: its own chat, and its parent's settings as they are now."""
         ...
 
     async def history(

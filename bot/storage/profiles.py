@@ -15,7 +15,7 @@ from bot.errors import SecretsUnavailable, StorageError, UsageError
 from bot.storage.rows import CHANNEL_CONNECTION_NAME
 from bot.storage.secrets import NO_ENCRYPTION_KEYS, connection_binding
 from bot.storage.tables import ChannelRow, ConnectionRow
-from bot.storage.transactions import Transactions, lock_channel, translating
+from bot.storage.transactions import Transactions, lock_settings, translating
 
 _log = logging.getLogger(__name__)
 
@@ -33,9 +33,9 @@ class SqlProfiles(Transactions):
     ) -> None:
         """Create or update a profile.
 
-        Without a base URL the channel's current connection is copied (its key
-        re-encrypted for the profile). With one, a changed URL forgets the old key
-        and extras unless a new key comes with it, as for /connect.
+        Without a base URL the channel's current connection (a thread's: its parent's) is
+        copied, its key re-encrypted for the profile. With one, a changed URL forgets the
+        old key and extras unless a new key comes with it, as for /connect.
         """
         if name == CHANNEL_CONNECTION_NAME:
             raise UsageError(f"'{name}' is reserved; choose another profile name.")
@@ -43,7 +43,7 @@ class SqlProfiles(Transactions):
             raise SecretsUnavailable(NO_ENCRYPTION_KEYS)
         with translating("save the profile"):
             async with self.writing() as session:
-                channel_row = await lock_channel(session, channel)
+                channel_row = await lock_settings(session, channel)
                 source = (
                     await session.get(ConnectionRow, channel_row.connection_id)
                     if channel_row.connection_id is not None
@@ -88,10 +88,11 @@ class SqlProfiles(Transactions):
         )
 
     async def use_profile(self, key: ChannelKey, scope: str, name: str) -> bool:
-        """Point the channel at a profile; False when there is no such profile."""
+        """Point the channel (a thread: its parent) at a profile; False when there is no
+        such profile."""
         with translating("switch the profile"):
             async with self.writing() as session:
-                channel = await lock_channel(session, key)
+                channel = await lock_settings(session, key)
                 row = await session.scalar(
                     select(ConnectionRow).where(
                         ConnectionRow.scope == scope, ConnectionRow.name == name

@@ -37,7 +37,8 @@ CHANNEL_CONNECTION_NAME = "channel"
 
 
 def channel_scope(key: ChannelKey) -> str:
-    return str(key)
+    """The scope of a channel's own connection: a thread's is its parent's, whose it uses."""
+    return str(key.settings_key)
 
 
 def channel_is(key: ChannelKey) -> ColumnElement[bool]:
@@ -54,31 +55,34 @@ def own_connection_is(key: ChannelKey) -> ColumnElement[bool]:
 
 def to_channel_state(
     key: ChannelKey,
-    channel: ChannelRow,
+    settings: ChannelRow,
     connection: ConnectionRow | None,
     *,
+    current_chat_id: int | None,
     secret_box: SecretBox | None,
 ) -> ChannelState:
-    if channel.current_chat_id is None:
+    """The state of `key`: its own chat, and the settings of the row that holds them
+    (a thread's parent, else the channel's own row)."""
+    if current_chat_id is None:
         raise StorageError(f"channel {key} has no current chat; the database is inconsistent")
     return ChannelState(
         key=key,
-        chat_id=ChatId(channel.current_chat_id),
+        chat_id=ChatId(current_chat_id),
         connection=(
             None if connection is None else to_connection(connection, secret_box=secret_box)
         ),
-        model=channel.model,
-        system_prompt=channel.system_prompt,
-        params=to_sampling_params(channel.params),
-        api_type=_member(ApiType, channel.api_type, ApiType.CHAT),
-        instruct_template=channel.instruct_template,
+        model=settings.model,
+        system_prompt=settings.system_prompt,
+        params=to_sampling_params(settings.params),
+        api_type=_member(ApiType, settings.api_type, ApiType.CHAT),
+        instruct_template=settings.instruct_template,
         reasoning_display=_member(
-            ReasoningDisplay, channel.reasoning_display, ReasoningDisplay.HIDE
+            ReasoningDisplay, settings.reasoning_display, ReasoningDisplay.HIDE
         ),
-        postprocess_mode=channel.postprocess_mode,
-        postprocess_placeholder=channel.postprocess_placeholder,
-        character_id=channel.character_id,
-        answer_all=channel.answer_all,
+        postprocess_mode=settings.postprocess_mode,
+        postprocess_placeholder=settings.postprocess_placeholder,
+        character_id=settings.character_id,
+        answer_all=settings.answer_all,
     )
 
 

@@ -41,7 +41,7 @@ from bot.storage.rows import (
 )
 from bot.storage.secrets import NO_ENCRYPTION_KEYS, connection_binding
 from bot.storage.tables import ChannelRow, ChatRow, ConnectionRow, MessageRow, utcnow
-from bot.storage.transactions import lock_channel, translating
+from bot.storage.transactions import lock_channel, lock_settings, translating
 from bot.storage.user_messages import UserMessageStore
 
 _log = logging.getLogger(__name__)
@@ -57,16 +57,30 @@ class SqlStore(ReplyStore, UserMessageStore):
     """
 
     async def load_channel(self, key: ChannelKey) -> ChannelState:
+        """A thread's state has its own chat and its parent's settings, read afresh each
+        time, so a change made in the channel shows in its threads at their next turn.
+
+        A channel (and a thread's parent) seen for the first time is created; the parent
+        is locked before the thread, the order any transaction taking both must follow.
+        """
         with translating("load the channel"):
             found = await self._read_channel(key)
             if found is None:
                 async with self.writing() as session:
-                    await lock_channel(session, key)
+                    await lock_settings(session, key)
+                    if key.parent_id is not None:
+                        await lock_channel(session, key)
                 found = await self._read_channel(key)
         if found is None:
             raise StorageError(f"channel {key} vanished while it was being created")
-        channel, connection = found
-        return to_channel_state(key, channel, connection, secret_box=self._secret_box)
+        settings, connection, current_chat_id = found
+        return to_channel_state(
+            key,
+            settings,
+            connection,
+            current_chat_id=current_chat_id,
+            secret_box=self._secret_box,
+        )
 
     async def history(
         self, chat_id: ChatId, *, limit: int, before: MessageId | None = None
@@ -129,7 +143,8 @@ class SqlStore(ReplyStore, UserMessageStore):
         base_url: str,
         api_key: Secret | None,
     ) -> None:
-        """Upsert the channel's own connection (scope = the channel, name "channel").
+        """Upsert the channel's own connection (scope = the channel, name "channel"); a
+        thread's goes to its parent.
 
         A new key is encrypted before any SQL runs, so a missing ENCRYPTION_KEYS
         changes nothing. Without a new key, the old one survives only if the base
@@ -143,7 +158,7 @@ class SqlStore(ReplyStore, UserMessageStore):
             encrypted = self._secret_box.encrypt(api_key, binding=connection_binding(scope, name))
         with translating("save the connection"):
             async with self.writing() as session:
-                channel = await lock_channel(session, key)
+                channel = await lock_settings(session, key)
                 row = await session.scalar(select(ConnectionRow).where(own_connection_is(key)))
                 if row is None:
                     row = ConnectionRow(scope=scope, name=name, base_url=base_url)
@@ -171,7 +186,7 @@ class SqlStore(ReplyStore, UserMessageStore):
         """
         with translating("clear the connection"):
             async with self.writing() as session:
-                channel = await lock_channel(session, key)
+                channel = await lock_settings(session, key)
                 channel.connection_id = None
                 await session.flush()
                 forget = (
@@ -185,7 +200,7 @@ class SqlStore(ReplyStore, UserMessageStore):
         """Write the settings a command changed; fields left at KEEP are not touched."""
         with translating("save the channel's settings"):
             async with self.writing() as session:
-                channel = await lock_channel(session, key)
+                channel = await lock_settings(session, key)
                 if changes.model is not KEEP:
                     channel.model = changes.model
                 if changes.system_prompt is not KEEP:
@@ -211,7 +226,7 @@ class SqlStore(ReplyStore, UserMessageStore):
         """Store options on the connection the channel uses (its own or a profile)."""
         with translating("save the connection options"):
             async with self.writing() as session:
-                channel = await lock_channel(session, key)
+                channel = await lock_settings(session, key)
                 if channel.connection_id is None:
                     raise StorageError(
                         "this channel uses the operator's endpoint, whose options are set "
@@ -287,15 +302,24 @@ class SqlStore(ReplyStore, UserMessageStore):
 
     async def _read_channel(
         self, key: ChannelKey
-    ) -> tuple[ChannelRow, ConnectionRow | None] | None:
+    ) -> tuple[ChannelRow, ConnectionRow | None, int | None] | None:
+        """The settings row and its connection, and `key`'s own current chat; None when
+        either row does not exist yet."""
+        settings = key.settings_key
         with_connection = (
             select(ChannelRow, ConnectionRow)
             .outerjoin(ConnectionRow, ChannelRow.connection_id == ConnectionRow.id)
-            .where(channel_is(key))
+            .where(channel_is(settings))
         )
         async with self.reading() as session:
             found = (await session.execute(with_connection)).one_or_none()
-        if found is None:
+            if found is None:
+                return None
+            channel, connection = found
+            if key.parent_id is None:
+                return channel, connection, channel.current_chat_id
+            own = select(ChannelRow.current_chat_id).where(channel_is(key))
+            chat = (await session.execute(own)).one_or_none()
+        if chat is None:
             return None
-        channel, connection = found
-        return channel, connection
+        return channel, connection, chat.current_chat_id

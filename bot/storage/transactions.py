@@ -77,6 +77,15 @@ async def lock_channel(session: AsyncSession, key: ChannelKey) -> ChannelRow:
     return channel
 
 
+async def lock_settings(session: AsyncSession, key: ChannelKey) -> ChannelRow:
+    """The row that holds `key`'s settings, locked: a thread's parent, else the channel's.
+
+    Every write of a setting goes through here, so a setting changed in a thread changes
+    its channel, and with it every sibling thread.
+    """
+    return await lock_channel(session, key.settings_key)
+
+
 @contextmanager
 def translating(action: str) -> Iterator[None]:
     """Database and driver failures become `StorageError` naming only what we tried.
