@@ -9,7 +9,7 @@ import logging
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     allowed_endpoint_hosts: Annotated[frozenset[tuple[str, int]], NoDecode] = frozenset()
     log_level: str = "INFO"
     discord_token: SecretStr | None = None
+    discord_api_url: str | None = None
+    discord_gateway_url: str | None = None
+    discord_shard_count: int | None = Field(default=None, ge=1)
+    discord_shard_ids: Annotated[tuple[int, ...], NoDecode] = ()
+    discord_operator_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    discord_allow_dms: bool = True
     telegram_token: SecretStr | None = None
     telegram_api_url: str | None = None
     telegram_operator_ids: Annotated[frozenset[int], NoDecode] = frozenset()
@@ -66,7 +72,7 @@ class Settings(BaseSettings):
             raise ValueError("can't be read as a database URL (check the host and port)") from None
         return value
 
-    @field_validator("default_base_url", "telegram_api_url")
+    @field_validator("default_base_url", "telegram_api_url", "discord_api_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is None:
@@ -87,17 +93,45 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("telegram_operator_ids", mode="before")
+    @field_validator("telegram_operator_ids", "discord_operator_ids", mode="before")
     @classmethod
     def _user_ids(cls, value: object) -> object:
         if isinstance(value, str):
             try:
-                return frozenset(int(part) for part in value.replace(",", " ").split())
+                return frozenset(_numbers(value))
             except ValueError:
-                raise ValueError(
-                    "must be Telegram user ids (numbers), separated by commas"
-                ) from None
+                raise ValueError("must be user ids (numbers), separated by commas") from None
         return value
+
+    @field_validator("discord_shard_ids", mode="before")
+    @classmethod
+    def _shard_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                return tuple(sorted(set(_numbers(value))))
+            except ValueError:
+                raise ValueError("must be shard numbers, separated by commas") from None
+        return value
+
+    @field_validator("discord_gateway_url")
+    @classmethod
+    def _websocket_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme.lower() not in ("ws", "wss") or not parts.hostname:
+            raise ValueError("must be a ws:// or wss:// URL with a host")
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _shards_within_count(self) -> Settings:
+        """Shard ids only mean something against a count; each must be below it."""
+        if self.discord_shard_ids and self.discord_shard_count is None:
+            raise ValueError("DISCORD_SHARD_IDS needs DISCORD_SHARD_COUNT")
+        count = self.discord_shard_count or 1
+        if any(shard >= count for shard in self.discord_shard_ids):
+            raise ValueError(f"DISCORD_SHARD_IDS must be below DISCORD_SHARD_COUNT ({count})")
+        return self
 
     @field_validator("allowed_endpoint_hosts", mode="before")
     @classmethod
@@ -128,6 +162,13 @@ def load_settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         first = exc.errors()[0]
-        variable = str(first["loc"][0]).upper() if first["loc"] else "settings"
         reason = first["msg"].removeprefix("Value error, ")
+        if not first["loc"]:  # a rule across variables names them itself
+            raise ConfigError(f"Invalid settings: {reason}") from None
+        variable = str(first["loc"][0]).upper()
         raise ConfigError(f"Invalid setting {variable}: {reason}") from None
+
+
+def _numbers(value: str) -> list[int]:
+    """Whole numbers separated by commas or spaces; ValueError for anything else."""
+    return [int(part) for part in value.replace(",", " ").split()]

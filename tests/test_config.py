@@ -101,3 +101,33 @@ def test_telegram_operator_ids_are_numbers(monkeypatch: pytest.MonkeyPatch) -> N
     with pytest.raises(ConfigError) as caught:
         load_settings()
     assert "TELEGRAM_OPERATOR_IDS" in str(caught.value)
+
+
+def test_discord_shards_are_checked_against_the_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DISCORD_SHARD_IDS lists this process's shards; each must exist under the count."""
+    monkeypatch.setenv("DISCORD_SHARD_COUNT", "4")
+    monkeypatch.setenv("DISCORD_SHARD_IDS", "2, 0")
+    settings = load_settings()
+    assert (settings.discord_shard_count, settings.discord_shard_ids) == (4, (0, 2))
+    monkeypatch.setenv("DISCORD_SHARD_IDS", "1,4")
+    with pytest.raises(ConfigError, match=r"DISCORD_SHARD_IDS must be below .*\(4\)"):
+        load_settings()
+    monkeypatch.delenv("DISCORD_SHARD_COUNT")
+    monkeypatch.setenv("DISCORD_SHARD_IDS", "1")
+    with pytest.raises(ConfigError, match="DISCORD_SHARD_IDS needs DISCORD_SHARD_COUNT"):
+        load_settings()
+
+
+def test_discord_addresses_must_be_urls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A proxy address that is not a URL of the right kind is named at start-up."""
+    monkeypatch.setenv("DISCORD_API_URL", "nirn:8080")
+    with pytest.raises(ConfigError, match="DISCORD_API_URL: must be an http"):
+        load_settings()
+    monkeypatch.setenv("DISCORD_API_URL", "http://nirn:8080/api/v10/")
+    monkeypatch.setenv("DISCORD_GATEWAY_URL", "http://gateway")
+    with pytest.raises(ConfigError, match="DISCORD_GATEWAY_URL: must be a ws"):
+        load_settings()
+    monkeypatch.setenv("DISCORD_GATEWAY_URL", "ws://gateway:7878")
+    settings = load_settings()
+    assert settings.discord_api_url == "http://nirn:8080/api/v10"
+    assert settings.discord_gateway_url == "ws://gateway:7878"
