@@ -1,0 +1,56 @@
+"""What the buttons under a reply stand for, on every platform.
+
+Stop shows while a reply streams; Regenerate, the two swipe arrows and Continue once it
+is done. The data a button carries is short and versioned ("p1:…"), so buttons on old
+messages are still read correctly after an upgrade or a restart, and anything else is
+ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+PREFIX = "p1:"
+
+
+@dataclass(frozen=True, slots=True)
+class ButtonPress:
+    """The command a button stands for."""
+
+    command: str
+    options: Mapping[str, str] = field(default_factory=dict)
+
+
+PRESSES: Mapping[str, ButtonPress] = {
+    "stop": ButtonPress("stop"),
+    "regen": ButtonPress("regenerate"),
+    "prev": ButtonPress("swipe", {"direction": "previous"}),
+    "next": ButtonPress("swipe", {"direction": "next"}),
+    "cont": ButtonPress("continue"),
+}
+
+LABELS: Mapping[str, str] = {
+    "stop": "■ Stop",
+    "prev": "◀",
+    "regen": "↻ Regenerate",
+    "next": "▶",
+    "cont": "Continue ⏵",
+}
+WHILE_STREAMING = ("stop",)
+AFTER_REPLY = ("prev", "regen", "next", "cont")
+"""The buttons of each row, in order, by key."""
+
+
+def button_data(key: str) -> str:
+    """The data a button for `key` (one of PRESSES) carries."""
+    if key not in PRESSES:
+        raise KeyError(key)
+    return PREFIX + key
+
+
+def read_button(data: str | None) -> ButtonPress | None:
+    """The press behind a button's data, or None for data that is not ours."""
+    if not data or not data.startswith(PREFIX):
+        return None
+    return PRESSES.get(data.removeprefix(PREFIX))
