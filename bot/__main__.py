@@ -46,14 +46,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         await migrate(settings)
         print("Database is up to date.", file=sys.stderr)
         return 0
-    if args.command == "run" and settings.discord_token and not settings.telegram_token:
-        print(
-            "parlor: DISCORD_TOKEN is set, but this build has no Discord adapter yet. Unset it "
-            "to use the console, or set TELEGRAM_TOKEN.",
-            file=sys.stderr,
-        )
-        return EXIT_CONFIG
-    if args.command == "run" and settings.telegram_token:
+    if args.command == "run" and (settings.telegram_token or settings.discord_token):
         async with Parlor(settings) as app:
             await app.run_platforms(_stop_on_signals())
         return 0

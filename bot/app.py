@@ -20,6 +20,9 @@ from bot.llm.fetch import GuardedFetcher
 from bot.llm.guard import EndpointPolicy, build_guarded_http_client
 from bot.llm.tokenize import EndpointTokenizer
 from bot.platforms.console import ConsoleIdentity, ConsoleOutput, ConsoleSession
+from bot.platforms.discord.adapter import DiscordAdapter
+from bot.platforms.discord.client import Shards
+from bot.platforms.discord.places import budget_scope as discord_budget_scope
 from bot.platforms.telegram.adapter import TelegramAdapter
 from bot.platforms.telegram.outbox import budget_scope as telegram_budget_scope
 from bot.service.conversation import ConversationService
@@ -125,7 +128,7 @@ class Parlor:
         self.pacing = Pacing(
             clock=clock,
             platform_writes_per_second=BOT_WIDE_WRITES_PER_SECOND,
-            budget_scopes={"telegram": telegram_budget_scope},
+            budget_scopes={"telegram": telegram_budget_scope, "discord": discord_budget_scope},
         )
         characters = SqlCharacters(sessions, secret_box=box)
         personas = SqlPersonas(sessions, secret_box=box)
@@ -186,6 +189,19 @@ class Parlor:
                         api_url=settings.telegram_api_url,
                         pacing=self.pacing,
                         operators=settings.telegram_operator_ids,
+                    )
+                )
+            if settings.discord_token is not None:
+                await platforms.enter_async_context(
+                    DiscordAdapter(
+                        self.service,
+                        token=settings.discord_token.get_secret_value(),
+                        pacing=self.pacing,
+                        api_url=settings.discord_api_url,
+                        gateway_url=settings.discord_gateway_url,
+                        shards=Shards(settings.discord_shard_count, settings.discord_shard_ids),
+                        operators=settings.discord_operator_ids,
+                        allow_dms=settings.discord_allow_dms,
                     )
                 )
             await stop.wait()

@@ -65,8 +65,8 @@ _BOOLEAN = OptionKind.BOOLEAN
 CATALOGUE: tuple[CommandSpec, ...] = (
     CommandSpec(
         "connect",
-        "Point this channel at an OpenAI-compatible endpoint (base_url:default goes back "
-        "to the operator's endpoint).",
+        "Point this channel at an OpenAI-compatible endpoint (base_url:default: back to "
+        "the operator's).",
         Permission.SERVER_ADMIN,
         (
             OptionSpec("base_url", "Base URL, e.g. http://host:8080/v1"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 
+from bot.characters.stored import StoredCharacter
 from bot.commands import check_call
 from bot.domain import (
     ChannelKey,
@@ -183,11 +184,15 @@ class ConversationService:
     async def character_name(self, channel: ChannelKey) -> str | None:
         """Who speaks in the channel, for platforms that put the name on each reply; None
         when the bot speaks as itself (or the channel cannot be read)."""
+        stored = await self.character(channel)
+        return stored.name if stored is not None else None
+
+    async def character(self, channel: ChannelKey) -> StoredCharacter | None:
+        """The channel's character with its avatar, for platforms that show who speaks."""
         try:
-            card = await self._prompts.character(await self._store.load_channel(channel))
+            return await self._prompts.stored_character(await self._store.load_channel(channel))
         except BotError:
             return None
-        return card.name if card is not None else None
 
     async def run_command(self, call: CommandCall) -> CommandResult:
         """Run a command; bad input and missing rights come back as a plain answer."""

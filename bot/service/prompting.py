@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.characters.card import CharacterCard
+from bot.characters.stored import StoredCharacter
 from bot.domain import (
     ChannelState,
     ChatMessage,
@@ -103,10 +104,14 @@ class PromptFactory:
         self._wall_clock = wall_clock
 
     async def character(self, state: ChannelState) -> CharacterCard | None:
+        stored = await self.stored_character(state)
+        return None if stored is None else stored.card
+
+    async def stored_character(self, state: ChannelState) -> StoredCharacter | None:
+        """The channel's character with its avatar, for platforms that show it."""
         if state.character_id is None:
             return None
-        stored = await self._characters.character(state.character_id)
-        return None if stored is None else stored.card
+        return await self._characters.character(state.character_id)
 
     async def persona(self, platform: str, user_id: str) -> Persona | None:
         return (await self._personas.personas(platform, [user_id])).get(user_id)

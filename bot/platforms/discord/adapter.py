@@ -1,0 +1,333 @@
+"""Discord on discord.py: gateway events and slash commands in, the conversation service,
+replies out through the channel's webhook (or as the bot), paced per channel.
+
+The client runs inside our event loop (`start()`, never `run()`), so Telegram can share
+the loop. Each message is handled in its own task (discord.py dispatches that way); the
+service's per-channel queue keeps a channel's turns in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+
+import discord
+from discord import app_commands
+
+from bot.domain import Actor, Attachment, ChannelKey, CommandCall, Incoming, TurnOutcome
+from bot.errors import BotError, ConfigError, DeliveryError
+from bot.pacing import Pacing
+from bot.platforms.button_presses import ButtonPress
+from bot.platforms.discord import addressing, buttons
+from bot.platforms.discord.access import permission_of
+from bot.platforms.discord.client import Shards, make_client, point_at
+from bot.platforms.discord.places import PLATFORM, Channel, channel_key, server_of, talkable
+from bot.platforms.discord.replier import LIMITS, DiscordReplier
+from bot.platforms.discord.slash import SlashCommands
+from bot.platforms.discord.tree import build_commands
+from bot.platforms.discord.voices import Voices
+from bot.service.conversation import REWRITING_COMMANDS, ConversationService
+from bot.text import split_for_limit
+
+_log = logging.getLogger(__name__)
+
+READY_SECONDS = 60.0
+"""How long start-up waits for the gateway's READY before giving up."""
+MAX_IMAGE_BYTES = 5 * 1024 * 1024
+MAX_IMAGES = 4
+OLD_BUTTON = "These buttons work on my latest reply; use the ones under it."
+UNSHARDED = Shards()
+NO_DMS = "I only chat in servers here; the operator has turned direct messages off."
+
+
+class DiscordAdapter:
+    """Open with `async with`: connected and listening until closed."""
+
+    def __init__(
+        self,
+        service: ConversationService,
+        *,
+        token: str,
+        pacing: Pacing,
+        api_url: str | None = None,
+        gateway_url: str | None = None,
+        shards: Shards = UNSHARDED,
+        operators: frozenset[int] = frozenset(),
+        allow_dms: bool = True,
+        ready_timeout: float = 2.0,
+    ) -> None:
+        """`ready_timeout`: discord.py's wait for the servers' data after READY."""
+        point_at(api_url, gateway_url)
+        self._service = service
+        self._token = token
+        self._pacing = pacing
+        self._shards = shards
+        self._operators = operators
+        self._allow_dms = allow_dms
+        self._ready_timeout = ready_timeout
+        self._latest: dict[int, int] = {}  # channel -> the reply whose buttons act
+        self._ready = asyncio.Event()
+        self._slash = SlashCommands(
+            service, stream=self._stream_into, post=self._post, operators=operators
+        )
+        self._client = self._make_client(message_content=True)
+        self._voices = Voices(self._client)
+        self._task: asyncio.Task[None] | None = None
+
+    def _make_client(self, *, message_content: bool) -> discord.Client:
+        client = make_client(
+            self._shards, message_content=message_content, ready_timeout=self._ready_timeout
+        )
+        for handler in (
+            self.on_ready,
+            self.on_message,
+            self.on_raw_message_edit,
+            self.on_raw_message_delete,
+        ):
+            setattr(client, handler.__name__, handler)
+        tree = app_commands.CommandTree(client)
+        for command in build_commands(self._slash.run, self._slash.suggest):
+            tree.add_command(command)
+        tree.on_error = self._on_tree_error  # type: ignore[method-assign]
+        self._tree = tree
+        client.add_view(buttons.PressListener(self._on_press))
+        return client
+
+    async def __aenter__(self) -> DiscordAdapter:
+        try:
+            await self._connect()
+        except discord.PrivilegedIntentsRequired:
+            _log.warning(
+                "discord: the Message Content intent is off in the developer portal; "
+                "answering mentions and DMs only (see README, Discord set-up)"
+            )
+            await self._client.close()
+            self._ready.clear()
+            self._client = self._make_client(message_content=False)
+            self._voices = Voices(self._client)
+            await self._connect()
+        if not self._shards.ids or 0 in self._shards.ids:
+            await self._tree.sync()  # one process publishes the commands
+        user = self._client.user
+        _log.info("discord: connected as %s", user.name if user else "?")
+        return self
+
+    async def _connect(self) -> None:
+        task = asyncio.create_task(self._client.start(self._token), name="discord-client")
+        self._task = task
+        ready = asyncio.create_task(self._ready.wait())
+        try:
+            await asyncio.wait({task, ready}, timeout=READY_SECONDS, return_when="FIRST_COMPLETED")
+        finally:
+            ready.cancel()
+        if task.done():
+            error = task.exception()
+            if isinstance(error, discord.LoginFailure):
+                raise ConfigError("Discord refused DISCORD_TOKEN; copy the bot's token again.")
+            if error is not None:
+                raise error
+        if not self._ready.is_set():
+            raise BotError("Discord did not get ready within a minute; check the network.")
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self._client.close()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError, discord.DiscordException):
+                await asyncio.wait_for(self._task, 10)
+
+    # Gateway events
+
+    async def on_ready(self) -> None:
+        self._ready.set()
+
+    async def on_message(self, message: discord.Message) -> None:
+        me = self._client.user
+        channel = talkable(message.channel)
+        if me is None or channel is None or not addressing.from_a_person(message):
+            return
+        if not await self._addressed(message, me, channel):
+            return
+        if isinstance(channel, discord.DMChannel) and not self._allow_dms:
+            await self._post(channel, NO_DMS, False)
+            return
+        text = addressing.text_of(message, me)
+        pictures = await _pictures(message)
+        if not text and not pictures:
+            return
+        incoming = Incoming(
+            channel=channel_key(channel),
+            author_id=str(message.author.id),
+            author_name=message.author.display_name,
+            text=text,
+            platform_message_id=str(message.id),
+            attachments=pictures,
+        )
+        await self._stream_into(
+            channel, lambda replier: self._service.handle(incoming, replier), reply_to=message
+        )
+
+    async def _addressed(
+        self, message: discord.Message, me: discord.ClientUser, channel: Channel
+    ) -> bool:
+        if isinstance(channel, discord.DMChannel) or addressing.mentions_me(message, me):
+            return True
+        if await addressing.replies_to_me(message, me, self._is_our_webhook):
+            return True
+        return await self._service.answers_all(channel_key(channel))
+
+    async def _is_our_webhook(self, message: discord.Message) -> bool:
+        channel = talkable(message.channel)
+        if channel is None:
+            return False
+        if not self._voices.is_ours(message.webhook_id):
+            await self._voices.voice(channel, None)  # looks the channel's webhook up
+        return self._voices.is_ours(message.webhook_id)
+
+    async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
+        """An edited message changes the stored turn; it is not answered again."""
+        me = self._client.user
+        message = payload.message
+        if me is None or not addressing.from_a_person(message):
+            return
+        text = addressing.text_of(message, me)
+        if text:
+            await self._service.edited(_key_of(payload.channel_id), str(payload.message_id), text)
+
+    async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+        await self._service.deleted(_key_of(payload.channel_id), str(payload.message_id))
+
+    # Buttons
+
+    async def _on_press(self, interaction: discord.Interaction, press: ButtonPress) -> None:
+        channel = talkable(interaction.channel)
+        message = interaction.message
+        if channel is None or message is None:
+            await interaction.response.defer()
+            return
+        acting = self._latest.get(channel.id)
+        if press.command != "stop" and acting not in (None, message.id):
+            await interaction.response.send_message(OLD_BUTTON, ephemeral=True)
+            return
+        user = interaction.user
+        actor = Actor(str(user.id), user.display_name, permission_of(interaction, self._operators))
+        call = CommandCall(
+            press.command,
+            dict(press.options),
+            channel_key(channel),
+            actor,
+            server=server_of(channel),
+        )
+        if press.command in REWRITING_COMMANDS:
+            await interaction.response.defer()
+            await self._stream_into(channel, lambda r: self._service.rewrite(call, r))
+            return
+        result = await self._service.run_command(call)
+        if press.command == "swipe" and not result.ephemeral:
+            heading = (
+                f"**{result.speaker}:** " if result.speaker and message.webhook_id is None else ""
+            )
+            text = heading + result.text
+            if len(text) <= LIMITS.max_length:
+                await interaction.response.edit_message(content=text, view=buttons.after_reply())
+                return
+            await interaction.response.defer()
+            await self._post(channel, result.text, result.speaker is not None)
+        elif result.ephemeral:
+            await interaction.response.send_message(result.text, ephemeral=True)
+        else:  # "Stopped.": the reply itself shows it
+            await interaction.response.defer()
+
+    async def _on_tree_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        _log.error("discord: a slash command failed", exc_info=error)
+        sorry = "Something went wrong on my side; it is in the bot's log."
+        with contextlib.suppress(discord.HTTPException):
+            if interaction.response.is_done():
+                await interaction.followup.send(sorry, ephemeral=True)
+            else:
+                await interaction.response.send_message(sorry, ephemeral=True)
+
+    # Writing
+
+    async def _replier(
+        self, channel: Channel, *, reply_to: discord.Message | None, as_character: bool = True
+    ) -> DiscordReplier:
+        key = channel_key(channel)
+        character = await self._service.character(key) if as_character else None
+        voice = await self._voices.voice(channel, character)
+        home = channel.parent_id if isinstance(channel, discord.Thread) else channel.id
+        return DiscordReplier(
+            channel,
+            voice=voice,
+            budget=self._pacing.budget_for(key, LIMITS),
+            clock=self._pacing.clock,
+            thread=channel if isinstance(channel, discord.Thread) else None,
+            reply_to=reply_to if voice.webhook is None else None,
+            on_webhook_gone=lambda: self._voices.forget(home),
+        )
+
+    async def _stream_into(
+        self,
+        channel: Channel,
+        turn: Callable[[DiscordReplier], Awaitable[TurnOutcome]],
+        *,
+        reply_to: discord.Message | None = None,
+    ) -> None:
+        """One streamed reply; afterwards Stop goes and a finished reply gets its buttons."""
+        replier = await self._replier(channel, reply_to=reply_to)
+        outcome: TurnOutcome | None = None
+        try:
+            outcome = await turn(replier)
+        finally:
+            finished = outcome is not None and bool(outcome.content)
+            try:
+                shown = await replier.close(finished=finished)
+            except DeliveryError as exc:
+                _log.warning("discord: could not settle a reply's buttons (%s)", exc)
+                shown = []
+        if shown and finished:
+            self._latest[channel.id] = shown[-1]
+
+    async def _post(self, channel: Channel, text: str, as_character: bool) -> None:
+        """Something said in the channel, not streamed: paced, split where too long."""
+        replier = await self._replier(channel, reply_to=None, as_character=as_character)
+        budget = self._pacing.budget_for(channel_key(channel), LIMITS)
+        limits = replier.limits
+        try:
+            for part in split_for_limit(text, limits.max_length, measure=limits.measure):
+                await budget.spend(self._pacing.clock)
+                await replier.send(part)
+            shown = await replier.close(finished=as_character)
+        except DeliveryError as exc:
+            _log.warning("discord: could not post an answer (%s)", exc)
+            return
+        if shown and as_character:
+            self._latest[channel.id] = shown[-1]
+
+
+def _key_of(channel_id: int) -> ChannelKey:
+    """Edits and deletes touch a channel's (a thread's) own history: no parent needed."""
+    return ChannelKey(PLATFORM, str(channel_id))
+
+
+async def _pictures(message: discord.Message) -> tuple[Attachment, ...]:
+    """The message's images, for vision models; others (and oversized ones) are left out."""
+    found: list[Attachment] = []
+    for item in message.attachments[:MAX_IMAGES]:
+        kind = item.content_type or ""
+        if not kind.startswith("image/") or item.size > MAX_IMAGE_BYTES:
+            continue
+        try:
+            found.append(Attachment(item.filename, kind, await item.read()))
+        except discord.HTTPException:
+            _log.warning("discord: could not download an image")
+    return tuple(found)

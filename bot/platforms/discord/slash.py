@@ -1,0 +1,161 @@
+"""Running slash commands: acknowledge within Discord's 3 seconds, then the service.
+
+Every call is deferred at once as an ephemeral "thinking…" (only the caller sees it), so
+slow work (a database, an endpoint probe) never misses the deadline; the answer then
+replaces it. A command whose answer belongs to the channel (a greeting, a swipe) is
+posted there, as the character, and the private placeholder removed. A secret option
+opens a form instead, since a modal must be the first answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+
+import discord
+
+from bot.commands import CommandSpec, OptionSpec
+from bot.domain import Actor, Attachment, CommandCall, CommandResult, Permission, TurnOutcome
+from bot.errors import UsageError
+from bot.platforms.discord.access import permission_of
+from bot.platforms.discord.forms import SecretForm
+from bot.platforms.discord.places import Channel, channel_key, server_of, talkable
+from bot.platforms.discord.replier import LIMITS, DiscordReplier
+from bot.platforms.discord.tree import SlashCall
+from bot.service.conversation import REWRITING_COMMANDS, ConversationService
+from bot.text import split_for_limit
+
+_log = logging.getLogger(__name__)
+
+MAX_FILE_BYTES = 20 * 1024 * 1024
+"""A character card is a few MiB at most; anything bigger is refused before download."""
+SUGGEST_SECONDS = 2.5
+"""Autocomplete cannot be deferred: what is not ready by then is not offered."""
+SERVERS_ONLY = "This command works in a server channel, not in direct messages."
+
+Stream = Callable[[Channel, Callable[[DiscordReplier], Awaitable[TurnOutcome]]], Awaitable[None]]
+Post = Callable[[Channel, str, bool], Awaitable[None]]
+
+
+class SlashCommands:
+    def __init__(
+        self,
+        service: ConversationService,
+        *,
+        stream: Stream,
+        post: Post,
+        operators: frozenset[int],
+    ) -> None:
+        """`stream` writes a reply into a channel; `post(channel, text, as_character)` says
+        something there that is not streamed."""
+        self._service = service
+        self._stream = stream
+        self._post = post
+        self._operators = operators
+
+    async def run(self, interaction: discord.Interaction, call: SlashCall) -> None:
+        if call.secret_forms:
+            if permission_of(interaction, self._operators) >= call.spec.permission:
+                await interaction.response.send_modal(SecretForm(call, self._submitted))
+                return
+            # No form for someone who may not use it: the service says what is missing.
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            await self._execute(interaction, call, {})
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await self._execute(interaction, call, {})
+
+    async def suggest(
+        self, interaction: discord.Interaction, spec: CommandSpec, option: OptionSpec, typed: str
+    ) -> list[str]:
+        channel = talkable(interaction.channel)
+        if channel is None:
+            return []
+        call = self._call(interaction, channel, spec.name, {})
+        try:
+            async with asyncio.timeout(SUGGEST_SECONDS):
+                return await self._service.suggestions.for_option(call, option.name, typed)
+        except TimeoutError:
+            return []
+
+    async def _submitted(
+        self, interaction: discord.Interaction, call: SlashCall, secrets: Mapping[str, str]
+    ) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await self._execute(interaction, call, secrets)
+
+    async def _execute(
+        self, interaction: discord.Interaction, call: SlashCall, secrets: Mapping[str, str]
+    ) -> None:
+        channel = talkable(interaction.channel)
+        if channel is None:
+            await interaction.edit_original_response(content="I can't talk in this channel.")
+            return
+        if call.spec.permission >= Permission.CHANNEL_ADMIN and interaction.guild_id is None:
+            await interaction.edit_original_response(content=SERVERS_ONLY)
+            return
+        try:
+            files = tuple([await _download(f) for f in call.files])
+        except UsageError as exc:
+            await interaction.edit_original_response(content=str(exc))
+            return
+        command = self._call(
+            interaction, channel, call.spec.name, {**call.options, **secrets}, files
+        )
+        if command.name in REWRITING_COMMANDS:
+            await self._stream(channel, lambda r: self._service.rewrite(command, r))
+            await _quietly(interaction.delete_original_response())
+            return
+        result = await self._service.run_command(command)
+        await self._answer(interaction, channel, result)
+
+    async def _answer(
+        self, interaction: discord.Interaction, channel: Channel, result: CommandResult
+    ) -> None:
+        if not result.ephemeral:  # the channel's: a greeting, another version of a reply
+            await self._post(channel, result.text, result.speaker is not None)
+            await _quietly(interaction.delete_original_response())
+            return
+        parts = split_for_limit(result.text, LIMITS.max_length) or ["Done."]
+        await interaction.edit_original_response(content=parts[0])
+        for part in parts[1:]:
+            await interaction.followup.send(part, ephemeral=True)
+        if result.file is not None:
+            upload = discord.File(io.BytesIO(result.file.data), filename=result.file.filename)
+            await interaction.followup.send(file=upload, ephemeral=True)
+
+    def _call(
+        self,
+        interaction: discord.Interaction,
+        channel: Channel,
+        name: str,
+        options: Mapping[str, str],
+        files: tuple[Attachment, ...] = (),
+    ) -> CommandCall:
+        user = interaction.user
+        actor = Actor(str(user.id), user.display_name, permission_of(interaction, self._operators))
+        return CommandCall(
+            name, dict(options), channel_key(channel), actor, server=server_of(channel),
+            attachments=files,
+        )  # fmt: skip
+
+
+async def _download(attachment: discord.Attachment) -> Attachment:
+    if attachment.size > MAX_FILE_BYTES:
+        raise UsageError(f"{attachment.filename} is over 20 MB; a character card is smaller.")
+    try:
+        data = await attachment.read()
+    except discord.HTTPException:
+        raise UsageError(f"I could not download {attachment.filename}; try again.") from None
+    kind = attachment.content_type or "application/octet-stream"
+    return Attachment(attachment.filename, kind, data)
+
+
+async def _quietly(call: Awaitable[None]) -> None:
+    """A clean-up Discord may refuse (the placeholder already gone): not worth an error."""
+    try:
+        await call
+    except discord.HTTPException as exc:
+        _log.debug("discord: a clean-up was refused (HTTP %s)", exc.status)
