@@ -27,6 +27,19 @@ DISPATCH, HEARTBEAT, IDENTIFY, RESUME, REQUEST_MEMBERS = 0, 1, 2, 6, 8
 INVALID_SESSION, HELLO, HEARTBEAT_ACK = 9, 10, 11
 AUTHENTICATION_FAILED = 4004
 SYNC_FLUSH_SUFFIX = b"\x00\x00\xff\xff"
+GUILDS_INTENT, GUILD_MESSAGES_INTENT, DIRECT_MESSAGES_INTENT = 1 << 0, 1 << 9, 1 << 12
+MESSAGE_EVENTS = {"MESSAGE_CREATE", "MESSAGE_UPDATE", "MESSAGE_DELETE", "MESSAGE_DELETE_BULK"}
+GUILDS_EVENTS = {"THREAD_CREATE", "THREAD_UPDATE", "THREAD_DELETE", "CHANNEL_CREATE"}
+
+
+def required_intent(event: str, data: JsonDict) -> int:
+    """The intent a client needs to be sent this dispatch; 0 for those Discord always sends
+    (READY, INTERACTION_CREATE, anything the fake does not classify)."""
+    if event in MESSAGE_EVENTS:
+        return GUILD_MESSAGES_INTENT if "guild_id" in data else DIRECT_MESSAGES_INTENT
+    if event in GUILDS_EVENTS:
+        return GUILDS_INTENT
+    return 0
 
 
 @dataclass(frozen=True, slots=True)

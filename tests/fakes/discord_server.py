@@ -14,23 +14,25 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from aiohttp import BodyPartReader, web
+from aiohttp import web
 
-from tests.fakes.discord_events import ALICE_ID, CHANNEL_ID, UserEvents
-from tests.fakes.discord_gateway import GatewayFrame, GatewayHooks, GatewaySession, serve_gateway
-from tests.fakes.discord_limits import (
-    RateLimitEvent,
-    RateLimits,
-    rate_limited_body,
-    rate_limited_headers,
+from tests.fakes.discord_calls import Call, Failure
+from tests.fakes.discord_events import ALICE_ID, CHANNEL_ID, GUILD_ID, UserEvents
+from tests.fakes.discord_gateway import (
+    GatewayFrame,
+    GatewayHooks,
+    GatewaySession,
+    required_intent,
+    serve_gateway,
 )
-from tests.fakes.discord_rest import RestRoute, routes
-from tests.fakes.discord_state import DiscordState, Upload
+from tests.fakes.discord_limits import RateLimitEvent, RateLimits
+from tests.fakes.discord_readers import Readers
+from tests.fakes.discord_rest import RestRequest, RestRoute, empty_answer, read_body, routes
+from tests.fakes.discord_setup import Setup
+from tests.fakes.discord_state import DiscordState
 from tests.fakes.discord_wire import (
-    ADMINISTRATOR,
     MANAGE_WEBHOOKS,
     SEND_MESSAGES,
     VIEW_CHANNEL,
@@ -46,7 +48,7 @@ T = TypeVar("T")
 
 DEFAULT_TOKEN = "FakeDiscordBotToken.For.OfflineTests"
 BOT_ID = 900_000_000_000_000_001
-GUILD_ID = 910_000_000_000_000_001
+__all__ = ["ALICE_ID", "BOT_ID", "CHANNEL_ID", "GUILD_ID", "Call", "FakeDiscord"]
 API_PREFIX = "/api/v10"
 GUILD_MEMBERS_INTENT = 1 << 1
 MAX_UPLOAD_BYTES = 26 * 1024 * 1024
@@ -54,37 +56,16 @@ MAX_UPLOAD_BYTES = 26 * 1024 * 1024
 BOT_PERMISSIONS = VIEW_CHANNEL | SEND_MESSAGES | MANAGE_WEBHOOKS | (1 << 14) | (1 << 15)
 
 
-@dataclass(frozen=True, slots=True)
-class Call:
-    """One REST request as the fake answered it; `at` is its arrival on the fake's clock."""
-
-    route: str  # "POST /channels/{channel_id}/messages", or "GET /unknown/path" for a 404
-    params: dict[str, str]  # the route's path parameters
-    body: Any  # the JSON body (payload_json for a multipart request), None without one
-    at: float
-    status: int
-
-    @property
-    def channel_id(self) -> int | None:
-        value = self.params.get("channel_id")
-        return int(value) if value is not None else None
-
-
-@dataclass(frozen=True, slots=True)
-class _Failure:
-    status: int
-    body: JsonDict
-    headers: dict[str, str]
-
-
-class FakeDiscord(UserEvents):
+class FakeDiscord(Setup, Readers, UserEvents):
     """Discord on loopback: `async with FakeDiscord() as fake:`, or `FakeDiscord.in_thread()`.
 
     Starts with one guild (GUILD_ID, "Parlor Test") holding one text channel (CHANNEL_ID,
     "general"), the bot (BOT_ID, its own role with BOT_PERMISSIONS) and Alice (ALICE_ID, no
-    role). What it remembers is in `state`; limits in `limits`, on the injected `clock`,
-    which stamps `calls` and `gateway_frames` too. Every call, frame and injected event wakes
-    `wait_for` (in the fake's loop) and `wait_for_sync` (in another thread): no sleeping.
+    role); add threads and DMs with `add_thread` and `dm_channel`. Configuration is in Setup,
+    read-back in Readers, user actions in UserEvents. What it remembers is in `state`; limits
+    in `limits`, on the injected `clock`, which stamps `calls` and `gateway_frames` too. Every
+    call, frame and injected event wakes `wait_for` (in the fake's loop) and `wait_for_sync`
+    (in another thread): no sleeping.
     """
 
     def __init__(
@@ -112,7 +93,7 @@ class FakeDiscord(UserEvents):
         self.rate_limited: list[RateLimitEvent] = []
         self.server_errors: list[Exception] = []
         self.sessions: list[GatewaySession] = []
-        self._failures: dict[str, deque[_Failure]] = {}
+        self._failures: dict[str, deque[Failure]] = {}
         self._signal = ChangeSignal()
         self._lock = self._signal.lock
         self._runner: web.AppRunner | None = None
@@ -171,29 +152,7 @@ class FakeDiscord(UserEvents):
         with serving_in_thread(cls(**kwargs)) as fake:
             yield fake
 
-    # Configuration.
-    def add_channel(self, channel_id: int, name: str, *, guild_id: int = GUILD_ID) -> JsonDict:
-        """A text channel; add it before the bot connects (no CHANNEL_CREATE is sent)."""
-        with self._lock:
-            return copy.deepcopy(self.state.add_channel(guild_id, channel_id, name))
-
-    def add_member(
-        self, user_id: int, username: str, *, permissions: int = 0, guild_id: int = GUILD_ID
-    ) -> JsonDict:
-        """A member whose own role grants `permissions` (e.g. MANAGE_GUILD = 1 << 5)."""
-        with self._lock:
-            self.state.add_member(guild_id, user_id, username, permissions=permissions)
-            return copy.deepcopy(self.state.users[user_id])
-
-    def add_guild(self, guild_id: int, name: str, *, owner_id: int = ALICE_ID) -> None:
-        """Another guild, with the bot in it as ADMINISTRATOR; add channels with add_channel."""
-        with self._lock:
-            self.state.add_guild(guild_id, name, owner_id=owner_id)
-            self.state.add_member(
-                guild_id, int(self.bot["id"]), self.bot["username"], permissions=ADMINISTRATOR,
-                bot=True,
-            )  # fmt: skip
-
+    # Failures.
     def fail_next(
         self,
         route: str,
@@ -207,69 +166,40 @@ class FakeDiscord(UserEvents):
         """The next request to `route` ("POST /channels/{channel_id}/messages") gets this
         error instead of its answer (queued, one each). A 429 carries retry_after and, unless
         via=False (what Cloudflare's ban looks like to discord.py), the Via header."""
-        if status == 429:
-            body = rate_limited_body(retry_after)
-            headers = rate_limited_headers(retry_after, "user")
-            if not via:
-                headers.pop("Via")
-        else:
-            body, headers = ApiError(status, message or f"{status}", code=code).payload(), {}
+        failure = Failure.build(
+            status, message=message, code=code, retry_after=retry_after, via=via
+        )
         with self._lock:
-            self._failures.setdefault(route, deque()).append(_Failure(status, body, headers))
+            self._failures.setdefault(route, deque()).append(failure)
 
     # What the bot did.
     def calls_to(self, *route_names: str) -> list[Call]:
         with self._lock:
             return [call for call in self.calls if call.route in route_names]
 
-    def messages(
-        self, channel_id: int = CHANNEL_ID, *, include_users: bool = False
-    ) -> list[JsonDict]:
-        """Messages in a channel as they stand now (edits applied, deletions gone): the bot's,
-        webhooks' (author.username, avatar_url) and interaction responses; users' on request.
-        Each carries the allowed_mentions it was sent with, if any."""
-        with self._lock:
-            return self.state.messages(channel_id, include_users=include_users)
-
-    def message(self, channel_id: int, message_id: int | str) -> JsonDict:
-        with self._lock:
-            return copy.deepcopy(self.state.message(channel_id, message_id))
-
-    def commands(self, guild_id: int | None = None) -> list[JsonDict]:
-        """The synced application commands: global, or a guild's."""
-        with self._lock:
-            if guild_id is None:
-                return copy.deepcopy(self.state.commands)
-            return copy.deepcopy(self.state.guild_commands.get(guild_id, []))
-
-    def interaction_responses(self, interaction_id: int | str) -> list[JsonDict]:
-        """What the bot answered, in order: callbacks {"type": 4, "data": …}, then
-        {"type": "edit_original" | "followup" | "edit_followup", "data": …}."""
-        with self._lock:
-            return copy.deepcopy(self.state.interactions[int(interaction_id)].responses)
-
-    def webhooks(self, channel_id: int = CHANNEL_ID) -> list[JsonDict]:
-        with self._lock:
-            return [
-                copy.deepcopy(w)
-                for w in self.state.webhooks.values()
-                if w["channel_id"] == str(channel_id)
-            ]
-
-    def uploaded(self, attachment_id: int | str) -> bytes:
-        with self._lock:
-            return self.state.uploads[int(attachment_id)].data
-
     # What a user does: the helpers in UserEvents build on this.
     def dispatch(self, event: str, data: JsonDict) -> None:
-        """Send any dispatch as given; RuntimeError when no client has identified."""
+        """Send a dispatch as given to each client whose intents cover it (message events
+        need GUILD_MESSAGES in a guild, DIRECT_MESSAGES in a DM; Discord silently withholds
+        them otherwise). RuntimeError when no client has identified."""
         with self._lock:
             sessions = [s for s in self.sessions if s.identified]
         if not sessions:
             raise RuntimeError(f"no client on the gateway to send {event} to")
+        needed = required_intent(event, data)
         for session in sessions:
-            session.dispatch(event, copy.deepcopy(data))
+            if (session.intents or 0) & needed == needed:
+                session.dispatch(event, copy.deepcopy(data))
+            else:
+                _log.info("withheld %s: the client's intents lack %s", event, needed)
         self._signal.notify()
+
+    def announce(self, event: str, data: JsonDict) -> bool:
+        """Dispatch only if a client has identified (before that, GUILD_CREATE carries it)."""
+        if not self.ready:
+            return False
+        self.dispatch(event, data)
+        return True
 
     # Waiting without sleeping.
     async def wait_for(
@@ -313,26 +243,16 @@ class FakeDiscord(UserEvents):
 
     def _ready_payload(self, session_id: str, resume_url: str) -> JsonDict:
         with self._lock:
-            guilds = [{"id": str(gid), "unavailable": True} for gid in self.state.guilds]
-            return {
-                "v": 10, "user": copy.deepcopy(self.bot), "guilds": guilds,
-                "session_id": session_id, "resume_gateway_url": resume_url,
-                "application": {"id": str(self.state.application_id), "flags": 0},
-                "private_channels": [], "relationships": [], "presences": [],
-                "geo_ordered_rtc_regions": [], "guild_join_requests": [], "shard": [0, 1],
-            }  # fmt: skip
+            return self.state.ready_payload(session_id, resume_url)
 
     def _guild_payloads(self, intents: int) -> list[JsonDict]:
         """Without the GUILD_MEMBERS intent, Discord lists only the bot among the members."""
-        only = None if intents & GUILD_MEMBERS_INTENT else int(self.bot["id"])
         with self._lock:
-            return [guild.create_payload(only) for guild in self.state.guilds.values()]
+            return self.state.guild_payloads(with_members=bool(intents & GUILD_MEMBERS_INTENT))
 
     def _members_chunk(self, guild_id: int) -> JsonDict:
         with self._lock:
-            guild = self.state.guilds[guild_id]
-            members = [guild.member_dict(uid) for uid in guild.members]
-        return {"guild_id": str(guild_id), "members": members, "chunk_index": 0, "chunk_count": 1}
+            return self.state.members_chunk(guild_id)
 
     def _record_frame(self, frame: GatewayFrame) -> None:
         with self._lock:
@@ -343,18 +263,19 @@ class FakeDiscord(UserEvents):
     def _handler(self, route: RestRoute) -> Callable[[web.Request], Any]:
         async def serve(request: web.Request) -> web.Response:
             at, match = self.clock(), dict(request.match_info)
-            body, uploads = await _read_body(request)
-            status, headers, answer = self._outcome(request, route, match, body, uploads)
-            if status == 200 and _empty_answer(route, request, answer):
+            body, uploads = await read_body(request)
+            rest = RestRequest(match, body, uploads, dict(request.query))
+            status, headers, answer = self._outcome(request, route, rest)
+            if status == 200 and empty_answer(route, request, answer):
                 status, answer = 204, None
-            return self._answer(Call(route.name, match, body, at, status), answer, headers)
+            call = Call(route.name, match, body, at, status, dict(request.query))
+            return self._answer(call, answer, headers)
 
         return serve
 
     def _outcome(
-        self, request: web.Request, route: RestRoute, match: dict[str, str], body: Any,
-        uploads: list[Upload],
-    ) -> tuple[int, dict[str, str], Any]:  # fmt: skip
+        self, request: web.Request, route: RestRoute, rest: RestRequest
+    ) -> tuple[int, dict[str, str], Any]:
         """Status, headers and answer: the result, a Discord error, or a bug in the fake (500)."""
         with self._lock:
             if route.authenticated and request.headers.get("Authorization") != f"Bot {self.token}":
@@ -369,13 +290,13 @@ class FakeDiscord(UserEvents):
                     )
                 return failure.status, failure.headers, failure.body
             verdict = self.limits.admit(
-                route.name, route.bucket(match), global_limit=route.global_limit
+                route.name, route.bucket(rest.params), global_limit=route.global_limit
             )
             if verdict.event is not None:
                 self.rate_limited.append(verdict.event)
                 return 429, verdict.headers, verdict.refused
             try:
-                return 200, verdict.headers, route.handler(self.state, match, body or {}, uploads)
+                return 200, verdict.headers, route.handler(self.state, rest)
             except ApiError as exc:
                 return exc.status, verdict.headers, exc.payload()
             except Exception as exc:  # kept for the test to see, answered like a broken server
@@ -405,36 +326,3 @@ class FakeDiscord(UserEvents):
         # verbatim, and aiohttp's json_response adds "; charset=utf-8".
         headers = (headers or {}) | {"Content-Type": "application/json"}
         return web.Response(body=json.dumps(body).encode(), status=call.status, headers=headers)
-
-
-def _empty_answer(route: RestRoute, request: web.Request, answer: Any) -> bool:
-    """204s: a webhook post without ?wait=true, a callback without ?with_response, a None."""
-    if answer is None:
-        return True
-    if route.name == "POST /webhooks/{webhook_id}/{webhook_token}":
-        return request.query.get("wait", "").lower() not in {"true", "1"}
-    if route.path.endswith("/callback"):
-        return request.query.get("with_response", "").lower() not in {"true", "1"}
-    return False
-
-
-async def _read_body(request: web.Request) -> tuple[Any, list[Upload]]:
-    """JSON, or multipart with payload_json and files[n] (how discord.py sends uploads)."""
-    if not request.can_read_body:
-        return None, []
-    if request.content_type.startswith("multipart/"):
-        body: Any = None
-        uploads: list[Upload] = []
-        reader = await request.multipart()
-        while (part := await reader.next()) is not None:
-            if not isinstance(part, BodyPartReader):
-                continue
-            data = await part.read()
-            if part.name == "payload_json":
-                body = json.loads(data)
-            elif part.filename:
-                content_type = part.headers.get("Content-Type", "application/octet-stream")
-                uploads.append(Upload(part.filename, bytes(data), content_type))
-        return body, uploads
-    raw = await request.read()
-    return (json.loads(raw) if raw else None), []

@@ -1,4 +1,5 @@
-"""What the fake Discord remembers: guilds, messages, commands, webhooks and interactions.
+"""What the fake Discord remembers: guilds, channels (text, threads, DMs), messages, commands,
+webhooks and interactions.
 
 Plain data and the payloads built from it, changed under the server's lock; no HTTP here.
 """
@@ -7,24 +8,23 @@ from __future__ import annotations
 
 import copy
 import mimetypes
-import secrets
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
+from tests.fakes.discord_interactions import Interaction
 from tests.fakes.discord_wire import (
-    ATTACHMENT_SIZE_LIMIT,
+    EPHEMERAL,
     ApiError,
     Guild,
     JsonDict,
     Member,
     Snowflakes,
     channel_dict,
+    dm_channel_dict,
     message_dict,
     now_iso,
+    thread_dict,
     user_dict,
 )
-
-OPTION_TYPES = {bool: 5, int: 4, float: 10, str: 3}
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,22 +36,13 @@ class Upload:
     content_type: str
 
 
-@dataclass(slots=True)
-class Interaction:
-    """An interaction the fake sent, and everything the bot answered to it, in order."""
-
-    id: int
-    token: str
-    type: int
-    channel_id: int
-    guild_id: int | None
-    payload: JsonDict
-    responses: list[JsonDict] = field(default_factory=list)
-    original_id: int | None = None  # the message the response created or updates
-
-
 class DiscordState:
-    """Everything the fake knows; every method is called under the server's lock."""
+    """Everything the fake knows; every method is called under the server's lock.
+
+    A channel id is a guild's text channel or thread (in `channel_guild`) or a DM (in
+    `dm_channels`); `channels` holds every channel's messages. Ephemeral messages live apart,
+    in `ephemeral`: only the user who interacted sees them, so no channel lists them.
+    """
 
     def __init__(self, bot: JsonDict, application_id: int, base_url: str = "") -> None:
         self.bot = bot
@@ -61,12 +52,14 @@ class DiscordState:
         self.guilds: dict[int, Guild] = {}
         self.users: dict[int, JsonDict] = {int(bot["id"]): bot}
         self.channel_guild: dict[int, int] = {}
+        self.dm_channels: dict[int, JsonDict] = {}
         self.channels: dict[int, dict[int, JsonDict]] = {}  # channel -> id -> message
+        self.ephemeral: dict[int, JsonDict] = {}  # id -> message
         self.user_message_ids: set[int] = set()
-        self.allowed_mentions: dict[int, JsonDict] = {}
         self.commands: list[JsonDict] = []
         self.guild_commands: dict[int, list[JsonDict]] = {}
         self.webhooks: dict[int, JsonDict] = {}
+        self.webhook_avatars: dict[int, bytes] = {}
         self.interactions: dict[int, Interaction] = {}
         self.uploads: dict[int, Upload] = {}
 
@@ -83,6 +76,29 @@ class DiscordState:
         self.channels.setdefault(channel_id, {})
         return channel
 
+    def add_thread(
+        self, guild_id: int, parent_id: int, thread_id: int, name: str, *, owner_id: int
+    ) -> JsonDict:
+        guild = self.guilds[guild_id]
+        if parent_id not in guild.channels:
+            raise ValueError(f"no text channel {parent_id} in guild {guild_id} to hold a thread")
+        thread = thread_dict(thread_id, guild_id, parent_id, name, owner_id=owner_id)
+        guild.threads[thread_id] = thread
+        self.channel_guild[thread_id] = guild_id
+        self.channels.setdefault(thread_id, {})
+        return thread
+
+    def dm_channel(self, user_id: int) -> JsonDict:
+        """The bot's DM with the user, opened on first use (one per user, as on Discord)."""
+        for channel in self.dm_channels.values():
+            if int(channel["recipients"][0]["id"]) == user_id:
+                return channel
+        channel_id = self.ids.next()
+        channel = dm_channel_dict(channel_id, self.user(user_id, user_id))
+        self.dm_channels[channel_id] = channel
+        self.channels[channel_id] = {}
+        return channel
+
     def add_member(
         self, guild_id: int, user_id: int, username: str, *, permissions: int, bot: bool = False
     ) -> None:
@@ -90,13 +106,30 @@ class DiscordState:
         role_id = self.ids.next() if permissions else None
         self.guilds[guild_id].members[user_id] = Member(user, permissions, role_id)
 
+    # Channels.
+    def guild_id_of(self, channel_id: int) -> int | None:
+        """The channel's guild, None for a DM; 404 Unknown Channel for anything else."""
+        if channel_id in self.dm_channels:
+            return None
+        return self.guild_of(channel_id).id
+
     def guild_of(self, channel_id: int) -> Guild:
+        """The guild of a text channel or thread; a DM is as unknown as a missing channel."""
         if channel_id not in self.channel_guild:
             raise ApiError(404, "Unknown Channel", code=10003)
         return self.guilds[self.channel_guild[channel_id]]
 
     def channel(self, channel_id: int) -> JsonDict:
-        return self.guild_of(channel_id).channels[channel_id]
+        """A text channel's, thread's or DM's payload."""
+        if channel_id in self.dm_channels:
+            return self.dm_channels[channel_id]
+        guild = self.guild_of(channel_id)
+        return guild.channels.get(channel_id) or guild.threads[channel_id]
+
+    def dm_recipient(self, channel_id: int) -> JsonDict | None:
+        """The other end of a DM channel; None for a guild channel."""
+        channel = self.dm_channels.get(channel_id)
+        return None if channel is None else self.users[int(channel["recipients"][0]["id"])]
 
     def user(self, user: JsonDict | int | None, default: int) -> JsonDict:
         if isinstance(user, dict):
@@ -104,24 +137,63 @@ class DiscordState:
         user_id = default if user is None else user
         return self.users.setdefault(user_id, user_dict(user_id, f"user{user_id}"))
 
+    # Gateway payloads.
+    def ready_payload(self, session_id: str, resume_url: str) -> JsonDict:
+        guilds = [{"id": str(gid), "unavailable": True} for gid in self.guilds]
+        return {
+            "v": 10, "user": copy.deepcopy(self.bot), "guilds": guilds,
+            "session_id": session_id, "resume_gateway_url": resume_url,
+            "application": {"id": str(self.application_id), "flags": 0},
+            "private_channels": [], "relationships": [], "presences": [],
+            "geo_ordered_rtc_regions": [], "guild_join_requests": [], "shard": [0, 1],
+        }  # fmt: skip
+
+    def guild_payloads(self, *, with_members: bool) -> list[JsonDict]:
+        """GUILD_CREATEs; without the members intent Discord lists only the bot as member."""
+        only = None if with_members else int(self.bot["id"])
+        return [copy.deepcopy(guild.create_payload(only)) for guild in self.guilds.values()]
+
+    def members_chunk(self, guild_id: int) -> JsonDict:
+        guild = self.guilds[guild_id]
+        members = [guild.member_dict(uid) for uid in guild.members]
+        return {"guild_id": str(guild_id), "members": members, "chunk_index": 0, "chunk_count": 1}
+
     # Messages.
     def message(self, channel_id: int, message_id: int | str) -> JsonDict:
-        self.guild_of(channel_id)
+        """A message in the channel (not an ephemeral one: see `visible_message`)."""
+        self.guild_id_of(channel_id)
         found = self.channels[channel_id].get(int(message_id))
         if found is None:
             raise ApiError(404, "Unknown Message", code=10008)
         return found
 
+    def visible_message(self, channel_id: int, message_id: int | str) -> JsonDict:
+        """A message in the channel, or an ephemeral one shown there."""
+        found = self.ephemeral.get(int(message_id))
+        if found is not None and int(found["channel_id"]) == channel_id:
+            return found
+        return self.message(channel_id, message_id)
+
     def store(self, message: JsonDict) -> JsonDict:
-        self.channels[int(message["channel_id"])][int(message["id"])] = message
+        """Keep a new message: in its channel, or apart when flagged ephemeral."""
+        if int(message.get("flags") or 0) & EPHEMERAL:
+            self.ephemeral[int(message["id"])] = message
+        else:
+            self.channels[int(message["channel_id"])][int(message["id"])] = message
         return message
 
+    def remove(self, message: JsonDict) -> None:
+        self.ephemeral.pop(int(message["id"]), None)
+        self.channels[int(message["channel_id"])].pop(int(message["id"]), None)
+
     def new_message(self, channel_id: int, author: JsonDict, content: str) -> JsonDict:
-        guild = self.guild_of(channel_id)
-        message = message_dict(self.ids.next(), channel_id, guild.id, author, content)
-        author_id = int(author["id"])
-        if "webhook_id" not in message and author_id in guild.members:
-            message["member"] = guild.member_dict(author_id, with_user=False)
+        """A message not yet stored: with guild_id and the author's member in a guild, neither
+        in a DM."""
+        guild_id = self.guild_id_of(channel_id)
+        message = message_dict(self.ids.next(), channel_id, guild_id, author, content)
+        guild = None if guild_id is None else self.guilds[guild_id]
+        if guild is not None and int(author["id"]) in guild.members:
+            message["member"] = guild.member_dict(int(author["id"]), with_user=False)
         return message
 
     def apply(self, message: JsonDict, body: JsonDict, uploads: list[Upload]) -> None:
@@ -141,6 +213,10 @@ class DiscordState:
             message["type"] = 19
             message["message_reference"] = {"channel_id": message["channel_id"]} | reference
             message["referenced_message"] = copy.deepcopy(target)
+
+    def attach(self, filename: str, data: bytes) -> JsonDict:
+        """A file a user attached, stored and served at its url."""
+        return self.attachment(upload(filename, data))
 
     def attachment(self, upload: Upload) -> JsonDict:
         attachment_id = self.ids.next()
@@ -204,59 +280,11 @@ class DiscordState:
         return copy.deepcopy(synced)
 
     # Interactions.
-    def interaction(
-        self, kind: int, channel_id: int, data: JsonDict | None, *, user: JsonDict,
-        member_permissions: int | None, message: JsonDict | None = None,
-    ) -> Interaction:  # fmt: skip
-        """An INTERACTION_CREATE payload from a member of the channel's guild."""
-        guild = self.guild_of(channel_id)
-        user_id = int(user["id"])
-        if user_id not in guild.members:
-            self.add_member(guild.id, user_id, user["username"], permissions=0)
-        member = guild.member_dict(user_id)
-        permissions = guild.permissions_of(user_id)
-        member["permissions"] = str(
-            permissions if member_permissions is None else member_permissions
-        )
-        interaction = Interaction(
-            self.ids.next(), secrets.token_urlsafe(32), kind, channel_id, guild.id, {}
-        )
-        payload: JsonDict = {
-            "id": str(interaction.id), "application_id": str(self.application_id), "type": kind,
-            "token": interaction.token, "version": 1, "guild_id": str(guild.id),
-            "channel_id": str(channel_id), "channel": self.channel(channel_id), "member": member,
-            "app_permissions": str(guild.permissions_of(int(self.bot["id"]))),
-            "locale": "en-US", "guild_locale": "en-US", "entitlements": [],
-            "authorizing_integration_owners": {"0": str(guild.id)}, "context": 0,
-            "attachment_size_limit": ATTACHMENT_SIZE_LIMIT,
-            "guild": {"id": str(guild.id), "locale": "en-US", "features": []},
-        }  # fmt: skip
-        if data is not None:
-            payload["data"] = data
-        if message is not None:
-            payload["message"] = copy.deepcopy(message)
-            interaction.original_id = int(message["id"])
-        interaction.payload = payload
-        self.interactions[interaction.id] = interaction
-        return interaction
-
     def by_token(self, token: str) -> Interaction:
         for interaction in self.interactions.values():
             if interaction.token == token:
                 return interaction
         raise ApiError(404, "Unknown Webhook", code=10015)
-
-
-def command_options(command: JsonDict, options: dict[str, Any] | list[JsonDict]) -> list[JsonDict]:
-    """Options as Discord sends them; a {name: value} dict takes each type from the command."""
-    if isinstance(options, list):
-        return options
-    declared = {option["name"]: option for option in command.get("options") or []}
-    typed = []
-    for name, value in options.items():
-        kind = declared[name]["type"] if name in declared else OPTION_TYPES[type(value)]
-        typed.append({"name": name, "type": kind, "value": value})
-    return typed
 
 
 def upload(filename: str, data: bytes) -> Upload:

@@ -1,4 +1,4 @@
-"""Discord's JSON shapes as the fake server writes them: users, members, guilds, messages.
+"""Discord's JSON shapes as the fake server writes them: users, guilds, channels, messages.
 
 Builds plain dicts with the fields discord.py reads unconditionally; knows nothing of HTTP.
 """
@@ -24,6 +24,8 @@ MANAGE_WEBHOOKS = 1 << 29
 EVERYONE_PERMISSIONS = VIEW_CHANNEL | SEND_MESSAGES | READ_MESSAGE_HISTORY | (1 << 15) | (1 << 6)
 EPHEMERAL = 1 << 6
 TEXT_CHANNEL = 0
+DM_CHANNEL = 1
+PUBLIC_THREAD = 11
 ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024
 
 
@@ -76,6 +78,7 @@ class Guild:
     owner_id: int
     everyone_permissions: int = EVERYONE_PERMISSIONS
     channels: dict[int, JsonDict] = field(default_factory=dict)
+    threads: dict[int, JsonDict] = field(default_factory=dict)
     members: dict[int, Member] = field(default_factory=dict)
 
     def roles(self) -> list[JsonDict]:
@@ -111,9 +114,9 @@ class Guild:
             "id": str(self.id), "name": self.name, "icon": None, "owner_id": str(self.owner_id),
             "unavailable": False, "member_count": len(self.members), "large": False,
             "features": [], "emojis": [], "stickers": [], "roles": self.roles(),
-            "channels": list(self.channels.values()), "threads": [], "voice_states": [],
-            "presences": [], "stage_instances": [], "guild_scheduled_events": [],
-            "soundboard_sounds": [], "members": [self.member_dict(uid) for uid in listed],
+            "channels": list(self.channels.values()), "threads": list(self.threads.values()),
+            "voice_states": [], "presences": [], "stage_instances": [], "soundboard_sounds": [],
+            "guild_scheduled_events": [], "members": [self.member_dict(uid) for uid in listed],
             "joined_at": "2024-01-01T00:00:00+00:00", "preferred_locale": "en-US",
             "premium_tier": 0, "verification_level": 0, "default_message_notifications": 0,
             "explicit_content_filter": 0, "mfa_level": 0, "nsfw_level": 0, "afk_timeout": 300,
@@ -134,6 +137,31 @@ def channel_dict(channel_id: int, guild_id: int, name: str, position: int) -> Js
         "id": str(channel_id), "guild_id": str(guild_id), "name": name, "type": TEXT_CHANNEL,
         "position": position, "permission_overwrites": [], "nsfw": False, "topic": None,
         "parent_id": None, "last_message_id": None, "rate_limit_per_user": 0, "flags": 0,
+    }  # fmt: skip
+
+
+def thread_dict(
+    thread_id: int, guild_id: int, parent_id: int, name: str, *, owner_id: int
+) -> JsonDict:
+    """An active public thread, with the metadata discord.py's Thread reads unconditionally."""
+    created = now_iso()
+    metadata = {
+        "archived": False, "auto_archive_duration": 1440, "archive_timestamp": created,
+        "locked": False, "create_timestamp": created,
+    }  # fmt: skip
+    return {
+        "id": str(thread_id), "guild_id": str(guild_id), "parent_id": str(parent_id),
+        "owner_id": str(owner_id), "name": name, "type": PUBLIC_THREAD, "flags": 0,
+        "last_message_id": None, "message_count": 0, "member_count": 1,
+        "total_message_sent": 0, "rate_limit_per_user": 0, "thread_metadata": metadata,
+    }  # fmt: skip
+
+
+def dm_channel_dict(channel_id: int, recipient: JsonDict) -> JsonDict:
+    """The bot's DM with one user, as POST /users/@me/channels answers it."""
+    return {
+        "id": str(channel_id), "type": DM_CHANNEL, "last_message_id": None, "flags": 0,
+        "recipients": [recipient],
     }  # fmt: skip
 
 
