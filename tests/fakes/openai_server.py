@@ -23,10 +23,15 @@ from tests.fakes.threaded import serving_in_thread
 SCENARIOS = (
     "echo", "normal", "reasoning", "keepalive", "fragmented", "u2028", "error_mid_stream",
     "cut", "abort", "finish_no_done", "empty", "garbage", "slow_first_token", "slow", "count",
-    "numbered",
+    "numbered", "fenced",
     "json", "html", "unauthorized", "unauthorized_padded", "detail", "forbidden", "not_found",
     "rate_limited", "quota", "validation", "server_error", "bad_gateway", "redirect",
 )  # fmt: skip
+
+
+FENCED_LINES = tuple(f"print({n})  # line {n}\n" for n in range(1, 151))
+FENCED_REPLY = "Here is the code:\n\n```python\n" + "".join(FENCED_LINES) + "```\n\nThat is all."
+"""What the "fenced" scenario streams."""
 
 
 def _error(message: str, **fields: str) -> bytes:
@@ -424,6 +429,12 @@ class FakeOpenAI:
         paths = self.generation_paths
         number = sum(1 for r in self.requests if r.method == "POST" and r.path in paths)
         await ex.reply(_words(f"Reply number {number}."))
+
+    async def _fenced(self, ex: _Exchange) -> None:
+        """A reply longer than a Discord message (2000 characters), most of it one code block,
+        so a cut must fall inside the fence."""
+        await ex.start_stream()
+        await ex.reply(["Here is the code:\n\n```python\n", *FENCED_LINES, "```\n\nThat is all."])
 
     async def _count(self, ex: _Exchange) -> None:
         """`max_tokens` unique tokens, back to back: the benchmark's stream."""

@@ -1,0 +1,113 @@
+"""The bot on Discord end to end: `python -m bot run` as a subprocess, the real discord.py
+talking REST and gateway to our simulated Discord (which enforces per-channel buckets with
+429s), and the fake OpenAI-compatible endpoint behind it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bot.characters.export import card_to_png
+from tests.characters.samples import tiny_png
+from tests.fakes.bot_process import BotProcess
+from tests.fakes.discord_server import CHANNEL_ID, FakeDiscord
+from tests.fakes.openai_server import FakeOpenAI
+from tests.platforms.discord.helpers import (
+    ADMIN_PERMISSIONS,
+    TIMEOUT,
+    answer_to,
+    bot_messages,
+    finished,
+    slash,
+)
+from tests.prompt.worked_example import ALICE
+
+pytestmark = pytest.mark.slow
+
+TURNS = 20
+AVATAR = tiny_png(colour=90)
+
+
+def replies(fake: FakeDiscord) -> list[dict[str, Any]]:
+    return bot_messages(fake, CHANNEL_ID)
+
+
+def wait_for_finished(fake: FakeDiscord, count: int) -> list[dict[str, Any]]:
+    """The channel's bot messages once `count` replies carry their after-reply buttons."""
+    return fake.wait_for_sync(
+        lambda: (found := replies(fake)) and sum(finished(m) for m in found) >= count and found,
+        timeout=TIMEOUT,
+    )
+
+
+def connect_with_a_key(fake: FakeDiscord, endpoint: FakeOpenAI, key: str) -> str:
+    """/connect api_key:True opens the private form; the key goes in there."""
+    interaction = fake.slash_command(
+        CHANNEL_ID,
+        "connect",
+        {"base_url": endpoint.base_url, "api_key": True},
+        member_permissions=ADMIN_PERMISSIONS,
+    )
+    form = fake.wait_for_sync(lambda: fake.modal_of(interaction["id"]), timeout=TIMEOUT)
+    submitted = fake.submit_modal(
+        CHANNEL_ID, form["custom_id"], {"api_key": key}, member_permissions=ADMIN_PERMISSIONS
+    )
+    return answer_to(fake, submitted)
+
+
+@pytest.fixture
+def bot_settings() -> dict[str, str]:
+    return {"DEFAULT_MODEL": "fake-model", "ALLOW_PRIVATE_ENDPOINTS": "true"}
+
+
+def test_a_channel_set_up_with_slash_commands_chats_as_its_character(
+    discord_fake: FakeDiscord, endpoint: FakeOpenAI, bot: BotProcess
+) -> None:
+    """/connect with the key in a form, /model from autocomplete, /character import and use;
+    then twenty streamed turns as Alice (name and avatar), within Discord's limits."""
+    fake = discord_fake
+    key = "k-" + "7" * 30
+    endpoint.required_api_key = key
+    endpoint.models = ["fake-model", "other-model"]
+    answer = connect_with_a_key(fake, endpoint, key)
+    assert "Connected" in answer or endpoint.base_url in answer, answer
+
+    typed = fake.autocomplete(CHANNEL_ID, "model", "name", "oth")
+    choices = fake.wait_for_sync(lambda: fake.autocomplete_choices(typed["id"]), timeout=TIMEOUT)
+    assert [c["value"] for c in choices] == ["other-model"]
+    assert "other-model" in slash(fake, CHANNEL_ID, "model", {"name": "other-model"})
+
+    card = card_to_png(ALICE, AVATAR)
+    imported = fake.slash_command(
+        CHANNEL_ID, "character", {"action": "import", "file": ("alice.png", card)},
+        member_permissions=ADMIN_PERMISSIONS,
+    )  # fmt: skip
+    assert "Alice" in answer_to(fake, imported)
+    # The answer to /character use is Alice's greeting, in the channel for everyone.
+    fake.slash_command(
+        CHANNEL_ID, "character", {"action": "use", "name": "alice"},
+        member_permissions=ADMIN_PERMISSIONS,
+    )  # fmt: skip
+    greeting = wait_for_finished(fake, 1)[-1]
+    assert greeting["author"]["username"] == "Alice"
+    assert greeting["content"].startswith("*stretches* Hello")
+
+    for turn in range(TURNS):
+        fake.user_message(CHANNEL_ID, f"message {turn}", mentions_bot=True)
+        wait_for_finished(fake, turn + 2)
+    said = [m for m in replies(fake) if finished(m)][1:]
+    assert [m["content"] for m in said] == [f"You said: message {n}" for n in range(TURNS)]
+    assert all(m["author"]["username"] == "Alice" for m in said)
+    [webhook] = fake.webhooks(CHANNEL_ID)
+    assert all(m["webhook_id"] == webhook["id"] for m in said)
+    assert fake.webhook_avatar(int(webhook["id"])) == AVATAR
+    assert all(m["author"]["avatar"] == webhook["avatar"] for m in said)
+    assert fake.rate_limited == []
+    chats = [r for r in endpoint.requests if r.path.endswith("/chat/completions")]
+    assert len(chats) == TURNS
+    assert all(r.headers.get("authorization") == f"Bearer {key}" for r in chats)
+    assert all(r.json["model"] == "other-model" for r in chats)
+    assert all(m["allowed_mentions"] == {"parse": []} for m in said), "model output pings nobody"
+    assert key not in bot.log
+    assert all(key not in str(m) for m in fake.messages(CHANNEL_ID))
