@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import discord
 
-from bot.domain import Permission
+from bot.domain import Actor, Permission
 
 
 def permission_of(
@@ -24,6 +24,12 @@ def permission_of(
     if interaction.guild_id is None:
         return Permission.SERVER_ADMIN
     return permission_from(interaction.permissions)
+
+
+def actor_of(interaction: discord.Interaction, operators: frozenset[int] = frozenset()) -> Actor:
+    """Who is running a command or pressing a button, with their rights in this channel."""
+    user = interaction.user
+    return Actor(str(user.id), user.display_name, permission_of(interaction, operators))
 
 
 def permission_from(permissions: discord.Permissions) -> Permission:

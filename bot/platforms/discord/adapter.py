@@ -17,19 +17,18 @@ from types import TracebackType
 import discord
 from discord import app_commands
 
-from bot.domain import Actor, Attachment, ChannelKey, CommandCall, Incoming, TurnOutcome
+from bot.domain import Attachment, ChannelKey, Incoming, TurnOutcome
 from bot.errors import BotError, ConfigError, DeliveryError
 from bot.pacing import Pacing
-from bot.platforms.button_presses import ButtonPress
 from bot.platforms.discord import addressing, buttons
-from bot.platforms.discord.access import permission_of
 from bot.platforms.discord.client import Shards, make_client, point_at
-from bot.platforms.discord.places import PLATFORM, Channel, channel_key, server_of, talkable
+from bot.platforms.discord.places import PLATFORM, Channel, channel_key, talkable
+from bot.platforms.discord.presses import Presses
 from bot.platforms.discord.replier import LIMITS, DiscordReplier
 from bot.platforms.discord.slash import SlashCommands
 from bot.platforms.discord.tree import build_commands
 from bot.platforms.discord.voices import Voices
-from bot.service.conversation import REWRITING_COMMANDS, ConversationService
+from bot.service.conversation import ConversationService
 from bot.text import split_for_limit
 
 _log = logging.getLogger(__name__)
@@ -38,7 +37,6 @@ READY_SECONDS = 60.0
 """How long start-up waits for the gateway's READY before giving up."""
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
 MAX_IMAGES = 4
-OLD_BUTTON = "These buttons work on my latest reply; use the ones under it."
 UNSHARDED = Shards()
 NO_DMS = "I only chat in servers here; the operator has turned direct messages off."
 
@@ -73,6 +71,13 @@ class DiscordAdapter:
         self._slash = SlashCommands(
             service, stream=self._stream_into, post=self._post, operators=operators
         )
+        self._presses = Presses(
+            service,
+            latest=self._latest,
+            stream=self._stream_into,
+            post=self._post,
+            operators=operators,
+        )
         self._client = self._make_client(message_content=True)
         self._voices = Voices(self._client)
         self._task: asyncio.Task[None] | None = None
@@ -93,7 +98,7 @@ class DiscordAdapter:
             tree.add_command(command)
         tree.on_error = self._on_tree_error  # type: ignore[method-assign]
         self._tree = tree
-        client.add_view(buttons.PressListener(self._on_press))
+        client.add_view(buttons.PressListener(self._presses.press))
         return client
 
     async def __aenter__(self) -> DiscordAdapter:
@@ -123,14 +128,15 @@ class DiscordAdapter:
             await asyncio.wait({task, ready}, timeout=READY_SECONDS, return_when="FIRST_COMPLETED")
         finally:
             ready.cancel()
-        if task.done():
-            error = task.exception()
-            if isinstance(error, discord.LoginFailure):
-                raise ConfigError("Discord refused DISCORD_TOKEN; copy the bot's token again.")
-            if error is not None:
-                raise error
-        if not self._ready.is_set():
-            raise BotError("Discord did not get ready within a minute; check the network.")
+        error = task.exception() if task.done() else None
+        if error is None and self._ready.is_set():
+            return
+        await self._client.close()  # its HTTP session must not outlive a failed start
+        if isinstance(error, discord.LoginFailure):
+            raise ConfigError("Discord refused DISCORD_TOKEN; copy the bot's token again.")
+        if error is not None:
+            raise error
+        raise BotError("Discord did not get ready within a minute; check the network.")
 
     async def __aexit__(
         self,
@@ -203,47 +209,6 @@ class DiscordAdapter:
 
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
         await self._service.deleted(_key_of(payload.channel_id), str(payload.message_id))
-
-    # Buttons
-
-    async def _on_press(self, interaction: discord.Interaction, press: ButtonPress) -> None:
-        channel = talkable(interaction.channel)
-        message = interaction.message
-        if channel is None or message is None:
-            await interaction.response.defer()
-            return
-        acting = self._latest.get(channel.id)
-        if press.command != "stop" and acting not in (None, message.id):
-            await interaction.response.send_message(OLD_BUTTON, ephemeral=True)
-            return
-        user = interaction.user
-        actor = Actor(str(user.id), user.display_name, permission_of(interaction, self._operators))
-        call = CommandCall(
-            press.command,
-            dict(press.options),
-            channel_key(channel),
-            actor,
-            server=server_of(channel),
-        )
-        if press.command in REWRITING_COMMANDS:
-            await interaction.response.defer()
-            await self._stream_into(channel, lambda r: self._service.rewrite(call, r))
-            return
-        result = await self._service.run_command(call)
-        if press.command == "swipe" and not result.ephemeral:
-            heading = (
-                f"**{result.speaker}:** " if result.speaker and message.webhook_id is None else ""
-            )
-            text = heading + result.text
-            if len(text) <= LIMITS.max_length:
-                await interaction.response.edit_message(content=text, view=buttons.after_reply())
-                return
-            await interaction.response.defer()
-            await self._post(channel, result.text, result.speaker is not None)
-        elif result.ephemeral:
-            await interaction.response.send_message(result.text, ephemeral=True)
-        else:  # "Stopped.": the reply itself shows it
-            await interaction.response.defer()
 
     async def _on_tree_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError

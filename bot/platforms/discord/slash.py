@@ -17,9 +17,9 @@ from collections.abc import Awaitable, Callable, Mapping
 import discord
 
 from bot.commands import CommandSpec, OptionSpec
-from bot.domain import Actor, Attachment, CommandCall, CommandResult, Permission, TurnOutcome
+from bot.domain import Attachment, CommandCall, CommandResult, Permission, TurnOutcome
 from bot.errors import UsageError
-from bot.platforms.discord.access import permission_of
+from bot.platforms.discord.access import actor_of, permission_of
 from bot.platforms.discord.forms import SecretForm
 from bot.platforms.discord.places import Channel, channel_key, server_of, talkable
 from bot.platforms.discord.replier import LIMITS, DiscordReplier
@@ -134,12 +134,14 @@ class SlashCommands:
         options: Mapping[str, str],
         files: tuple[Attachment, ...] = (),
     ) -> CommandCall:
-        user = interaction.user
-        actor = Actor(str(user.id), user.display_name, permission_of(interaction, self._operators))
         return CommandCall(
-            name, dict(options), channel_key(channel), actor, server=server_of(channel),
+            name,
+            dict(options),
+            channel_key(channel),
+            actor_of(interaction, self._operators),
+            server=server_of(channel),
             attachments=files,
-        )  # fmt: skip
+        )
 
 
 async def _download(attachment: discord.Attachment) -> Attachment:
