@@ -17,17 +17,19 @@ from types import TracebackType
 import discord
 from discord import app_commands
 
-from bot.domain import Attachment, ChannelKey, Incoming, TurnOutcome
+from bot.domain import ChannelKey, Incoming, TurnOutcome
 from bot.errors import BotError, ConfigError, DeliveryError
 from bot.pacing import Pacing
 from bot.platforms.discord import addressing, buttons
 from bot.platforms.discord.client import Shards, make_client, point_at
+from bot.platforms.discord.incoming import KEY_DELETED, KEY_LEFT, delete, pictures
 from bot.platforms.discord.places import PLATFORM, Channel, channel_key, talkable
 from bot.platforms.discord.presses import Presses
 from bot.platforms.discord.replier import LIMITS, DiscordReplier
 from bot.platforms.discord.slash import SlashCommands
 from bot.platforms.discord.tree import build_commands
 from bot.platforms.discord.voices import Voices
+from bot.platforms.key_shapes import looks_like_key
 from bot.service.conversation import ConversationService
 from bot.text import split_for_limit
 
@@ -35,8 +37,6 @@ _log = logging.getLogger(__name__)
 
 READY_SECONDS = 60.0
 """How long start-up waits for the gateway's READY before giving up."""
-MAX_IMAGE_BYTES = 5 * 1024 * 1024
-MAX_IMAGES = 4
 UNSHARDED = Shards()
 NO_DMS = "I only chat in servers here; the operator has turned direct messages off."
 
@@ -164,9 +164,12 @@ class DiscordAdapter:
         if isinstance(channel, discord.DMChannel) and not self._allow_dms:
             await self._post(channel, NO_DMS, False)
             return
+        if looks_like_key(message.content):
+            await self._refuse_key(channel, message)
+            return
         text = addressing.text_of(message, me)
-        pictures = await _pictures(message)
-        if not text and not pictures:
+        images = await pictures(message)
+        if not text and not images:
             return
         incoming = Incoming(
             channel=channel_key(channel),
@@ -174,7 +177,7 @@ class DiscordAdapter:
             author_name=message.author.display_name,
             text=text,
             platform_message_id=str(message.id),
-            attachments=pictures,
+            attachments=images,
         )
         await self._stream_into(
             channel, lambda replier: self._service.handle(incoming, replier), reply_to=message
@@ -204,8 +207,12 @@ class DiscordAdapter:
         if me is None or not addressing.from_a_person(message):
             return
         text = addressing.text_of(message, me)
-        if text:
-            await self._service.edited(_key_of(payload.channel_id), str(payload.message_id), text)
+        key = _key_of(payload.channel_id)
+        if looks_like_key(text):  # edited into a key: out of the history, off the screen
+            await self._service.deleted(key, str(payload.message_id))
+            await delete(message)
+        elif text:
+            await self._service.edited(key, str(payload.message_id), text)
 
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
         await self._service.deleted(_key_of(payload.channel_id), str(payload.message_id))
@@ -220,6 +227,12 @@ class DiscordAdapter:
                 await interaction.followup.send(sorry, ephemeral=True)
             else:
                 await interaction.response.send_message(sorry, ephemeral=True)
+
+    async def _refuse_key(self, channel: Channel, message: discord.Message) -> None:
+        """A key typed into the chat goes nowhere: not to the model, not into the history,
+        and off the screen where the bot may delete it."""
+        gone = await delete(message)
+        await self._post(channel, KEY_DELETED if gone else KEY_LEFT, False)
 
     # Writing
 
@@ -282,17 +295,3 @@ class DiscordAdapter:
 def _key_of(channel_id: int) -> ChannelKey:
     """Edits and deletes touch a channel's (a thread's) own history: no parent needed."""
     return ChannelKey(PLATFORM, str(channel_id))
-
-
-async def _pictures(message: discord.Message) -> tuple[Attachment, ...]:
-    """The message's images, for vision models; others (and oversized ones) are left out."""
-    found: list[Attachment] = []
-    for item in message.attachments[:MAX_IMAGES]:
-        kind = item.content_type or ""
-        if not kind.startswith("image/") or item.size > MAX_IMAGE_BYTES:
-            continue
-        try:
-            found.append(Attachment(item.filename, kind, await item.read()))
-        except discord.HTTPException:
-            _log.warning("discord: could not download an image")
-    return tuple(found)

@@ -36,13 +36,14 @@ from bot.domain import Actor, CommandCall, Incoming, Permission, TurnOutcome
 from bot.errors import DeliveryError, UsageError
 from bot.pacing import Pacing
 from bot.platforms.command_syntax import parse_command
+from bot.platforms.key_shapes import looks_like_key
 from bot.platforms.telegram.access import is_anonymous_admin, permission_of
 from bot.platforms.telegram.addressing import Me, place_of
 from bot.platforms.telegram.buttons import AFTER_REPLY, read_button
 from bot.platforms.telegram.delivery import PTB_TIMEDELTA
 from bot.platforms.telegram.files import documents_for_command, photos_of
 from bot.platforms.telegram.key_flow import KeyFlow
-from bot.platforms.telegram.keys import KeyLinks, carries_secret, looks_like_key
+from bot.platforms.telegram.keys import KeyLinks, carries_secret
 from bot.platforms.telegram.menu import bot_commands
 from bot.platforms.telegram.outbox import Outbox, channel_of
 from bot.platforms.telegram.picker import PickerPress, chosen, picker, read_picker
