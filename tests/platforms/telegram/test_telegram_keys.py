@@ -33,6 +33,17 @@ def said(telegram: FakeTelegram, chat_id: int, count: int) -> str:
     return str(telegram.messages(chat_id)[count - 1]["text"])
 
 
+def wait_for_text(telegram: FakeTelegram, chat_id: int, count: int, expected: str) -> None:
+    """Until message `count` reads `expected`: a streamed reply is edited until it does."""
+    telegram.wait_for_sync(
+        lambda: (
+            len(telegram.messages(chat_id)) >= count
+            and telegram.messages(chat_id)[count - 1].get("text") == expected
+        ),
+        timeout=TIMEOUT,
+    )
+
+
 def everything_the_bot_wrote(telegram: FakeTelegram) -> str:
     return "\n".join(str(call.params) for call in telegram.calls if call.method != "getUpdates")
 
@@ -107,7 +118,7 @@ def test_an_admin_sends_the_key_privately_through_a_one_time_link(
     assert "expired, was used already" in said(telegram, ALICE, 3)
 
     telegram.user_message(GROUP, "@parlor_test_bot hello there", from_user=ALICE)
-    assert said(telegram, GROUP, 2) == "You said: hello there"
+    wait_for_text(telegram, GROUP, 2, "You said: hello there")
     assert key not in everything_the_bot_wrote(telegram)
     assert bot.stop() == 0
     assert "telegram: polling" in bot.log
@@ -128,7 +139,7 @@ def test_a_key_pasted_as_chat_never_reaches_the_model(
     assert "did not pass it to the model" in said(telegram, ALICE, 1)
     assert telegram.message(ALICE, stray["message_id"]) is None
     telegram.user_message(ALICE, "hello")
-    assert said(telegram, ALICE, 2) == "You said: hello"
+    wait_for_text(telegram, ALICE, 2, "You said: hello")
     assert generations(endpoint) == 1
 
     for line in (
