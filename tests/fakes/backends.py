@@ -353,7 +353,12 @@ class VLLM(Backend):
         return _FASTAPI_NOT_FOUND
 
     def model_entry(self, model: str) -> dict[str, object]:
-        extra = {"root": model, "parent": None, "max_model_len": 32768, "permission": []}
+        extra: dict[str, object] = {
+            "root": model,
+            "parent": None,
+            "max_model_len": 32768,
+            "permission": [],
+        }
         return {**super().model_entry(model), **extra}
 
     def refusal(self, ex: _Exchange, route: str) -> Answer | None:

@@ -103,7 +103,9 @@ class ConsoleProcess:
 
     def command_text(self, name: str) -> str:
         """The answer to an already finished command."""
-        return next(e["text"] for e in self.events if e["type"] == "command" and e["name"] == name)
+        return str(
+            next(e["text"] for e in self.events if e["type"] == "command" and e["name"] == name)
+        )
 
     def close(self) -> int:
         """End input and wait for the bot to finish what it was doing."""

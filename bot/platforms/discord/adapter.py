@@ -29,6 +29,7 @@ from bot.platforms.discord.replier import LIMITS, DiscordReplier
 from bot.platforms.discord.slash import SlashCommands
 from bot.platforms.discord.tree import build_commands
 from bot.platforms.discord.voices import Voices
+from bot.platforms.discord.work import Work
 from bot.platforms.key_shapes import looks_like_key
 from bot.service.conversation import ConversationService
 from bot.text import split_for_limit
@@ -68,8 +69,13 @@ class DiscordAdapter:
         self._ready_timeout = ready_timeout
         self._latest: dict[int, int] = {}  # channel -> the reply whose buttons act
         self._ready = asyncio.Event()
+        self._work = Work()
         self._slash = SlashCommands(
-            service, stream=self._stream_into, post=self._post, operators=operators
+            service,
+            stream=self._stream_into,
+            post=self._post,
+            operators=operators,
+            track=self._work.tracked,
         )
         self._presses = Presses(
             service,
@@ -86,19 +92,17 @@ class DiscordAdapter:
         client = make_client(
             self._shards, message_content=message_content, ready_timeout=self._ready_timeout
         )
-        for handler in (
-            self.on_ready,
-            self.on_message,
-            self.on_raw_message_edit,
-            self.on_raw_message_delete,
-        ):
-            setattr(client, handler.__name__, handler)
+        client.on_ready = self.on_ready  # type: ignore[attr-defined]
+        track = self._work.tracked
+        client.on_message = track(self.on_message)  # type: ignore[attr-defined]
+        client.on_raw_message_edit = track(self.on_raw_message_edit)  # type: ignore[attr-defined]
+        client.on_raw_message_delete = track(self.on_raw_message_delete)  # type: ignore[attr-defined]
         tree = app_commands.CommandTree(client)
-        for command in build_commands(self._slash.run, self._slash.suggest):
+        for command in build_commands(track(self._slash.run), self._slash.suggest):
             tree.add_command(command)
         tree.on_error = self._on_tree_error  # type: ignore[method-assign]
         self._tree = tree
-        client.add_view(buttons.PressListener(self._presses.press))
+        client.add_view(buttons.PressListener(track(self._presses.press)))
         return client
 
     async def __aenter__(self) -> DiscordAdapter:
@@ -144,6 +148,9 @@ class DiscordAdapter:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        cut = await self._work.wind_down()
+        if cut:
+            _log.info("discord: %d handlers were running at shutdown; their replies settled", cut)
         await self._client.close()
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError, discord.DiscordException):
@@ -211,11 +218,12 @@ class DiscordAdapter:
         if looks_like_key(text):  # edited into a key: out of the history, off the screen
             await self._service.deleted(key, str(payload.message_id))
             await delete(message)
-        elif text:
-            await self._service.edited(key, str(payload.message_id), text)
+        elif text and await self._service.edited(key, str(payload.message_id), text):
+            _log.debug("discord: an edited message changed its stored turn")
 
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
-        await self._service.deleted(_key_of(payload.channel_id), str(payload.message_id))
+        if await self._service.deleted(_key_of(payload.channel_id), str(payload.message_id)):
+            _log.debug("discord: a deleted message left the history")
 
     async def _on_tree_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError

@@ -242,6 +242,10 @@ class DiscordReplier:
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:  # the network, or shutdown
             unreachable = f"Discord could not be reached while {doing} ({type(exc).__name__})"
             raise DeliveryError(unreachable) from None
+        except RuntimeError as exc:  # aiohttp's "Session is closed": a shutdown overtook us
+            if "closed" not in str(exc):
+                raise
+            raise DeliveryError(f"the bot was shutting down while {doing}") from None
 
 
 class _Gone(Exception):

@@ -20,7 +20,7 @@ from bot.commands import CommandSpec, OptionSpec
 from bot.domain import Attachment, CommandCall, CommandResult, Permission, TurnOutcome
 from bot.errors import UsageError
 from bot.platforms.discord.access import actor_of, permission_of
-from bot.platforms.discord.forms import SecretForm
+from bot.platforms.discord.forms import OnSubmit, SecretForm
 from bot.platforms.discord.places import Channel, channel_key, server_of, talkable
 from bot.platforms.discord.replier import LIMITS, DiscordReplier
 from bot.platforms.discord.tree import SlashCall
@@ -37,6 +37,7 @@ SERVERS_ONLY = "This command works in a server channel, not in direct messages."
 
 Stream = Callable[[Channel, Callable[[DiscordReplier], Awaitable[TurnOutcome]]], Awaitable[None]]
 Post = Callable[[Channel, str, bool], Awaitable[None]]
+Track = Callable[[OnSubmit], OnSubmit]
 
 
 class SlashCommands:
@@ -47,18 +48,20 @@ class SlashCommands:
         stream: Stream,
         post: Post,
         operators: frozenset[int],
+        track: Track,
     ) -> None:
         """`stream` writes a reply into a channel; `post(channel, text, as_character)` says
-        something there that is not streamed."""
+        something there that is not streamed; `track` registers the handlers of forms."""
         self._service = service
         self._stream = stream
         self._post = post
         self._operators = operators
+        self._submitted_tracked = track(self._submitted)
 
     async def run(self, interaction: discord.Interaction, call: SlashCall) -> None:
         if call.secret_forms:
             if permission_of(interaction, self._operators) >= call.spec.permission:
-                await interaction.response.send_modal(SecretForm(call, self._submitted))
+                await interaction.response.send_modal(SecretForm(call, self._submitted_tracked))
                 return
             # No form for someone who may not use it: the service says what is missing.
             await interaction.response.defer(ephemeral=True, thinking=True)

@@ -2,13 +2,53 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.discord_wire import MANAGE_GUILD
 
 TIMEOUT = 30.0
 ADMIN_PERMISSIONS = MANAGE_GUILD
+Message = dict[str, Any]
+T = TypeVar("T")
+
+
+def found(fake: FakeDiscord, find: Callable[[], T | None], timeout: float = TIMEOUT) -> T:
+    """What `find` returns once it returns something (TimeoutError naming the fake's last
+    calls otherwise)."""
+    result: list[T] = []
+
+    def probe() -> bool:
+        value = find()
+        if value is not None:
+            result[:] = [value]
+        return value is not None
+
+    fake.wait_for_sync(probe, timeout=timeout)
+    return result[0]
+
+
+def last_finished(fake: FakeDiscord, channel_id: int, *, count: int = 1) -> Message:
+    """The bot's last message once it has written `count` and the last one is finished."""
+
+    def find() -> Message | None:
+        messages = bot_messages(fake, channel_id)
+        if len(messages) >= count and finished(messages[-1]):
+            return messages[-1]
+        return None
+
+    return found(fake, find)
+
+
+def replies_finished(fake: FakeDiscord, channel_id: int, count: int) -> list[Message]:
+    """The bot's messages once `count` replies carry their after-reply buttons."""
+
+    def find() -> list[Message] | None:
+        messages = bot_messages(fake, channel_id)
+        return messages if sum(finished(m) for m in messages) >= count else None
+
+    return found(fake, find)
 
 
 def labels(message: dict[str, Any]) -> list[str]:
@@ -48,11 +88,11 @@ def slash(
 def answer_to(fake: FakeDiscord, interaction: dict[str, Any]) -> str:
     """The caller's answer: the deferred placeholder's final content."""
 
-    def settled() -> str | None:
+    def settled() -> str:
         for message in fake.interaction_messages(interaction["id"]):
             content = message.get("content")
             if content:
                 return str(content)
-        return None
+        return ""
 
     return fake.wait_for_sync(settled, timeout=TIMEOUT)

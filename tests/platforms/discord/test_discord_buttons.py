@@ -13,10 +13,13 @@ from tests.fakes.openai_server import FENCED_REPLY, FakeOpenAI
 from tests.platforms.discord.conftest import running
 from tests.platforms.discord.helpers import (
     TIMEOUT,
+    Message,
     answer_to,
     bot_messages,
     finished,
+    found,
     labels,
+    last_finished,
     slash,
 )
 
@@ -30,11 +33,8 @@ def chats(endpoint: FakeOpenAI) -> list[str]:
     return [r.path for r in endpoint.requests if r.path.endswith("/chat/completions")]
 
 
-def last_reply(fake: FakeDiscord) -> dict[str, object]:
-    return fake.wait_for_sync(
-        lambda: (found := bot_messages(fake, CHANNEL_ID)) and finished(found[-1]) and found[-1],
-        timeout=TIMEOUT,
-    )
+def last_reply(fake: FakeDiscord) -> Message:
+    return last_finished(fake, CHANNEL_ID)
 
 
 def test_a_member_cannot_change_the_connection_even_if_the_command_is_opened_to_them(
@@ -89,16 +89,17 @@ def test_stop_ends_a_reply_while_it_streams(
     fake = discord_fake
     slash(fake, CHANNEL_ID, "model", {"name": "scenario/slow"}, permissions=MANAGE_CHANNELS)
     fake.user_message(CHANNEL_ID, "go on forever", mentions_bot=True)
-    streaming = fake.wait_for_sync(
-        lambda: [m for m in bot_messages(fake, CHANNEL_ID) if "t000002" in m["content"]],
-        timeout=TIMEOUT,
-    )[-1]
+    streaming = found(
+        fake,
+        lambda: next(
+            (m for m in bot_messages(fake, CHANNEL_ID) if "t000002" in m["content"]), None
+        ),
+    )
     assert "■ Stop" in labels(streaming)
     fake.press_button(CHANNEL_ID, streaming["id"], "p1:stop")
     fake.wait_for_sync(lambda: endpoint.closed_early >= 1, timeout=TIMEOUT)
-    stopped = fake.wait_for_sync(
-        lambda: (m := fake.message(CHANNEL_ID, streaming["id"])) and finished(m) and m,
-        timeout=TIMEOUT,
+    stopped = found(
+        fake, lambda: m if finished(m := fake.message(CHANNEL_ID, streaming["id"])) else None
     )
     assert "■ Stop" not in labels(stopped), "Stop leaves; what was written can be regenerated"
     assert stopped["content"].startswith("t000001")
@@ -121,12 +122,7 @@ def test_regenerate_and_swipes_work_after_a_restart(
         assert first["content"] == "Reply number 1."
     with running(tmp_path, endpoint, fake, settings, encryption_key):
         fake.press_button(CHANNEL_ID, first["id"], "p1:regen")
-        second = fake.wait_for_sync(
-            lambda: (
-                (m := bot_messages(fake, CHANNEL_ID)) and len(m) == 2 and finished(m[-1]) and m[-1]
-            ),
-            timeout=TIMEOUT,
-        )
+        second = last_finished(fake, CHANNEL_ID, count=2)
         assert second["content"] == "Reply number 2."
         fake.press_button(CHANNEL_ID, second["id"], "p1:prev")
         fake.wait_for_sync(

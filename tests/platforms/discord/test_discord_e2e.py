@@ -15,10 +15,11 @@ from tests.fakes.discord_server import CHANNEL_ID, FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
 from tests.platforms.discord.helpers import (
     ADMIN_PERMISSIONS,
-    TIMEOUT,
     answer_to,
     bot_messages,
     finished,
+    found,
+    replies_finished,
     slash,
 )
 from tests.prompt.worked_example import ALICE
@@ -33,14 +34,6 @@ def replies(fake: FakeDiscord) -> list[dict[str, Any]]:
     return bot_messages(fake, CHANNEL_ID)
 
 
-def wait_for_finished(fake: FakeDiscord, count: int) -> list[dict[str, Any]]:
-    """The channel's bot messages once `count` replies carry their after-reply buttons."""
-    return fake.wait_for_sync(
-        lambda: (found := replies(fake)) and sum(finished(m) for m in found) >= count and found,
-        timeout=TIMEOUT,
-    )
-
-
 def connect_with_a_key(fake: FakeDiscord, endpoint: FakeOpenAI, key: str) -> str:
     """/connect api_key:True opens the private form; the key goes in there."""
     interaction = fake.slash_command(
@@ -49,7 +42,7 @@ def connect_with_a_key(fake: FakeDiscord, endpoint: FakeOpenAI, key: str) -> str
         {"base_url": endpoint.base_url, "api_key": True},
         member_permissions=ADMIN_PERMISSIONS,
     )
-    form = fake.wait_for_sync(lambda: fake.modal_of(interaction["id"]), timeout=TIMEOUT)
+    form = found(fake, lambda: fake.modal_of(interaction["id"]))
     submitted = fake.submit_modal(
         CHANNEL_ID, form["custom_id"], {"api_key": key}, member_permissions=ADMIN_PERMISSIONS
     )
@@ -74,7 +67,7 @@ def test_a_channel_set_up_with_slash_commands_chats_as_its_character(
     assert "Connected" in answer or endpoint.base_url in answer, answer
 
     typed = fake.autocomplete(CHANNEL_ID, "model", "name", "oth")
-    choices = fake.wait_for_sync(lambda: fake.autocomplete_choices(typed["id"]), timeout=TIMEOUT)
+    choices = found(fake, lambda: fake.autocomplete_choices(typed["id"]))
     assert [c["value"] for c in choices] == ["other-model"]
     assert "other-model" in slash(fake, CHANNEL_ID, "model", {"name": "other-model"})
 
@@ -89,13 +82,13 @@ def test_a_channel_set_up_with_slash_commands_chats_as_its_character(
         CHANNEL_ID, "character", {"action": "use", "name": "alice"},
         member_permissions=ADMIN_PERMISSIONS,
     )  # fmt: skip
-    greeting = wait_for_finished(fake, 1)[-1]
+    greeting = replies_finished(fake, CHANNEL_ID, 1)[-1]
     assert greeting["author"]["username"] == "Alice"
     assert greeting["content"].startswith("*stretches* Hello")
 
     for turn in range(TURNS):
         fake.user_message(CHANNEL_ID, f"message {turn}", mentions_bot=True)
-        wait_for_finished(fake, turn + 2)
+        replies_finished(fake, CHANNEL_ID, turn + 2)
     said = [m for m in replies(fake) if finished(m)][1:]
     assert [m["content"] for m in said] == [f"You said: message {n}" for n in range(TURNS)]
     assert all(m["author"]["username"] == "Alice" for m in said)

@@ -1,0 +1,50 @@
+"""The handlers running right now, so that a shutdown can wind them down first.
+
+discord.py runs each event and interaction in a task of its own and, on close, shuts
+the HTTP session under them. Replies cut off that way would keep their Stop button
+and log errors; instead the adapter cancels what is running and gives it a few seconds
+to settle its messages (Stop removed, the text so far kept) while Discord still answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, ParamSpec
+
+P = ParamSpec("P")
+
+SETTLE_SECONDS = 10.0
+
+
+class Work:
+    def __init__(self) -> None:
+        self._running: set[asyncio.Task[Any]] = set()
+
+    def tracked(
+        self, handler: Callable[P, Awaitable[None]]
+    ) -> Callable[P, Coroutine[Any, Any, None]]:
+        """`handler`, its task known while it runs."""
+
+        @functools.wraps(handler)
+        async def run(*args: P.args, **kwargs: P.kwargs) -> None:
+            task = asyncio.current_task()
+            if task is not None:
+                self._running.add(task)
+            try:
+                await handler(*args, **kwargs)
+            finally:
+                if task is not None:
+                    self._running.discard(task)
+
+        return run
+
+    async def wind_down(self, seconds: float = SETTLE_SECONDS) -> int:
+        """Cancel what runs and wait (bounded) for it to settle; returns how many ran."""
+        running = set(self._running)
+        for task in running:
+            task.cancel()
+        if running:
+            await asyncio.wait(running, timeout=seconds)
+        return len(running)
