@@ -67,7 +67,6 @@ class DiscordReplier:
         clock: Clock,
         thread: discord.abc.Snowflake | None = None,
         reply_to: discord.Message | None = None,
-        on_sent: Callable[[int], None] | None = None,
         on_webhook_gone: Callable[[], None] | None = None,
     ) -> None:
         """`thread` is the thread a webhook posts into (webhooks belong to its parent);
@@ -78,7 +77,6 @@ class DiscordReplier:
         self._clock = clock
         self._thread = thread
         self._reply_to = reply_to
-        self._on_sent = on_sent
         self._on_webhook_gone = on_webhook_gone
         self._heading = voice.heading  # fixed: the stream's limits were read with it
         self._sent: dict[MessageRef, int] = {}  # ref -> Discord message id, in order
@@ -101,8 +99,6 @@ class DiscordReplier:
             raise DeliveryError("Discord refused sending the reply: the channel is gone") from None
         ref = MessageRef(str(message_id))
         self._sent[ref] = message_id
-        if self._on_sent is not None:
-            self._on_sent(message_id)
         return ref
 
     async def edit(self, ref: MessageRef, text: str) -> None:
@@ -112,8 +108,10 @@ class DiscordReplier:
         try:
             await self._deliver("editing the reply", self._patch, message_id, {"content": content})
         except _Gone:  # deleted mid-stream: carry on in a new message
-            new_id = await self._deliver("sending the reply", self._post, content)
-            self._sent[ref] = new_id
+            try:
+                self._sent[ref] = await self._deliver("sending the reply", self._post, content)
+            except _Gone:
+                raise DeliveryError("Discord refused the reply: the channel is gone") from None
 
     async def delete(self, ref: MessageRef) -> None:
         message_id = self._sent.pop(ref, None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -137,3 +138,29 @@ def test_regenerate_and_swipes_work_after_a_restart(
         old = fake.press_button(CHANNEL_ID, first["id"], "p1:regen")
         assert "latest reply" in answer_to(fake, old)
     assert len(chats(endpoint)) == 2
+
+
+def test_a_reply_deleted_while_it_streams_carries_on_in_a_new_message(
+    discord_fake: FakeDiscord, endpoint: FakeOpenAI, bot: BotProcess
+) -> None:
+    """A moderator deletes the message being written: the rest of the reply is not lost,
+    it continues in a new message."""
+    fake = discord_fake
+    slash(fake, CHANNEL_ID, "model", {"name": "scenario/slow"}, permissions=MANAGE_CHANNELS)
+    fake.user_message(CHANNEL_ID, "go on", mentions_bot=True)
+
+    def showing(token: str) -> Callable[[], Message | None]:
+        def find() -> Message | None:
+            return next((m for m in bot_messages(fake, CHANNEL_ID) if token in m["content"]), None)
+
+        return find
+
+    first = found(fake, showing("t000002"))
+    fake.delete_user_message(CHANNEL_ID, first["id"])
+    second = found(fake, showing("t000010"))
+    assert second["id"] != first["id"]
+    fake.press_button(CHANNEL_ID, second["id"], "p1:stop")
+    stopped = last_finished(fake, CHANNEL_ID)
+    assert stopped["id"] == second["id"]
+    assert stopped["content"].startswith("t000001")
+    assert "Traceback" not in bot.log
