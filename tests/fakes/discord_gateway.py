@@ -26,6 +26,9 @@ _log = logging.getLogger(__name__)
 DISPATCH, HEARTBEAT, IDENTIFY, RESUME, REQUEST_MEMBERS = 0, 1, 2, 6, 8
 INVALID_SESSION, HELLO, HEARTBEAT_ACK = 9, 10, 11
 AUTHENTICATION_FAILED = 4004
+DISALLOWED_INTENTS = 4014
+PRIVILEGED_INTENTS = (1 << 1) | (1 << 8) | (1 << 15)
+"""Guild members, presences and message content: each must be enabled in the portal."""
 SYNC_FLUSH_SUFFIX = b"\x00\x00\xff\xff"
 GUILDS_INTENT, GUILD_MESSAGES_INTENT, DIRECT_MESSAGES_INTENT = 1 << 0, 1 << 9, 1 << 12
 MESSAGE_EVENTS = {"MESSAGE_CREATE", "MESSAGE_UPDATE", "MESSAGE_DELETE", "MESSAGE_DELETE_BULK"}
@@ -63,6 +66,7 @@ class GatewayHooks:
     clock: Callable[[], float]
     resume_url: str
     heartbeat_interval_ms: int = 41_250
+    enabled_privileged_intents: int = PRIVILEGED_INTENTS  # what the developer portal allows
 
 
 @dataclass(slots=True)
@@ -153,6 +157,10 @@ def _answer(session: GatewaySession, hooks: GatewayHooks, op: int | None, data: 
             session.loop.create_task(session.ws.close(code=AUTHENTICATION_FAILED))
             return
         session.intents = data.get("intents")
+        refused = (session.intents or 0) & PRIVILEGED_INTENTS & ~hooks.enabled_privileged_intents
+        if refused:  # as Discord does for an intent not enabled in the developer portal
+            session.loop.create_task(session.ws.close(code=DISALLOWED_INTENTS))
+            return
         session.dispatch("READY", hooks.ready(session.session_id, hooks.resume_url))
         for guild in hooks.guilds(session.intents or 0):
             session.dispatch("GUILD_CREATE", guild)

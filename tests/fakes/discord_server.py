@@ -21,6 +21,7 @@ from aiohttp import web
 from tests.fakes.discord_calls import Call, Failure
 from tests.fakes.discord_events import ALICE_ID, CHANNEL_ID, GUILD_ID, UserEvents
 from tests.fakes.discord_gateway import (
+    PRIVILEGED_INTENTS,
     GatewayFrame,
     GatewayHooks,
     GatewaySession,
@@ -83,6 +84,7 @@ class FakeDiscord(Setup, Readers, UserEvents):
         self.clock = clock
         self.limits = RateLimits(clock)
         self.heartbeat_interval_ms = 41_250
+        self.enabled_privileged_intents = PRIVILEGED_INTENTS  # as toggled in the portal
         self.state = DiscordState(user_dict(bot_id, username, bot=True), bot_id)
         self.state.add_guild(GUILD_ID, "Parlor Test", owner_id=ALICE_ID + 1)
         self.state.add_channel(GUILD_ID, CHANNEL_ID, "general")
@@ -231,6 +233,7 @@ class FakeDiscord(Setup, Readers, UserEvents):
             token=self.token, ready=self._ready_payload, guilds=self._guild_payloads,
             members_chunk=self._members_chunk, record=self._record_frame, clock=self.clock,
             resume_url=self.gateway_url, heartbeat_interval_ms=self.heartbeat_interval_ms,
+            enabled_privileged_intents=self.enabled_privileged_intents,
         )  # fmt: skip
         return await serve_gateway(request, hooks, self.sessions)
 

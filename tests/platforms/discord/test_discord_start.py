@@ -1,4 +1,5 @@
-"""Starting on Discord: a token Discord refuses ends the process with one clear line."""
+"""Starting on Discord: a token Discord refuses ends the process with one clear line, and
+a privileged intent the portal has not enabled is done without."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ import sys
 from pathlib import Path
 
 from tests.fakes.console_process import bot_env
-from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.discord_server import CHANNEL_ID, FakeDiscord
+from tests.fakes.openai_server import FakeOpenAI
+from tests.platforms.discord.conftest import running
+from tests.platforms.discord.helpers import last_finished
 
 
 def test_a_refused_token_is_named_without_a_traceback(
@@ -36,3 +40,21 @@ def test_a_refused_token_is_named_without_a_traceback(
     assert "Traceback" not in result.stderr
     assert wrong not in result.stderr + result.stdout
     assert discord_fake.calls_to("GET /users/@me")[0].status == 401
+
+
+def test_without_the_message_content_intent_the_bot_still_answers_mentions(
+    tmp_path: Path,
+    discord_fake: FakeDiscord,
+    endpoint: FakeOpenAI,
+    bot_settings: dict[str, str],
+    encryption_key: str,
+) -> None:
+    """Message Content is privileged: an operator who has not enabled it in the portal gets
+    a bot that says so in its log once and answers mentions, instead of one that cannot
+    start."""
+    discord_fake.enabled_privileged_intents = 0
+    with running(tmp_path, endpoint, discord_fake, bot_settings, encryption_key) as process:
+        discord_fake.user_message(CHANNEL_ID, "can you hear me?", mentions_bot=True)
+        reply = last_finished(discord_fake, CHANNEL_ID)
+        assert reply["content"] == "You said: can you hear me?"
+        assert process.log.count("Message Content intent is off") == 1
