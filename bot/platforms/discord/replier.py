@@ -30,6 +30,7 @@ from bot.platforms.discord import buttons
 from bot.platforms.discord.delivery import delivery_error_text, is_gone, retry_after
 from bot.platforms.discord.places import Channel
 from bot.ports import Clock
+from bot.streaming import write_persistently
 
 _log = logging.getLogger(__name__)
 
@@ -37,8 +38,6 @@ MAX_MESSAGE_CHARS = 2000
 LIMITS = PlatformLimits(max_length=MAX_MESSAGE_CHARS, writes_per_window=5, window_seconds=5.0)
 """Discord's content limit for bots and webhooks, and the ~5 writes per 5 s a channel gets
 (sends and edits share it)."""
-MAX_ATTEMPTS = 5
-"""Tries at a write of our own (the buttons after the stream) before it is given up."""
 TYPING_REFRESH_SECONDS = 8.0
 """Discord shows typing for 10 s after each signal."""
 _NO_MENTIONS = discord.AllowedMentions.none()
@@ -150,20 +149,7 @@ class DiscordReplier:
         return ids
 
     async def _persist(self, write: Callable[[], Awaitable[None]]) -> None:
-        failures = 0
-        while True:
-            await self._budget.spend(self._clock)
-            try:
-                await write()
-            except DeliveryError as exc:
-                failures += 1
-                if failures >= MAX_ATTEMPTS:
-                    raise
-                if exc.retry_after is not None:
-                    self._budget.pause_until(self._clock.now() + exc.retry_after)
-                _log.warning("discord: retrying a final write (%s)", exc)
-            else:
-                return
+        await write_persistently(write, budget=self._budget, clock=self._clock)
 
     async def _keep_typing(self) -> None:
         while True:

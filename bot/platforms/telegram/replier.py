@@ -39,6 +39,7 @@ from bot.platforms.telegram.delivery import (
 )
 from bot.platforms.telegram.render import MAX_MESSAGE_UTF16, Rendered, plain, render
 from bot.ports import Clock
+from bot.streaming import write_persistently
 
 _log = logging.getLogger(__name__)
 
@@ -61,8 +62,6 @@ PRIVATE_LIMITS = PlatformLimits(
 edit must fit the same budget, and the budget of a chat is fixed when first used."""
 STOPPABLE = {"can_stop": True}
 """Bot API 10.3: the draft shows a Stop button; a tap sends "stopped_message_generation"."""
-MAX_ATTEMPTS = 5
-"""Tries at a write of our own (a settled draft, the buttons) before it is given up."""
 TYPING_REFRESH_SECONDS = 4.5
 """Telegram shows a chat action for at most 5 s."""
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
@@ -177,23 +176,7 @@ class TelegramReplier:
         return self.message_ids
 
     async def _persist(self, write: Callable[[], Awaitable[None]]) -> None:
-        """A write of our own, after or between the stream's: paced, and retried after a
-        flood wait (which pauses the chat) or a failure, a bounded number of times, because
-        it carries the reply's final text."""
-        failures = 0
-        while True:
-            await self._budget.spend(self._clock)
-            try:
-                await write()
-            except DeliveryError as exc:
-                failures += 1
-                if failures >= MAX_ATTEMPTS:
-                    raise
-                if exc.retry_after is not None:
-                    self._budget.pause_until(self._clock.now() + exc.retry_after)
-                _log.warning("telegram: retrying a final write (%s)", exc)
-            else:
-                return
+        await write_persistently(write, budget=self._budget, clock=self._clock)
 
     async def _keep_typing(self) -> None:
         while not self._texted.is_set():
