@@ -14,7 +14,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any
 
 from aiohttp import web
 
@@ -41,11 +41,10 @@ from tests.fakes.discord_wire import (
     JsonDict,
     user_dict,
 )
-from tests.fakes.telegram_waiting import ChangeSignal
 from tests.fakes.threaded import serving_in_thread
+from tests.fakes.waiting import ChangeSignal, WaitsForChange
 
 _log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 DEFAULT_TOKEN = "FakeDiscordBotToken.For.OfflineTests"
 BOT_ID = 900_000_000_000_000_001
@@ -57,7 +56,7 @@ MAX_UPLOAD_BYTES = 26 * 1024 * 1024
 BOT_PERMISSIONS = VIEW_CHANNEL | SEND_MESSAGES | MANAGE_WEBHOOKS | (1 << 14) | (1 << 15)
 
 
-class FakeDiscord(Setup, Readers, UserEvents):
+class FakeDiscord(Setup, Readers, UserEvents, WaitsForChange):
     """Discord on loopback: `async with FakeDiscord() as fake:`, or `FakeDiscord.in_thread()`.
 
     Starts with one guild (GUILD_ID, "Parlor Test") holding one text channel (CHANNEL_ID,
@@ -203,29 +202,8 @@ class FakeDiscord(Setup, Readers, UserEvents):
         self.dispatch(event, data)
         return True
 
-    # Waiting without sleeping.
-    async def wait_for(
-        self,
-        predicate: Callable[[], T],
-        timeout: float = 10.0,  # noqa: ASYNC109 - a test states its patience in one argument
-    ) -> T:
-        """The predicate's first truthy value, re-checked after every call, frame and event."""
-        try:
-            return await self._signal.wait_for(predicate, timeout)
-        except TimeoutError:
-            raise TimeoutError(self._timeout_message(timeout)) from None
-
-    def wait_for_sync(self, predicate: Callable[[], T], timeout: float = 10.0) -> T:
-        """wait_for for a thread other than the fake's (blocking the fake's own loop would hang)."""
-        try:
-            return self._signal.wait_for_sync(predicate, timeout)
-        except TimeoutError:
-            raise TimeoutError(self._timeout_message(timeout)) from None
-
-    def _timeout_message(self, timeout: float) -> str:
-        with self._lock:
-            recent = ", ".join(f"{c.route}:{c.status}" for c in self.calls[-8:])
-        return f"condition not met within {timeout} s; last calls: {recent or 'none'}"
+    def _recent_calls(self) -> list[str]:
+        return [f"{c.route}:{c.status}" for c in self.calls[-8:]]
 
     # Gateway.
     async def _serve_gateway(self, request: web.Request) -> web.WebSocketResponse:

@@ -15,7 +15,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from aiohttp import web
 
@@ -23,12 +23,11 @@ from tests.fakes.telegram_limits import FloodLimits, RateLimitEvent
 from tests.fakes.telegram_methods import BotApi
 from tests.fakes.telegram_state import TelegramState, put
 from tests.fakes.telegram_updates import JsonDict, auto_entities, user_dict
-from tests.fakes.telegram_waiting import ChangeSignal
 from tests.fakes.telegram_wire import ApiError, read_params
 from tests.fakes.threaded import serving_in_thread
+from tests.fakes.waiting import ChangeSignal, WaitsForChange
 
 _log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 # Built at run time, so no token-shaped string sits in the repository.
 DEFAULT_TOKEN = f"123456789:AA{secrets.token_hex(16)}"
@@ -46,7 +45,7 @@ class Call:
     chat_id: int | None
 
 
-class FakeTelegram:
+class FakeTelegram(WaitsForChange):
     """The Bot API on loopback: `async with FakeTelegram() as fake:`, or `FakeTelegram.in_thread()`.
 
     What it remembers is in `state` (TelegramState), the method handlers in `api` (BotApi),
@@ -277,32 +276,8 @@ class FakeTelegram:
             query = self.state.new_callback_query(message, sender, data)
         return self._queue("callback_query", query)
 
-    # Waiting without sleeping.
-    async def wait_for(
-        self,
-        predicate: Callable[[], T],
-        timeout: float = 10.0,  # noqa: ASYNC109 - a test states its patience in one argument
-    ) -> T:
-        """The predicate's first truthy value, re-checked after every call and injected update.
-
-        From a loop other than the fake's (the fake in_thread), waits in a worker thread.
-        """
-        try:
-            return await self._signal.wait_for(predicate, timeout)
-        except TimeoutError:
-            raise TimeoutError(self._timeout_message(timeout)) from None
-
-    def wait_for_sync(self, predicate: Callable[[], T], timeout: float = 10.0) -> T:
-        """wait_for for a thread other than the fake's (blocking the fake's own loop would hang)."""
-        try:
-            return self._signal.wait_for_sync(predicate, timeout)
-        except TimeoutError:
-            raise TimeoutError(self._timeout_message(timeout)) from None
-
-    def _timeout_message(self, timeout: float) -> str:
-        with self._lock:
-            recent = ", ".join(f"{c.method}:{c.status}" for c in self.calls[-8:])
-        return f"condition not met within {timeout} s; last calls: {recent or 'none'}"
+    def _recent_calls(self) -> list[str]:
+        return [f"{c.method}:{c.status}" for c in self.calls[-8:]]
 
     # HTTP.
     async def _serve_api(self, request: web.Request) -> web.Response:

@@ -1,4 +1,4 @@
-"""Waiting for a change in the fake Telegram server, from its own loop or from another thread.
+"""Waiting for a change in a fake platform server, from its own loop or from another thread.
 
 A test waits for a condition instead of sleeping; knows nothing of what the condition is about.
 """
@@ -89,3 +89,40 @@ class ChangeSignal:
         changed, self._event = self._event, asyncio.Event()
         if changed is not None:
             changed.set()
+
+
+class WaitsForChange:
+    """`wait_for` and `wait_for_sync` for a fake that notifies `_signal` on every change;
+    a timeout names the fake's last calls, which is usually what explains it."""
+
+    _signal: ChangeSignal
+
+    def _recent_calls(self) -> list[str]:
+        """The last few calls the fake answered, as "what:status"."""
+        raise NotImplementedError
+
+    async def wait_for(
+        self,
+        predicate: Callable[[], T],
+        timeout: float = 10.0,  # noqa: ASYNC109 - a test states its patience in one argument
+    ) -> T:
+        """The predicate's first truthy value, re-checked after every change.
+
+        From a loop other than the fake's (the fake in_thread), waits in a worker thread.
+        """
+        try:
+            return await self._signal.wait_for(predicate, timeout)
+        except TimeoutError:
+            raise TimeoutError(self._timeout_message(timeout)) from None
+
+    def wait_for_sync(self, predicate: Callable[[], T], timeout: float = 10.0) -> T:
+        """wait_for for a thread other than the fake's (blocking the fake's own loop would hang)."""
+        try:
+            return self._signal.wait_for_sync(predicate, timeout)
+        except TimeoutError:
+            raise TimeoutError(self._timeout_message(timeout)) from None
+
+    def _timeout_message(self, timeout: float) -> str:
+        with self._signal.lock:
+            recent = ", ".join(self._recent_calls())
+        return f"condition not met within {timeout} s; last calls: {recent or 'none'}"
