@@ -17,7 +17,6 @@ import pytest
 from bot.characters.export import card_to_png
 from tests.characters.samples import tiny_png
 from tests.fakes.bot_process import BotProcess
-from tests.fakes.discord_gateway import HEARTBEAT
 from tests.fakes.discord_server import ALICE_ID, BOT_PERMISSIONS, CHANNEL_ID, FakeDiscord
 from tests.fakes.discord_wire import MANAGE_CHANNELS, MANAGE_WEBHOOKS
 from tests.fakes.openai_server import FakeOpenAI
@@ -38,7 +37,6 @@ pytestmark = pytest.mark.slow
 THREAD_ID = 940_000_000_000_000_001
 MESSAGE_CONTENT_INTENT = 1 << 15
 PIRATE = "Answer like a pirate."
-HEARTBEAT_MS = 100
 
 
 def chats(endpoint: FakeOpenAI) -> list[dict[str, Any]]:
@@ -75,55 +73,11 @@ def wait_for_post(fake: FakeDiscord, channel_id: int, words: str) -> dict[str, A
     )
 
 
-def heartbeats(fake: FakeDiscord) -> int:
-    return sum(frame.op == HEARTBEAT for frame in list(fake.gateway_frames))
-
-
-def settle(fake: FakeDiscord) -> None:
-    """Wait until the bot's event loop has sent two more heartbeats, so it has taken in
-    whatever it was last sent (an answer to a write, a gateway event) and acted on it.
-
-    Needed before the bot is stopped: the fake records a write before the bot has read its
-    answer, and the adapter closes its HTTP session on SIGTERM without waiting for a write
-    in flight (see the xfail test at the end). Heartbeats come every HEARTBEAT_MS here.
-    """
-    seen = heartbeats(fake)
-    fake.wait_for_sync(lambda: heartbeats(fake) >= seen + 2, timeout=TIMEOUT)
-
-
-def quick_heartbeats(fake: FakeDiscord) -> FakeDiscord:
-    """Set before the bot connects: HELLO tells it the interval."""
-    fake.heartbeat_interval_ms = HEARTBEAT_MS
-    return fake
-
-
-@pytest.fixture
-def discord_fake() -> Iterator[FakeDiscord]:
-    """The conftest's fake, with heartbeats quick enough for `settle`."""
-    with FakeDiscord.in_thread() as fake:
-        yield quick_heartbeats(fake)
-
-
-@pytest.fixture
-def bot(
-    tmp_path: Path,
-    endpoint: FakeOpenAI,
-    discord_fake: FakeDiscord,
-    bot_settings: dict[str, str],
-    encryption_key: str,
-) -> Iterator[BotProcess]:
-    """The conftest's bot, settled before it is stopped."""
-    with running(tmp_path, endpoint, discord_fake, bot_settings, encryption_key) as process:
-        yield process
-        if process.alive():
-            settle(discord_fake)
-
-
 @pytest.fixture
 def fake_without_webhooks() -> Iterator[FakeDiscord]:
     """A Discord where the bot was invited without Manage Webhooks."""
     with FakeDiscord.in_thread(bot_permissions=BOT_PERMISSIONS & ~MANAGE_WEBHOOKS) as fake:
-        yield quick_heartbeats(fake)
+        yield fake
 
 
 def test_a_thread_follows_its_channels_settings_and_keeps_its_own_history(
@@ -188,7 +142,6 @@ def test_with_direct_messages_off_a_dm_gets_a_note_and_the_model_is_not_asked(
         assert not finished(note)
         fake.user_message(CHANNEL_ID, "hello in public", mentions_bot=True)
         wait_for_replies(fake, CHANNEL_ID, 1)
-        settle(fake)
     assert [r["messages"][-1]["content"] for r in chats(endpoint)] == ["hello in public"]
     assert len(bot_messages(fake, dm)) == 1
 
@@ -220,22 +173,31 @@ def test_replies_to_the_bot_are_answered_and_other_messages_only_after_listen_al
 
 
 def test_edited_and_deleted_messages_change_what_the_model_reads_next(
-    discord_fake: FakeDiscord, endpoint: FakeOpenAI, bot: BotProcess
+    tmp_path: Path,
+    discord_fake: FakeDiscord,
+    endpoint: FakeOpenAI,
+    bot_settings: dict[str, str],
+    encryption_key: str,
 ) -> None:
     """An edit replaces the stored text and a deletion removes it; neither is answered."""
     fake = discord_fake
-    cat = fake.user_message(CHANNEL_ID, "my cat is called Tom", mentions_bot=True)
-    wait_for_replies(fake, CHANNEL_ID, 1)
-    dog = fake.user_message(CHANNEL_ID, "my dog is called Rex", mentions_bot=True)
-    wait_for_replies(fake, CHANNEL_ID, 2)
-
-    # Nothing on Discord shows that the bot stored them; they come before the next message
-    # on the gateway, and settling gives the one write each takes time to land.
-    fake.edit_user_message(CHANNEL_ID, cat["id"], f"<@{fake.bot['id']}> my cat is called Felix")
-    fake.delete_user_message(CHANNEL_ID, dog["id"])
-    settle(fake)
-    fake.user_message(CHANNEL_ID, "who is who?", mentions_bot=True)
-    wait_for_replies(fake, CHANNEL_ID, 3)
+    fake.heartbeat_interval_ms = 100  # each heartbeat wakes wait_for_sync to read the log
+    settings = bot_settings | {"LOG_LEVEL": "DEBUG"}
+    with running(tmp_path, endpoint, fake, settings, encryption_key) as bot:
+        cat = fake.user_message(CHANNEL_ID, "my cat is called Tom", mentions_bot=True)
+        wait_for_replies(fake, CHANNEL_ID, 1)
+        dog = fake.user_message(CHANNEL_ID, "my dog is called Rex", mentions_bot=True)
+        wait_for_replies(fake, CHANNEL_ID, 2)
+        mention = f"<@{fake.bot['id']}>"
+        fake.edit_user_message(CHANNEL_ID, cat["id"], f"{mention} my cat is called Felix")
+        fake.delete_user_message(CHANNEL_ID, dog["id"])
+        # Nothing on Discord shows that the bot stored them: its log says so.
+        fake.wait_for_sync(
+            lambda: "changed its stored turn" in bot.log and "left the history" in bot.log,
+            timeout=TIMEOUT,
+        )
+        fake.user_message(CHANNEL_ID, "who is who?", mentions_bot=True)
+        wait_for_replies(fake, CHANNEL_ID, 3)
     assert user_lines(endpoint.requests[-1].json) == ["my cat is called Felix", "who is who?"]
     assert len(chats(endpoint)) == 3, "an edit or a deletion was answered"
 
@@ -281,7 +243,6 @@ def test_without_manage_webhooks_a_character_speaks_as_the_bot_with_its_name(
         [greeting] = wait_for_replies(fake, CHANNEL_ID, 1)
         fake.user_message(CHANNEL_ID, "hi Alice", mentions_bot=True)
         reply = wait_for_replies(fake, CHANNEL_ID, 2)[-1]
-        settle(fake)
     assert greeting["content"].startswith("**Alice:** *stretches* Hello")
     assert reply["content"] == "**Alice:** You said: hi Alice"
     assert all(m["author"]["id"] == fake.bot["id"] for m in (greeting, reply))
