@@ -1,5 +1,6 @@
 """Starting on Discord: a token Discord refuses ends the process with one clear line, and
-a privileged intent the portal has not enabled is done without."""
+a privileged intent the portal has not enabled is done without, and Telegram runs
+alongside in the same process."""
 
 from __future__ import annotations
 
@@ -7,11 +8,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from bot.platforms.telegram.delivery import PTB_TIMEDELTA
 from tests.fakes.console_process import bot_env
 from tests.fakes.discord_server import CHANNEL_ID, FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.telegram_server import FakeTelegram
 from tests.platforms.discord.conftest import running
 from tests.platforms.discord.helpers import last_finished
+
+PRIVATE_CHAT = 5001
 
 
 def test_a_refused_token_is_named_without_a_traceback(
@@ -58,3 +65,33 @@ def test_without_the_message_content_intent_the_bot_still_answers_mentions(
         reply = last_finished(discord_fake, CHANNEL_ID)
         assert reply["content"] == "You said: can you hear me?"
         assert process.log.count("Message Content intent is off") == 1
+
+
+def test_discord_and_telegram_run_in_one_process(
+    tmp_path: Path,
+    discord_fake: FakeDiscord,
+    endpoint: FakeOpenAI,
+    bot_settings: dict[str, str],
+    encryption_key: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Both platforms share the process and its event loop; each answers its own chats."""
+    monkeypatch.setenv(PTB_TIMEDELTA, "true")
+    with FakeTelegram.in_thread() as telegram:
+        settings = bot_settings | {
+            "TELEGRAM_TOKEN": telegram.token,
+            "TELEGRAM_API_URL": telegram.base_url,
+        }
+        with running(tmp_path, endpoint, discord_fake, settings, encryption_key):
+            telegram.wait_for_sync(lambda: telegram.waiting_polls > 0, timeout=30)
+            telegram.user_message(PRIVATE_CHAT, "hello from Telegram")
+            discord_fake.user_message(CHANNEL_ID, "hello from Discord", mentions_bot=True)
+            reply = last_finished(discord_fake, CHANNEL_ID)
+            telegram.wait_for_sync(
+                lambda: (
+                    [m.get("text") for m in telegram.messages(PRIVATE_CHAT)]
+                    == ["You said: hello from Telegram"]
+                ),
+                timeout=30,
+            )
+    assert reply["content"] == "You said: hello from Discord"
