@@ -4,6 +4,7 @@ talking REST and gateway to our simulated Discord (which enforces per-channel bu
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -27,6 +28,7 @@ from tests.prompt.worked_example import ALICE
 pytestmark = pytest.mark.slow
 
 TURNS = 20
+EPHEMERAL = 1 << 6
 AVATAR = tiny_png(colour=90)
 
 
@@ -104,3 +106,31 @@ def test_a_channel_set_up_with_slash_commands_chats_as_its_character(
     assert all(m["allowed_mentions"] == {"parse": []} for m in said), "model output pings nobody"
     assert key not in bot.log
     assert all(key not in str(m) for m in fake.messages(CHANNEL_ID))
+
+
+def test_an_exported_card_comes_back_as_a_file_only_the_caller_sees(
+    discord_fake: FakeDiscord, bot: BotProcess
+) -> None:
+    fake = discord_fake
+    card = ("alice.png", card_to_png(ALICE, AVATAR))
+    imported = fake.slash_command(
+        CHANNEL_ID, "character", {"action": "import", "file": card},
+        member_permissions=ADMIN_PERMISSIONS,
+    )  # fmt: skip
+    assert "Alice" in answer_to(fake, imported)
+    exported = fake.slash_command(
+        CHANNEL_ID, "character", {"action": "export", "name": "alice", "format": "json"},
+        member_permissions=0,
+    )  # fmt: skip
+
+    def the_file() -> dict[str, Any] | None:
+        files = [
+            a for m in fake.interaction_messages(exported["id"]) for a in m.get("attachments", [])
+        ]
+        return files[0] if files else None
+
+    attachment = found(fake, the_file)
+    assert attachment["filename"].endswith(".json")
+    assert json.loads(fake.uploaded(attachment["id"]))["data"]["name"] == "Alice"
+    assert all(m["flags"] & EPHEMERAL for m in fake.interaction_messages(exported["id"]))
+    assert fake.messages(CHANNEL_ID) == [], "nothing of it in the channel"
