@@ -17,7 +17,6 @@ from types import TracebackType
 from telegram import (
     BotCommandScopeAllGroupChats,
     BotCommandScopeAllPrivateChats,
-    CallbackQuery,
     Message,
     Update,
 )
@@ -39,14 +38,15 @@ from bot.platforms.command_syntax import parse_command
 from bot.platforms.key_shapes import looks_like_key
 from bot.platforms.telegram.access import is_anonymous_admin, permission_of
 from bot.platforms.telegram.addressing import Me, place_of
-from bot.platforms.telegram.buttons import AFTER_REPLY, read_button
+from bot.platforms.telegram.buttons import AFTER_REPLY
 from bot.platforms.telegram.delivery import PTB_TIMEDELTA
 from bot.platforms.telegram.files import documents_for_command, photos_of
 from bot.platforms.telegram.key_flow import KeyFlow
 from bot.platforms.telegram.keys import KeyLinks, carries_secret
 from bot.platforms.telegram.menu import bot_commands
 from bot.platforms.telegram.outbox import Outbox, channel_of
-from bot.platforms.telegram.picker import PickerPress, chosen, picker, read_picker
+from bot.platforms.telegram.picker import picker
+from bot.platforms.telegram.presses import STOPPED, Presses
 from bot.platforms.telegram.replier import Place, TelegramReplier
 from bot.service.conversation import REWRITING_COMMANDS, ConversationService
 
@@ -58,12 +58,7 @@ START_TEXT = (
     "reply to me. Admins set me up with /connect (the model's address), /model and "
     "/character. /help lists every command."
 )
-STOPPED = "stopped_message_generation"
-"""The update a draft's Stop button sends (Bot API 10.3; PTB keeps it in api_kwargs)."""
 _ALLOWED_UPDATES = ["message", "edited_message", "callback_query", STOPPED]
-OLD_BUTTON = "These buttons work on my latest reply; use the ones under it."
-TOAST_CHARS = 200
-"""Telegram shows at most 200 characters in a callback query's answer."""
 
 
 class TelegramAdapter:
@@ -99,14 +94,23 @@ class TelegramAdapter:
             lambda message, text: self._out.say(place_of(message), text),
             operators=operators,
         )
+        self._presses = Presses(
+            self._bot,
+            service,
+            self._out,
+            buttons_on=self._buttons_on,
+            stream=self._stream,
+            operators=operators,
+        )
         new = filters.UpdateType.MESSAGE  # an edited command is not run again
         self._app.add_handler(MessageHandler(filters.COMMAND & new, self._on_command))
         chat = (filters.TEXT | filters.PHOTO | filters.CAPTION) & ~filters.COMMAND
         self._app.add_handler(MessageHandler(chat & new, self._on_message))
         edits = filters.UpdateType.EDITED_MESSAGE & (filters.TEXT | filters.CAPTION)
         self._app.add_handler(MessageHandler(edits, self._on_edit))
-        self._app.add_handler(CallbackQueryHandler(self._on_button))
-        self._app.add_handler(TypeHandler(Update, self._on_stopped))  # matches what is left
+        self._app.add_handler(CallbackQueryHandler(self._presses.on_button))
+        # Matches what is left: the update a draft's Stop button sends.
+        self._app.add_handler(TypeHandler(Update, self._presses.on_stopped))
         self._app.add_error_handler(self._on_error)
 
     async def __aenter__(self) -> TelegramAdapter:
@@ -250,81 +254,6 @@ class TelegramAdapter:
         await self._out.say(place, text)
         if result.file is not None:
             await self._out.send_file(place, result.file)
-
-    async def _on_button(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
-        query = update.callback_query
-        if query is None:
-            return
-        picked = read_picker(query.data)
-        if picked is not None and isinstance(query.message, Message):
-            await self._on_picker(query, query.message, picked)
-            return
-        press = read_button(query.data)
-        if press is None or not isinstance(query.message, Message):
-            await query.answer(OLD_BUTTON if press is not None else None)
-            return
-        message = query.message
-        acting = self._buttons_on.get(message.chat.id)
-        if press.command != "stop" and acting not in (None, message.message_id):
-            await query.answer(OLD_BUTTON)  # they act on the latest reply, not this one
-            return
-        rights = await permission_of(
-            self._bot, message.chat.id, query.from_user.id, operators=self._operators
-        )
-        actor = Actor(str(query.from_user.id), query.from_user.full_name, rights)
-        place = place_of(message, quote=False)
-        call = CommandCall(press.command, press.options, channel_of(place), actor)
-        if press.command in REWRITING_COMMANDS:
-            await query.answer()
-            await self._stream(place, lambda replier: self._service.rewrite(call, replier))
-            return
-        result = await self._service.run_command(call)
-        if press.command == "swipe" and not result.ephemeral:
-            await query.answer()
-            text = result.text
-            if result.speaker and place.chat_id < 0:
-                text = f"**{result.speaker}:** {text}"
-            await self._out.replace(place, message.message_id, text)
-        else:  # Stop's "Stopped.", or why it could not: a toast for the presser only
-            await query.answer(result.text[:TOAST_CHARS])
-
-    async def _on_stopped(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Stop tapped under a private chat's streaming draft: stop that chat's reply."""
-        stopped = update.api_kwargs.get(STOPPED)
-        if not isinstance(stopped, dict) or not isinstance(stopped.get("chat"), dict):
-            return
-        chat_id = stopped["chat"].get("id")
-        if not isinstance(chat_id, int) or chat_id <= 0:
-            return
-        thread = stopped.get("message_thread_id")
-        place = Place(chat_id, thread if isinstance(thread, int) else None)
-        actor = Actor(str(chat_id), "you", Permission.SERVER_ADMIN)  # the chat's own user
-        await self._service.run_command(CommandCall("stop", {}, channel_of(place), actor))
-
-    async def _on_picker(self, query: CallbackQuery, message: Message, press: PickerPress) -> None:
-        """A page of the model picker, or a model chosen from it (by an admin: the service
-        checks the presser's rights like for a typed /model)."""
-        rights = await permission_of(
-            self._bot, message.chat.id, query.from_user.id, operators=self._operators
-        )
-        actor = Actor(str(query.from_user.id), query.from_user.full_name, rights)
-        place = place_of(message, quote=False)
-        call = CommandCall("model", {}, channel_of(place), actor)
-        models = await self._service.suggestions.model_ids(call)
-        if press.page is not None:
-            await query.answer()
-            await self._out.set_buttons(place, message.message_id, picker(models, press.page))
-            return
-        model = chosen(models, press)
-        if model is None:
-            await query.answer("The model list changed; run /model again.")
-            return
-        if rights < Permission.CHANNEL_ADMIN:
-            await query.answer("Only the chat's admins can choose the model.")
-            return
-        result = await self._service.run_command(dataclasses.replace(call, options={"name": model}))
-        await query.answer()
-        await self._out.replace(place, message.message_id, result.text, keyboard=None)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         error = context.error

@@ -7,8 +7,8 @@ ways to show a reply growing:
   message (our limits say so), the typing action stands in for it until the first words
   exist; then a message is sent and edited. An edit whose rendering matches what the message already
   shows is never sent, so Telegram never sees the same text twice in a row.
-- **drafts** (private chats): `sendMessageDraft` animates the reply in place, and `close`
-  turns each finished draft into a real message, as the Bot API requires. When a draft
+- **drafts** (private chats, drafts.py): `sendMessageDraft` animates the reply in place, and
+  `close` turns each finished draft into a real message, as the Bot API requires. When a draft
   call is refused, the replier falls back to send and edit for the rest of the reply and
   tells its owner, so the chat is not asked again.
 """
@@ -26,7 +26,7 @@ from typing import TypeVar
 
 from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions, Message, ReplyParameters
 from telegram.constants import ChatAction
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import TelegramError
 
 from bot.domain import MessageRef, PlatformLimits, count_utf16_units
 from bot.errors import DeliveryError
@@ -37,6 +37,7 @@ from bot.platforms.telegram.delivery import (
     is_not_modified,
     is_unparsable,
 )
+from bot.platforms.telegram.drafts import Drafts
 from bot.platforms.telegram.render import MAX_MESSAGE_UTF16, Rendered, plain, render
 from bot.ports import Clock
 from bot.streaming import write_persistently
@@ -60,12 +61,9 @@ PRIVATE_LIMITS = PlatformLimits(
 )
 """About one write per second in a private chat, drafts included: the fallback to send and
 edit must fit the same budget, and the budget of a chat is fixed when first used."""
-STOPPABLE = {"can_stop": True}
-"""Bot API 10.3: the draft shows a Stop button; a tap sends "stopped_message_generation"."""
 TYPING_REFRESH_SECONDS = 4.5
 """Telegram shows a chat action for at most 5 s."""
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
-_draft_ids = itertools.count(1)
 _T = TypeVar("_T")
 
 
@@ -96,17 +94,17 @@ class TelegramReplier:
         spends it for the writes it adds (settling drafts, changing buttons)."""
         self._bot = bot
         self._place = place
-        self._drafts = drafts
+        self._drafts = Drafts(
+            bot, place.chat_id, place.thread_id, on=drafts, on_refused=on_drafts_refused
+        )
         self._budget = budget
         self._clock = clock
         self._keyboard = keyboard  # shown while the reply streams (the Stop button)
-        self._on_drafts_refused = on_drafts_refused
         self._on_sent = on_sent  # told each new real message's id
         # In groups the character's name heads the reply's first message.
         self._heading = f"**{speaker}:** " if speaker else ""
         self._shown: dict[MessageRef, Rendered] = {}
         self._real: dict[MessageRef, int] = {}  # our ref -> Telegram message id
-        self._draft_of: dict[MessageRef, int] = {}
         self._tried: dict[MessageRef, Rendered] = {}  # differs from shown after a fallback
         self._ids = (MessageRef(f"t{n}") for n in itertools.count(1))
         self._texted = asyncio.Event()  # real words are on screen: typing may stop
@@ -135,7 +133,7 @@ class TelegramReplier:
 
     async def delete(self, ref: MessageRef) -> None:
         message_id = self._real.pop(ref, None)
-        self._draft_of.pop(ref, None)
+        self._drafts.forget(ref)
         if message_id is None:
             return
         try:
@@ -158,7 +156,7 @@ class TelegramReplier:
     async def close(self, keyboard: InlineKeyboardMarkup | None) -> list[int]:
         """After the turn: drafts become real messages, and the last one gets `keyboard`
         (Regenerate, swipes, Continue) in place of Stop. Returns the real message ids."""
-        had_drafts = any(ref not in self._real for ref in self._draft_of)
+        had_drafts = bool(self._drafts.unsettled(self._real))
         await self._settle_drafts(last_keyboard=keyboard)
         if not had_drafts and self._real and (keyboard is not None or self._keyboard is not None):
             last = self._real[next(reversed(self._real))]
@@ -193,7 +191,9 @@ class TelegramReplier:
         if rendered in (self._shown.get(ref), self._tried.get(ref)):
             return  # same as on screen (or as last tried): Telegram would say "not modified"
         self._tried[ref] = rendered
-        if self._drafts and await self._draft(ref, rendered):
+        if self._drafts.on and await self._drafts.show(ref, rendered):
+            self._shown[ref] = rendered
+            self._texted.set()
             return
         if ref in self._real:
             await self._edit_real(ref, rendered)
@@ -201,47 +201,15 @@ class TelegramReplier:
             await self._send_real(ref, rendered, self._keyboard)
         self._texted.set()
 
-    async def _draft(self, ref: MessageRef, rendered: Rendered) -> bool:
-        """Show `rendered` as a draft; False when drafts are refused (and are now off)."""
-        draft_id = self._draft_of.setdefault(ref, next(_draft_ids))
-        try:
-            await self._bot.send_message_draft(
-                self._place.chat_id,
-                draft_id,
-                text=rendered.text,
-                entities=list(rendered.entities),
-                message_thread_id=self._place.thread_id,
-                api_kwargs=STOPPABLE,  # PTB has no parameter for it yet
-            )
-        except (BadRequest, Forbidden) as exc:
-            _log.warning("drafts refused in a private chat (%s); sending and editing", exc)
-            self._drafts = False
-            self._draft_of.pop(ref, None)
-            if self._on_drafts_refused is not None:
-                self._on_drafts_refused()
-            return False
-        except TelegramError as exc:  # a flood wait, a timeout: try again, drafts stay on
-            raise delivery_error(exc, "updating the draft") from None
-        self._shown[ref] = rendered
-        self._texted.set()
-        return True
-
     async def _settle_drafts(self, last_keyboard: InlineKeyboardMarkup | None = None) -> None:
-        """Each draft's last state as a real message (a draft is a 30-second preview)."""
-        pending = [ref for ref in self._draft_of if ref not in self._real and ref in self._shown]
-        for index, ref in enumerate(pending):
-            keyboard = last_keyboard if index == len(pending) - 1 else None
-            shown = self._shown[ref]
+        """Through the chat's budget, retried like the stream's final write."""
 
-            async def settle(
-                ref: MessageRef = ref,
-                shown: Rendered = shown,
-                keyboard: InlineKeyboardMarkup | None = keyboard,
-            ) -> None:
-                await self._send_real(ref, shown, keyboard)
+        async def settle(
+            ref: MessageRef, shown: Rendered, keyboard: InlineKeyboardMarkup | None
+        ) -> None:
+            await self._persist(lambda: self._send_real(ref, shown, keyboard))
 
-            await self._persist(settle)
-            self._draft_of.pop(ref)
+        await self._drafts.settle(self._shown, self._real, settle, last_keyboard=last_keyboard)
 
     async def _send_real(
         self, ref: MessageRef, rendered: Rendered, keyboard: InlineKeyboardMarkup | None

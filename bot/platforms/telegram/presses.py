@@ -1,0 +1,125 @@
+"""What a press does on Telegram: a reply's buttons, the model picker, and the Stop under
+a private chat's streaming draft. Kept apart so the adapter only wires PTB; the buttons
+act on the chat's latest reply only (after a restart, the service's stored last reply).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable
+
+from telegram import Bot, CallbackQuery, Message, Update
+from telegram.ext import ContextTypes
+
+from bot.domain import Actor, CommandCall, Permission, TurnOutcome
+from bot.platforms.telegram.access import permission_of
+from bot.platforms.telegram.addressing import place_of
+from bot.platforms.telegram.buttons import read_button
+from bot.platforms.telegram.outbox import Outbox, channel_of
+from bot.platforms.telegram.picker import PickerPress, chosen, picker, read_picker
+from bot.platforms.telegram.replier import Place, TelegramReplier
+from bot.service.conversation import REWRITING_COMMANDS, ConversationService
+
+STOPPED = "stopped_message_generation"
+"""The update a draft's Stop button sends (Bot API 10.3; PTB keeps it in api_kwargs)."""
+OLD_BUTTON = "These buttons work on my latest reply; use the ones under it."
+TOAST_CHARS = 200
+"""Telegram shows at most 200 characters in a callback query's answer."""
+
+Stream = Callable[[Place, Callable[[TelegramReplier], Awaitable[TurnOutcome]]], Awaitable[None]]
+"""The adapter's streamed reply into a place (it records whose buttons act)."""
+
+
+class Presses:
+    def __init__(
+        self,
+        bot: Bot,
+        service: ConversationService,
+        out: Outbox,
+        *,
+        buttons_on: dict[int, int],
+        stream: Stream,
+        operators: frozenset[int],
+    ) -> None:
+        """`buttons_on` maps a chat to the reply whose buttons act, kept by `stream`."""
+        self._bot = bot
+        self._service = service
+        self._out = out
+        self._buttons_on = buttons_on
+        self._stream = stream
+        self._operators = operators
+
+    async def on_button(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None:
+            return
+        picked = read_picker(query.data)
+        if picked is not None and isinstance(query.message, Message):
+            await self._on_picker(query, query.message, picked)
+            return
+        press = read_button(query.data)
+        if press is None or not isinstance(query.message, Message):
+            await query.answer(OLD_BUTTON if press is not None else None)
+            return
+        message = query.message
+        acting = self._buttons_on.get(message.chat.id)
+        if press.command != "stop" and acting not in (None, message.message_id):
+            await query.answer(OLD_BUTTON)  # they act on the latest reply, not this one
+            return
+        rights = await permission_of(
+            self._bot, message.chat.id, query.from_user.id, operators=self._operators
+        )
+        actor = Actor(str(query.from_user.id), query.from_user.full_name, rights)
+        place = place_of(message, quote=False)
+        call = CommandCall(press.command, press.options, channel_of(place), actor)
+        if press.command in REWRITING_COMMANDS:
+            await query.answer()
+            await self._stream(place, lambda replier: self._service.rewrite(call, replier))
+            return
+        result = await self._service.run_command(call)
+        if press.command == "swipe" and not result.ephemeral:
+            await query.answer()
+            text = result.text
+            if result.speaker and place.chat_id < 0:
+                text = f"**{result.speaker}:** {text}"
+            await self._out.replace(place, message.message_id, text)
+        else:  # Stop's "Stopped.", or why it could not: a toast for the presser only
+            await query.answer(result.text[:TOAST_CHARS])
+
+    async def on_stopped(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Stop tapped under a private chat's streaming draft: stop that chat's reply."""
+        stopped = update.api_kwargs.get(STOPPED)
+        if not isinstance(stopped, dict) or not isinstance(stopped.get("chat"), dict):
+            return
+        chat_id = stopped["chat"].get("id")
+        if not isinstance(chat_id, int) or chat_id <= 0:
+            return
+        thread = stopped.get("message_thread_id")
+        place = Place(chat_id, thread if isinstance(thread, int) else None)
+        actor = Actor(str(chat_id), "you", Permission.SERVER_ADMIN)  # the chat's own user
+        await self._service.run_command(CommandCall("stop", {}, channel_of(place), actor))
+
+    async def _on_picker(self, query: CallbackQuery, message: Message, press: PickerPress) -> None:
+        """A page of the model picker, or a model chosen from it (by an admin: the service
+        checks the presser's rights like for a typed /model)."""
+        rights = await permission_of(
+            self._bot, message.chat.id, query.from_user.id, operators=self._operators
+        )
+        actor = Actor(str(query.from_user.id), query.from_user.full_name, rights)
+        place = place_of(message, quote=False)
+        call = CommandCall("model", {}, channel_of(place), actor)
+        models = await self._service.suggestions.model_ids(call)
+        if press.page is not None:
+            await query.answer()
+            await self._out.set_buttons(place, message.message_id, picker(models, press.page))
+            return
+        model = chosen(models, press)
+        if model is None:
+            await query.answer("The model list changed; run /model again.")
+            return
+        if rights < Permission.CHANNEL_ADMIN:
+            await query.answer("Only the chat's admins can choose the model.")
+            return
+        result = await self._service.run_command(dataclasses.replace(call, options={"name": model}))
+        await query.answer()
+        await self._out.replace(place, message.message_id, result.text, keyboard=None)
