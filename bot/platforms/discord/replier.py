@@ -16,7 +16,8 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -26,6 +27,7 @@ import discord
 from bot.domain import MessageRef, PlatformLimits
 from bot.errors import DeliveryError
 from bot.pacing import ChannelBudget
+from bot.platforms.background import meanwhile
 from bot.platforms.discord import buttons
 from bot.platforms.discord.delivery import delivery_error_text, is_gone, retry_after
 from bot.platforms.discord.places import Channel
@@ -119,16 +121,9 @@ class DiscordReplier:
         with contextlib.suppress(_Gone):
             await self._deliver("deleting a message", self._remove, message_id)
 
-    @contextlib.asynccontextmanager
-    async def typing(self) -> AsyncIterator[None]:
+    def typing(self) -> AbstractAsyncContextManager[None]:
         """ "… is typing" for the whole turn, refreshed before Discord lets it lapse."""
-        task = asyncio.create_task(self._keep_typing(), name="discord-typing")
-        try:
-            yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        return meanwhile(self._keep_typing, name="discord-typing")
 
     async def close(self, *, finished: bool) -> list[int]:
         """After the turn: Stop leaves every message; a finished reply's last message gets

@@ -20,7 +20,8 @@ import contextlib
 import dataclasses
 import itertools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -31,6 +32,7 @@ from telegram.error import TelegramError
 from bot.domain import MessageRef, PlatformLimits, count_utf16_units
 from bot.errors import DeliveryError
 from bot.pacing import ChannelBudget
+from bot.platforms.background import meanwhile
 from bot.platforms.telegram.delivery import (
     delivery_error,
     is_gone,
@@ -142,16 +144,9 @@ class TelegramReplier:
             if not is_gone(exc):
                 raise delivery_error(exc, "deleting a message") from None
 
-    @contextlib.asynccontextmanager
-    async def typing(self) -> AsyncIterator[None]:
+    def typing(self) -> AbstractAsyncContextManager[None]:
         """The typing action until the first words are shown (it is cleared by them)."""
-        task = asyncio.create_task(self._keep_typing(), name="telegram-typing")
-        try:
-            yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        return meanwhile(self._keep_typing, name="telegram-typing")
 
     async def close(self, keyboard: InlineKeyboardMarkup | None) -> list[int]:
         """After the turn: drafts become real messages, and the last one gets `keyboard`
