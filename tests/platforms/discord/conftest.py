@@ -14,6 +14,8 @@ from tests.fakes.console_process import bot_env
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
 
+STARTUP_SECONDS = 60.0
+
 
 @pytest.fixture
 def endpoint() -> Iterator[FakeOpenAI]:
@@ -57,7 +59,8 @@ def running(
     synced = len(fake.calls_to(route))
     with running_bot(tmp_path, env) as process:
         fake.wait_for_sync(
-            lambda: len(fake.calls_to(route)) > synced or not process.alive(), timeout=30
+            lambda: len(fake.calls_to(route)) > synced or not process.alive(),
+            timeout=STARTUP_SECONDS,  # generous: a parallel test run slows Python's start
         )
         assert process.alive(), process.log
         yield process

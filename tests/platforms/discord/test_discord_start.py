@@ -83,7 +83,7 @@ def test_discord_and_telegram_run_in_one_process(
             "TELEGRAM_API_URL": telegram.base_url,
         }
         with running(tmp_path, endpoint, discord_fake, settings, encryption_key):
-            telegram.wait_for_sync(lambda: telegram.waiting_polls > 0, timeout=30)
+            telegram.wait_for_sync(lambda: telegram.waiting_polls > 0, timeout=60)
             telegram.user_message(PRIVATE_CHAT, "hello from Telegram")
             discord_fake.user_message(CHANNEL_ID, "hello from Discord", mentions_bot=True)
             reply = last_finished(discord_fake, CHANNEL_ID)

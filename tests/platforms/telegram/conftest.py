@@ -14,6 +14,8 @@ from tests.fakes.console_process import bot_env
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.telegram_server import FakeTelegram
 
+STARTUP_SECONDS = 60.0
+
 
 @pytest.fixture(autouse=True)
 def timedelta_periods(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -52,7 +54,10 @@ def bot(
         **bot_settings,
     )
     with running_bot(tmp_path, env) as process:
-        telegram.wait_for_sync(lambda: telegram.waiting_polls > 0 or not process.alive())
+        # Generous: under a parallel test run, starting Python and migrating takes a while.
+        telegram.wait_for_sync(
+            lambda: telegram.waiting_polls > 0 or not process.alive(), timeout=STARTUP_SECONDS
+        )
         assert process.alive(), process.log
         yield process
     assert "Traceback" not in process.log, process.log

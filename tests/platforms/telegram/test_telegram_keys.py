@@ -148,7 +148,8 @@ def test_a_key_pasted_as_chat_never_reaches_the_model(
     ):
         typed = telegram.user_message(GROUP, line, from_user=BOB)
         telegram.wait_for_sync(
-            lambda typed=typed: telegram.message(GROUP, typed["message_id"]) is None
+            lambda typed=typed: telegram.message(GROUP, typed["message_id"]) is None,
+            timeout=TIMEOUT,
         )
     assert "revoke" in said(telegram, GROUP, 2)
     assert bot.stop() == 0
