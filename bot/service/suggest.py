@@ -10,10 +10,12 @@ from __future__ import annotations
 import logging
 
 from bot.commands import find_command
-from bot.domain import CommandCall
+from bot.domain import CommandCall, Connection
+from bot.endpoints import repair_base_url
 from bot.errors import BotError
 from bot.ports import Characters, Profiles, Store
-from bot.presets import suggest_presets
+from bot.presets import find_preset, suggest_presets
+from bot.service.connection import BACK_TO_DEFAULT
 from bot.service.models import MAX_SUGGESTIONS, ModelCatalog, filter_models
 from bot.service.targets import Targets
 
@@ -83,5 +85,25 @@ class Suggestions:
 
     async def _models(self, call: CommandCall, typed: str) -> list[str]:
         state = await self._store.load_channel(call.channel)
-        connection = self._targets.connection_for(state)
-        return await self._catalog.suggest(connection, typed) if connection else []
+        current = self._targets.connection_for(state)
+        named = _endpoint_being_set(call)
+        if named is not None and (current is None or current.base_url != named.base_url):
+            current = named  # the same URL keeps the channel's connection, key and all
+        return await self._catalog.suggest(current, typed) if current else []
+
+
+def _endpoint_being_set(call: CommandCall) -> Connection | None:
+    """The endpoint a /connect or /profile save names in the options typed so far, so its
+    model list is offered before it is saved; only to someone who may run the command (a
+    member cannot make the bot probe addresses), and through the endpoint guard, as any
+    chat-set endpoint. None when no such endpoint is named."""
+    spec = find_command(call.name)
+    if spec is None or call.actor.permission < spec.permission:
+        return None
+    if call.name == "profile" and call.options.get("action") != "save":
+        return None
+    preset = find_preset(call.options.get("preset", ""))
+    raw = call.options.get("base_url", "").strip() or (preset.base_url if preset else "")
+    if not raw or raw.lower() == BACK_TO_DEFAULT:
+        return None
+    return Connection(base_url=repair_base_url(raw).url, model=None, api_key=None)

@@ -44,3 +44,25 @@ async def test_profiles_are_suggested(harness: Harness) -> None:
     assert await harness.service.suggestions.for_option(typing_in("profile"), "name", "ho") == [
         "home"
     ]
+
+
+async def test_connect_offers_the_models_of_the_url_being_typed(harness: Harness) -> None:
+    """/connect base_url:… model:… lists that endpoint's models before it is saved, to
+    someone who may connect; a member typing the same gets the current endpoint's, and the
+    bot never asks the typed address for them."""
+    harness.client.models_at = {
+        "http://new.example:8080/v1": ["new-model-a", "new-model-b"],
+        "http://operator.example/v1": ["operator-model"],
+    }
+    admin = Actor("ann", "Ann", Permission.SERVER_ADMIN)
+    typed = {"base_url": " http://new.example:8080/v1/ "}  # repaired as /connect would
+    connecting = CommandCall("connect", typed, CHANNEL, admin)
+    suggest = harness.service.suggestions.for_option
+    assert await suggest(connecting, "model", "new") == ["new-model-a", "new-model-b"]
+    member = CommandCall("connect", typed, CHANNEL, Actor("bob", "Bob", Permission.EVERYONE))
+    assert await suggest(member, "model", "") == ["operator-model"]
+    asked = [c.base_url for c in harness.client.models_asked]
+    assert asked == ["http://new.example:8080/v1", "http://operator.example/v1"]
+    assert not harness.client.models_asked[0].trusted, "guarded like any URL typed in a chat"
+    garbage = CommandCall("connect", {"base_url": "::::"}, CHANNEL, admin)
+    assert await suggest(garbage, "model", "") == []

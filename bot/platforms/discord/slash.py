@@ -23,7 +23,7 @@ from bot.platforms.discord.access import actor_of, permission_of
 from bot.platforms.discord.forms import OnSubmit, SecretForm
 from bot.platforms.discord.places import Channel, channel_key, server_of, talkable
 from bot.platforms.discord.replier import LIMITS, DiscordReplier
-from bot.platforms.discord.tree import SlashCall
+from bot.platforms.discord.tree import SlashCall, read_call
 from bot.service.conversation import REWRITING_COMMANDS, ConversationService
 from bot.text import split_for_limit
 
@@ -76,7 +76,9 @@ class SlashCommands:
         channel = talkable(interaction.channel)
         if channel is None:
             return []
-        call = self._call(interaction, channel, spec.name, {})
+        typed_so_far = read_call(spec, dict(iter(interaction.namespace))).options
+        typed_so_far.pop(option.name, None)
+        call = self._call(interaction, channel, spec.name, typed_so_far)
         try:
             async with asyncio.timeout(SUGGEST_SECONDS):
                 return await self._service.suggestions.for_option(call, option.name, typed)

@@ -29,6 +29,7 @@ pytestmark = pytest.mark.slow
 
 TURNS = 20
 EPHEMERAL = 1 << 6
+ADMIN_ID = 930_000_000_000_000_077
 AVATAR = tiny_png(colour=90)
 
 
@@ -134,3 +135,19 @@ def test_an_exported_card_comes_back_as_a_file_only_the_caller_sees(
     assert json.loads(fake.uploaded(attachment["id"]))["data"]["name"] == "Alice"
     assert all(m["flags"] & EPHEMERAL for m in fake.interaction_messages(exported["id"]))
     assert fake.messages(CHANNEL_ID) == [], "nothing of it in the channel"
+
+
+def test_connect_offers_the_models_of_the_address_being_typed(
+    discord_fake: FakeDiscord, endpoint: FakeOpenAI, bot: BotProcess
+) -> None:
+    """Typing /connect base_url:… model:… lists that endpoint's models before anything is
+    saved, to a member who may connect."""
+    fake = discord_fake
+    endpoint.models = ["fake-model", "other-model"]
+    fake.add_member(ADMIN_ID, "ada", permissions=ADMIN_PERMISSIONS)
+    typing = fake.autocomplete(
+        CHANNEL_ID, "connect", "model", "oth", options={"base_url": endpoint.base_url},
+        user=ADMIN_ID,
+    )  # fmt: skip
+    offered = found(fake, lambda: fake.autocomplete_choices(typing["id"]))
+    assert [choice["value"] for choice in offered] == ["other-model"]
