@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
@@ -25,7 +24,6 @@ __all__ = [
     "ReplyStream",
     "SystemClock",
     "TokenBucket",
-    "write_persistently",
 ]
 
 _log = logging.getLogger(__name__)
@@ -35,8 +33,6 @@ NOTE_SEPARATOR = "\n\n"
 MAX_FINAL_FAILURES = 3
 MAX_FINAL_RATE_LIMITS = 5  # each waits its retry_after first
 """Failed attempts at the final text (or the placeholder) before the stream gives up."""
-MAX_OWN_WRITE_ATTEMPTS = 5
-"""Tries at a platform write outside a stream (a settled draft, new buttons)."""
 ABORT_SECONDS = 10.0
 """How long a stream whose body failed keeps trying to deliver the text so far."""
 
@@ -293,30 +289,3 @@ class ReplyStream:
         self._tail = self._tail[len(chunk.body) :]
         self._tail_fence = chunk.fence_at_end
         self._tail_line_start = chunk.body.endswith("\n")
-
-
-async def write_persistently(
-    write: Callable[[], Awaitable[None]],
-    *,
-    budget: ChannelBudget,
-    clock: Clock,
-    attempts: int = MAX_OWN_WRITE_ATTEMPTS,
-) -> None:
-    """A replier's own write after or between the stream's (a draft made a message, the
-    buttons a finished reply gets): paced by the channel's budget, and retried after a
-    platform's pause (which pauses the channel) or a failure, a bounded number of times,
-    because it carries the reply's final state. Raises the last DeliveryError."""
-    failures = 0
-    while True:
-        await budget.spend(clock)
-        try:
-            await write()
-        except DeliveryError as exc:
-            failures += 1
-            if failures >= attempts:
-                raise
-            if exc.retry_after is not None:
-                budget.pause_until(clock.now() + exc.retry_after)
-            _log.warning("retrying a reply's own write (%s)", exc)
-        else:
-            return

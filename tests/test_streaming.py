@@ -13,14 +13,7 @@ from hypothesis import strategies as st
 
 from bot.domain import ChannelKey, PlatformLimits, count_utf16_units
 from bot.errors import DeliveryError
-from bot.streaming import (
-    MAX_FINAL_RATE_LIMITS,
-    ChannelBudget,
-    Pacing,
-    ReplyStream,
-    TokenBucket,
-    write_persistently,
-)
+from bot.streaming import MAX_FINAL_RATE_LIMITS, ChannelBudget, Pacing, ReplyStream, TokenBucket
 from bot.text import FENCE_CLOSE, open_fence_at_end
 from tests.fakes.clock import FakeClock
 from tests.fakes.recording_replier import Call, RecordingReplier
@@ -600,30 +593,3 @@ async def test_final_delivery_gives_up_on_endless_rate_limits() -> None:
         await stream.finish()
     failed = [call for call in replier.calls if not call.ok]
     assert len(failed) == MAX_FINAL_RATE_LIMITS
-
-
-async def test_a_repliers_own_write_waits_out_a_pause_and_gives_up_in_the_end() -> None:
-    """A final write (new buttons, a settled draft) asked to wait 3 s goes again after 3 s;
-    one that keeps failing is tried a bounded number of times, then the error is raised."""
-    clock = FakeClock(auto=True)
-    budget = ChannelBudget(TokenBucket(5, 1.0))
-    tries: list[float] = []
-
-    async def slowed_once() -> None:
-        tries.append(clock.now())
-        if len(tries) == 1:
-            raise DeliveryError("slow down", retry_after=3.0)
-
-    await write_persistently(slowed_once, budget=budget, clock=clock)
-    assert tries[0] == 0.0
-    assert tries[1] >= 3.0
-
-    refused: list[float] = []
-
-    async def always_refused() -> None:
-        refused.append(clock.now())
-        raise DeliveryError("refused")
-
-    with pytest.raises(DeliveryError, match="refused"):
-        await write_persistently(always_refused, budget=budget, clock=clock, attempts=3)
-    assert len(refused) == 3

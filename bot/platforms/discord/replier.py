@@ -31,8 +31,8 @@ from bot.platforms.background import meanwhile
 from bot.platforms.discord import buttons
 from bot.platforms.discord.delivery import delivery_error_text, is_gone, retry_after
 from bot.platforms.discord.places import Channel
+from bot.platforms.own_writes import write_persistently
 from bot.ports import Clock
-from bot.streaming import write_persistently
 
 _log = logging.getLogger(__name__)
 

@@ -33,6 +33,7 @@ from bot.domain import MessageRef, PlatformLimits, count_utf16_units
 from bot.errors import DeliveryError
 from bot.pacing import ChannelBudget
 from bot.platforms.background import meanwhile
+from bot.platforms.own_writes import write_persistently
 from bot.platforms.telegram.delivery import (
     delivery_error,
     is_gone,
@@ -42,7 +43,6 @@ from bot.platforms.telegram.delivery import (
 from bot.platforms.telegram.drafts import Drafts
 from bot.platforms.telegram.render import MAX_MESSAGE_UTF16, Rendered, plain, render
 from bot.ports import Clock
-from bot.streaming import write_persistently
 
 _log = logging.getLogger(__name__)
 
