@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.discord_wire import MANAGE_GUILD
+from tests.fakes.openai_server import FakeOpenAI, RecordedRequest
 
 TIMEOUT = 30.0
 ADMIN_PERMISSIONS = MANAGE_GUILD
@@ -96,3 +97,17 @@ def answer_to(fake: FakeDiscord, interaction: dict[str, Any]) -> str:
         return ""
 
     return fake.wait_for_sync(settled, timeout=TIMEOUT)
+
+
+def chat_requests(endpoint: FakeOpenAI) -> list[RecordedRequest]:
+    """The chat completions the endpoint was asked for, oldest first."""
+    return [r for r in endpoint.requests if r.path.endswith("/chat/completions")]
+
+
+def post_containing(fake: FakeDiscord, channel_id: int, words: str) -> Message:
+    """The bot's first message in the channel that contains `words`, once there is one."""
+
+    def find() -> Message | None:
+        return next((m for m in bot_messages(fake, channel_id) if words in m["content"]), None)
+
+    return found(fake, find)

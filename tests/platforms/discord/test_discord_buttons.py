@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,10 +16,12 @@ from tests.platforms.discord.helpers import (
     Message,
     answer_to,
     bot_messages,
+    chat_requests,
     finished,
     found,
     labels,
     last_finished,
+    post_containing,
     slash,
 )
 
@@ -30,8 +31,8 @@ FENCE = "```"
 
 
 def chats(endpoint: FakeOpenAI) -> list[str]:
-    """The base URL path of each chat request the endpoint received."""
-    return [r.path for r in endpoint.requests if r.path.endswith("/chat/completions")]
+    """The path of each chat request the endpoint received."""
+    return [r.path for r in chat_requests(endpoint)]
 
 
 def last_reply(fake: FakeDiscord) -> Message:
@@ -90,12 +91,7 @@ def test_stop_ends_a_reply_while_it_streams(
     fake = discord_fake
     slash(fake, CHANNEL_ID, "model", {"name": "scenario/slow"}, permissions=MANAGE_CHANNELS)
     fake.user_message(CHANNEL_ID, "go on forever", mentions_bot=True)
-    streaming = found(
-        fake,
-        lambda: next(
-            (m for m in bot_messages(fake, CHANNEL_ID) if "t000002" in m["content"]), None
-        ),
-    )
+    streaming = post_containing(fake, CHANNEL_ID, "t000002")
     assert "■ Stop" in labels(streaming)
     fake.press_button(CHANNEL_ID, streaming["id"], "p1:stop")
     fake.wait_for_sync(lambda: endpoint.closed_early >= 1, timeout=TIMEOUT)
@@ -149,15 +145,9 @@ def test_a_reply_deleted_while_it_streams_carries_on_in_a_new_message(
     slash(fake, CHANNEL_ID, "model", {"name": "scenario/slow"}, permissions=MANAGE_CHANNELS)
     fake.user_message(CHANNEL_ID, "go on", mentions_bot=True)
 
-    def showing(token: str) -> Callable[[], Message | None]:
-        def find() -> Message | None:
-            return next((m for m in bot_messages(fake, CHANNEL_ID) if token in m["content"]), None)
-
-        return find
-
-    first = found(fake, showing("t000002"))
+    first = post_containing(fake, CHANNEL_ID, "t000002")
     fake.delete_user_message(CHANNEL_ID, first["id"])
-    second = found(fake, showing("t000010"))
+    second = post_containing(fake, CHANNEL_ID, "t000010")
     assert second["id"] != first["id"]
     fake.press_button(CHANNEL_ID, second["id"], "p1:stop")
     stopped = last_finished(fake, CHANNEL_ID)

@@ -26,8 +26,10 @@ from tests.platforms.discord.helpers import (
     TIMEOUT,
     answer_to,
     bot_messages,
+    chat_requests,
     finished,
     labels,
+    post_containing,
     slash,
 )
 from tests.prompt.worked_example import ALICE
@@ -41,7 +43,7 @@ PIRATE = "Answer like a pirate."
 
 def chats(endpoint: FakeOpenAI) -> list[dict[str, Any]]:
     """The bodies of the chat requests the endpoint received, oldest first."""
-    return [r.json for r in endpoint.requests if r.path.endswith("/chat/completions")]
+    return [r.json for r in chat_requests(endpoint)]
 
 
 def texts(request: dict[str, Any]) -> str:
@@ -62,15 +64,6 @@ def wait_for_replies(fake: FakeDiscord, channel_id: int, count: int) -> list[dic
         return done if len(done) >= count else []
 
     return fake.wait_for_sync(replies, timeout=TIMEOUT)
-
-
-def wait_for_post(fake: FakeDiscord, channel_id: int, words: str) -> dict[str, Any]:
-    """The bot's message in the channel that contains `words`."""
-    empty: dict[str, Any] = {}
-    return fake.wait_for_sync(
-        lambda: next((m for m in bot_messages(fake, channel_id) if words in m["content"]), empty),
-        timeout=TIMEOUT,
-    )
 
 
 @pytest.fixture
@@ -138,7 +131,7 @@ def test_with_direct_messages_off_a_dm_gets_a_note_and_the_model_is_not_asked(
     with running(tmp_path, endpoint, fake, settings, encryption_key):
         dm = fake.dm_channel(ALICE_ID)
         fake.user_message(dm, "hello in private")
-        note = wait_for_post(fake, dm, "turned direct messages off")
+        note = post_containing(fake, dm, "turned direct messages off")
         assert not finished(note)
         fake.user_message(CHANNEL_ID, "hello in public", mentions_bot=True)
         wait_for_replies(fake, CHANNEL_ID, 1)
@@ -165,7 +158,7 @@ def test_replies_to_the_bot_are_answered_and_other_messages_only_after_listen_al
     fake.slash_command(
         CHANNEL_ID, "listen", {"mode": "all"}, member_permissions=MANAGE_CHANNELS
     )  # answered in the channel, for everyone
-    wait_for_post(fake, CHANNEL_ID, "I now answer every message here")
+    post_containing(fake, CHANNEL_ID, "I now answer every message here")
     fake.user_message(CHANNEL_ID, "anyone there?")
     third = wait_for_replies(fake, CHANNEL_ID, 3)[-1]
     assert third["content"] == "You said: anyone there?"

@@ -18,6 +18,7 @@ from tests.platforms.discord.helpers import (
     ADMIN_PERMISSIONS,
     answer_to,
     bot_messages,
+    chat_requests,
     finished,
     found,
     replies_finished,
@@ -100,7 +101,7 @@ def test_a_channel_set_up_with_slash_commands_chats_as_its_character(
     assert fake.webhook_avatar(int(webhook["id"])) == AVATAR
     assert all(m["author"]["avatar"] == webhook["avatar"] for m in said)
     assert fake.rate_limited == []
-    chats = [r for r in endpoint.requests if r.path.endswith("/chat/completions")]
+    chats = chat_requests(endpoint)
     assert len(chats) == TURNS
     assert all(r.headers.get("authorization") == f"Bearer {key}" for r in chats)
     assert all(r.json["model"] == "other-model" for r in chats)

@@ -8,7 +8,7 @@ import pytest
 from tests.fakes.bot_process import BotProcess
 from tests.fakes.discord_server import CHANNEL_ID, FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
-from tests.platforms.discord.helpers import TIMEOUT, bot_messages, finished
+from tests.platforms.discord.helpers import TIMEOUT, bot_messages, chat_requests, finished
 
 pytestmark = pytest.mark.slow
 
@@ -30,6 +30,6 @@ def test_a_key_sent_to_the_bot_is_deleted_and_never_reaches_the_model(
         ),
         timeout=TIMEOUT,
     )
-    [request] = [r for r in endpoint.requests if r.path.endswith("/chat/completions")]
+    [request] = chat_requests(endpoint)
     assert key not in str(request.json)
     assert key not in bot.log
