@@ -36,6 +36,7 @@ from bot.ports import (
     Replier,
     Store,
 )
+from bot.service.attachments import with_text_files
 from bot.service.characters import CharacterCommands
 from bot.service.connection import ConnectionCommands
 from bot.service.handlers import Handlers
@@ -219,6 +220,7 @@ class ConversationService:
         return CommandResult("Stopped.", ephemeral=False)
 
     async def _answer(self, incoming: Incoming, replier: Replier, run: RunningTurn) -> TurnOutcome:
+        content = with_text_files(incoming.text, incoming.attachments)  # or refused, unsent
         state = await self._store.load_channel(incoming.channel)
         connection, model = await self._targets.resolve(state)
         pictures = self._pictures.take(
@@ -229,7 +231,7 @@ class ConversationService:
         message = NewUserMessage(
             author_id=incoming.author_id,
             author_name=incoming.author_name,
-            content=incoming.text,
+            content=content,
             platform_message_id=incoming.platform_message_id,
             images=pictures.urls,
         )

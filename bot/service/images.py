@@ -1,7 +1,7 @@
 """Images that come with a message, turned into what a vision model reads: data URLs.
 
-Only what a model can take goes through; everything left out is named in a note, so a
-user never wonders whether the bot saw their picture.
+Only what a model can take goes through; every image left out is named in a note, so a
+user never wonders whether the bot saw their picture. Other files are `attachments`'.
 """
 
 from __future__ import annotations
@@ -19,6 +19,11 @@ MAX_IMAGES = 4
 IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/webp", "image/gif"})
 
 
+def is_image(content_type: str) -> bool:
+    """Whether a file of this declared type goes to a vision model (parameters ignored)."""
+    return content_type.partition(";")[0].strip().lower() in IMAGE_TYPES
+
+
 @dataclass(frozen=True, slots=True)
 class Pictures:
     urls: tuple[str, ...] = ()
@@ -34,11 +39,8 @@ class PictureTaker:
         `sees_images` is False once the model has refused images: they are still kept with
         the message (a vision model chosen later will see them), but the user is told.
         """
-        images = [a for a in attachments if a.content_type.split(";")[0].strip() in IMAGE_TYPES]
-        others = [a.filename for a in attachments if a not in images]
+        images = [a for a in attachments if is_image(a.content_type)]
         notes = []
-        if others:
-            notes.append(f"I can only look at images, so I left out {', '.join(others)}.")
         if images and api_type is ApiType.TEXT:
             notes.append(
                 "This channel uses text completion, which can't take images; "
@@ -59,5 +61,5 @@ class PictureTaker:
 
 
 def _data_url(attachment: Attachment) -> str:
-    kind = attachment.content_type.split(";")[0].strip()
+    kind = attachment.content_type.split(";")[0].strip().lower()
     return f"data:{kind};base64,{base64.b64encode(attachment.data).decode('ascii')}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 
-from bot.domain import Attachment, Incoming, MediaPart, MessageStatus, Role, TurnOutcome
+from bot.domain import Attachment, Incoming, MediaPart, Role, TurnOutcome
 from bot.service.images import MAX_IMAGE_BYTES, MAX_IMAGES
 from tests.fakes.recording_replier import RecordingReplier
 from tests.fakes.scripted_client import reply
@@ -63,20 +63,6 @@ async def test_the_image_stays_with_its_message_in_later_turns(harness: Harness)
     first = harness.client.requests[-1].messages[0]
     assert first.media == (MediaPart(data_url(image)),)
     assert harness.client.requests[-1].messages[-1].parts == ()
-
-
-async def test_other_files_are_named_in_a_note(harness: Harness) -> None:
-    """A file that is no image is left out, and the reply says which one."""
-    harness.client.scripts.append(reply("Sure."))
-    replier = harness.replier()
-    outcome = await say_with(
-        harness, "Read this", Attachment("notes.txt", "text/plain", b"hi"), replier=replier
-    )
-    assert outcome.status is MessageStatus.COMPLETE
-    assert harness.client.requests[-1].messages[-1].parts == ()
-    shown = list(replier.messages.values())[-1]
-    assert shown.startswith("Sure.")
-    assert "I can only look at images, so I left out notes.txt." in shown
 
 
 async def test_an_oversized_image_is_named_in_a_note(harness: Harness) -> None:
