@@ -14,10 +14,10 @@ from typing import Literal
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
 from alembic.util.exc import CommandError
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, TypeDecorator, text
 
 from bot.storage.db import create_engine
-from bot.storage.tables import Base, UtcDateTime
+from bot.storage.tables import Base
 
 DEFAULT_URL = "sqlite+aiosqlite:///data/parlor.db"
 # pg_advisory_xact_lock key ("parlor" in ASCII): one migrating process at a time.
@@ -37,8 +37,8 @@ def database_url() -> str:
 
 def render_item(type_: str, obj: object, _context: AutogenContext) -> str | Literal[False]:
     """Migrations spell our column types in plain SQLAlchemy, so they never import bot code."""
-    if type_ == "type" and isinstance(obj, UtcDateTime):
-        return "sa.DateTime(timezone=True)"
+    if type_ == "type" and isinstance(obj, TypeDecorator):
+        return f"sa.{obj.impl!r}"
     return False
 
 

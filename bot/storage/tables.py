@@ -27,6 +27,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from bot.storable import storable_json, storable_text
+
 JsonObject = dict[str, Any]
 
 # Stable constraint names, so that migrations can address them on every backend.
@@ -68,6 +70,34 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+class StorableText(TypeDecorator[str]):
+    """Text of any length, written through `storable_text`: PostgreSQL would refuse a NUL,
+    and no backend can encode a lone surrogate, and a turn must not be lost over either."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else storable_text(value)
+
+
+class StorableString(StorableText):
+    """A short string (names, ids, our own vocabularies), written like `StorableText`."""
+
+    impl = String
+    cache_ok = True
+
+
+class StorableJson(TypeDecorator[Any]):
+    """JSON whose strings, keys included, are written through `storable_text`."""
+
+    impl = JSON
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return storable_json(value)
+
+
 class Base(DeclarativeBase):
     """Strings have a length only for our own small vocabularies (roles, statuses,
     modes); text from outside (names, models, ids, finish reasons) is unbounded, so
@@ -91,14 +121,18 @@ class ConnectionRow(Base):
     __table_args__ = (UniqueConstraint("scope", "name"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    scope: Mapped[str] = mapped_column(String)
-    name: Mapped[str] = mapped_column(String)
-    base_url: Mapped[str] = mapped_column(Text)
+    scope: Mapped[str] = mapped_column(StorableString())
+    name: Mapped[str] = mapped_column(StorableString())
+    base_url: Mapped[str] = mapped_column(StorableText())
     api_key_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
-    key_hint: Mapped[str | None] = mapped_column(String)  # the masked form, never the key
-    model: Mapped[str | None] = mapped_column(String)  # a profile's model; a channel's own wins
+    key_hint: Mapped[str | None] = mapped_column(StorableString())  # the masked form, never the key
+    model: Mapped[str | None] = mapped_column(
+        StorableString()
+    )  # a profile's model; a channel's own wins
     # EndpointOptions: extra body, headers, excluded keys, learned max-tokens field…
-    params: Mapped[JsonObject] = mapped_column(JSON, default=dict, server_default=text("'{}'"))
+    params: Mapped[JsonObject] = mapped_column(
+        StorableJson(), default=dict, server_default=text("'{}'")
+    )
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = _updated_at()
 
@@ -110,25 +144,29 @@ class ChannelRow(Base):
     __table_args__ = (UniqueConstraint("platform", "external_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    platform: Mapped[str] = mapped_column(String(32))
-    external_id: Mapped[str] = mapped_column(String)
+    platform: Mapped[str] = mapped_column(StorableString(32))
+    external_id: Mapped[str] = mapped_column(StorableString())
     connection_id: Mapped[int | None] = mapped_column(
         ForeignKey("connections.id", ondelete="SET NULL")
     )
-    model: Mapped[str | None] = mapped_column(String)
-    system_prompt: Mapped[str | None] = mapped_column(Text)
-    postprocess_mode: Mapped[str] = mapped_column(String(20), default="none", server_default="none")
-    params: Mapped[JsonObject] = mapped_column(JSON, default=dict, server_default=text("'{}'"))
-    api_type: Mapped[str] = mapped_column(String(20), default="chat", server_default="chat")
-    instruct_template: Mapped[str | None] = mapped_column(String(64))
+    model: Mapped[str | None] = mapped_column(StorableString())
+    system_prompt: Mapped[str | None] = mapped_column(StorableText())
+    postprocess_mode: Mapped[str] = mapped_column(
+        StorableString(20), default="none", server_default="none"
+    )
+    params: Mapped[JsonObject] = mapped_column(
+        StorableJson(), default=dict, server_default=text("'{}'")
+    )
+    api_type: Mapped[str] = mapped_column(StorableString(20), default="chat", server_default="chat")
+    instruct_template: Mapped[str | None] = mapped_column(StorableString(64))
     reasoning_display: Mapped[str] = mapped_column(
-        String(20), default="hide", server_default="hide"
+        StorableString(20), default="hide", server_default="hide"
     )
     character_id: Mapped[int | None] = mapped_column(
         ForeignKey("characters.id", ondelete="SET NULL")
     )
     # The system text strict post-processing puts first; None: "[Start a new chat]".
-    postprocess_placeholder: Mapped[str | None] = mapped_column(Text)
+    postprocess_placeholder: Mapped[str | None] = mapped_column(StorableText())
     # Answer every message in a group channel, not only mentions and replies.
     answer_all: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # channels ↔ chats is a cycle: this side is added after both tables exist.
@@ -149,9 +187,9 @@ class CharacterRow(Base):
     __table_args__ = (UniqueConstraint("scope", "name"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    scope: Mapped[str] = mapped_column(String, server_default="")
-    name: Mapped[str] = mapped_column(String)
-    card: Mapped[JsonObject] = mapped_column(JSON)
+    scope: Mapped[str] = mapped_column(StorableString(), server_default="")
+    name: Mapped[str] = mapped_column(StorableString())
+    card: Mapped[JsonObject] = mapped_column(StorableJson())
     avatar: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = _updated_at()
@@ -164,10 +202,10 @@ class PersonaRow(Base):
     __table_args__ = (UniqueConstraint("platform", "user_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    platform: Mapped[str] = mapped_column(String(32))
-    user_id: Mapped[str] = mapped_column(String)
-    name: Mapped[str] = mapped_column(String)
-    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    platform: Mapped[str] = mapped_column(StorableString(32))
+    user_id: Mapped[str] = mapped_column(StorableString())
+    name: Mapped[str] = mapped_column(StorableString())
+    description: Mapped[str] = mapped_column(StorableText(), default="", server_default="")
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = _updated_at()
 
@@ -181,7 +219,7 @@ class ChatRow(Base):
     channel_id: Mapped[int] = mapped_column(
         ForeignKey("channels.id", ondelete="CASCADE"), index=True
     )
-    title: Mapped[str | None] = mapped_column(String)
+    title: Mapped[str | None] = mapped_column(StorableString())
     archived_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = _created_at()
 
@@ -194,20 +232,22 @@ class MessageRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"))
-    role: Mapped[str] = mapped_column(String(16))
-    author_id: Mapped[str | None] = mapped_column(String)
-    author_name: Mapped[str | None] = mapped_column(String)
-    content: Mapped[str] = mapped_column(Text)
-    reasoning: Mapped[str] = mapped_column(Text, default="", server_default="")
-    status: Mapped[str] = mapped_column(String(16))
-    finish_reason: Mapped[str | None] = mapped_column(String)
+    role: Mapped[str] = mapped_column(StorableString(16))
+    author_id: Mapped[str | None] = mapped_column(StorableString())
+    author_name: Mapped[str | None] = mapped_column(StorableString())
+    content: Mapped[str] = mapped_column(StorableText())
+    reasoning: Mapped[str] = mapped_column(StorableText(), default="", server_default="")
+    status: Mapped[str] = mapped_column(StorableString(16))
+    finish_reason: Mapped[str | None] = mapped_column(StorableString())
     token_count: Mapped[int | None] = mapped_column(Integer)
-    token_counter: Mapped[str | None] = mapped_column(String)  # which tokenizer counted
+    token_counter: Mapped[str | None] = mapped_column(StorableString())  # which tokenizer counted
     # Kept alternatives of a reply ({content, reasoning, status, finish_reason}); `content`
     # mirrors the chosen one, so history reads need not open this.
-    swipes: Mapped[list[JsonObject] | None] = mapped_column(JSON)
+    swipes: Mapped[list[JsonObject] | None] = mapped_column(StorableJson())
     swipe_index: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    images: Mapped[list[str] | None] = mapped_column(JSON)  # data: URLs sent with the message
-    platform_message_ids: Mapped[list[str] | None] = mapped_column(JSON)
+    images: Mapped[list[str] | None] = mapped_column(
+        StorableJson()
+    )  # data: URLs sent with the message
+    platform_message_ids: Mapped[list[str] | None] = mapped_column(StorableJson())
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = _updated_at()
