@@ -15,6 +15,11 @@ _log = logging.getLogger(__name__)
 
 MAX_LINE_BYTES = 16 * 1024 * 1024
 """A line longer than this is refused: a server that never ends a line must not eat our memory."""
+MAX_EVENT_CHARS = MAX_LINE_BYTES
+"""The most one event's data lines may hold together: a server that sends data lines and never
+the blank line that ends the event must not eat our memory either. Each line is charged
+_LINE_CHARGE_CHARS more than its characters, since a held line costs memory however short it is."""
+_LINE_CHARGE_CHARS = 64  # a str header and a list slot, rounded up
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _BOM = "\ufeff"
@@ -39,16 +44,19 @@ class SSEDecoder:
     Events follow the WHATWG rules: comment lines (starting with ":") are dropped, at most
     one space after the colon is stripped, data lines are joined with "\\n", an event is
     dispatched at a blank line even when its data is empty, `id`, `retry` and unknown fields
-    are ignored. Whatever is unterminated when the stream ends is discarded.
+    are ignored. Whatever is unterminated when the stream ends is discarded. A line over
+    MAX_LINE_BYTES, or an event whose data lines pass MAX_EVENT_CHARS, raises
+    EndpointStreamError: memory stays bounded whatever the server sends.
     """
 
-    __slots__ = ("_clean", "_data", "_event", "_skip_lf", "_started", "_tail")
+    __slots__ = ("_clean", "_data", "_event", "_size", "_skip_lf", "_started", "_tail")
 
     def __init__(self) -> None:
         self._tail = bytearray()  # bytes after the last line break seen
         self._skip_lf = False  # the last chunk ended in CR: a leading LF belongs to it
         self._started = False  # a leading byte-order mark is dropped once
         self._data: list[str] = []
+        self._size = 0  # what the data lines of the open event cost, in MAX_EVENT_CHARS' units
         self._event = ""
         self._clean = False  # between events, nothing pending: the fast path may run
 
@@ -114,6 +122,7 @@ class SSEDecoder:
                 if data:
                     events.append(SSEEvent(self._event or "message", "\n".join(data)))
                     data.clear()
+                    self._size = 0
                 self._event = ""
                 continue
             if line.startswith("data:"):
@@ -123,8 +132,21 @@ class SSEDecoder:
             else:
                 self._field(line)
                 continue
-            data.append(value[1:] if value[:1] == " " else value)
+            self._hold(value[1:] if value[:1] == " " else value)
         return events
+
+    def _hold(self, value: str) -> None:
+        """One more data line of the open event, within MAX_EVENT_CHARS."""
+        self._size += len(value) + _LINE_CHARGE_CHARS
+        if self._size > MAX_EVENT_CHARS:
+            self._data.clear()
+            self._size = 0
+            megabytes = max(1, round(MAX_EVENT_CHARS / 2**20))
+            raise EndpointStreamError(
+                f"the endpoint sent a stream event that never ended (over {megabytes} MB of data)",
+                hint="check that the base URL points at an OpenAI-compatible API",
+            )
+        self._data.append(value)
 
     def _field(self, line: str) -> None:
         """A line other than `data: …` or a comment: only `event` counts, `id`/`retry` do not."""
@@ -132,4 +154,4 @@ class SSEDecoder:
         if name == "event":
             self._event = value[1:] if value[:1] == " " else value
         elif name == "data":  # "data" with no colon at all: an empty data line
-            self._data.append("")
+            self._hold("")

@@ -53,6 +53,10 @@ def decode(chunks: list[bytes]) -> list[SSEEvent]:
     return [event for chunk in chunks for event in decoder.feed(chunk)]
 
 
+def decode_all(decoder: SSEDecoder, chunks: list[bytes]) -> list[SSEEvent]:
+    return [event for chunk in chunks for event in decoder.feed(chunk)]
+
+
 def rechunk(data: bytes, cuts: list[int]) -> list[bytes]:
     points = sorted({min(cut, len(data)) for cut in cuts})
     return [data[a:b] for a, b in zip([0, *points], [*points, len(data)], strict=True)]
@@ -182,3 +186,39 @@ def test_encoded_events_decode_to_themselves_however_chunked(
         text += "".join(f"data: {line}{newline}" for line in lines) + newline
     expected = [SSEEvent(kind or "message", "\n".join(lines)) for kind, lines in events if lines]
     assert decode(rechunk(text.encode(), cuts)) == expected
+
+
+@pytest.mark.parametrize(
+    "line",
+    [b"data: x\n", b"data:\n", b'data: {"choices":[{"delta":{"content":"ab"}}]}\r\n', b"data\r"],
+    ids=["short", "empty", "json-crlf", "bare-field-cr"],
+)
+def test_an_event_that_never_ends_is_refused(monkeypatch: pytest.MonkeyPatch, line: bytes) -> None:
+    """Data lines that never meet a blank line raise, naming the cause, instead of piling up."""
+    monkeypatch.setattr(sse, "MAX_EVENT_CHARS", 10_000)
+    decoder = SSEDecoder()
+    stream = line * 20_000
+    chunks = [stream[start : start + 777] for start in range(0, len(stream), 777)]
+    with pytest.raises(EndpointStreamError, match="never ended"):  # chunks split lines anywhere
+        decode_all(decoder, chunks)
+
+
+def test_an_event_just_under_the_cap_is_dispatched(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cap counts one event: many events, each under it, all come through."""
+    monkeypatch.setattr(sse, "MAX_EVENT_CHARS", 10_000)
+    decoder = SSEDecoder()
+    event = b"data: " + b"x" * 4000 + b"\ndata: " + b"y" * 4000 + b"\n\n"
+    events = [e for _ in range(50) for e in decoder.feed(event)]
+    assert events == [SSEEvent("message", "x" * 4000 + "\n" + "y" * 4000)] * 50
+
+
+def test_a_long_single_line_event_under_the_cap_is_dispatched() -> None:
+    """A 10 MB delta in one line is still an event: the reply cap, not the framing, cuts it."""
+    decoder = SSEDecoder()
+    body = b"data: " + b"z" * 10_000_000 + b"\n\n"
+    events = [
+        e
+        for start in range(0, len(body), 65_536)
+        for e in decoder.feed(body[start : start + 65_536])
+    ]
+    assert [len(e.data) for e in events] == [10_000_000]
