@@ -9,10 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import json
 import logging
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -23,89 +22,22 @@ from bot.domain import (
     ChannelKey,
     CommandCall,
     Incoming,
-    MessageRef,
     MessageStatus,
     Permission,
-    PlatformLimits,
     TurnOutcome,
 )
 from bot.platforms.command_syntax import is_command, parse_command
-from bot.platforms.console_files import ATTACH, ConsoleFiles, FileProblem
+from bot.platforms.console_files import ATTACH, ATTACH_HELP, ConsoleFiles, FileProblem
+from bot.platforms.console_output import CONSOLE_LIMITS, ConsoleOutput, ConsoleReplier
 from bot.service.conversation import REWRITING_COMMANDS, ConversationService
 
 _log = logging.getLogger(__name__)
 
+__all__ = ["CONSOLE_LIMITS", "ConsoleIdentity", "ConsoleOutput", "ConsoleSession"]
+
 PLATFORM = "console"
-CONSOLE_LIMITS = PlatformLimits(max_length=4000, writes_per_window=10, window_seconds=1.0)
 _EOF = None
 WELCOME = "Parlor console: type a message to chat, /help for commands, Ctrl-D to quit.\n"
-
-
-class ConsoleOutput:
-    """Writes what the bot says, as JSON lines or as a live transcript."""
-
-    def __init__(self, stream: TextIO, *, jsonl: bool) -> None:
-        self._stream = stream
-        self.jsonl = jsonl
-        self._lock = threading.Lock()
-
-    def event(self, **fields: object) -> None:
-        self.write(json.dumps(fields, ensure_ascii=False) + "\n")
-
-    def write(self, text: str) -> None:
-        with self._lock:
-            self._stream.write(text)
-            self._stream.flush()
-
-
-class ConsoleReplier:
-    """A Replier on stdout. Interactive mode prints only what is new, so text streams in place.
-
-    Refs come from the session's counter, so they never repeat within a session.
-    """
-
-    def __init__(
-        self, output: ConsoleOutput, refs: Iterator[int], *, on_send: asyncio.Event
-    ) -> None:
-        self._output = output
-        self._shown: dict[MessageRef, str] = {}
-        self._refs = refs
-        self._on_send = on_send
-
-    @property
-    def limits(self) -> PlatformLimits:
-        return CONSOLE_LIMITS
-
-    async def send(self, text: str) -> MessageRef:
-        ref = MessageRef(str(next(self._refs)))
-        self._on_send.set()
-        self._shown[ref] = text
-        if self._output.jsonl:
-            self._output.event(type="send", ref=ref, text=text)
-        else:
-            self._output.write(f"\nbot> {text}")
-        return ref
-
-    async def edit(self, ref: MessageRef, text: str) -> None:
-        before = self._shown.get(ref, "")
-        self._shown[ref] = text
-        if self._output.jsonl:
-            self._output.event(type="edit", ref=ref, text=text)
-        elif text.startswith(before):
-            self._output.write(text[len(before) :])
-        elif "\n" not in before:  # one line on screen: redraw it in place
-            self._output.write(f"\r\033[Kbot> {text}")
-        else:
-            self._output.write(f"\nbot> {text}")
-
-    async def delete(self, ref: MessageRef) -> None:
-        self._shown.pop(ref, None)
-        if self._output.jsonl:
-            self._output.event(type="delete", ref=ref)
-
-    @contextlib.asynccontextmanager
-    async def typing(self) -> AsyncIterator[None]:
-        yield
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,10 +142,13 @@ class ConsoleSession:
             return
         result = await self._service.run_command(call)
         text = result.text
+        if name == "help":  # the console's own command, beside the service's
+            text = f"{text}\n{ATTACH_HELP}"
         saved = self._files.save(result.file) if result.file else None
         if saved:
             text = f"{text}\n{saved}"
-        fields = {"speaker": result.speaker} if result.speaker else {}
+        speaker = _printable(result.speaker)
+        fields = {"speaker": speaker} if speaker else {}
         self._answer(name, text, **fields)
 
     def _answer(self, name: str, text: str, **fields: str) -> None:
@@ -251,12 +186,16 @@ class ConsoleSession:
         await self._reply(lambda replier: self._service.handle(incoming, replier))
 
     async def _reply(self, turn: Callable[[ConsoleReplier], Awaitable[TurnOutcome]]) -> None:
-        replier = ConsoleReplier(self._output, self._refs, on_send=self._turn_begun)
+        speaker = await self._service.character_name(self._channel)
+        replier = ConsoleReplier(
+            self._output, self._refs, on_send=self._turn_begun, speaker=_printable(speaker)
+        )
         try:
             outcome = await turn(replier)
         finally:
             self._chats_ahead -= 1
             self._turn_begun.clear()
+            replier.finish()
         if self._output.jsonl:
             self._output.event(type="done", status=_done_status(outcome), text=_done_text(outcome))
         else:
@@ -272,6 +211,12 @@ class ConsoleSession:
     def _prompt(self) -> None:
         if not self._output.jsonl:
             self._output.write("\nyou> ")
+
+
+def _printable(name: str | None) -> str | None:
+    """A character's name as a line's lead: no escape codes or bidi overrides."""
+    shown = "".join(c for c in name or "" if c.isprintable()).strip()
+    return shown or None
 
 
 def _rewrites(text: str) -> bool:
