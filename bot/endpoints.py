@@ -2,13 +2,15 @@
 
 Pure text: the probe that decides whether `/v1` is missing is the service's job.
 Where we differ from SillyTavern (which uses the URL as typed): a pasted
-`/chat/completions` is removed instead of doubled, and a missing `/v1` is found.
+`/chat/completions` is removed instead of doubled, a missing `/v1` is found, and a
+missing scheme is added (`localhost:8080` is the commonest paste).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from ipaddress import ip_address
 from urllib.parse import urlsplit, urlunsplit
 
 from bot.errors import UsageError
@@ -16,6 +18,10 @@ from bot.errors import UsageError
 MAX_BASE_URL_CHARS = 2048
 _PASTED_SUFFIXES = ("/chat/completions", "/completions", "/models")
 _VERSION_SEGMENT = re.compile(r"/v\d+[a-z0-9]*(?:/|$)", re.IGNORECASE)
+# A scheme, as in "https:" or "mailto:"; "localhost:8080" is a host and its port instead.
+_SCHEME = re.compile(r"[a-z][a-z0-9+.-]*:(?!\d)", re.IGNORECASE)
+# Names that only a local network resolves (RFC 6761, 6762, 8375, and common LAN habits).
+_LOCAL_SUFFIXES = (".localhost", ".local", ".lan", ".internal", ".home", ".home.arpa")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +45,7 @@ def repair_base_url(raw: str) -> RepairedUrl:
             "The base URL must not contain spaces; check the option names "
             "(the key goes in api_key:). Nothing was stored."
         )
+    url, added = _with_scheme(url)
     try:
         parts = urlsplit(url)
         _ = parts.port  # reading it raises ValueError for a port that is not a number
@@ -61,7 +68,9 @@ def repair_base_url(raw: str) -> RepairedUrl:
             "The base URL must not have a ?query or #fragment; put a key in api_key: instead."
         )
     changes: list[str] = []
-    if not url.startswith(f"{scheme}://"):  # urlsplit has lower-cased it already
+    if added:
+        changes.append(added)
+    elif not url.startswith(f"{scheme}://"):  # urlsplit has lower-cased it already
         changes.append(f"wrote the scheme as {scheme}://")
     path = parts.path.rstrip("/")
     for suffix in _PASTED_SUFFIXES:
@@ -71,6 +80,43 @@ def repair_base_url(raw: str) -> RepairedUrl:
             break
     repaired = urlunsplit((scheme, parts.netloc.lower(), path, "", ""))
     return RepairedUrl(repaired, tuple(changes))
+
+
+def _with_scheme(url: str) -> tuple[str, str]:
+    """The URL with a scheme, and the change to report when one was added ("" if none).
+
+    Our choice, since nothing can tell for sure: https:// for a public domain name with
+    no port (or 443), where cloud APIs live; http:// for everything else (loopback and
+    private addresses, local names, single-label hosts, any host:port), where local
+    servers listen without TLS. Typing a scheme always wins over the guess.
+    """
+    if _SCHEME.match(url):
+        return url, ""
+    try:
+        parts = urlsplit(f"//{url}")
+        host, port = parts.hostname or "", parts.port
+    except ValueError:  # the normal checks will say what is wrong with it
+        return f"http://{url}", ""
+    if _public_domain(host) and port in (None, 443):
+        return f"https://{url}", (
+            "added https:// (a public host name usually needs it; write http:// yourself "
+            "if the server speaks plain http)"
+        )
+    return f"http://{url}", (
+        "added http:// (a local address or a host:port usually speaks plain http; "
+        "write https:// yourself if it needs TLS)"
+    )
+
+
+def _public_domain(host: str) -> bool:
+    """A dotted name outside the local-only suffixes; never an IP literal."""
+    try:
+        ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return False
+    return "." in host.strip(".") and not host.endswith(_LOCAL_SUFFIXES)
 
 
 def has_version_segment(url: str) -> bool:

@@ -46,8 +46,11 @@ def test_nothing_reported_for_a_clean_url() -> None:
 @pytest.mark.parametrize(
     ("pasted", "reason"),
     [
-        ("localhost:8080", "http:// or https://"),
         ("ftp://h/v1", "http:// or https://"),
+        ("mailto:someone", "http:// or https://"),
+        ("localhost:abc/v1", "http:// or https://"),
+        ("user:pw@10.0.0.5:8080/v1", "http:// or https://"),
+        ("10.0.0.5:99999/v1", "can't be read"),
         ("http://user:pw@h/v1", "user:password@"),
         ("http://h/v1?key=abc", "?query"),
         ("http://h/v1#top", "?query or #fragment"),
@@ -61,6 +64,42 @@ def test_unusable_urls_are_refused_with_a_reason(pasted: str, reason: str) -> No
         repair_base_url(pasted)
     assert reason in str(caught.value)
     assert "pw" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("pasted", "used"),
+    [
+        ("localhost:8080", "http://localhost:8080"),
+        ("localhost:8080/v1", "http://localhost:8080/v1"),
+        ("LocalHost:1234/v1/chat/completions", "http://localhost:1234/v1"),
+        ("127.0.0.1:5000/v1", "http://127.0.0.1:5000/v1"),
+        ("192.168.1.5:5000/v1", "http://192.168.1.5:5000/v1"),
+        ("10.0.0.7/v1", "http://10.0.0.7/v1"),
+        ("[::1]:8080/v1", "http://[::1]:8080/v1"),
+        ("myhost:11434", "http://myhost:11434"),
+        ("ollama/v1", "http://ollama/v1"),
+        ("gpu-box.local:5001/v1", "http://gpu-box.local:5001/v1"),
+        ("llm.lan/v1", "http://llm.lan/v1"),
+        ("llama.internal/v1", "http://llama.internal/v1"),
+        ("example.com:8000/v1", "http://example.com:8000/v1"),
+        ("example.com/v1", "https://example.com/v1"),
+        ("api.openai.com/v1", "https://api.openai.com/v1"),
+        ("openrouter.ai:443/api/v1", "https://openrouter.ai:443/api/v1"),
+    ],
+)
+def test_a_missing_scheme_is_added(pasted: str, used: str) -> None:
+    """http:// for local, private and host:port addresses; https:// for a public domain."""
+    repaired = repair_base_url(pasted)
+    assert repaired.url == used
+    scheme = used.partition("://")[0]
+    assert repaired.changes[0].startswith(f"added {scheme}://")
+
+
+def test_an_added_scheme_says_how_to_choose_the_other() -> None:
+    """The user is told why that scheme, and that typing one overrides the guess."""
+    (change,) = repair_base_url("localhost:8080/v1").changes
+    assert "plain http" in change
+    assert "https://" in change
 
 
 @pytest.mark.parametrize(
