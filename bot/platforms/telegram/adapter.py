@@ -40,7 +40,7 @@ from bot.platforms.telegram.access import is_anonymous_admin, permission_of
 from bot.platforms.telegram.addressing import Me, place_of
 from bot.platforms.telegram.buttons import AFTER_REPLY
 from bot.platforms.telegram.delivery import PTB_TIMEDELTA
-from bot.platforms.telegram.files import documents_for_command, photos_of
+from bot.platforms.telegram.files import documents_for_command, files_for_chat
 from bot.platforms.telegram.key_flow import KeyFlow
 from bot.platforms.telegram.keys import KeyLinks, carries_secret
 from bot.platforms.telegram.menu import bot_commands
@@ -104,7 +104,8 @@ class TelegramAdapter:
         )
         new = filters.UpdateType.MESSAGE  # an edited command is not run again
         self._app.add_handler(MessageHandler(filters.COMMAND & new, self._on_command))
-        chat = (filters.TEXT | filters.PHOTO | filters.CAPTION) & ~filters.COMMAND
+        files = filters.PHOTO | filters.Document.ALL
+        chat = (filters.TEXT | files | filters.CAPTION) & ~filters.COMMAND
         self._app.add_handler(MessageHandler(chat & new, self._on_message))
         edits = filters.UpdateType.EDITED_MESSAGE & (filters.TEXT | filters.CAPTION)
         self._app.add_handler(MessageHandler(edits, self._on_edit))
@@ -151,11 +152,11 @@ class TelegramAdapter:
             return
         text = self._me.text_of(message, latest_reply=self._out.newest.get(place.chat_id))
         try:
-            pictures = await photos_of(self._bot, message) if message.photo else ()
+            files = await files_for_chat(self._bot, message)
         except UsageError as exc:
             await self._out.say(place, str(exc))
             return
-        if not text and not pictures:
+        if not text and not files:
             return
         incoming = Incoming(
             channel=channel_of(place),
@@ -163,7 +164,7 @@ class TelegramAdapter:
             author_name=message.from_user.full_name,
             text=text,
             platform_message_id=str(message.message_id),
-            attachments=pictures,
+            attachments=files,
         )
         await self._stream(place, lambda replier: self._service.handle(incoming, replier))
 
