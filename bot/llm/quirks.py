@@ -15,8 +15,8 @@ from bot.errors import (
     EndpointStreamError,
     ImagesRejected,
     MaxTokensFieldRejected,
-    RoleOrderRejected,
 )
+from bot.llm import role_order
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,36 +122,9 @@ _OVERFLOW_WORDS = (
 
 
 def role_order_refused(status: int, said: ProviderError) -> EndpointRejected | None:
-    """The endpoint insists on strictly alternating user/assistant messages, system first."""
-    # Mistral's API: 400 "Unexpected role 'user' after role 'user'", type
-    # `invalid_request_message_order`, code "3230" (seen in charmbracelet/crush#279), and
-    # "Expected last role User or Tool …". Mistral, Llama 2 and Gemma chat templates under vLLM
-    # (400, vllm-project/vllm#6862), TGI and llama.cpp: "Conversation roles must alternate
-    # user/assistant/user/assistant/...", "After the optional system message, conversation
-    # roles must alternate …", "System role not supported". A failed or stopped reply leaves
-    # two user messages in a row, which is enough to trip them.
-    text = f"{said.message} {said.code}".lower()
-    if status < 400 or not any(words in text for words in _ROLE_ORDER_WORDS):
-        return None
-    return RoleOrderRejected(
-        "the endpoint refused the order of the messages",
-        status_code=status,
-        provider_message=said.message or f"HTTP {status}",
-        hint="the endpoint wants strictly alternating user/assistant messages with the system "
-        "prompt first: /postprocess mode:strict fixes this, and /reset starts a conversation "
-        "without the broken turn",
-    )
-
-
-_ROLE_ORDER_WORDS = (
-    "roles must alternate",
-    "unexpected role",
-    "invalid_request_message_order",
-    "expected last role",
-    "system message must be at the beginning",
-    "system role not supported",
-    "only user and assistant roles are supported",
-)
+    """The endpoint refuses the roles or their order: alternation, who speaks first or last."""
+    # Recognised by what the words are about, not by a list of them (role_order.py).
+    return role_order.refusal(status, said.message, said.code)
 
 
 def images_refused(status: int, said: ProviderError) -> EndpointRejected | None:

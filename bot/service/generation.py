@@ -7,23 +7,19 @@ when an endpoint refuses our max-tokens field. Knows the ports only.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator
 
-from bot.domain import CompletionRequest, Connection, Delta, MessageStatus, ReasoningDisplay
-from bot.errors import ImagesRejected, MaxTokensFieldRejected, RoleOrderRejected
+from bot.domain import CompletionRequest, Delta, MessageStatus, ReasoningDisplay
+from bot.errors import EndpointRejected
 from bot.ports import Clock, CompletionClient
 from bot.reasoning import ReasoningPresenter, Split, ThinkSplitter
+from bot.service.retries import OptionsLearned, Retries, Stricter
 from bot.streaming import ReplyStream
 from bot.text import SurrogateJoiner
 
 STOPPED_NOTE = "*(stopped)*"
 EMPTY_REPLY_NOTE = "*(the model sent an empty reply)*"
 CAPPED_NOTE = "*(reply cut: it grew past {limit} characters)*"
-
-OptionsLearned = Callable[[Connection], Awaitable[None]]
-Stricter = Callable[[CompletionRequest], Awaitable[CompletionRequest | None]]
-"""The same request post-processed one step stricter, or None when none is left."""
 
 
 class Generation:
@@ -69,45 +65,18 @@ class Generation:
         on_options_learned: OptionsLearned,
         stricter: Stricter | None = None,
     ) -> None:
-        """Stream the reply, retrying what an endpoint refused before any token came.
-
-        A refused max-tokens field is swapped once, and the learned field handed back
-        to be remembered for the connection; a refused message order is retried with
-        stricter post-processing for as long as `stricter` offers one.
-        """
-        swapped_field = False
+        """Stream the reply, retrying what an endpoint refused before any token came
+        (see `Retries.after`: the same retries as /test's)."""
+        retries = Retries(on_options_learned=on_options_learned, stricter=stricter)
         while True:
             try:
                 await self._stream_reply(request)
                 break
-            except MaxTokensFieldRejected as exc:
-                if self.first_token_at is not None or swapped_field:
+            except EndpointRejected as exc:
+                if self.first_token_at is not None:  # text was shown: no silent retry
                     raise
-                swapped_field = True
-                options = dataclasses.replace(
-                    request.connection.options, max_tokens_field=exc.use_field
-                )
-                connection = dataclasses.replace(request.connection, options=options)
-                await on_options_learned(connection)
-                request = dataclasses.replace(request, connection=connection)
-            except ImagesRejected:
-                if self.first_token_at is not None or not _has_media(request):
-                    raise
-                options = request.connection.options
-                options = dataclasses.replace(
-                    options, text_only_models=(*options.text_only_models, request.model)
-                )
-                connection = dataclasses.replace(request.connection, options=options)
-                await on_options_learned(connection)
-                request = without_media(dataclasses.replace(request, connection=connection))
-                self.notice = IMAGES_REFUSED_NOTE
-            except RoleOrderRejected:
-                retry = None
-                if self.first_token_at is None and stricter is not None:
-                    retry = await stricter(request)
-                if retry is None:
-                    raise
-                request = retry
+                request = await retries.after(request, exc)
+                self.notice = retries.notice or self.notice
         self._take_reasoning(self._reasoning_joiner.finish())
         self._show(self._splitter.feed(self._content_joiner.finish()))
         self._show(self._splitter.finish())
@@ -165,22 +134,3 @@ class Generation:
         if not self.content.strip() and not self.notice:
             return EMPTY_REPLY_NOTE
         return ""
-
-
-IMAGES_REFUSED_NOTE = (
-    "*(this model can't see images, so I answered from the words alone; /model can pick a "
-    "vision model)*"
-)
-
-
-def _has_media(request: CompletionRequest) -> bool:
-    return any(message.media for message in request.messages)
-
-
-def without_media(request: CompletionRequest) -> CompletionRequest:
-    """The request with every image taken out of its messages, the words kept."""
-    messages = tuple(
-        dataclasses.replace(message, parts=()) if message.media else message
-        for message in request.messages
-    )
-    return dataclasses.replace(request, messages=messages)

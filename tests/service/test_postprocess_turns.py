@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from bot.domain import Delta, MessageStatus, Role
+import itertools
+import json
+from collections.abc import AsyncGenerator
+
+from bot.domain import CompletionRequest, Connection, Delta, MessageStatus, Role
 from bot.errors import EndpointStreamError, RoleOrderRejected
-from tests.fakes.scripted_client import Script, reply
-from tests.service.conftest import CHANNEL, Harness
+from bot.llm.refusals import provider_error, status_error
+from bot.storage.store import SqlStore
+from tests.fakes.clock import FakeClock
+from tests.fakes.scripted_client import Script, ScriptedClient, reply
+from tests.service.conftest import CHANNEL, Harness, build_service
+from tests.service.test_prompt_assembly import ALICE, bring
+
+OPERATOR = Connection("http://operator.example/v1", model="op-model", trusted=True)
 
 
 def refusal() -> RoleOrderRejected:
@@ -69,3 +79,49 @@ async def test_refusal_after_tokens_is_not_retried(harness: Harness) -> None:
     outcome = await harness.say("hi")
     assert outcome.status is MessageStatus.ERROR
     assert len(harness.client.requests) == 1
+
+
+class RoleJudgingClient(ScriptedClient):
+    """An endpoint that wants, like Anthropic behind a proxy, alternating roles with the
+    user first after the system prompt; its refusals go through the real error parser."""
+
+    async def stream(self, request: CompletionRequest) -> AsyncGenerator[Delta, None]:
+        roles = [m.role for m in request.messages if m.role is not Role.SYSTEM]
+        if any(a == b for a, b in itertools.pairwise(roles)):
+            words = 'messages: roles must alternate between "user" and "assistant"'
+        elif roles[:1] != [Role.USER]:
+            words = 'messages: first message must use the "user" role'
+        else:
+            words = ""
+        if words:
+            self.requests.append(request)
+            body = json.dumps({"error": {"type": "invalid_request_error", "message": words}})
+            raise status_error(400, provider_error(body.encode()))
+        async for delta in super().stream(request):
+            yield delta
+
+
+async def test_a_greeting_first_chat_is_retried_up_to_strict(store: SqlStore) -> None:
+    """A greeting opens the chat and the endpoint wants the user first: strict gets there."""
+    client, clock = RoleJudgingClient([reply("Hello, Alice.")]), FakeClock(auto=True)
+    harness = Harness(build_service(store, client, clock, default=OPERATOR), store, client, clock)
+    await bring(harness, ALICE)
+    replier = harness.replier()
+    outcome = await harness.say("hi", replier=replier)
+    assert outcome.status is MessageStatus.COMPLETE, outcome.error_text
+    assert (await harness.store.load_channel(CHANNEL)).postprocess_mode == "strict"
+    assert "/postprocess mode:strict" in list(replier.messages.values())[-1]
+    sent = harness.client.requests[-1].messages
+    assert [m.role for m in sent][:3] == [Role.SYSTEM, Role.USER, Role.ASSISTANT]
+
+
+async def test_refusal_of_strict_itself_says_so_and_names_postprocess(harness: Harness) -> None:
+    """When even strict is refused, the user is told so and what /postprocess has left."""
+    harness.client.scripts += [Script(deltas=[], error=refusal()) for _ in range(4)]
+    outcome = await harness.say("hi")
+    assert outcome.status is MessageStatus.ERROR
+    assert outcome.error_text is not None
+    assert "even with /postprocess mode:strict" in outcome.error_text
+    assert "/postprocess mode:single" in outcome.error_text
+    assert "Unexpected role 'user' after role 'user'" in outcome.error_text
+    assert len(harness.client.requests) == 4  # none, merge, semi, strict
