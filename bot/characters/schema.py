@@ -13,6 +13,7 @@ from bot.characters.card import SPEC_V2, SPEC_V3, CharacterCard, default_extensi
 from bot.characters.document import copy_json
 from bot.characters.errors import MAX_NAME_CHARS, CardError
 from bot.domain import JsonValue
+from bot.untrusted import safe_to_show
 
 V1_FIELDS = ("name", "description", "personality", "scenario", "first_mes", "mes_example")
 """The fields V1 had at the top level, which V2 writers still mirror there."""
@@ -119,7 +120,8 @@ def _v3_version(value: JsonValue, warnings: list[str]) -> str:
 
 def _normalise(inner: JsonObject, *, v3: bool) -> None:
     """Check the types and fill in SillyTavern's defaults, in place."""
-    name = _text(inner, "name").strip()
+    # A name is shown to people and terminals: no escapes, controls or bidi overrides.
+    name = safe_to_show(_text(inner, "name")).strip()
     if not name:
         raise CardError("The card has no name. Give the character a name and import it again.")
     if len(name) > MAX_NAME_CHARS:
@@ -140,7 +142,9 @@ def _normalise(inner: JsonObject, *, v3: bool) -> None:
     if not isinstance(extensions, dict):
         _wrong_type("extensions", "an object", extensions)
     inner["extensions"] = default_extensions() | extensions
-    _nickname(inner)
+    nickname = _nickname(inner)
+    if nickname is not None:
+        inner["nickname"] = safe_to_show(nickname)
 
 
 def _card(inner: JsonObject, document: JsonObject) -> CharacterCard:

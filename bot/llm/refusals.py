@@ -25,6 +25,7 @@ from bot.llm.quirks import (
     unknown_path_answered_ok,
     upstream_message,
 )
+from bot.untrusted import safe_to_show
 
 NOT_JSON_HINT = "check that the base URL points at an OpenAI-compatible API"
 
@@ -161,7 +162,7 @@ def _detail_text(detail: object) -> str:
 
 
 def _words(value: object) -> str:
-    """A provider's message, whitespace collapsed and capped; non-strings give ""."""
+    """A provider's message, safe to show, whitespace collapsed and capped; non-strings give ""."""
     if not isinstance(value, str):
         return ""
-    return " ".join(value.split())[:MAX_PROVIDER_MESSAGE_CHARS]
+    return " ".join(safe_to_show(value).split())[:MAX_PROVIDER_MESSAGE_CHARS]

@@ -24,6 +24,7 @@ from bot.errors import (
 )
 from bot.llm.quirks import MAX_TOKENS, empty_stream_error
 from bot.llm.refusals import NOT_JSON_HINT, in_band_error, ok_body_error
+from bot.untrusted import safe_to_show
 
 _log = logging.getLogger(__name__)
 
@@ -177,7 +178,8 @@ def model_ids(body: bytes) -> list[str]:
     if not isinstance(entries, list):
         return []
     ids = {entry.get("id") for entry in entries if isinstance(entry, dict)}
-    return sorted(model for model in ids if isinstance(model, str) and model)
+    # An id with controls in it could be neither shown truthfully nor typed: left out.
+    return sorted(m for m in ids if isinstance(m, str) and m and safe_to_show(m) == m)
 
 
 def _to_delta(payload: Any) -> Delta:

@@ -14,6 +14,7 @@ from bot.characters.errors import CardError
 from bot.characters.export import card_to_json, card_to_png, to_document
 from bot.characters.parse import card_from_json, read_card
 from bot.characters.png import read_text_chunks
+from bot.untrusted import safe_to_show
 from tests.characters import samples
 from tests.characters.test_png import walk
 
@@ -115,7 +116,7 @@ def test_png_export_refuses_an_image_that_is_not_png() -> None:
 
 _ANY_TEXT = st.text(st.characters(codec="utf-8"), max_size=60)
 _NAME = st.text(st.characters(codec="utf-8"), min_size=1, max_size=60).filter(
-    lambda name: name == name.strip() and name.replace("\x00", "").strip() != ""
+    lambda name: name == name.strip() and safe_to_show(name).strip() != ""
 )
 
 
@@ -143,12 +144,15 @@ def _without_nul(value: object) -> object:
 def test_any_text_survives_a_png_round_trip(
     name: str, texts: list[str], greetings: list[str], nickname: str | None
 ) -> None:
-    """Non-BMP characters, CR and LF in every field come back out of a PNG unchanged; NUL,
+    """Non-BMP characters, CR and LF in every text come back out of a PNG unchanged; NUL,
     which PostgreSQL cannot store, is the one character dropped on the way in."""
     card = CharacterCard(name, *texts, alternate_greetings=tuple(greetings), nickname=nickname)
     again = read_card(card_to_png(card, None)).card
     fields = ("name", "description", "personality", "scenario", "first_mes", "mes_example")
     more = ("system_prompt", "post_history_instructions", "creator_notes", "alternate_greetings")
-    for field in (*fields, *more, "nickname"):
+    for field in (*fields[1:], *more):
         assert getattr(again, field) == _without_nul(getattr(card, field)), field
+    # A name is shown to people and terminals, so it loses its controls (tests/test_untrusted.py).
+    assert again.name == safe_to_show(name).strip()
+    assert again.nickname == (None if nickname is None else safe_to_show(nickname))
     assert read_card(card_to_png(again, None)).card == again
