@@ -18,11 +18,11 @@ import discord
 from discord import app_commands
 
 from bot.domain import ChannelKey, Incoming, TurnOutcome
-from bot.errors import BotError, ConfigError, DeliveryError
+from bot.errors import BotError, ConfigError, DeliveryError, UsageError
 from bot.pacing import Pacing
 from bot.platforms.discord import addressing, buttons
 from bot.platforms.discord.client import Shards, make_client, point_at
-from bot.platforms.discord.incoming import KEY_DELETED, KEY_LEFT, delete, pictures
+from bot.platforms.discord.incoming import KEY_DELETED, KEY_LEFT, delete, files
 from bot.platforms.discord.places import PLATFORM, Channel, channel_key, talkable
 from bot.platforms.discord.presses import Presses
 from bot.platforms.discord.replier import LIMITS, DiscordReplier
@@ -175,8 +175,12 @@ class DiscordAdapter:
             await self._refuse_key(channel, message)
             return
         text = addressing.text_of(message, me)
-        images = await pictures(message)
-        if not text and not images:
+        try:
+            attached = await files(message)
+        except UsageError as exc:
+            await self._post(channel, str(exc), False)
+            return
+        if not text and not attached:
             return
         incoming = Incoming(
             channel=channel_key(channel),
@@ -184,7 +188,7 @@ class DiscordAdapter:
             author_name=message.author.display_name,
             text=text,
             platform_message_id=str(message.id),
-            attachments=images,
+            attachments=attached,
         )
         await self._stream_into(
             channel, lambda replier: self._service.handle(incoming, replier), reply_to=message

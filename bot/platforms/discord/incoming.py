@@ -1,5 +1,6 @@
-"""What people send the bot, beyond text: images for vision models, and API keys typed
-where they must not be, which go nowhere (not to the model, not into the history)."""
+"""What people send the bot, beyond text: images for vision models, text files the service
+reads into the message, and API keys typed where they must not be, which go nowhere (not
+to the model, not into the history)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ import logging
 import discord
 
 from bot.domain import Attachment
+from bot.errors import UsageError
+from bot.service.attachments import refusal_by_size, shown_name
+from bot.service.images import MAX_IMAGE_BYTES, MAX_IMAGES
 
 _log = logging.getLogger(__name__)
 
-MAX_IMAGE_BYTES = 5 * 1024 * 1024
-MAX_IMAGES = 4
 KEY_HELP = "Admins give me a key with `/connect api_key:True`, in a private form."
 KEY_DELETED = f"That looked like an API key, so it went nowhere and I deleted it. {KEY_HELP}"
 KEY_LEFT = (
@@ -30,15 +32,28 @@ async def delete(message: discord.Message) -> bool:
     return True
 
 
-async def pictures(message: discord.Message) -> tuple[Attachment, ...]:
-    """The message's images, for vision models; others (and oversized ones) are left out."""
+async def files(message: discord.Message) -> tuple[Attachment, ...]:
+    """The message's files for the model: its first images (oversized ones left out, as
+    before), and every other file, which the service reads as text or refuses.
+
+    Raises UsageError, before anything is downloaded, for a file Discord says is too large
+    to be read as text."""
+    for item in message.attachments:
+        problem = refusal_by_size(item.filename, item.content_type, item.size)
+        if problem:
+            raise UsageError(problem)
+    images = [a for a in message.attachments if (a.content_type or "").startswith("image/")]
+    wanted = [a for a in images[:MAX_IMAGES] if a.size <= MAX_IMAGE_BYTES]
+    wanted += [a for a in message.attachments if a not in images]
     found: list[Attachment] = []
-    for item in message.attachments[:MAX_IMAGES]:
-        kind = item.content_type or ""
-        if not kind.startswith("image/") or item.size > MAX_IMAGE_BYTES:
-            continue
+    for item in wanted:
+        kind = item.content_type or "application/octet-stream"
         try:
             found.append(Attachment(item.filename, kind, await item.read()))
         except discord.HTTPException:
-            _log.warning("discord: could not download an image")
+            _log.warning("discord: could not download an attachment")
+            if item not in images:  # a lost picture leaves the words; a lost file would not
+                name = shown_name(item.filename)
+                sorry = f"I could not download {name} from Discord; send it again."
+                raise UsageError(sorry) from None
     return tuple(found)
