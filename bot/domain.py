@@ -413,6 +413,9 @@ class CompletionRequest:
     messages: tuple[ChatMessage, ...]
     params: SamplingParams = field(default_factory=SamplingParams)
     prompt: str | None = None  # set: a text completion of this prompt instead of a chat
+    max_reasoning_chars: int | None = None
+    """Past this much reasoning the reply's consumer keeps no more of it, so the client stops
+    counting reasoning as progress: only an answer then meets the first-token deadline."""
 
 
 @dataclass(frozen=True, slots=True)
