@@ -79,7 +79,7 @@ class OpenAICompatClient:
         task = asyncio.current_task()
         if task is None:
             raise RuntimeError("OpenAICompatClient.stream must run inside an asyncio task")
-        watchdog = Watchdog(self._timeouts, task)
+        watchdog = Watchdog(self._timeouts, task, max_reasoning_chars=request.max_reasoning_chars)
         decoder = SSEDecoder()
         reader = wire.ChunkReader()
         started = False
@@ -106,8 +106,8 @@ class OpenAICompatClient:
                         delta = reader.read(event.data)
                         if delta is None:
                             continue
-                        if not watchdog.got_token and (delta.content or delta.reasoning):
-                            watchdog.token_arrived()
+                        if not watchdog.answering:
+                            watchdog.progress(delta.content, delta.reasoning)
                         watchdog.at_yield = True
                         yield delta
                         watchdog.resume()
