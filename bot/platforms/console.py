@@ -30,6 +30,7 @@ from bot.platforms.command_syntax import is_command, parse_command
 from bot.platforms.console_files import ATTACH, ATTACH_HELP, ConsoleFiles, FileProblem
 from bot.platforms.console_output import CONSOLE_LIMITS, ConsoleOutput, ConsoleReplier
 from bot.service.conversation import REWRITING_COMMANDS, ConversationService
+from bot.untrusted import safe_to_show
 
 _log = logging.getLogger(__name__)
 
@@ -215,7 +216,7 @@ class ConsoleSession:
 
 def _printable(name: str | None) -> str | None:
     """A character's name as a line's lead: no escape codes or bidi overrides."""
-    shown = "".join(c for c in name or "" if c.isprintable()).strip()
+    shown = safe_to_show(name or "").strip()
     return shown or None
 
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from bot.domain import Attachment
 from bot.errors import UsageError
 from bot.service.images import is_image
+from bot.untrusted import safe_to_show
 
 MAX_TEXT_CHARS = 100_000
 """All the text files of one message together (llmcord's default `max_text`); the prompt
@@ -78,7 +79,7 @@ def with_text_files(text: str, files: Sequence[Attachment]) -> str:
 def shown_name(filename: str) -> str:
     """A file name safe to show and to quote to the model: no control or bidi characters,
     not a path, not endless."""
-    name = "".join(c for c in filename if c.isprintable()).strip() or "file"
+    name = safe_to_show(filename).strip() or "file"
     if len(name) > MAX_SHOWN_NAME_CHARS:
         name = name[: MAX_SHOWN_NAME_CHARS - 1] + "…"
     return name

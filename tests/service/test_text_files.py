@@ -137,6 +137,6 @@ def test_a_shown_name_loses_control_and_bidi_characters() -> None:
     """A file's name cannot move the terminal's cursor or reverse the line it is shown in."""
     bad = Attachment("\x1b[31mevil\u202egnp.exe\x07", "application/x-msdownload", b"MZ\x90\x00")
     assert refusal(bad) == (
-        "I can't read [31mevilgnp.exe: I take text files and images (PNG, JPEG, WebP, GIF). "
+        "I can't read evilgnp.exe: I take text files and images (PNG, JPEG, WebP, GIF). "
         "Nothing was sent."
     )
