@@ -276,5 +276,7 @@ def _headers(connection: Connection, *, accept: str) -> dict[str, str]:
                 hint="paste the key again, without spaces, quotes or line breaks",
             )
         headers["Authorization"] = f"Bearer {key}"
-    headers.update(connection.options.extra_headers)
-    return headers
+    extra = connection.options.extra_headers
+    # Header names ignore case: "authorization" replaces ours rather than going out beside it.
+    replaced = {name.lower() for name in extra}
+    return {k: v for k, v in headers.items() if k.lower() not in replaced} | dict(extra)

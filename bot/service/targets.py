@@ -11,6 +11,7 @@ import logging
 from bot.domain import ChannelKey, ChannelState, Connection
 from bot.errors import BotError, UsageError
 from bot.ports import Store
+from bot.service.extras import check_stored_extras
 from bot.service.models import ModelCatalog
 
 _log = logging.getLogger(__name__)
@@ -33,9 +34,11 @@ class Targets:
         return state.connection or self.default
 
     def require_connection(self, state: ChannelState) -> Connection:
+        """The connection every request of a turn, /test or /models goes out on."""
         connection = self.connection_for(state)
         if connection is None:
             raise UsageError(NO_ENDPOINT)
+        check_stored_extras(connection.options)
         return connection
 
     def chosen_model(self, state: ChannelState) -> str | None:

@@ -450,8 +450,9 @@ async def _read_request(reader: asyncio.StreamReader) -> RecordedRequest | None:
     headers = {}
     for line in lines:
         name, colon, value = line.partition(":")
-        if colon:
-            headers[name.strip().lower()] = value.strip()
+        if colon:  # repeated lines combine, as RFC 9110 §5.3 reads them
+            key = name.strip().lower()
+            headers[key] = f"{headers[key]}, {value.strip()}" if key in headers else value.strip()
     length = int(headers.get("content-length") or 0)
     if length > _MAX_BODY_BYTES:
         return None
