@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -67,11 +68,12 @@ def status_error(
             return known
     provider = said.message or f"HTTP {status}"
     if status == 429:
+        wait = retry_after if retry_after is not None else said_wait_seconds(said.message)
         return EndpointRateLimited(
             "the endpoint is rate limiting us",
             provider_message=provider,
-            retry_after=retry_after,
-            hint="wait a moment and try again",
+            retry_after=wait,
+            hint=f"wait {wait_words(wait)} and try again",
         )
     message, hint = _STATUS_WORDS.get(status) or _status_class_words(status)
     return EndpointRejected(message, status_code=status, provider_message=provider, hint=hint)
@@ -93,6 +95,50 @@ def retry_after_seconds(retry_after_ms: str | None, retry_after: str | None) -> 
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def said_wait_seconds(message: str) -> float | None:
+    """The wait a provider's words ask for: "try again in 20s", "retry in 1m30s", "6m0s".
+
+    OpenAI and Groq write "Please try again in 7.66s" (or "2m59.56s"), Gemini "Please
+    retry in 37.9s", others "retry after 20 seconds"; a header, when sent, is preferred.
+    """
+    found = _RETRY_IN.search(message)
+    if found is None:
+        return None
+    return sum(
+        float(amount) * _unit_seconds(unit)
+        for amount, unit in _DURATION_PART.findall(found.group(1))
+    )
+
+
+def _unit_seconds(unit: str) -> float:
+    unit = unit.lower()
+    if unit == "ms" or unit.startswith("milli"):
+        return 0.001
+    return {"h": 3600.0, "m": 60.0}.get(unit[0], 1.0)
+
+
+_UNITS = r"milliseconds?|ms|minutes?|mins?|m|hours?|hrs?|h|seconds?|secs?|s"
+_DURATION_PART = re.compile(rf"(\d+(?:\.\d+)?)\s*({_UNITS})(?![a-z])", re.IGNORECASE)
+_RETRY_IN = re.compile(
+    rf"\b(?:try again|retry)(?: after| in)\s+((?:\d+(?:\.\d+)?\s*(?:{_UNITS})(?![a-z])\s*)+)",
+    re.IGNORECASE,
+)
+
+
+def wait_words(seconds: float | None) -> str:
+    """How long to wait, as a person would say it: "20 seconds", "about 2 minutes"."""
+    if seconds is None or seconds < 1:
+        return "a moment"
+    if seconds < 60:
+        whole = math.ceil(seconds)
+        return "1 second" if whole == 1 else f"{whole} seconds"
+    if seconds < 3600:
+        minutes = math.ceil(seconds / 60)
+        return "about 1 minute" if minutes == 1 else f"about {minutes} minutes"
+    hours = math.ceil(seconds / 3600)
+    return "about 1 hour" if hours == 1 else f"about {hours} hours"
 
 
 _STATUS_WORDS = {
