@@ -208,6 +208,26 @@ def validation_refused(status: int, said: ProviderError) -> EndpointRejected | N
     )
 
 
+def path_not_found(status: int, said: ProviderError) -> EndpointRejected | None:
+    """A 404 that is not about a model: the server has no such route at this base URL."""
+    # A server without the route answers in its framework's words: FastAPI {"detail": "Not
+    # Found"} (vLLM, TabbyAPI, text-generation-webui), llama.cpp "File Not Found", Go's "404
+    # page not found" (Ollama), Express "Cannot POST /v1/chat/completions". A model it lacks
+    # is named instead ("The model `x` does not exist", 'model "x" not found'). Servers for
+    # base models (and some proxies) have /completions only, so a chat request finds nothing.
+    text = said.message.lower()
+    if status != 404 or "model" in text:
+        return None
+    if "/completions" in text and "chat/completions" not in text:
+        hint = "check the base URL ends with /v1; a server that only does chat needs /api type:chat"
+    else:
+        hint = (
+            "check the base URL ends with /v1; if the server only does text completion "
+            "(/completions), /api type:text switches this channel to it"
+        )
+    return _rejected(status, said, "the endpoint does not serve that path", hint)
+
+
 QUIRKS: tuple[Quirk, ...] = (
     out_of_credit,
     images_refused,
@@ -217,6 +237,7 @@ QUIRKS: tuple[Quirk, ...] = (
     key_missing,
     unknown_model_refused,
     validation_refused,
+    path_not_found,
 )
 """The status quirks, in the order `status_error` asks them (the first that knows wins)."""
 

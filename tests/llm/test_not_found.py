@@ -1,0 +1,45 @@
+"""A 404 that is about the path, not a model, names the text-completion switch."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.errors import user_message
+from bot.llm.refusals import provider_error, status_error
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"detail": "Not Found"}',  # FastAPI: vLLM, TabbyAPI, text-generation-webui
+        b'{"error": {"message": "File Not Found", "type": "not_found_error", "code": 404}}',
+        b"404 page not found",  # Go (Ollama): not JSON, so no words at all
+        b'{"error": {"message": "Cannot POST /v1/chat/completions"}}',  # Express proxies
+        b'{"error": {"message": "Unknown path POST /v1/chat/completions"}}',
+    ],
+)
+def test_a_missing_chat_route_names_text_completion(body: bytes) -> None:
+    """No chat route at this address: the base URL, or /api type:text for a text-only server."""
+    said = user_message(status_error(404, provider_error(body)))
+    assert "/api type:text" in said
+    assert "/v1" in said
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"error": {"message": "The model `gpt-9` does not exist", "code": "model_not_found"}}',
+        b'{"error": {"message": "model \\"llama9\\" not found, try pulling it first"}}',
+    ],
+)
+def test_a_missing_model_is_not_taken_for_a_missing_route(body: bytes) -> None:
+    """A 404 that names the model keeps the model hint, without the text-completion switch."""
+    said = user_message(status_error(404, provider_error(body)))
+    assert "model" in said
+    assert "/api type:text" not in said
+
+
+def test_a_missing_completions_route_names_chat() -> None:
+    """In text mode, a server without /completions is pointed to /api type:chat."""
+    body = b'{"error": {"message": "Cannot POST /v1/completions"}}'
+    assert "/api type:chat" in user_message(status_error(404, provider_error(body)))
