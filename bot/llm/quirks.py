@@ -218,7 +218,9 @@ def path_not_found(status: int, said: ProviderError) -> EndpointRejected | None:
     text = said.message.lower()
     if status != 404 or "model" in text:
         return None
-    if "/completions" in text and "chat/completions" not in text:
+    if "/models" in text:  # the /connect probe: which mode it will chat in is not known yet
+        hint = "check the base URL ends with /v1"
+    elif "/completions" in text and "chat/completions" not in text:
         hint = "check the base URL ends with /v1; a server that only does chat needs /api type:chat"
     else:
         hint = (

@@ -43,3 +43,11 @@ def test_a_missing_completions_route_names_chat() -> None:
     """In text mode, a server without /completions is pointed to /api type:chat."""
     body = b'{"error": {"message": "Cannot POST /v1/completions"}}'
     assert "/api type:chat" in user_message(status_error(404, provider_error(body)))
+
+
+def test_a_missing_models_route_names_only_the_base_url() -> None:
+    """The /connect probe's 404 on /models says nothing of chat or text mode."""
+    body = b'{"error": {"message": "Unknown path GET /v1/models"}}'
+    said = user_message(status_error(404, provider_error(body)))
+    assert "/v1" in said
+    assert "/api" not in said
