@@ -6,6 +6,7 @@ Each function names the fact it answers and where it is documented or was seen.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -216,7 +217,7 @@ def path_not_found(status: int, said: ProviderError) -> EndpointRejected | None:
     # is named instead ("The model `x` does not exist", 'model "x" not found'). Servers for
     # base models (and some proxies) have /completions only, so a chat request finds nothing.
     text = said.message.lower()
-    if status != 404 or "model" in text:
+    if status != 404 or "model" in re.sub(r"/\S*", "", text):  # a path may hold "/models"
         return None
     if "/models" in text:  # the /connect probe: which mode it will chat in is not known yet
         hint = "check the base URL ends with /v1"

@@ -49,5 +49,6 @@ def test_a_missing_models_route_names_only_the_base_url() -> None:
     """The /connect probe's 404 on /models says nothing of chat or text mode."""
     body = b'{"error": {"message": "Unknown path GET /v1/models"}}'
     said = user_message(status_error(404, provider_error(body)))
+    assert said.startswith("The endpoint does not serve that path.")
     assert "/v1" in said
     assert "/api" not in said
