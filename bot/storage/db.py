@@ -5,6 +5,7 @@ Knows connection URLs, pragmas and transaction start-up; knows nothing of tables
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 import time
@@ -26,6 +27,8 @@ it neither takes nor waits for the write lock. Pass it as
 `sessions(execution_options={READ_ONLY_OPTION: True})`."""
 
 _WAL_RETRY_SECONDS = 0.01
+
+_WRITE_LOCK = "parlor_write_lock"
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -53,8 +56,29 @@ def create_engine(url: str) -> AsyncEngine:
 
 def create_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions whose objects stay readable after commit, so no attribute access does
-    hidden IO (which would raise `MissingGreenlet` under asyncio)."""
-    return async_sessionmaker(engine, expire_on_commit=False)
+    hidden IO (which would raise `MissingGreenlet` under asyncio).
+
+    On SQLite the factory carries the process's one write lock (see `write_lock`); build
+    every store part of a process on the same factory so that they share it.
+    """
+    info: dict[str, object] = {}
+    if engine.dialect.name == "sqlite":
+        info[_WRITE_LOCK] = asyncio.Lock()
+    return async_sessionmaker(engine, expire_on_commit=False, info=info)
+
+
+def write_lock(sessions: async_sessionmaker[AsyncSession]) -> asyncio.Lock | None:
+    """The lock that lets one write transaction at a time into a SQLite file, else None.
+
+    SQLite has one writer at a time anyway. Left to busy_timeout, hundreds of waiting
+    writers each hold a pooled connection and retry on their own schedule, unfairly, so
+    under a burst some wait past the timeout and a turn is refused ("database is
+    locked"). Queued on an asyncio lock instead they wait in order and hold no
+    connection; busy_timeout is left for other processes on the same file.
+    PostgreSQL locks rows, so its writers run side by side.
+    """
+    lock = sessions.kw.get("info", {}).get(_WRITE_LOCK)
+    return lock if isinstance(lock, asyncio.Lock) else None
 
 
 def _prepare_sqlite_file(url: URL) -> None:

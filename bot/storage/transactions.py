@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager, nullcontext
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.domain import ChannelKey
 from bot.errors import StorageError
-from bot.storage.db import READ_ONLY_OPTION
+from bot.storage.db import READ_ONLY_OPTION, write_lock
 from bot.storage.rows import channel_is
 from bot.storage.secrets import SecretBox
 from bot.storage.tables import ChannelRow, ChatRow
@@ -34,6 +34,9 @@ class Transactions:
     ) -> None:
         self._sessions = sessions
         self._secret_box = secret_box
+        self._write_lock: AbstractAsyncContextManager[object] = (
+            write_lock(sessions) or nullcontext()
+        )
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncSession]:
@@ -42,8 +45,12 @@ class Transactions:
 
     @asynccontextmanager
     async def writing(self) -> AsyncIterator[AsyncSession]:
-        """One transaction: committed when the block ends, rolled back if it raises."""
-        async with self._sessions() as session, session.begin():
+        """One transaction: committed when the block ends, rolled back if it raises.
+
+        On SQLite it first waits its turn for the process's write lock (`db.write_lock`),
+        so a block must never open another `writing()` inside itself.
+        """
+        async with self._write_lock, self._sessions() as session, session.begin():
             yield session
 
 
