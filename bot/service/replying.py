@@ -18,7 +18,7 @@ from bot.domain import (
     MessageStatus,
     TurnOutcome,
 )
-from bot.errors import BotError, DeliveryError, EndpointError, user_message
+from bot.errors import DeliveryError, EndpointError, StorageError, user_message
 from bot.ports import Clock, CompletionClient, Replier, Store
 from bot.service.generation import Generation
 from bot.service.queue import RunningTurn
@@ -27,6 +27,10 @@ from bot.service.targets import Targets
 from bot.streaming import Pacing, ReplyStream
 
 _log = logging.getLogger(__name__)
+
+FINAL_WRITE_RETRY_DELAYS_SECONDS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+"""Waits between tries of the write that settles a reply: about 16 s in all, longer than a
+burst of writers or a PostgreSQL failover takes to clear, short enough for shutdown."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,16 +125,27 @@ class ReplyRunner:
         return persisted
 
     async def _persist(self, reply_id: MessageId, outcome: TurnOutcome) -> None:
-        try:
-            await self._store.finish_turn(
-                reply_id,
-                content=outcome.content,
-                reasoning=outcome.reasoning,
-                status=outcome.status,
-                finish_reason=outcome.finish_reason,
-            )
-        except BotError:
-            _log.exception("could not store the end of a turn")
+        """Settle the reply, retrying a refused write: the chat has already seen this text,
+        so giving up after one "database is locked" would lose a delivered reply. A write
+        still refused after every retry is logged; the reply stays pending and is settled
+        at the next start."""
+        for delay in (*FINAL_WRITE_RETRY_DELAYS_SECONDS, None):
+            try:
+                await self._store.finish_turn(
+                    reply_id,
+                    content=outcome.content,
+                    reasoning=outcome.reasoning,
+                    status=outcome.status,
+                    finish_reason=outcome.finish_reason,
+                )
+            except StorageError:
+                if delay is None:
+                    _log.exception("could not store the end of a turn; gave up retrying")
+                    return
+                _log.warning("could not store the end of a turn; retrying in %.2fs", delay)
+                await self._clock.sleep(delay)
+            else:
+                return
 
     def _log_turn(
         self,

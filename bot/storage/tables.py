@@ -70,19 +70,23 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
-class StorableText(TypeDecorator[str]):
-    """Text of any length, written through `storable_text`: PostgreSQL would refuse a NUL,
-    and no backend can encode a lone surrogate, and a turn must not be lost over either."""
-
-    impl = Text
-    cache_ok = True
+class _StorableStr(TypeDecorator[str]):
+    """Text written through `storable_text`: PostgreSQL would refuse a NUL, no backend can
+    encode a lone surrogate, and a turn must not be lost over either."""
 
     def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
         return None if value is None else storable_text(value)
 
 
-class StorableString(StorableText):
-    """A short string (names, ids, our own vocabularies), written like `StorableText`."""
+class StorableText(_StorableStr):
+    """Text of any length: messages, prompts, descriptions."""
+
+    impl = Text
+    cache_ok = True
+
+
+class StorableString(_StorableStr):
+    """A short string: names, ids, our own vocabularies."""
 
     impl = String
     cache_ok = True
