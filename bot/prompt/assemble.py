@@ -48,6 +48,8 @@ class Draft:
     example_blocks: tuple[tuple[ChatMessage, ...], ...]
     chat_header: ChatMessage | None
     after: tuple[ChatMessage, ...]
+    contents: tuple[str, ...] = ()
+    """What `before` and `after` hold, as a refusal names them ("the system prompt")."""
 
 
 def draft(scene: Scene, *, continuing: bool = False) -> Draft:
@@ -84,7 +86,25 @@ def draft(scene: Scene, *, continuing: bool = False) -> Draft:
         example_blocks=blocks,
         chat_header=None if card is None else ChatMessage(Role.SYSTEM, NEW_CHAT_PROMPT),
         after=tuple(after),
+        contents=_contents(scene, persona=bool(persona)),
     )
+
+
+def _contents(scene: Scene, *, persona: bool) -> tuple[str, ...]:
+    """What the user put into the fixed parts, each once: a card's own system prompt is the
+    character's, and the channel's counts only where the card lets it in (`{{original}}`)."""
+    card = scene.character
+    own = bool(scene.system_prompt and scene.system_prompt.strip())
+    if card is not None and card.system_prompt.strip():
+        own = own and "{{original}}" in card.system_prompt.lower()
+    names = []
+    if own:
+        names.append("the system prompt")
+    if persona:
+        names.append("your persona")
+    if card is not None:
+        names.append("the character")
+    return tuple(names)
 
 
 def _main_prompt(scene: Scene) -> str:

@@ -17,9 +17,8 @@ MESSAGE_OVERHEAD_TOKENS = 3  # each message's role and framing, beyond its text
 NAME_OVERHEAD_TOKENS = 1
 _BYTES_PER_TOKEN_X100 = 335  # 3.35 bytes per token, in hundredths to stay in integers
 
-_WHAT_TO_DO = (
-    "Shorten the message, the system prompt or the character, or make room with "
-    "/params context_size (if the model allows more) or a lower /params max_tokens."
+_MAKE_ROOM = (
+    "make room with /params context_size (if the model allows more) or a lower /params max_tokens."
 )
 
 
@@ -49,6 +48,9 @@ class PromptParts:
     chat_header: Counted | None
     history: Sequence[Counted]
     after: Sequence[Counted]
+    fixed_names: Sequence[str] = ()
+    """What `before` and `after` are made of, as a refusal names them ("the system prompt",
+    "the character"): only what the channel really has, so the advice can be followed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,18 +122,22 @@ def fit(parts: PromptParts, *, context_size: int, max_tokens: int) -> FittedProm
         )
     header = [] if parts.chat_header is None else [parts.chat_header]
     fixed = _cost([*parts.before, *parts.after, *header])
+    names = list(parts.fixed_names)
     if fixed > budget:
+        what = _listed(names, "and") or "the prompt's own instructions"
+        need = "needs" if len(names) == 1 else "need"
         raise PromptTooLarge(
-            f"The system prompt and the character need {fixed} tokens, but only {budget} "
-            f"are free for the prompt. {_WHAT_TO_DO}",
+            f"{what[0].upper()}{what[1:]} {need} {fixed} tokens, but only {budget} are free "
+            f"for the prompt. {_advice(names)}",
             needed=fixed,
             room=budget,
         )
     *older, new = parts.history
     if fixed + new.tokens > budget:
+        beside = f"beside {_listed(names, 'and')}" if names else "for the prompt"
         raise PromptTooLarge(
             f"The message needs {new.tokens} tokens, but only {budget - fixed} are left "
-            f"beside the system prompt and the character. {_WHAT_TO_DO}",
+            f"{beside}. {_advice(['the message', *names])}",
             needed=new.tokens,
             room=budget - fixed,
         )
@@ -153,6 +159,20 @@ def fit(parts: PromptParts, *, context_size: int, max_tokens: int) -> FittedProm
         tokens=budget - room,
         room_left=room,
     )
+
+
+def _listed(names: Sequence[str], word: str) -> str:
+    """The names joined for a sentence: "a", "a and b", "a, b and c"; "" for none."""
+    if len(names) < 2:
+        return "".join(names)
+    return f"{', '.join(names[:-1])} {word} {names[-1]}"
+
+
+def _advice(shorten: Sequence[str]) -> str:
+    """What the user can do: shorten what is there, or make room."""
+    if not shorten:
+        return _MAKE_ROOM[0].upper() + _MAKE_ROOM[1:]
+    return f"Shorten {_listed(shorten, 'or')}, or {_MAKE_ROOM}"
 
 
 def _cost(counted: Sequence[Counted]) -> int:

@@ -236,6 +236,7 @@ class PromptFactory:
                 chat_header=None if not header else counted(header)[0],
                 history=history,
                 after=counted(fixed.after),
+                fixed_names=fixed.contents,
             ),
             context_size=state.params.context_size or self._budget.context_size,
             max_tokens=state.params.max_tokens or self._budget.reply_reserve,

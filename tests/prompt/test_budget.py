@@ -42,6 +42,7 @@ def parts(
     after: Sequence[Counted] = (),
     blocks: Sequence[Sequence[Counted]] = (),
     chat_header: Counted | None = CHAT_HEADER,
+    names: Sequence[str] = (),
 ) -> PromptParts:
     return PromptParts(
         before=before,
@@ -50,6 +51,7 @@ def parts(
         chat_header=chat_header,
         history=history,
         after=after,
+        fixed_names=names,
     )
 
 
@@ -202,22 +204,70 @@ def test_max_tokens_leaving_no_room_is_a_clear_error(max_tokens: int) -> None:
 def test_fixed_parts_too_large() -> None:
     """Fixed parts over the budget fail, saying what they need and what there is."""
     with pytest.raises(PromptTooLarge) as caught:
-        fit(parts([u("new", 1)], before=[c("sys", 90)]), context_size=100, max_tokens=5)
+        fit(
+            parts([u("new", 1)], before=[c("sys", 90)], names=["the system prompt"]),
+            context_size=100,
+            max_tokens=5,
+        )
     error = caught.value
     assert (error.needed, error.room) == (99, 92)
-    assert "99 tokens" in str(error)
-    assert "92" in str(error)
-    assert "system prompt" in str(error)
+    assert str(error).startswith("The system prompt needs 99 tokens, but only 92 are free")
+    assert "Shorten the system prompt, or make room" in str(error)
 
 
 def test_new_message_too_large() -> None:
     """A new message that does not fit beside the fixed parts fails, naming the message."""
     with pytest.raises(PromptTooLarge) as caught:
-        fit(parts([u("new", 50)], before=[c("sys", 40)]), context_size=100, max_tokens=5)
+        fit(
+            parts([u("new", 50)], before=[c("sys", 40)], names=["the system prompt"]),
+            context_size=100,
+            max_tokens=5,
+        )
     error = caught.value
     assert (error.needed, error.room) == (50, 43)
-    assert str(error).startswith("The message needs 50 tokens, but only 43 are left")
-    assert "Shorten the message" in str(error)
+    assert str(error).startswith(
+        "The message needs 50 tokens, but only 43 are left beside the system prompt."
+    )
+    assert "Shorten the message or the system prompt, or make room" in str(error)
+
+
+NAMES = ["the system prompt", "your persona", "the character"]
+
+
+@pytest.mark.parametrize(
+    ("names", "listed", "either"),
+    [
+        ([], "", ""),
+        (["the character"], "the character", "the character"),
+        (["the system prompt", "the character"], "the system prompt and the character",
+         "the system prompt or the character"),
+        (NAMES, "the system prompt, your persona and the character",
+         "the system prompt, your persona or the character"),
+    ],
+)  # fmt: skip
+def test_refusals_name_only_the_parts_there_are(names: list[str], listed: str, either: str) -> None:
+    """Each refusal names exactly the parts it was told the prompt has, and no others."""
+    fixed = parts([u("new", 1)], before=[c("big", 200)], names=names)
+    message = parts([u("new", 500)], before=[c("sys", 10)], names=names)
+    for one in (fixed, message):
+        with pytest.raises(PromptTooLarge) as caught:
+            fit(one, context_size=100, max_tokens=5)
+        text = str(caught.value)
+        for name in NAMES:
+            assert (name in text) == (name in names), (name, text)
+        assert text.endswith("or a lower /params max_tokens.")
+    with pytest.raises(PromptTooLarge) as caught:
+        fit(fixed, context_size=100, max_tokens=5)
+    if names:
+        assert str(caught.value).startswith(listed[0].upper() + listed[1:])
+        assert f"Shorten {either}, or make room" in str(caught.value)
+    else:
+        assert str(caught.value).startswith("The prompt's own instructions need 209 tokens")
+        assert "Make room with /params context_size" in str(caught.value)
+    with pytest.raises(PromptTooLarge) as caught:
+        fit(message, context_size=100, max_tokens=5)
+    beside = f"beside {listed}" if names else "for the prompt"
+    assert f"but only 73 are left {beside}." in str(caught.value)
 
 
 def test_prompt_too_large_reaches_the_user_as_written() -> None:

@@ -393,7 +393,7 @@ async def test_a_character_too_big_for_the_context_says_so(harness: Harness) -> 
     replier = harness.replier()
     outcome = await harness.say("hi", replier=replier)
     assert outcome.status is MessageStatus.ERROR
-    assert "the character need" in replier.texts[-1]
+    assert "The character needs" in replier.texts[-1]
     assert harness.client.requests == []
 
 
