@@ -17,7 +17,7 @@ from bot.domain import Connection, Secret
 from bot.llm.client import OpenAICompatClient, build_http_client
 from bot.llm.deadline import StreamTimeouts
 from bot.llm.fetch import GuardedFetcher
-from bot.llm.guard import EndpointPolicy, build_guarded_http_client
+from bot.llm.guard import AddressGuard, EndpointPolicy, build_guarded_http_client
 from bot.llm.tokenize import EndpointTokenizer
 from bot.platforms.console import ConsoleIdentity, ConsoleOutput, ConsoleSession
 from bot.platforms.discord.adapter import DiscordAdapter
@@ -156,6 +156,7 @@ class Parlor:
             prompts=prompts,
             queue=ChannelQueue(max_waiting=settings.channel_queue_size),
             default_connection=default_connection(settings),
+            guard=AddressGuard(policy),
         )
         if box is None:
             await _warn_about_unreadable_keys(store)

@@ -92,6 +92,15 @@ class Fetcher(Protocol):
     async def fetch(self, url: str, *, max_bytes: int) -> bytes: ...
 
 
+class EndpointGuard(Protocol):
+    """Judges a chat-set endpoint's host as the connection-time guard will, without
+    connecting: for an endpoint stored without a probe (/connect bypass_check:true)."""
+
+    async def check(self, host: str, port: int) -> None:
+        """Raise EndpointNotAllowed when the guard refuses the host; else return."""
+        ...
+
+
 class Clock(Protocol):
     """Monotonic time, injected so that pacing can be tested without sleeping."""
 

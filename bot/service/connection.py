@@ -1,7 +1,8 @@
-"""Handlers of the commands that talk to the endpoint: /connect, /models, /test, /extras.
+"""Handlers of the commands that set up the endpoint: /connect and /extras, and with them
+/model, /models and /test (model_commands.py, endpoint_test.py).
 
-/connect repairs what people paste and probes for a missing /v1; /test names the
-cause and the fix of a failure. Knows the ports only.
+/connect repairs what people paste, asks the endpoint guard, and probes for a missing /v1.
+Knows the ports only.
 """
 
 from __future__ import annotations
@@ -12,16 +13,7 @@ import logging
 from urllib.parse import urlsplit
 
 from bot.commands import parse_boolean
-from bot.domain import (
-    ChannelChanges,
-    ChannelState,
-    ChatMessage,
-    CommandCall,
-    CommandResult,
-    Connection,
-    Role,
-    Secret,
-)
+from bot.domain import ChannelChanges, CommandCall, CommandResult, Connection, Secret
 from bot.endpoints import RepairedUrl, probe_candidates, repair_base_url
 from bot.errors import (
     EndpointError,
@@ -31,22 +23,19 @@ from bot.errors import (
     UsageError,
     user_message,
 )
-from bot.ports import Clock, CompletionClient, Store
+from bot.ports import Clock, CompletionClient, EndpointGuard, Store
 from bot.presets import KeyNeed, Preset, find_preset, normalize, preset_names, suggest_presets
+from bot.service.endpoint_test import EndpointTest
 from bot.service.extras import apply_extras
 from bot.service.handlers import Handlers
-from bot.service.models import ModelCatalog, filter_models
-from bot.service.requests import build_request
+from bot.service.model_commands import ModelCommands
+from bot.service.models import ModelCatalog, unlisted_note
 from bot.service.settings import extras_line, key_line
 from bot.service.targets import Targets
 
 _log = logging.getLogger(__name__)
 
 BACK_TO_DEFAULT = "default"
-MAX_MODELS_LISTED = 50
-TEST_MESSAGE = "Hi"
-TEST_MAX_TOKENS = 32
-TEST_PREVIEW_CHARS = 120
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -65,19 +54,24 @@ class ConnectionCommands:
         targets: Targets,
         catalog: ModelCatalog,
         clock: Clock,
+        guard: EndpointGuard | None = None,
     ) -> None:
+        """`guard` judges a URL stored without a probe; None where no guard applies (tests)."""
         self._store = store
         self._client = client
         self._targets = targets
-        self._catalog = catalog
-        self._clock = clock
+        self._guard = guard
+        self._models = ModelCommands(store=store, targets=targets, catalog=catalog)
+        self._test = EndpointTest(
+            store=store, client=client, targets=targets, catalog=catalog, clock=clock
+        )
 
     def handlers(self) -> Handlers:
         return {
             "connect": self._connect,
-            "models": self._models,
-            "test": self._test,
             "extras": self._extras,
+            **self._models.handlers(),
+            **self._test.handlers(),
         }
 
     async def _connect(self, call: CommandCall) -> CommandResult:
@@ -94,6 +88,7 @@ class ConnectionCommands:
             await self._store.update_channel(call.channel, ChannelChanges(model=None))
             return CommandResult("This channel uses the operator's default endpoint again.")
         repaired = repair_base_url(raw_url)
+        await self._admit(repaired.url)
         raw_key = call.options.get("api_key", "").strip()
         key = Secret(raw_key) if raw_key else None
         old = await self._readable_connection(call)
@@ -123,10 +118,20 @@ class ConnectionCommands:
                 probe,
                 preset=preset,
                 connection=after.connection,
-                model=model,
+                model=after.model,
+                kept=model is None and after.model is not None,
                 targets=self._targets,
             )
         )
+
+    async def _admit(self, url: str) -> None:
+        """The endpoint guard's verdict, asked whether or not the /models probe runs: with
+        bypass_check nothing else would meet the guard before the URL is stored."""
+        if self._guard is None:
+            return
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        await self._guard.check(parts.hostname or "", port)
 
     async def _readable_connection(self, call: CommandCall) -> Connection | None:
         """The channel's connection; None when its stored key cannot be read any more,
@@ -168,77 +173,6 @@ class ConnectionCommands:
             "message to check.",
         )
 
-    async def _models(self, call: CommandCall) -> CommandResult:
-        state = await self._store.load_channel(call.channel)
-        connection = self._targets.require_connection(state)
-        try:
-            models = await self._catalog.models(connection)
-        except EndpointError as exc:
-            return CommandResult(
-                f"Could not list the models. {user_message(exc)} "
-                "You can still type a model id with /model name:<id>."
-            )
-        typed = call.options.get("filter", "")
-        shown = filter_models(models, typed, limit=MAX_MODELS_LISTED) if typed else models
-        if not shown:
-            what = f"no models matching {typed!r}" if typed else "no models"
-            return CommandResult(f"The endpoint lists {what}; type one with /model name:<id>.")
-        listed = shown[:MAX_MODELS_LISTED]
-        more = f"\n…and {len(shown) - len(listed)} more" if len(shown) > len(listed) else ""
-        listing = "\n".join(f"• {model}" for model in listed)
-        return CommandResult(f"Models:\n{listing}{more}", choices=tuple(listed))
-
-    async def _test(self, call: CommandCall) -> CommandResult:
-        """One short message the way this channel sends them (chat or text completion)."""
-        state = await self._store.load_channel(call.channel)
-        started = self._clock.now()
-        model = ""
-        try:
-            connection, model = await self._targets.resolve(state)
-            params = dataclasses.replace(
-                state.params,
-                max_tokens=min(state.params.max_tokens or TEST_MAX_TOKENS, TEST_MAX_TOKENS),
-            )
-            request = build_request(
-                dataclasses.replace(state, params=params),
-                connection,
-                model,
-                (ChatMessage(Role.USER, TEST_MESSAGE),),
-                user_name=call.actor.display_name,
-            )
-            started = self._clock.now()
-            completion = await self._client.complete(request)
-        except (EndpointError, EndpointNotAllowed) as exc:
-            advice = await self._close_matches(exc, state, model)
-            return CommandResult(f"❌ The test failed. {user_message(exc)}{advice}")
-        seconds = self._clock.now() - started
-        words = completion.reply.content.strip() or "(no text)"
-        if len(words) > TEST_PREVIEW_CHARS:
-            words = words[:TEST_PREVIEW_CHARS] + "…"
-        answered = completion.model or model
-        return CommandResult(
-            f"✅ The endpoint answered in {seconds:.2f} s.\nModel: {answered}\nReply: {words}"
-        )
-
-    async def _close_matches(self, exc: Exception, state: ChannelState, model: str) -> str:
-        """For a refused model (404, or a 400 that names the model): ids that look like it."""
-        if not model or not isinstance(exc, EndpointRejected):
-            return ""
-        named = exc.status_code == 400 and "model" in f"{exc} {exc.provider_message}".lower()
-        if exc.status_code != 404 and not named:
-            return ""
-        connection = self._targets.connection_for(state)
-        try:
-            models = await self._catalog.models(connection) if connection else []
-        except EndpointError:
-            return ""
-        if model in models:
-            return ""
-        close = difflib.get_close_matches(model, models, n=5, cutoff=0.4)
-        if close:
-            return f" {model!r} is not one of its models; close matches: {', '.join(close)}."
-        return f" {model!r} is not one of its models; /models lists them."
-
     async def _extras(self, call: CommandCall) -> CommandResult:
         state = await self._store.load_channel(call.channel)
         if state.connection is None:
@@ -269,6 +203,7 @@ def _connected_text(
     preset: Preset | None,
     connection: Connection | None,
     model: str | None,
+    kept: bool,
     targets: Targets,
 ) -> str:
     changes = list(repaired.changes)
@@ -286,11 +221,9 @@ def _connected_text(
     if probe.note:
         lines.append(probe.note)
     if model:
-        lines.append(f"Model: {model}")
+        lines.append(f"Model: {model} (kept from before)" if kept else f"Model: {model}")
         if probe.models and model not in probe.models:
-            close = difflib.get_close_matches(model, list(probe.models), n=3, cutoff=0.4)
-            hint = f" Close matches: {', '.join(close)}." if close else ""
-            lines.append(f"The endpoint does not list {model!r}; it is used anyway.{hint}")
+            lines.append(unlisted_note(model, probe.models))
     elif len(probe.models) == 1:
         lines.append(f"Model: {probe.models[0]} (the only one it offers)")
     else:

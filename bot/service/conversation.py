@@ -30,6 +30,7 @@ from bot.ports import (
     Characters,
     Clock,
     CompletionClient,
+    EndpointGuard,
     Fetcher,
     Personas,
     Profiles,
@@ -83,6 +84,7 @@ class ConversationService:
         queue: ChannelQueue,
         default_connection: Connection | None,
         max_reply_chars: int = DEFAULT_MAX_REPLY_CHARS,
+        guard: EndpointGuard | None = None,
     ) -> None:
         self._store = store
         self._prompts = prompts
@@ -112,7 +114,12 @@ class ConversationService:
             ).handlers(),
             **ProfileCommands(profiles=profiles).handlers(),
             **ConnectionCommands(
-                store=store, client=client, targets=self._targets, catalog=catalog, clock=clock
+                store=store,
+                client=client,
+                targets=self._targets,
+                catalog=catalog,
+                clock=clock,
+                guard=guard,
             ).handlers(),
             **CharacterCommands(
                 store=store,

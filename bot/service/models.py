@@ -5,6 +5,9 @@ A picker asks on every keystroke; the endpoint should be asked once a minute at 
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Sequence
+
 from bot.domain import Connection
 from bot.ports import Clock, CompletionClient
 
@@ -44,3 +47,12 @@ def filter_models(models: list[str], typed: str, *, limit: int = MAX_SUGGESTIONS
     starts = [m for m in models if m.lower().startswith(wanted)]
     contains = [m for m in models if wanted in m.lower() and m not in starts]
     return (starts + contains)[: max(limit, 0)]
+
+
+def unlisted_note(model: str, models: Sequence[str], *, used: bool = True) -> str:
+    """The warning for a model id the endpoint does not list, naming the ids that look like it;
+    `used` says it is kept all the same (a typed id always is)."""
+    close = difflib.get_close_matches(model, list(models), n=3, cutoff=0.4)
+    hint = f" Close matches: {', '.join(close)}." if close else " /models lists the ones it has."
+    anyway = "; it is used anyway" if used else ""
+    return f"The endpoint does not list {model!r}{anyway}.{hint}"

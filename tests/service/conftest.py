@@ -22,6 +22,7 @@ from bot.domain import (
     TurnOutcome,
 )
 from bot.errors import UsageError
+from bot.ports import EndpointGuard
 from bot.service.conversation import ConversationService
 from bot.service.prompting import Budget, PromptFactory
 from bot.service.queue import ChannelQueue
@@ -87,6 +88,7 @@ def build_service(
     *,
     default: Connection | None,
     queue_size: int = 3,
+    guard: EndpointGuard | None = None,
 ) -> ConversationService:
     characters = SqlCharacters(store._sessions, secret_box=None)
     personas = SqlPersonas(store._sessions, secret_box=None)
@@ -110,6 +112,7 @@ def build_service(
         prompts=prompts,
         queue=ChannelQueue(max_waiting=queue_size),
         default_connection=default,
+        guard=guard,
     )
 
 

@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
-from bot.domain import ApiType, Completion, Delta, ReasoningDisplay, Role
+from collections.abc import AsyncGenerator
+
+from bot.domain import (
+    ApiType,
+    Completion,
+    CompletionRequest,
+    Connection,
+    Delta,
+    ReasoningDisplay,
+    Role,
+)
 from bot.errors import (
     EndpointNotAllowed,
     EndpointRejected,
     EndpointUnreachable,
     MaxTokensFieldRejected,
 )
-from tests.fakes.scripted_client import Script, reply
-from tests.service.conftest import CHANNEL, Harness
+from bot.llm.guard import REFUSAL_MESSAGE, AddressGuard, EndpointPolicy
+from bot.llm.refusals import provider_error, status_error
+from bot.storage.store import SqlStore
+from tests.fakes.clock import FakeClock
+from tests.fakes.scripted_client import Script, ScriptedClient, reply
+from tests.service.conftest import CHANNEL, Harness, build_service
+
+OPERATOR = Connection("http://operator.example/v1", model="op-model", trusted=True)
 
 NOT_FOUND = EndpointRejected("not found", status_code=404)
 
@@ -102,7 +118,7 @@ async def test_test_failure_on_unknown_model_lists_close_matches(harness: Harnes
     await harness.command("model", name="llama-3.1-8b")
     answer = await harness.command("test")
     assert answer.text.startswith("❌ The test failed.")
-    assert "close matches: llama-3.1-8b-instruct" in answer.text
+    assert "Close matches: llama-3.1-8b-instruct" in answer.text
 
 
 async def test_params_set_show_and_unset(harness: Harness) -> None:
@@ -235,3 +251,156 @@ async def test_new_host_forgets_extras(harness: Harness) -> None:
     connection = (await harness.store.load_channel(CHANNEL)).connection
     assert connection is not None
     assert connection.options.extra_headers == {}
+
+
+NEW_FIELD_ONLY = (
+    b'{"error": {"message": "Unsupported parameter: \'max_tokens\' is not supported with this '
+    b'model. Use \'max_completion_tokens\' instead.", "type": "invalid_request_error", '
+    b'"param": "max_tokens", "code": "unsupported_parameter"}}'
+)
+
+
+class NewFieldOnly(ScriptedClient):
+    """An endpoint like OpenAI's newer models: max_tokens refused, max_completion_tokens taken.
+    Its refusal goes through the real error parser."""
+
+    def __init__(self, scripts: list[Script], *, models: list[str]) -> None:
+        super().__init__(scripts, models=models)
+        self.refused = 0
+
+    def _judge(self, request: CompletionRequest) -> None:
+        if request.connection.options.max_tokens_field != "max_completion_tokens":
+            self.refused += 1
+            raise status_error(400, provider_error(NEW_FIELD_ONLY))
+
+    async def complete(self, request: CompletionRequest) -> Completion:
+        self._judge(request)
+        return await super().complete(request)
+
+    async def stream(self, request: CompletionRequest) -> AsyncGenerator[Delta, None]:
+        self._judge(request)
+        async for delta in super().stream(request):
+            yield delta
+
+
+def harness_with(store: SqlStore, client: ScriptedClient) -> Harness:
+    clock = FakeClock(auto=True)
+    return Harness(build_service(store, client, clock, default=OPERATOR), store, client, clock)
+
+
+async def test_test_learns_the_reply_length_field_as_chat_does(store: SqlStore) -> None:
+    """/test on an endpoint that wants max_completion_tokens retries, succeeds and remembers."""
+    client = NewFieldOnly([reply("chat works")], models=["gpt-x"])
+    harness = harness_with(store, client)
+    await harness.command("connect", base_url="http://cloud.example/v1", model="gpt-x")
+    answer = await harness.command("test")
+    assert answer.text.startswith("✅ The endpoint answered"), answer.text
+    assert "max_completion_tokens" in answer.text
+    outcome = await harness.say("hi")
+    assert outcome.content == "chat works"
+    assert client.refused == 1  # the turn used what /test learned
+
+
+async def test_test_names_text_completion_on_a_server_without_chat(store: SqlStore) -> None:
+    """A 404 for chat from a server whose /completions answers names /api type:text."""
+    client = TextOnlyServer(models=["base-7b"])
+    harness = harness_with(store, client)
+    await harness.command("connect", base_url="http://base.example/v1")
+    answer = await harness.command("test")
+    assert answer.text.startswith("❌ The test failed.")
+    assert "/api type:text" in answer.text
+    assert (await harness.store.load_channel(CHANNEL)).api_type is ApiType.CHAT
+
+
+class TextOnlyServer(ScriptedClient):
+    """A server for base models: 404 (FastAPI's words) for chat, text completion works."""
+
+    async def complete(self, request: CompletionRequest) -> Completion:
+        if request.prompt is None:
+            self.requests.append(request)
+            raise status_error(404, provider_error(b'{"detail": "Not Found"}'))
+        return await super().complete(request)
+
+
+async def test_model_typed_but_unlisted_is_kept_with_close_matches(harness: Harness) -> None:
+    """/model name:X that the endpoint does not list is used anyway, with a warning."""
+    harness.client.models_list = ["llama-3.1-8b-instruct", "qwen2.5-7b-instruct"]
+    await harness.command("connect", base_url="http://h.example/v1")
+    answer = await harness.command("model", name="llama-3.1-8b")
+    assert answer.text.startswith("This channel now talks to llama-3.1-8b.")
+    assert "does not list 'llama-3.1-8b'" in answer.text
+    assert "Close matches: llama-3.1-8b-instruct" in answer.text
+    assert (await harness.store.load_channel(CHANNEL)).model == "llama-3.1-8b"
+
+
+async def test_model_listed_is_taken_without_a_warning(harness: Harness) -> None:
+    """/model name:X for a listed model says only that it is chosen."""
+    harness.client.models_list = ["qwen2.5-7b-instruct", "llama-3.1-8b-instruct"]
+    await harness.command("connect", base_url="http://h.example/v1")
+    answer = await harness.command("model", name="qwen2.5-7b-instruct")
+    assert answer.text == "This channel now talks to qwen2.5-7b-instruct."
+
+
+async def test_model_unchecked_when_the_list_cannot_be_read(harness: Harness) -> None:
+    """Without a model list, /model takes the id and says it could not be checked."""
+    harness.client.models_at = {"http://h.example/v1": EndpointUnreachable("down")}
+    await harness.command("connect", base_url="http://h.example/v1")
+    answer = await harness.command("model", name="anything")
+    assert answer.text.startswith("This channel now talks to anything.")
+    assert "couldn't check" in answer.text
+    assert "does not list" not in answer.text
+    assert (await harness.store.load_channel(CHANNEL)).model == "anything"
+
+
+async def test_connect_again_to_the_same_url_names_the_kept_model(harness: Harness) -> None:
+    """A second /connect to the same URL keeps the model and says so."""
+    harness.client.models_list = ["a", "b"]
+    await harness.command("connect", base_url="http://h.example/v1", model="b")
+    answer = await harness.command("connect", base_url="http://h.example/v1")
+    assert "Model: b (kept from before)" in answer.text
+    assert "No model chosen" not in answer.text
+    assert (await harness.store.load_channel(CHANNEL)).model == "b"
+
+
+async def test_connect_to_a_new_url_forgets_the_model(harness: Harness) -> None:
+    """A new URL drops the old model: it belonged to the old endpoint."""
+    harness.client.models_list = ["a", "b"]
+    await harness.command("connect", base_url="http://h.example/v1", model="b")
+    answer = await harness.command("connect", base_url="http://other.example/v1")
+    assert "No model chosen yet" in answer.text
+    assert (await harness.store.load_channel(CHANNEL)).model is None
+
+
+def guarded_harness(store: SqlStore) -> Harness:
+    """The service with the real endpoint guard (no private addresses) at /connect."""
+    client, clock = ScriptedClient(models=["m"]), FakeClock(auto=True)
+    guard = AddressGuard(EndpointPolicy(allow_private=False), resolve=fixed_dns)
+    service = build_service(store, client, clock, default=OPERATOR, guard=guard)
+    return Harness(service, store, client, clock)
+
+
+async def fixed_dns(host: str, port: int) -> list[str]:
+    known = {
+        "intranet.example": "10.1.2.3",
+        "localhost": "127.0.0.1",
+        "public.example": "93.184.215.14",
+    }
+    return [known[host]]
+
+
+async def test_bypass_check_still_asks_the_endpoint_guard(store: SqlStore) -> None:
+    """bypass_check skips the /models probe, not the guard: a private URL is not stored."""
+    harness = guarded_harness(store)
+    for url in ("http://10.0.0.5:8080/v1", "http://intranet.example/v1", "localhost:8080"):
+        answer = await harness.command("connect", base_url=url, bypass_check="true")
+        assert answer.text == REFUSAL_MESSAGE
+    assert (await harness.store.load_channel(CHANNEL)).connection is None
+    assert harness.client.models_asked == []
+
+
+async def test_bypass_check_stores_an_allowed_url_without_probing(store: SqlStore) -> None:
+    """A public URL with bypass_check is stored without asking /models."""
+    harness = guarded_harness(store)
+    answer = await harness.command("connect", base_url="public.example/v1", bypass_check="true")
+    assert "Connected this channel to https://public.example/v1." in answer.text
+    assert harness.client.models_asked == []
