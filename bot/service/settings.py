@@ -1,6 +1,6 @@
 """Handlers of the commands that read or change a channel's own settings.
 
-Model, prompt, sampling, API type, reasoning display, the settings overview and
+Prompt, sampling, API type, reasoning display, the settings overview and
 /reset. Keys are only ever shown masked; header values never.
 """
 
@@ -37,7 +37,6 @@ class SettingsCommands:
 
     def handlers(self) -> Handlers:
         return {
-            "model": self._model,
             "params": self._params,
             "api": self._api,
             "reasoning": self._reasoning,
@@ -47,17 +46,6 @@ class SettingsCommands:
             "system": self._system,
             "reset": self._reset,
         }
-
-    async def _model(self, call: CommandCall) -> CommandResult:
-        name = call.options.get("name", "").strip()
-        if not name:
-            state = await self._store.load_channel(call.channel)
-            current = self._targets.chosen_model(state)
-            return CommandResult(
-                f"Model: {current}" if current else "No model chosen yet: /model name:<id>."
-            )
-        await self._store.update_channel(call.channel, ChannelChanges(model=name))
-        return CommandResult(f"This channel now talks to {name}.")
 
     async def _params(self, call: CommandCall) -> CommandResult:
         state = await self._store.load_channel(call.channel)
