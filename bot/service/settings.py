@@ -23,6 +23,7 @@ from bot.service.handlers import Handlers
 from bot.service.params import apply_params, describe_params
 from bot.service.requests import DEFAULT_TEMPLATE
 from bot.service.targets import Targets
+from bot.untrusted import safe_to_show
 
 MAX_SYSTEM_PROMPT_CHARS = 20_000
 PROMPT_PREVIEW_CHARS = 200
@@ -125,7 +126,9 @@ class SettingsCommands:
     async def _show(self, call: CommandCall) -> CommandResult:
         state = await self._store.load_channel(call.channel)
         if state.connection is not None:
-            endpoint = f"{state.connection.base_url} (set in this channel)"
+            name = state.connection.name
+            where = f"from the profile {name}" if name else "set in this channel"
+            endpoint = f"{state.connection.base_url} ({where})"
         elif self._targets.default is not None:
             endpoint = "the operator's default endpoint"
         else:
@@ -153,7 +156,7 @@ class SettingsCommands:
         if state.character_id is None:
             return "none (/character use name:<name>)"
         stored = await self._characters.character(state.character_id)
-        return stored.name if stored is not None else "none (its card was removed)"
+        return safe_to_show(stored.name) if stored is not None else "none (its card was removed)"
 
     async def _system(self, call: CommandCall) -> CommandResult:
         prompt = call.options.get("prompt", "").strip()
@@ -201,4 +204,4 @@ def extras_line(connection: Connection) -> str:
         parts.append("no /models check")
     if options.max_tokens_field:
         parts.append(f"length field {options.max_tokens_field}")
-    return "Extras: " + ("; ".join(parts) if parts else "none")
+    return "Extras: " + (safe_to_show("; ".join(parts)) if parts else "none")

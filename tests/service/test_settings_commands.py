@@ -129,3 +129,34 @@ async def test_listen_switches_between_mentions_and_every_message(harness: Harne
     assert "Answers: every message" in (await harness.command("settings")).text
     await harness.command("listen", mode="mentions")
     assert not await harness.service.answers_all(CHANNEL)
+
+
+async def test_settings_name_the_profile_a_channel_uses(harness: Harness) -> None:
+    """A channel on a profile says which one; its own connection and the operator's say so."""
+    harness.client.models_list = ["m"]
+    await harness.command("connect", base_url="http://h.example/v1", api_key=KEY)
+    await harness.command("profile", action="save", name="home")
+    await harness.command("profile", action="save", name="work", base_url="http://w.example/v1")
+    shown = (await harness.command("settings")).text
+    assert "Endpoint: http://h.example/v1 (set in this channel)" in shown
+    assert "profile" not in shown
+    await harness.command("profile", action="use", name="work")
+    shown = (await harness.command("settings")).text
+    assert "Endpoint: http://w.example/v1 (from the profile work)" in shown
+    assert "home" not in shown
+    await harness.command("profile", action="use", name="home")
+    shown = (await harness.command("settings")).text
+    assert "Endpoint: http://h.example/v1 (from the profile home)" in shown
+    await harness.command("profile", action="delete", name="home")
+    shown = (await harness.command("settings")).text
+    assert "Endpoint: the operator's default endpoint" in shown
+    assert "profile" not in shown
+
+
+async def test_settings_show_extras_keys_without_controls(harness: Harness) -> None:
+    """Body keys and dropped keys are shown without escape sequences or overrides."""
+    harness.client.models_list = ["m"]
+    await harness.command("connect", base_url="http://h.example/v1")
+    await harness.command("extras", body='{"top\\u001b[31m_k": 1}', exclude="seed\u202e,\x07x")
+    shown = (await harness.command("settings")).text
+    assert "Extras: body top_k; dropping seed, x" in shown
