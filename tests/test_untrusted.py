@@ -17,7 +17,7 @@ from bot.characters.errors import CardError
 from bot.characters.schema import card_from_json
 from bot.errors import EndpointError, user_message
 from bot.llm import refusals
-from bot.llm.wire import model_ids, parse_chunk
+from bot.llm.wire import model_ids, parse_chunk, parse_whole_completion
 from bot.untrusted import safe_to_show
 
 HOSTILE = [
@@ -166,3 +166,13 @@ def test_a_model_list_holds_no_unshowable_ids(hostile: str) -> None:
     """A model id nobody could see or type truthfully is left out of the list."""
     body = json.dumps({"data": [{"id": "good-model"}, {"id": f"bad{hostile}model"}]})
     assert model_ids(body.encode()) == ["good-model"]
+
+
+@pytest.mark.parametrize("hostile", HOSTILE)
+def test_the_model_a_reply_names_is_safe(hostile: str) -> None:
+    """The model id a non-streamed answer reports (/test shows it) loses its controls."""
+    body = {"model": f"gpt{hostile}-x", "choices": [{"message": {"content": "hi"}}]}
+    completion = parse_whole_completion(json.dumps(body).encode())
+    assert completion.model is not None
+    assert is_safe(completion.model)
+    assert completion.model.startswith("gpt")

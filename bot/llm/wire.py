@@ -162,7 +162,8 @@ def parse_whole_completion(body: bytes) -> Completion:
     """A non-streamed reply and the model id the endpoint reports, when it reports one."""
     payload = _load(body, "a reply")
     model = payload.get("model") if isinstance(payload, dict) else None
-    return Completion(reply=_to_delta(payload), model=model if isinstance(model, str) else None)
+    shown = safe_to_show(model) if isinstance(model, str) else None  # /test shows it
+    return Completion(reply=_to_delta(payload), model=shown)
 
 
 def model_ids(body: bytes) -> list[str]:
