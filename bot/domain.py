@@ -55,13 +55,23 @@ class Role(enum.StrEnum):
 
 
 class MessageStatus(enum.StrEnum):
-    """How a stored turn ended; only COMPLETE assistant turns go back to the model."""
+    """How a stored turn ended; see `SAID_STATUSES` for which replies go back to the model."""
 
     COMPLETE = "complete"
     PENDING = "pending"  # streaming right now; found at start-up it means the process died
     STOPPED = "stopped"  # a user pressed stop; partial text kept
     INTERRUPTED = "interrupted"  # the process died mid-reply
     ERROR = "error"  # the endpoint failed; partial text kept
+
+
+SAID_STATUSES = frozenset(
+    {MessageStatus.COMPLETE, MessageStatus.STOPPED, MessageStatus.INTERRUPTED}
+)
+"""How a reply may end and still be part of the conversation, given some text: finished,
+stopped by a member, or cut off by a crash. That text was shown in the chat, so the model
+reads it as said and /continue carries it on, as in SillyTavern. A reply the endpoint broke
+off with an error is left out: its text ends where the endpoint failed, not where the
+conversation went."""
 
 
 class Permission(enum.IntEnum):

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.characters.card import CharacterCard
-from bot.domain import ChatMessage, MediaPart, MessageStatus, Role, StoredMessage
+from bot.domain import SAID_STATUSES, ChatMessage, MediaPart, MessageStatus, Role, StoredMessage
 from bot.prompt.examples import parse_examples
 from bot.prompt.macros import MacroContext, substitute
 
@@ -125,14 +125,10 @@ def _field(text: str, ctx: MacroContext) -> str:
 
 
 def is_prompt_history(message: StoredMessage) -> bool:
-    """Whether a stored message may be shown to the model again.
-
-    A reply that was stopped, failed or cut off by a crash is kept for the
-    people in the chat, but the model must never read it as something it
-    finished saying.
-    """
+    """Whether a stored message may be shown to the model again: a reply only when it was
+    said (`SAID_STATUSES`) and has text."""
     if message.role is Role.ASSISTANT:
-        return message.status is MessageStatus.COMPLETE and bool(message.content)
+        return message.status in SAID_STATUSES and bool(message.content)
     return message.status is MessageStatus.COMPLETE
 
 

@@ -272,7 +272,10 @@ class ConversationService:
             previous = await self._store.begin_continuation(state.chat_id)
             job = self._job(state, connection, model, built, previous.id)
             job = dataclasses.replace(
-                job, prefix=previous.content, prefix_reasoning=previous.reasoning
+                job,
+                prefix=previous.content,
+                prefix_reasoning=previous.reasoning,
+                prefix_status=previous.status,
             )
         else:
             built = await self._prompts.build(

@@ -48,6 +48,7 @@ class ReplyJob:
     shaping: Shaping
     prefix: str = ""
     prefix_reasoning: str = ""
+    prefix_status: MessageStatus = MessageStatus.COMPLETE
     notice: str | None = None  # said under the reply, e.g. why an image was left out
     falls_back: bool = False
     """A regeneration of a whole reply: if this one ends unfinished, the store chooses the
@@ -183,7 +184,7 @@ def _settled(
     job: ReplyJob, reply: Generation, status: MessageStatus, error_text: str | None
 ) -> TurnOutcome:
     """What is stored. A continuation is never worse than the reply it extended: a stop
-    keeps the words so far as the end, a failure leaves the reply as it was."""
+    keeps the words so far as the end, a failure leaves the reply as it was, status too."""
     if not job.prefix:
         return TurnOutcome(status, reply.content, reply.reasoning, reply.finish_reason, error_text)
     if status in (MessageStatus.COMPLETE, MessageStatus.STOPPED):
@@ -194,7 +195,7 @@ def _settled(
             reply.finish_reason,
             error_text,
         )
-    return TurnOutcome(MessageStatus.COMPLETE, job.prefix, job.prefix_reasoning, None, error_text)
+    return TurnOutcome(job.prefix_status, job.prefix, job.prefix_reasoning, None, error_text)
 
 
 def _notice(job: ReplyJob, status: MessageStatus, learned: str) -> str:

@@ -11,7 +11,7 @@ from typing import Any, TypeGuard
 from sqlalchemy import Select, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain import ChatId, MessageId, MessageStatus, Role, StoredMessage
+from bot.domain import SAID_STATUSES, ChatId, MessageId, MessageStatus, Role, StoredMessage
 from bot.errors import StorageError, UsageError
 from bot.storage.rows import to_stored_message
 from bot.storage.tables import MessageRow, utcnow
@@ -70,10 +70,10 @@ class ReplyStore(Transactions):
         with translating("reopen the reply"):
             async with self.writing() as session:
                 row = await _last_reply(session, chat_id)
-                if row.status != MessageStatus.COMPLETE.value or not row.content:
+                if row.status not in SAID_STATUSES or not row.content:
                     raise UsageError(
-                        "My last reply did not finish properly, so there is nothing to "
-                        "continue; use /regenerate for a new one."
+                        "My last reply broke off without words worth carrying on, so there "
+                        "is nothing to continue; use /regenerate for a new one."
                     )
                 before = to_stored_message(row)
                 row.status = MessageStatus.PENDING.value

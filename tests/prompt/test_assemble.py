@@ -166,15 +166,14 @@ def test_stored_images_become_parts() -> None:
     assert with_images(ChatMessage(Role.USER, ""), ["u"]).parts == (MediaPart("u"),)
 
 
-def test_only_finished_turns_are_history() -> None:
-    """Failed, stopped, pending and empty replies are never shown to the model again."""
+def test_finished_and_cut_off_replies_are_history() -> None:
+    """Finished replies, and replies stopped or cut off by a crash after some text, were
+    said in the chat and go back to the model; failed, pending and empty ones never do."""
     assert is_prompt_history(stored(Role.ASSISTANT, "done"))
     assert is_prompt_history(stored(Role.USER, "hi"))
     assert not is_prompt_history(stored(Role.ASSISTANT, ""))
-    for status in (
-        MessageStatus.ERROR,
-        MessageStatus.STOPPED,
-        MessageStatus.PENDING,
-        MessageStatus.INTERRUPTED,
-    ):
+    for status in (MessageStatus.STOPPED, MessageStatus.INTERRUPTED):
+        assert is_prompt_history(stored(Role.ASSISTANT, "part", status))
+        assert not is_prompt_history(stored(Role.ASSISTANT, "", status))
+    for status in (MessageStatus.ERROR, MessageStatus.PENDING):
         assert not is_prompt_history(stored(Role.ASSISTANT, "part", status))

@@ -272,3 +272,64 @@ async def test_rewriting_commands_sent_as_plain_commands_point_to_the_chat(
     """/regenerate run where no reply can be streamed says to send it in the chat."""
     answer = await harness.command("regenerate", permission=Permission.EVERYONE)
     assert "writes into the chat" in answer.text
+
+
+async def stopped_reply(harness: Harness, *tokens: str) -> None:
+    """A turn whose reply the member stops after `tokens`."""
+    script = Script(deltas=[Delta(content=t) for t in tokens], hold_after=len(tokens))
+    harness.client.scripts.append(script)
+    turn = asyncio.create_task(harness.say("tell a story"))
+    await script.reached_hold.wait()
+    await harness.command("stop", permission=Permission.EVERYONE)
+    assert (await turn).status is MessageStatus.STOPPED
+
+
+async def test_a_stopped_reply_is_history(harness: Harness) -> None:
+    """What a member stopped was said in the chat, so the next prompt carries it, and no two
+    user messages come in a row."""
+    await stopped_reply(harness, "Once upon", " a time")
+    harness.client.scripts.append(reply("The end."))
+    await harness.say("go on")
+    assert sent(harness) == [
+        {"role": "user", "content": "tell a story"},
+        {"role": "assistant", "content": "Once upon a time"},
+        {"role": "user", "content": "go on"},
+    ]
+
+
+async def test_continue_carries_on_a_stopped_reply(harness: Harness) -> None:
+    """/continue extends a stopped reply, as SillyTavern's continue does."""
+    await stopped_reply(harness, "Once upon")
+    harness.client.scripts.append(reply(" a time."))
+    outcome = await rewrite(harness, "continue")
+    assert outcome.content == "Once upon a time."
+    assert sent(harness) == [
+        {"role": "user", "content": "tell a story"},
+        {"role": "assistant", "content": "Once upon"},
+        NUDGE,
+    ]
+    assert (await chat(harness))[-1] == ("assistant", "complete", "Once upon a time.")
+
+
+async def test_a_failed_continue_of_a_stopped_reply_leaves_it_stopped(harness: Harness) -> None:
+    """A continuation the endpoint breaks off leaves the stopped reply as it was, still stopped."""
+    await stopped_reply(harness, "Once upon")
+    harness.client.scripts.append(
+        Script(deltas=[Delta(content=" and")], error=EndpointStreamError("cut"))
+    )
+    await rewrite(harness, "continue")
+    assert (await chat(harness))[-1] == ("assistant", "stopped", "Once upon")
+
+
+async def test_continue_of_a_failed_or_empty_reply_points_to_regenerate(harness: Harness) -> None:
+    """A reply the endpoint broke off, or a stop before any word, is not continued."""
+    broken = Script(deltas=[Delta(content="half")], error=EndpointStreamError("cut"))
+    harness.client.scripts.append(broken)
+    await harness.say("tell a story")
+    replier = harness.replier()
+    await rewrite(harness, "continue", replier=replier)
+    assert "/regenerate" in replier.texts[-1]
+    await stopped_reply(harness)
+    replier = harness.replier()
+    await rewrite(harness, "continue", replier=replier)
+    assert "/regenerate" in replier.texts[-1]
