@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from urllib.parse import urlsplit
 
 from sqlalchemy import bindparam, delete, func, select, update
 
@@ -168,7 +169,8 @@ class SqlStore(ReplyStore, UserMessageStore):
                     # quirks belong to the old host.
                     row.params = {}
                     if api_key is None:
-                        _log.info("connection of %s moved to a new host; its key is cleared", key)
+                        where = _move_words(row.base_url, base_url)
+                        _log.info("connection of %s moved to %s; its key is cleared", key, where)
                         row.api_key_encrypted = None
                         row.key_hint = None
                 row.base_url = base_url
@@ -323,3 +325,9 @@ class SqlStore(ReplyStore, UserMessageStore):
         if chat is None:
             return None
         return channel, connection, chat.current_chat_id
+
+
+def _move_words(old_url: str, new_url: str) -> str:
+    """How a connection moved, for the log: to another host (or port), or only another path."""
+    same = urlsplit(old_url).netloc.lower() == urlsplit(new_url).netloc.lower()
+    return "another path on the same host" if same else "a new host"
