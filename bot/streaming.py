@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 
@@ -15,10 +14,11 @@ from bot.domain import MessageRef
 from bot.errors import DeliveryError
 from bot.pacing import CHANNEL_BURST_WRITES, ChannelBudget, Pacing, SystemClock, TokenBucket
 from bot.ports import Clock, Replier
-from bot.text import Chunk, next_chunk
+from bot.reply_layout import NOTE_SEPARATOR, ReplyLayout, Write
 
 __all__ = [
     "CHANNEL_BURST_WRITES",
+    "NOTE_SEPARATOR",
     "ChannelBudget",
     "Pacing",
     "ReplyStream",
@@ -29,7 +29,6 @@ __all__ = [
 _log = logging.getLogger(__name__)
 
 PLACEHOLDER = "…"
-NOTE_SEPARATOR = "\n\n"
 MAX_FINAL_FAILURES = 3
 MAX_FINAL_RATE_LIMITS = 5  # each waits its retry_after first
 """Failed attempts at the final text (or the placeholder) before the stream gives up."""
@@ -37,24 +36,18 @@ ABORT_SECONDS = 10.0
 """How long a stream whose body failed keeps trying to deliver the text so far."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Write:
-    ref: MessageRef | None  # None: send a new message
-    chunk: Chunk
-    finalizes: bool  # the chunk is this message's last state; the tail moves past it
-
-
 class ReplyStream:
     """Streams one reply into one or more messages, paced by the channel's budget.
 
     `append` only buffers; an editor task sends the latest text whenever the budget
-    allows, dropping intermediate states. Text past the platform's limit continues in
-    new messages, cut by `text.next_chunk`; only the unfinished tail is ever re-cut.
-    A DeliveryError with retry_after pauses the channel's budget and the latest text is
-    retried afterwards; one without is logged and retried at the next slot, for the
-    final text at most MAX_FINAL_FAILURES times. Whitespace-only text is never sent,
-    so the placeholder stays until there is something to show; nor is an edit that
-    only adds trailing whitespace, which platforms trim anyway.
+    allows, dropping intermediate states; how the text falls into messages is the
+    ReplyLayout's. A DeliveryError with retry_after pauses the channel's budget and the
+    latest text is retried afterwards; one without is logged and retried at the next
+    slot, for the final text at most MAX_FINAL_FAILURES times.
+
+    `stop` ends the delivery early: the message being written (or, between messages, one
+    new message) takes what fits of the text and a note, and nothing after it is sent.
+    `delivered` is the text the chat shows so far, as of the last write that succeeded.
     """
 
     def __init__(
@@ -78,12 +71,8 @@ class ReplyStream:
         self.edits = 0
         self.chars = 0
         self._refs: list[MessageRef] = []
-        self._pending: list[str] = []
-        self._tail = ""  # appended text not yet final in a message
-        self._tail_fence: str | None = None  # the fence open where the tail begins
-        self._tail_line_start = True
-        self._live: MessageRef | None = None  # the message the tail is shown in
-        self._shown = ""  # what the live message shows now
+        self._layout = ReplyLayout(self._limits)
+        self._stopped = False
         self._changed = asyncio.Event()
         self._finishing = False
         self._final_failures = 0
@@ -95,6 +84,11 @@ class ReplyStream:
         """The messages the reply occupies, in order; the placeholder's message first."""
         return list(self._refs)
 
+    @property
+    def delivered(self) -> str:
+        """The appended text the chat shows now, in finished messages and the live one."""
+        return self._layout.delivered
+
     async def __aenter__(self) -> Self:
         """Send the placeholder now (waiting only if the channel's budget is spent), unless
         the platform's limits say it has none; then the first words are the first send.
@@ -104,9 +98,9 @@ class ReplyStream:
         if self._editor is not None or self._refs:
             raise RuntimeError("a ReplyStream is entered once")
         if self._limits.placeholder:
-            self._live = await self._send_placeholder()
-            self._refs.append(self._live)
-            self._shown = self._placeholder
+            ref = await self._send_placeholder()
+            self._refs.append(ref)
+            self._layout.show_placeholder(ref, self._placeholder)
             self.sends += 1
         self._editor = asyncio.create_task(self._edit_loop(), name="reply-stream-editor")
         return self
@@ -126,11 +120,16 @@ class ReplyStream:
             await self._abort(self._editor)
 
     def append(self, delta: str) -> None:
-        """Buffer a piece of the reply; never waits and never touches the platform."""
+        """Buffer a piece of the reply; never waits and never touches the platform.
+
+        After `stop` the piece is dropped: the chat asked to see no more.
+        """
+        if self._stopped:
+            return
         if self._finishing:
             raise RuntimeError("append() after finish()")
         if delta:
-            self._pending.append(delta)
+            self._layout.add(delta)
             self.chars += len(delta)
             self._changed.set()
 
@@ -144,12 +143,25 @@ class ReplyStream:
             raise RuntimeError("finish() outside `async with`")
         if not self._finishing:
             if note:
-                self._pending.append(NOTE_SEPARATOR + note if self.chars else note)
+                self._layout.add(NOTE_SEPARATOR + note if self.chars else note)
             self._finishing = True
             self._changed.set()
         await asyncio.wait({editor})
         if not editor.cancelled():
             editor.result()
+
+    def stop(self, note: str = "") -> bool:
+        """Deliver no more than the message being written, ending it with `note`, so a
+        backlog of messages waiting for the channel's budget is never sent; `finish()` then
+        returns after that one write. False when everything was delivered already.
+        """
+        editor = self._editor
+        if editor is None or editor.done() or self._stopped:
+            return editor is not None and not editor.done()
+        self._stopped, self._finishing = True, True
+        self._layout.stop(note)
+        self._changed.set()
+        return True
 
     async def _abort(self, editor: asyncio.Task[None]) -> None:
         """The body failed: deliver the text so far for at most abort_seconds, then stop."""
@@ -186,7 +198,7 @@ class ReplyStream:
     async def _edit_loop(self) -> None:
         """Send the latest text whenever there is news and a slot; stop once final."""
         while True:
-            write = self._next_write()
+            write = None if self._gave_up else self._layout.next_write()
             if write is None:
                 if self._finishing:
                     return
@@ -200,38 +212,7 @@ class ReplyStream:
             if not await self._perform(write):
                 return
 
-    def _next_write(self) -> _Write | None:
-        """The one write that brings the messages closer to the text, or None."""
-        if self._pending:
-            self._tail += "".join(self._pending)
-            self._pending.clear()
-        while self._tail and not self._gave_up:
-            chunk = next_chunk(
-                self._tail,
-                self._limits.max_length,
-                measure=self._limits.measure,
-                open_fence=self._tail_fence,
-                line_start=self._tail_line_start,
-            )
-            finalizes = len(chunk.body) < len(self._tail)
-            text = chunk.text
-            if not text.strip():  # platforms refuse blank messages
-                if not finalizes:
-                    return None
-                self._advance(chunk)
-                continue
-            if self._live is None:
-                return _Write(None, chunk, finalizes)
-            # Platforms trim trailing whitespace: an edit that only adds some is a lost slot.
-            if text.rstrip() != self._shown.rstrip():
-                return _Write(self._live, chunk, finalizes)
-            if not finalizes:
-                return None
-            self._advance(chunk)
-            self._live, self._shown = None, ""
-        return None
-
-    async def _perform(self, write: _Write) -> bool:
+    async def _perform(self, write: Write) -> bool:
         """Spend a slot on `write`; False when the stream gives up on its final text."""
         self._budget.take(self._clock.now())
         text = write.chunk.text
@@ -245,23 +226,21 @@ class ReplyStream:
         if write.ref is None:
             self.sends += 1
             self._refs.append(ref)
-            self._live = ref
         else:
             self.edits += 1
-        self._shown = text
+            ref = write.ref
+        waiting = self._layout.waiting_chars(write)
+        self._layout.written(write, ref)  # the chat shows it: `delivered` moves on
         self._final_failures = 0
         _log.debug(
             "reply %s: message %d, %d chars, %d chars waiting, sends=%d edits=%d",
             "send" if write.ref is None else "edit",
             len(self._refs),
             len(text),
-            len(self._tail) - len(write.chunk.body),
+            waiting,
             self.sends,
             self.edits,
         )
-        if write.finalizes:
-            self._advance(write.chunk)
-            self._live, self._shown = None, ""
         return True
 
     def _after_failure(self, exc: DeliveryError, *, sending: bool) -> bool:
@@ -283,9 +262,3 @@ class ReplyStream:
             self._gave_up = True
             return False
         return True
-
-    def _advance(self, chunk: Chunk) -> None:
-        """The tail moves past a chunk that is final in its message."""
-        self._tail = self._tail[len(chunk.body) :]
-        self._tail_fence = chunk.fence_at_end
-        self._tail_line_start = chunk.body.endswith("\n")

@@ -218,12 +218,14 @@ class ConversationService:
 
     def _stop(self, call: CommandCall) -> CommandResult:
         running = self._queue.running(call.channel)
-        if running is None or (running.generation is not None and running.generation.done()):
-            return CommandResult("Nothing is being written here right now.")
+        nothing = CommandResult("Nothing is being written here right now.")
+        if running is None or not running.writing:
+            return nothing
         is_requester = running.requester_id == call.actor.user_id
         if not is_requester and call.actor.permission < Permission.CHANNEL_ADMIN:
             return CommandResult("Only the person who asked, or a channel admin, can stop it.")
-        self._queue.stop(call.channel)
+        if not self._queue.stop(call.channel):
+            return nothing
         return CommandResult("Stopped.", ephemeral=False)
 
     async def _answer(self, incoming: Incoming, replier: Replier, run: RunningTurn) -> TurnOutcome:

@@ -7,7 +7,7 @@ idle are dropped so the map does not grow with every channel ever seen.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -17,11 +17,24 @@ from bot.errors import ChannelBusy
 
 @dataclass(eq=False)
 class RunningTurn:
-    """The turn that holds a lane: who asked, and the task that streams its reply."""
+    """The turn that holds a lane: who asked, the task that streams its reply, and once the
+    reply is being shown, how to stop showing more of it."""
 
     requester_id: str
     generation: asyncio.Task[None] | None = None
     stop_requested: bool = False
+    stop_delivery: Callable[[], bool] | None = None
+    """Sends no more than the message being written; False when all of it was delivered."""
+
+    @property
+    def generating(self) -> bool:
+        """Still preparing or generating: what /stop cancels."""
+        return self.generation is None or not self.generation.done()
+
+    @property
+    def writing(self) -> bool:
+        """Generating, or delivering the reply: something /stop can stop."""
+        return self.generating or self.stop_delivery is not None
 
 
 @dataclass(eq=False)
@@ -69,12 +82,16 @@ class ChannelQueue:
         """Stop the turn holding the channel; False when none does or its reply is done.
 
         A turn still preparing (loading, sending its placeholder) is stopped as soon
-        as its generation starts.
+        as its generation starts; a generating one is cancelled, and what it wrote is
+        delivered. A reply whose generation is over but whose messages still wait for
+        the channel's budget stops being delivered, so the channel is free at once.
         """
         running = self.running(channel)
-        if running is None or (running.generation is not None and running.generation.done()):
+        if running is None:
             return False
-        running.stop_requested = True
-        if running.generation is not None:
-            running.generation.cancel()
-        return True
+        if running.generating:
+            running.stop_requested = True
+            if running.generation is not None:
+                running.generation.cancel()
+            return True
+        return running.stop_delivery is not None and running.stop_delivery()

@@ -20,7 +20,7 @@ from bot.domain import (
 )
 from bot.errors import DeliveryError, EndpointError, StorageError, user_message
 from bot.ports import Clock, CompletionClient, Replier, Store
-from bot.service.generation import Generation
+from bot.service.generation import STOPPED_NOTE, Generation
 from bot.service.queue import RunningTurn
 from bot.service.shaping import Shaping
 from bot.service.targets import Targets
@@ -98,6 +98,7 @@ class ReplyRunner:
 
         try:
             async with stream:
+                run.stop_delivery = lambda: stream.stop(STOPPED_NOTE)
                 run.generation = asyncio.create_task(
                     reply.run(
                         job.request, on_options_learned=remember, stricter=job.shaping.stricter

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from bot.domain import Delta, MessageStatus
+from bot.domain import Delta, MessageRef, MessageStatus, Permission
 from bot.service.generation import (
     CAPPED_NOTE,
     DEFAULT_MAX_REASONING_CHARS,
     REASONING_CAPPED_NOTE,
 )
-from tests.fakes.scripted_client import Script
+from tests.fakes.clock import FakeClock
+from tests.fakes.recording_replier import RecordingReplier
+from tests.fakes.scripted_client import Script, reply
 from tests.service.conftest import CHANNEL, LIMITS, Harness
 
 REPLY_CAP = 20_000  # the service's default reply cap
@@ -94,3 +98,37 @@ async def test_the_request_carries_the_reasoning_cap(harness: Harness) -> None:
     harness.client.scripts.append(Script(deltas=[Delta(content="ok"), Delta(finish_reason="stop")]))
     await harness.say("hello")
     assert harness.client.requests[-1].max_reasoning_chars == DEFAULT_MAX_REASONING_CHARS
+
+
+class SendWatcher(RecordingReplier):
+    """A RecordingReplier that lets a test wait for the reply's n-th message."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__(clock, limits=LIMITS)
+        self._sent: dict[int, asyncio.Event] = {}
+
+    def sent(self, count: int) -> asyncio.Event:
+        return self._sent.setdefault(count, asyncio.Event())
+
+    async def send(self, text: str) -> MessageRef:
+        ref = await super().send(text)
+        self.sent(len(self.messages)).set()
+        return ref
+
+
+async def test_stop_while_a_long_reply_is_still_being_sent_ends_it(harness: Harness) -> None:
+    """The model is done but messages still wait for the channel: /stop ends the sending."""
+    huge = [Delta(content="x" * 10_000_000), Delta(finish_reason="stop")]
+    harness.client.scripts += [Script(deltas=huge), reply("Next answer.")]
+    replier = SendWatcher(harness.clock)
+    turn = asyncio.create_task(harness.say("write a lot", replier=replier))
+    await replier.sent(3).wait()
+    answer = await harness.command("stop", permission=Permission.EVERYONE)
+    assert answer.text == "Stopped."
+    stopped_at = harness.clock.now()
+    outcome = await turn
+    assert harness.clock.now() - stopped_at <= LIMITS.window_seconds
+    assert len(replier.texts) <= 4
+    assert replier.texts[-1].endswith("*(stopped)*")
+    assert outcome.content.startswith("".join(replier.texts[:3]))
+    assert (await harness.say("and now?")).content == "Next answer."
