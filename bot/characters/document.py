@@ -11,16 +11,33 @@ import re
 from collections.abc import Mapping
 from typing import NoReturn
 
-from bot.characters.errors import MAX_CARD_JSON_BYTES, CardError, too_large
+from bot.characters.errors import (
+    MAX_CARD_JSON_BYTES,
+    MAX_CARD_JSON_VALUES,
+    CardError,
+    json_too_large,
+    too_many,
+)
 from bot.domain import JsonValue
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def load_document(raw: bytes) -> object:
-    """The JSON value in `raw`, or a `CardError` saying where the JSON is broken."""
+    """The JSON value in `raw`, or a `CardError` saying where the JSON is broken.
+
+    Its size and its number of values are checked first: `json.loads` runs in C without
+    ever letting go of the interpreter, so its time is a stall of every other thread.
+    """
     if len(raw) > MAX_CARD_JSON_BYTES:
-        raise too_large(len(raw), MAX_CARD_JSON_BYTES)
+        raise json_too_large(len(raw))
+    if _values_at_most(raw) > MAX_CARD_JSON_VALUES:
+        raise too_many(
+            "The card's JSON",
+            "values",
+            MAX_CARD_JSON_VALUES,
+            hint="Trim its lorebook in your card editor and export it again.",
+        )
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -35,6 +52,34 @@ def load_document(raw: bytes) -> object:
         ) from exc
     except RecursionError as exc:
         raise CardError("The card's JSON is nested too deeply to be a character card.") from exc
+
+
+def _values_at_most(raw: bytes) -> int:
+    """An upper bound on the values in the JSON `raw`: one, plus one per comma and opening.
+
+    Counting every comma and bracket is a few milliseconds in C, and enough for any real
+    card. Prose with many commas may look like more, so then the count is made again,
+    leaving out what sits inside strings: one step per string, each in C, in a loop that
+    other threads share. Each string is a value (or a key) too, so past the limit of them
+    the answer is already known.
+    """
+    rough = 1 + _openings(raw, 0, len(raw))
+    if rough <= MAX_CARD_JSON_VALUES:
+        return rough
+    plain = raw.replace(b"\\\\", b"").replace(b'\\"', b"")  # escapes go; quotes delimit
+    strings = plain.count(b'"') // 2
+    if strings > MAX_CARD_JSON_VALUES:
+        return strings
+    count, outside = 1, 0
+    while (opening := plain.find(b'"', outside)) >= 0:
+        count += _openings(plain, outside, opening)
+        closing = plain.find(b'"', opening + 1)
+        outside = len(plain) if closing < 0 else closing + 1
+    return count + _openings(plain, outside, len(plain))
+
+
+def _openings(raw: bytes, start: int, end: int) -> int:
+    return raw.count(b",", start, end) + raw.count(b"[", start, end) + raw.count(b"{", start, end)
 
 
 def _reject_constant(name: str) -> NoReturn:

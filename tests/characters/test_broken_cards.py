@@ -79,7 +79,7 @@ CASES: dict[str, tuple[Callable[[], bytes], list[str]]] = {
     ),
     "oversized json": (_huge_json_card, ["too large", "the limit is 5 MB"]),
     "oversized chunk": (_huge_chunk, ["too large", "the limit is 5 MB"]),
-    "zip bomb": (_zip_bomb, ["too large (6.0 MB; the limit is 5 MB)"]),
+    "zip bomb": (_zip_bomb, ["card.json unpacks to more than 5 MB"]),
     "truncated png": (
         lambda: card_to_png(card_from_json(samples.v1_card()), None)[:-30],
         ["cut short"],
