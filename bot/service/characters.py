@@ -11,7 +11,7 @@ from urllib.parse import quote
 from bot.characters.card import CharacterCard
 from bot.characters.errors import MAX_CARD_FILE_BYTES, CardError
 from bot.characters.export import card_to_json, card_to_png
-from bot.characters.parse import read_card
+from bot.characters.reader import CardReader
 from bot.characters.stored import StoredCharacter
 from bot.commands import parse_integer
 from bot.domain import (
@@ -50,6 +50,7 @@ class CharacterCommands:
         self._personas = personas
         self._fetcher = fetcher
         self._prompts = prompts
+        self._reader = CardReader()
 
     def handlers(self) -> Handlers:
         return {
@@ -96,7 +97,7 @@ class CharacterCommands:
             raise UsageError(
                 "Send the card (PNG, JSON or CHARX) with /character import, or give url:<link>."
             )
-        imported = read_card(data, filename=filename)
+        imported = await self._reader.read(data, filename=filename)
         existed = await self._characters.find_character(call.profile_scope, imported.card.name)
         if existed is not None:
             _need_server_admin(call, f"Replacing {existed.name}")
