@@ -27,6 +27,7 @@ from bot.ports import Characters, Fetcher, Personas, Store
 from bot.prompt.macros import substitute
 from bot.service.handlers import Handlers
 from bot.service.prompting import PromptFactory
+from bot.untrusted import safe_to_show
 
 MAX_PERSONA_NAME_CHARS = 64
 MAX_PERSONA_DESCRIPTION_CHARS = 2000
@@ -163,7 +164,7 @@ class CharacterCommands:
                 )
             about = f": {persona.description}" if persona.description else ""
             return CommandResult(f"You are {persona.name}{about}")
-        name = (name or "").strip()
+        name = safe_to_show(name or "").strip()  # shown to others as a name: no controls
         if name == FORGET:
             await self._personas.set_persona(platform, call.actor.user_id, None)
             return CommandResult(f"Forgot your persona; you are {call.actor.display_name} again.")
