@@ -162,6 +162,11 @@ class Store(Protocol):
         is kept. Either way the one shown before it is chosen again, if that one was whole."""
         ...
 
+    async def save_partial(self, message_id: MessageId, *, content: str, reasoning: str) -> None:
+        """Keep what a pending reply has shown so far (for a continuation: what it added),
+        so that a crash keeps it; a reply settled meanwhile is left as it is."""
+        ...
+
     async def save_connection(
         self,
         key: ChannelKey,
@@ -216,7 +221,8 @@ class Store(Protocol):
         ...
 
     async def settle_interrupted(self) -> int:
-        """Mark turns left pending by a dead process as interrupted; returns how many."""
+        """Settle replies left pending by a dead process, keeping the text they had shown,
+        marked interrupted; returns how many."""
         ...
 
 

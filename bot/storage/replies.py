@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, TypeGuard
 
-from sqlalchemy import Select, exists, select
+from sqlalchemy import Select, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import SAID_STATUSES, ChatId, MessageId, MessageStatus, Role, StoredMessage
@@ -47,6 +47,20 @@ class ReplyStore(Transactions):
                     status=status,
                     finish_reason=finish_reason,
                 )
+
+    async def save_partial(self, message_id: MessageId, *, content: str, reasoning: str) -> None:
+        """Keep what a reply streaming now has shown, in one small UPDATE of a pending row.
+
+        A row settled meanwhile is left alone: its final text is newer than this.
+        """
+        shown = (
+            update(MessageRow)
+            .where(MessageRow.id == message_id, MessageRow.status == MessageStatus.PENDING.value)
+            .values(partial=content, partial_reasoning=reasoning)
+        )
+        with translating("keep the reply so far"):
+            async with self.writing() as session:
+                await session.execute(shown)
 
     async def begin_regeneration(self, chat_id: ChatId) -> StoredMessage:
         with translating("start a new version of the reply"):
@@ -140,6 +154,7 @@ def settle_reply(
                 row.swipe_index = shown
                 _mirror(row, swipes[shown])
     row.swipes = swipes or None
+    row.partial, row.partial_reasoning = None, None
     row.token_count, row.token_counter = None, None
     row.updated_at = utcnow()
 

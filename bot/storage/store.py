@@ -265,9 +265,11 @@ class SqlStore(ReplyStore, UserMessageStore):
     async def settle_interrupted(self) -> int:
         """Run at start-up, before any turn: a pending reply then belongs to a dead process.
 
-        Only a continuation is pending with text (new and regenerated replies get theirs when
-        they finish), so it goes back to the complete reply it extended; a regeneration cut
-        off before it was stored is dropped, as any that failed without text.
+        What it had shown (saved while it streamed) is kept, marked interrupted: it is part
+        of the conversation and /continue can carry it on. A continuation that showed
+        nothing more goes back to the reply it extended; a new or regenerated reply that
+        showed nothing is settled as any that failed without text (a regeneration's empty
+        version is dropped).
         """
         pending = (
             select(MessageRow)
@@ -278,13 +280,13 @@ class SqlStore(ReplyStore, UserMessageStore):
             async with self.writing() as session:
                 rows = (await session.scalars(pending)).all()
                 for row in rows:
+                    shown, thought = row.partial or "", row.partial_reasoning or ""
+                    cut_off = bool(shown) or not row.content
                     settle_reply(
                         row,
-                        content=row.content,
-                        reasoning=row.reasoning,
-                        status=(
-                            MessageStatus.COMPLETE if row.content else MessageStatus.INTERRUPTED
-                        ),
+                        content=row.content + shown,
+                        reasoning=row.reasoning + thought,
+                        status=MessageStatus.INTERRUPTED if cut_off else MessageStatus.COMPLETE,
                         finish_reason=row.finish_reason,
                     )
         if rows:

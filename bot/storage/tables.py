@@ -243,6 +243,10 @@ class MessageRow(Base):
     reasoning: Mapped[str] = mapped_column(StorableText(), default="", server_default="")
     status: Mapped[str] = mapped_column(StorableString(16))
     finish_reason: Mapped[str | None] = mapped_column(StorableString())
+    # What a pending reply has shown so far (a continuation: what it added), saved while it
+    # streams so that a crash keeps it; emptied when the reply is settled.
+    partial: Mapped[str | None] = mapped_column(StorableText())
+    partial_reasoning: Mapped[str | None] = mapped_column(StorableText())
     token_count: Mapped[int | None] = mapped_column(Integer)
     token_counter: Mapped[str | None] = mapped_column(StorableString())  # which tokenizer counted
     # Kept alternatives of a reply ({content, reasoning, status, finish_reason}); `content`

@@ -55,9 +55,7 @@ def upgrade() -> None:
     with op.batch_alter_table("messages") as batch:
         batch.add_column(sa.Column("token_counter", sa.String(), nullable=True))
         batch.add_column(sa.Column("swipes", sa.JSON(), nullable=True))
-        batch.add_column(
-            sa.Column("swipe_index", sa.Integer(), server_default="0", nullable=False)
-        )
+        batch.add_column(sa.Column("swipe_index", sa.Integer(), server_default="0", nullable=False))
         batch.add_column(sa.Column("images", sa.JSON(), nullable=True))
 
 

@@ -403,3 +403,48 @@ async def test_interrupted_continuation_keeps_the_reply_as_it_was(store: SqlStor
     assert version(await last(store, chat)) == ("two", MessageStatus.COMPLETE, 2, 2)
     assert version(await store.choose_swipe(chat, -1)) == ("one", MessageStatus.COMPLETE, 1, 2)
     assert version(await store.choose_swipe(chat, 1)) == ("two", MessageStatus.COMPLETE, 2, 2)
+
+
+async def test_a_crash_keeps_what_a_reply_had_shown(store: SqlStore) -> None:
+    """Text saved while streaming survives the process: settled as interrupted, continuable."""
+    chat = await chat_of(store)
+    ids = await store.begin_turn(chat, said("a story"))
+    await store.save_partial(ids.assistant_message_id, content="Once", reasoning="")
+    await store.save_partial(ids.assistant_message_id, content="Once upon", reasoning="hmm")
+    assert await store.settle_interrupted() == 1
+    cut = await last(store, chat)
+    assert (cut.status, cut.content, cut.reasoning) == (
+        MessageStatus.INTERRUPTED,
+        "Once upon",
+        "hmm",
+    )
+    assert (await store.begin_continuation(chat)).content == "Once upon"
+
+
+async def test_a_crash_mid_continuation_keeps_both_parts(store: SqlStore) -> None:
+    """A continuation cut by a crash keeps the reply it extended and what it had added."""
+    chat = await chat_of(store)
+    await turn(store, chat, "Once upon")
+    pending = await store.begin_continuation(chat)
+    await store.save_partial(pending.id, content=" a time", reasoning="")
+    await store.settle_interrupted()
+    cut = await last(store, chat)
+    assert (cut.status, cut.content) == (MessageStatus.INTERRUPTED, "Once upon a time")
+
+
+async def test_a_continuation_cut_before_any_text_goes_back_to_the_reply(store: SqlStore) -> None:
+    """Nothing shown, nothing changed: the reply it extended is complete again."""
+    chat = await chat_of(store)
+    await turn(store, chat, "Once upon")
+    await store.begin_continuation(chat)
+    await store.settle_interrupted()
+    assert (await last(store, chat)).status is MessageStatus.COMPLETE
+
+
+async def test_the_final_text_wins_over_a_late_partial_save(store: SqlStore) -> None:
+    """A save that lands after the reply was settled changes nothing."""
+    chat = await chat_of(store)
+    reply_id = await turn(store, chat, "The whole reply.")
+    await store.save_partial(reply_id, content="The wh", reasoning="")
+    assert await store.settle_interrupted() == 0
+    assert (await last(store, chat)).content == "The whole reply."
