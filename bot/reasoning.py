@@ -30,6 +30,9 @@ IMPLICIT_CLOSE = "</think>"
 REASONING_MAX_CHARS = 1500
 """How much reasoning is shown: enough to follow the thought, short of a Discord message."""
 THINKING_LINE = "💭 Thinking…"
+MAX_HELD_WHITESPACE = 4096
+"""Whitespace held back (before the answer, or at the end of the reasoning so far) is kept to
+this many characters: a server that sends nothing but whitespace must not fill our memory."""
 
 _CLOSE_OF = {tag: f"</{tag[1:]}" for tag in OPEN_TAGS}
 
@@ -61,7 +64,8 @@ class ThinkSplitter:
     Holding back: at the start only leading whitespace and a possible opening-tag prefix
     (at most 10 characters) wait for a decision; "Hello <" is answer at once. Inside the
     block, at most a closing-tag prefix and trailing whitespace wait. Each delta costs
-    O(len(delta)) plus the tag length: nothing is re-scanned.
+    O(len(delta)) plus the tag length: nothing is re-scanned. A run of whitespace held back
+    keeps at most MAX_HELD_WHITESPACE characters (a flood of it loses the rest).
 
     `expect_open_think`: the prompt template already opened `<think>` (DeepSeek-R1, QwQ,
     text-generation-webui), so the reply starts inside the reasoning and the first
@@ -76,10 +80,10 @@ class ThinkSplitter:
     def __init__(self, *, expect_open_think: bool = False) -> None:
         self._implicit = expect_open_think
         self._state = _State.START
-        self._lead: list[str] = []  # START: leading whitespace
+        self._lead = ""  # START: leading whitespace
         self._held = ""  # START: an opening-tag prefix; REASONING: a closing-tag prefix
         self._close = IMPLICIT_CLOSE
-        self._pending: list[str] | None = None  # REASONING: trailing whitespace; None: none yet
+        self._pending: str | None = None  # REASONING: trailing whitespace; None: no text yet
         self._answer_started = False
 
     def feed(self, delta: str) -> Split:
@@ -99,7 +103,7 @@ class ThinkSplitter:
         if state is _State.START:
             if self._implicit:
                 return Split(reasoning=self._reasoning(held, final=True))
-            return Split(answer="".join(self._lead) + held)
+            return Split(answer=self._lead + held)
         if state is _State.REASONING:
             return Split(reasoning=self._reasoning(held, final=True))
         return Split()
@@ -107,7 +111,7 @@ class ThinkSplitter:
     def _feed_start(self, delta: str) -> Split:
         if not self._held:
             body = delta.lstrip()
-            self._lead.append(delta[: len(delta) - len(body)])
+            self._lead = _held_whitespace(self._lead, delta[: len(delta) - len(body)])
             delta = body
         text = self._held + delta
         if not text:
@@ -123,7 +127,7 @@ class ThinkSplitter:
             self._enter_reasoning(IMPLICIT_CLOSE)
             return self._feed_reasoning(text)
         self._state, self._held, self._answer_started = _State.ANSWER, "", True
-        return Split(answer="".join(self._lead) + text)
+        return Split(answer=self._lead + text)
 
     def _enter_reasoning(self, close: str) -> None:
         self._state, self._held, self._close = _State.REASONING, "", close
@@ -145,16 +149,16 @@ class ThinkSplitter:
             piece = piece.lstrip()
             if not piece:
                 return ""
-            self._pending = []
+            self._pending = ""
         body = piece.rstrip()
         if final:
-            pending, self._pending = "".join(self._pending), []
+            pending, self._pending = self._pending, ""
             return pending + body if body else ""
         if not body:
-            self._pending.append(piece)
+            self._pending = _held_whitespace(self._pending, piece)
             return ""
-        out = "".join(self._pending) + body
-        self._pending = [piece[len(body) :]]
+        out = self._pending + body
+        self._pending = _held_whitespace("", piece[len(body) :])
         return out
 
     def _answer(self, piece: str) -> str:
@@ -162,6 +166,13 @@ class ThinkSplitter:
             piece = piece.lstrip()
             self._answer_started = bool(piece)
         return piece
+
+
+def _held_whitespace(held: str, more: str) -> str:
+    """`held` and `more`, cut to MAX_HELD_WHITESPACE characters."""
+    if len(held) >= MAX_HELD_WHITESPACE:
+        return held
+    return (held + more[:MAX_HELD_WHITESPACE])[:MAX_HELD_WHITESPACE]
 
 
 def _tag_prefix_at_end(text: str, tag: str) -> int:

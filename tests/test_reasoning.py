@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.reasoning import (
+    MAX_HELD_WHITESPACE,
     REASONING_MAX_CHARS,
     THINKING_LINE,
     ReasoningDisplay,
@@ -317,3 +318,24 @@ def test_presenter_appends_what_present_renders(
     """Appending the presenter's pieces gives present()'s finished text."""
     expected = present("".join(answer), "".join(reasoning), mode, thinking=False)
     assert show(mode, reasoning, answer) == expected
+
+
+@pytest.mark.parametrize(
+    ("opening", "pieces", "closing", "thought"),
+    [
+        pytest.param("", [" " * 1000] * 10_000, "Hello", "", id="before-the-answer"),
+        pytest.param("<think>a", ["\n\t "] * 1_000_000, "b</think>Hi", "ab", id="inside-reasoning"),
+        pytest.param("<think>a", [" " * 1000] * 10_000, "", "a", id="reasoning-never-closed"),
+    ],
+)
+def test_a_flood_of_whitespace_is_not_held_without_limit(
+    opening: str, pieces: list[str], closing: str, thought: str
+) -> None:
+    """Megabytes of whitespace waiting for a decision keep at most MAX_HELD_WHITESPACE of it."""
+    splitter = ThinkSplitter()
+    out = [splitter.feed(opening), *(splitter.feed(piece) for piece in pieces)]
+    out += [splitter.feed(closing), splitter.finish()]
+    answer, reasoning = "".join(s.answer for s in out), "".join(s.reasoning for s in out)
+    assert len(answer) + len(reasoning) <= MAX_HELD_WHITESPACE + 10
+    assert answer.strip() == closing.rpartition(">")[2]
+    assert "".join(reasoning.split()) == thought
