@@ -32,7 +32,8 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # headers as ASCII, and a non-ASCII character has no single byte form a server agrees on.
 _FIELD_VALUE = re.compile(r"(?:[\x21-\x7e](?:[\x20\x21-\x7e\t]*[\x21-\x7e])?)?")
 # Framing and hop-by-hop headers (RFC 9110 §7.6.1, §11.7; RFC 9112 §6): the HTTP client
-# sets them for each connection, and a second value breaks or smuggles the request.
+# sets them for each connection, and a second value breaks or smuggles the request; the
+# Proxy- ones are for a proxy on the way (an operator's, say), never for the endpoint.
 CONNECTION_HEADERS = frozenset(
     {
         "connection",
