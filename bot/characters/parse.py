@@ -39,6 +39,7 @@ _JSON_LEADS = (b"{", b"\xef\xbb\xbf")  # an object, or a byte-order mark before 
 _MAX_SHOWN_FILENAME_CHARS = 60
 _BASE64_SPACE = b" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0"
 """What `str.split()` splits Latin-1 text at: the whitespace a card chunk may carry."""
+_BASE64_SLICE_BYTES = 256 * 1024  # a multiple of 4: each slice decodes on its own
 
 
 def read_card(data: bytes, *, filename: str | None = None) -> ImportedCard:
@@ -102,8 +103,12 @@ def _read_chunk(keyword: str, text: bytes) -> tuple[CharacterCard, tuple[str, ..
     compact = text.translate(None, _BASE64_SPACE)  # in C: no list of a million pieces
     if len(compact) // 4 * 3 > MAX_CARD_JSON_BYTES:
         raise json_too_large(len(compact) // 4 * 3)
-    try:
-        raw = base64.b64decode(compact + b"=" * (-len(compact) % 4), validate=True)
+    padded = compact + b"=" * (-len(compact) % 4)
+    try:  # in slices: one call on megabytes would keep other threads waiting for all of it
+        raw = b"".join(
+            base64.b64decode(padded[start : start + _BASE64_SLICE_BYTES], validate=True)
+            for start in range(0, len(padded), _BASE64_SLICE_BYTES)
+        )
     except binascii.Error as exc:
         raise CardError(
             f"The {keyword} chunk is not valid base64, so the card inside the PNG is damaged. "

@@ -141,3 +141,27 @@ def test_prose_full_of_commas_is_not_taken_for_values() -> None:
     raw = json.dumps({"name": "Listy", "description": description}).encode()
     assert raw.count(b",") > MAX_CARD_JSON_VALUES
     assert read_card(raw).card.description == description
+
+
+def test_a_large_card_reads_as_it_would_small() -> None:
+    """Past 256 KB the JSON is parsed in Python, not C: the card comes out the same."""
+    raw = json.dumps(bombs.lorebook_card("Harbour", entries=1_000)).encode()
+    assert len(raw) > 256 * 1024
+    inner = read_card(raw).card.data["data"]
+    assert isinstance(inner, dict)
+    assert inner["character_book"] == json.loads(raw)["data"]["character_book"]
+
+
+@pytest.mark.parametrize(
+    ("tail", "words"),
+    [
+        (b', "x": }', "JSON is broken: Expecting value at line 1"),
+        (b', "x": NaN}', "NaN is not a JSON value"),
+        (b', "x": ' + b"[" * 100_000, "nested too deeply"),
+    ],
+)
+def test_a_large_broken_card_says_what_is_wrong(tail: bytes, words: str) -> None:
+    """The Python parser's refusals read like the C parser's."""
+    padding = b'"' + b"p" * (300 * 1024) + b'"'
+    raw = b'{"name": "Big", "description": ' + padding + tail
+    assert words in refusal(raw)
