@@ -1,6 +1,7 @@
 """Downloads a file a user linked (a character card) through the endpoint guard, size-capped.
 
 Knows HTTP, redirects and limits; knows nothing of card formats, chats or keys: it sends none.
+The cap holds for the bytes the body unpacks to as well as for those on the wire.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import asyncio
 import logging
 import socket
 import ssl
+import zlib
 
 import httpx
 
@@ -21,10 +23,15 @@ TIMEOUT_SECONDS = 20.0
 MAX_REDIRECTS = 3
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_GZIP_OR_ZLIB_WBITS = 32 + zlib.MAX_WBITS  # either header, told apart by zlib
+_UNPACKED = frozenset({"gzip", "x-gzip", "deflate"})
+_CHECK_OR_ATTACH = "Check the link, or attach the card file instead."
+_TRY_AGAIN = "Try again later, or attach the card file instead."
 
 
-def _failed(why: str) -> UsageError:
-    return UsageError(f"couldn't download the card: {why}")
+def _failed(why: str, hint: str = _CHECK_OR_ATTACH) -> UsageError:
+    """One line in the voice of the other errors: what went wrong, then what to do."""
+    return UsageError(f"Could not download the card: {why}. {hint}")
 
 
 class GuardedFetcher:
@@ -59,7 +66,9 @@ class GuardedFetcher:
                         return body
                     target = target_next
         except TimeoutError:
-            raise _failed(f"it took longer than {self._timeout_seconds:g} seconds") from None
+            raise _failed(
+                f"it took longer than {self._timeout_seconds:g} seconds", _TRY_AGAIN
+            ) from None
         raise _failed(f"the link redirects more than {self._max_redirects} times")
 
     async def _get(self, url: httpx.URL, max_bytes: int) -> tuple[bytes, httpx.URL | None]:
@@ -80,11 +89,11 @@ class GuardedFetcher:
             finally:
                 await response.aclose()
         except httpx.TimeoutException:
-            raise _failed(f"{_host_port(url)} took too long to answer") from None
+            raise _failed(f"{_host_port(url)} took too long to answer", _TRY_AGAIN) from None
         except httpx.ConnectError as exc:
             raise _failed(_connect_problem(exc, _host_port(url))) from None
         except httpx.HTTPError:
-            raise _failed(f"the connection to {_host_port(url)} broke off") from None
+            raise _failed(f"the connection to {_host_port(url)} broke off", _TRY_AGAIN) from None
 
 
 def _checked(url: str | httpx.URL) -> httpx.URL:
@@ -94,11 +103,14 @@ def _checked(url: str | httpx.URL) -> httpx.URL:
     except httpx.InvalidURL:
         raise _failed("that is not a valid link") from None
     if parsed.scheme not in _DEFAULT_PORTS:
-        raise _failed("only http and https links work")
+        raise _failed("only http and https links work", "Give a link that starts with https://.")
     if not parsed.host:
         raise _failed("that is not a valid link")
     if parsed.userinfo:  # httpx would send it as Basic auth
-        raise _failed("links with a user name or password are not accepted")
+        raise _failed(
+            "links with a user name or password are not accepted",
+            "Give the link without them, or attach the card file instead.",
+        )
     return parsed
 
 
@@ -115,18 +127,46 @@ def _redirect_target(url: httpx.URL, response: httpx.Response) -> httpx.URL:
 
 
 async def _read_limited(response: httpx.Response, max_bytes: int) -> bytes:
-    """The body, refused as soon as its declared or its actual size passes `max_bytes`."""
+    """The body, refused as soon as its declared, its actual or its unpacked size passes
+    `max_bytes`.
+
+    We ask for no compression, but a server may compress anyway, and httpx would unpack
+    each read whole: 64 KB of gzip can be 64 MB. So the raw bytes are read and unpacked
+    here, never more than one byte past what still fits.
+    """
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
-        raise _failed(f"it is larger than {_size(max_bytes)}")
+        raise _too_large(max_bytes)
+    inflater = _inflater(response.headers.get("content-encoding", ""))
     parts: list[bytes] = []
     size = 0
-    async for part in response.aiter_bytes():
+    async for raw in response.aiter_raw():
+        try:
+            part = raw if inflater is None else inflater.decompress(raw, max_bytes - size + 1)
+        except zlib.error:
+            raise _failed("the server sent it compressed, and damaged", _TRY_AGAIN) from None
         size += len(part)
         if size > max_bytes:
-            raise _failed(f"it is larger than {_size(max_bytes)}")
+            raise _too_large(max_bytes)
         parts.append(part)
     return b"".join(parts)
+
+
+def _inflater(encoding: str) -> zlib._Decompress | None:
+    """What unpacks a body sent with `encoding`; None when it is sent as it is."""
+    encoding = encoding.strip().lower()
+    if encoding in ("", "identity"):
+        return None
+    if encoding not in _UNPACKED:
+        raise _failed("the server sent it compressed in a way this bot cannot unpack", _TRY_AGAIN)
+    return zlib.decompressobj(_GZIP_OR_ZLIB_WBITS)
+
+
+def _too_large(max_bytes: int) -> UsageError:
+    return _failed(
+        f"it is larger than {_size(max_bytes)}, the limit",
+        "Export the card with a smaller picture, or as JSON.",
+    )
 
 
 def _connect_problem(exc: httpx.ConnectError, where: str) -> str:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import logging
 import socket
+import tracemalloc
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
@@ -121,7 +124,9 @@ async def test_declared_size_over_the_limit_is_refused_before_reading(
     """A Content-Length past max_bytes is refused at once, naming the limit in MB."""
     head = "HTTP/1.1 200 OK\r\nContent-Length: 31457280\r\nConnection: close\r\n\r\n"
     files.routes["/big.png"] = head.encode()  # no body follows: it must not be waited for
-    with pytest.raises(UsageError, match=r"^couldn't download the card: it is larger than 20 MB$"):
+    with pytest.raises(
+        UsageError, match=r"^Could not download the card: it is larger than 20 MB, the limit\. "
+    ):
         await fetcher.fetch(files.url("/big.png"), max_bytes=20 * 1024 * 1024)
 
 
@@ -184,7 +189,9 @@ async def test_private_link_is_refused_by_the_guard(files: FileServer) -> None:
 
 async def test_error_status_is_named(fetcher: GuardedFetcher, files: FileServer) -> None:
     """A 404 says so."""
-    with pytest.raises(UsageError, match=r"^couldn't download the card: the server answered 404$"):
+    with pytest.raises(
+        UsageError, match=r"^Could not download the card: the server answered 404\. Check the link"
+    ):
         await fetcher.fetch(files.url("/missing.png"), max_bytes=len(CARD))
 
 
@@ -211,7 +218,7 @@ async def test_connection_refused_names_host_and_port(fetcher: GuardedFetcher) -
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    with pytest.raises(UsageError, match=f"nothing answers at 127.0.0.1:{port}$"):
+    with pytest.raises(UsageError, match=f"nothing answers at 127.0.0.1:{port}\\. "):
         await fetcher.fetch(f"http://127.0.0.1:{port}/card.png", max_bytes=1024)
 
 
@@ -256,3 +263,103 @@ async def test_logs_name_the_host_not_the_link(
     await fetcher.fetch(files.url("/card.png?token=s3cr3t"), max_bytes=len(CARD))
     assert f"127.0.0.1:{files.port}" in caplog.text
     assert "s3cr3t" not in caplog.text
+
+
+def packed(body: bytes, encoding: str) -> bytes:
+    """A 200 whose body is sent compressed although the request asked for none."""
+    head = f"HTTP/1.1 200 OK\r\nContent-Encoding: {encoding}\r\nContent-Length: {len(body)}\r\n"
+    return (head + "Connection: close\r\n\r\n").encode() + body
+
+
+def gzip_bomb(unpacked_bytes: int) -> bytes:
+    """`unpacked_bytes` of zeros as gzip, built a megabyte at a time: about 1 KB per MB."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = bytes(1 << 20)
+    return b"".join(packer.compress(block) for _ in range(unpacked_bytes >> 20)) + packer.flush()
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "x-gzip", "deflate", " GZip "])
+async def test_a_card_sent_compressed_anyway_is_unpacked(
+    fetcher: GuardedFetcher, files: FileServer, encoding: str
+) -> None:
+    """A server that compresses despite `identity` still delivers the card."""
+    body = zlib.compress(CARD) if encoding == "deflate" else gzip.compress(CARD)
+    files.routes["/card.png"] = packed(body, encoding)
+    assert await fetcher.fetch(files.url("/card.png"), max_bytes=len(CARD)) == CARD
+
+
+async def test_a_compressed_body_is_capped_by_what_it_unpacks_to(
+    fetcher: GuardedFetcher, files: FileServer
+) -> None:
+    """64 MB of zeros sent as 64 KB of gzip: refused, never unpacked past the limit."""
+    files.routes["/bomb.png"] = packed(gzip_bomb(64 << 20), "gzip")
+    tracemalloc.start()
+    try:
+        with pytest.raises(UsageError, match="it is larger than 1 MB, the limit"):
+            await fetcher.fetch(files.url("/bomb.png"), max_bytes=1 << 20)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20
+
+
+@pytest.mark.parametrize(
+    ("body", "encoding", "words"),
+    [
+        (b"\x1f\x8b not gzip at all", "gzip", "compressed, and damaged"),
+        (b"whatever", "br", "cannot unpack"),
+        (b"whatever", "zstd, gzip", "cannot unpack"),
+    ],
+)
+async def test_a_body_that_cannot_be_unpacked_is_refused_in_one_line(
+    fetcher: GuardedFetcher, files: FileServer, body: bytes, encoding: str, words: str
+) -> None:
+    """Damaged or unknown compression is named, not a generic failure."""
+    files.routes["/card.png"] = packed(body, encoding)
+    with pytest.raises(UsageError, match=words) as refused:
+        await fetcher.fetch(files.url("/card.png"), max_bytes=1024)
+    assert "\n" not in str(refused.value)
+
+
+async def _failure(fetcher: GuardedFetcher, files: FileServer, case: str) -> str:
+    """The message of one kind of failed download."""
+    files.routes["/missing.png"] = status(404)
+    files.routes["/loop"] = status(302, location="/loop")
+    files.routes["/nowhere"] = status(302)
+    files.routes["/big.png"] = ok(CARD)
+    links = {
+        "status": files.url("/missing.png"),
+        "redirects": files.url("/loop"),
+        "redirect without target": files.url("/nowhere"),
+        "too large": files.url("/big.png"),
+        "scheme": "ftp://example.com/card.png",
+        "password": f"http://me:pw@127.0.0.1:{files.port}/card.png",
+        "invalid": "http://exa mple.com:99999/card.png",
+    }
+    with pytest.raises(UsageError) as refused:
+        await fetcher.fetch(links[case], max_bytes=100)
+    return str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "status",
+        "redirects",
+        "redirect without target",
+        "too large",
+        "scheme",
+        "password",
+        "invalid",
+    ],
+)
+async def test_every_failure_speaks_in_the_bots_voice(
+    fetcher: GuardedFetcher, files: FileServer, case: str
+) -> None:
+    """One line, capitalised sentences: what went wrong, then what to do."""
+    message = await _failure(fetcher, files, case)
+    assert message.startswith("Could not download the card: ")
+    hint = message.partition(". ")[2]
+    assert hint[:1].isupper(), message
+    assert message.endswith("."), message
+    assert "\n" not in message
