@@ -32,8 +32,9 @@ from bot.service.targets import Targets
 TEST_MESSAGE = "Hi"
 TEST_MAX_TOKENS = 32
 TEST_PREVIEW_CHARS = 120
-TEXT_ONLY_ADVICE = (
-    " It does answer text completion (/completions): /api type:text switches this channel to it."
+TEXT_ONLY = (
+    "❌ The test failed: this server has no chat completions at this address, but it answers "
+    "text completion (/completions). /api type:text switches this channel to it."
 )
 
 
@@ -67,8 +68,9 @@ class EndpointTest:
             started = self._clock.now()
             completion, learned = await self._complete(call.channel, request)
         except (EndpointError, EndpointNotAllowed) as exc:
-            advice = await self._advice(exc, state, model, user=call.actor.display_name)
-            return CommandResult(f"❌ The test failed. {user_message(exc)}{advice}")
+            return CommandResult(
+                await self._failed(exc, state, model, user=call.actor.display_name)
+            )
         seconds = self._clock.now() - started
         words = completion.reply.content.strip() or "(no text)"
         if len(words) > TEST_PREVIEW_CHARS:
@@ -101,14 +103,17 @@ class EndpointTest:
             return completion, f"(It wants {field} for the reply length; chat uses that now.)"
         return completion, ""
 
-    async def _advice(self, exc: Exception, state: ChannelState, model: str, *, user: str) -> str:
-        """What the failure most likely means: an unlisted model, or a text-only server."""
+    async def _failed(
+        self, exc: EndpointError | EndpointNotAllowed, state: ChannelState, model: str, *, user: str
+    ) -> str:
+        """The failure and what it most likely means: a text-only server, an unlisted model."""
+        failed = f"❌ The test failed. {user_message(exc)}"
         if not model or not isinstance(exc, EndpointRejected):
-            return ""
+            return failed
         chat_missing = exc.status_code == 404 and state.api_type is ApiType.CHAT
         if chat_missing and await self._answers_text(state, model, user=user):
-            return TEXT_ONLY_ADVICE
-        return await self._close_matches(exc, state, model)
+            return TEXT_ONLY
+        return failed + await self._close_matches(exc, state, model)
 
     async def _answers_text(self, state: ChannelState, model: str, *, user: str) -> bool:
         """Whether the endpoint that has no chat completions answers the test as text."""

@@ -307,8 +307,8 @@ async def test_test_names_text_completion_on_a_server_without_chat(store: SqlSto
     harness = harness_with(store, client)
     await harness.command("connect", base_url="http://base.example/v1")
     answer = await harness.command("test")
-    assert answer.text.startswith("❌ The test failed.")
-    assert "/api type:text" in answer.text
+    assert answer.text.startswith("❌ The test failed: this server has no chat completions")
+    assert "answers text completion (/completions). /api type:text switches" in answer.text
     assert (await harness.store.load_channel(CHANNEL)).api_type is ApiType.CHAT
 
 
