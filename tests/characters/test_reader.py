@@ -19,7 +19,7 @@ def large_legal_card() -> bytes:
 
 
 async def test_the_loop_keeps_running_while_a_large_card_is_read() -> None:
-    """A ticker every millisecond keeps ticking: no gap near the time the read takes."""
+    """A ticker every millisecond keeps ticking through the read: no gap near its length."""
     data = large_legal_card()
     ticks: list[float] = []
 
@@ -37,8 +37,10 @@ async def test_the_loop_keeps_running_while_a_large_card_is_read() -> None:
     assert imported.card.name == "Harbour"
     during = [started, *(t for t in ticks if started < t < finished), finished]
     worst = max(later - earlier for earlier, later in itertools.pairwise(during))
-    assert len(during) > 10
-    assert worst < (finished - started) / 4, (worst, finished - started)
+    assert len(during) > 10  # on the loop, the read would leave no tick inside it at all
+    # Not a quarter: a full garbage collection (tens of ms, more in a big test process) may
+    # fall inside the read, and it holds up every thread.
+    assert worst < (finished - started) / 2, (worst, finished - started)
 
 
 async def test_a_refusal_comes_back_from_the_worker() -> None:
