@@ -111,8 +111,9 @@ def text_keyword(png: bytes, chunk: Chunk) -> str | None:
 def find_card_chunks(png: bytes) -> CardChunks:
     """The first text chunk of each card keyword, and the image with every card chunk cut out.
 
-    The first wins because that is the one SillyTavern reads. All three text chunk types
-    count: SillyTavern reads only `tEXt`, but some tools write a card as `iTXt` or `zTXt`.
+    The first wins because that is the one SillyTavern reads. SillyTavern reads only
+    `tEXt`, so a `tEXt` chunk wins over a `zTXt` or `iTXt` one of the same keyword; those
+    are read only when there is no `tEXt` (some tools write a card that way).
     """
     found: dict[str, Chunk] = {}
     kept: list[tuple[int, int]] = [(0, len(PNG_SIGNATURE))]
@@ -121,7 +122,9 @@ def find_card_chunks(png: bytes) -> CardChunks:
         iend = sum(end - start for start, end in kept) if chunk.type == b"IEND" else iend
         keyword = text_keyword(png, chunk)
         if keyword in CARD_KEYWORDS:
-            found.setdefault(keyword, chunk)
+            first = found.get(keyword)
+            if first is None or (first.type != b"tEXt" and chunk.type == b"tEXt"):
+                found[keyword] = chunk
         elif kept[-1][1] == chunk.start:  # contiguous with what is kept: extend, do not copy
             kept[-1] = (kept[-1][0], chunk.end)
         else:

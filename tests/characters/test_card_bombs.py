@@ -87,6 +87,13 @@ def test_a_card_in_a_compressed_or_international_chunk_is_read(kind: str) -> Non
     assert card_chunk not in (imported.avatar or b"")
 
 
+def test_a_plain_card_chunk_wins_over_a_compressed_one() -> None:
+    """SillyTavern reads only tEXt: a tEXt chara after a broken iTXt chara is the card."""
+    broken = bombs.itxt_chunk("chara", b"not zlib", packed=True)
+    plain = samples.text_chunk("chara", samples.b64json(TOM))
+    assert read_card(samples.tiny_png(broken, plain)).card.name == "Old Tom"
+
+
 def test_a_cut_compressed_chunk_is_named_as_damaged() -> None:
     """A zTXt card whose stream ends early is damaged, not a bomb."""
     packed = zlib.compress(samples.b64json(TOM).encode())[:-8]
