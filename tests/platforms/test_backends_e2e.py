@@ -21,7 +21,7 @@ from tests.fakes.openai_server import FakeOpenAI, RecordedRequest
 
 pytestmark = pytest.mark.slow
 
-CONCURRENT_CONSOLES = 7  # each console spends about a second of CPU starting up
+CONCURRENT_CONSOLES = 3  # each console spends 3-4 s of CPU starting up; the machine has 2 cores
 LONG_MESSAGE = "tell me everything " * 120  # past the 2,000-character context of the llama profiles
 
 
@@ -233,6 +233,8 @@ CASES = (
         (
             "/connect base_url:{root}/textonly/v1/completions",
             "/models",
+            "/test",
+            "hello chat",
             "/api type:text template:chatml",
             "/test",
             "hello text",
@@ -411,7 +413,7 @@ def test_ollama_unknown_model_lists_close_matches(runs: dict[str, Run]) -> None:
     """Ollama's 404 for an unpulled model names it and offers the pulled look-alikes."""
     first_test = runs["ollama"].answers("test")[0]
     assert 'model "llama3" not found, try pulling it first' in first_test
-    assert "close matches: llama3.2:latest" in first_test
+    assert "Close matches: llama3.2:latest" in first_test
 
 
 def test_vllm_exact_model_name_is_required(runs: dict[str, Run]) -> None:
@@ -420,7 +422,7 @@ def test_vllm_exact_model_name_is_required(runs: dict[str, Run]) -> None:
     assert "Close matches: Qwen/Qwen2.5-7B-Instruct" in run.answers("connect")[0]
     first_test = run.answers("test")[0]
     assert "The model `qwen2.5-7b-instruct` does not exist." in first_test
-    assert "close matches: Qwen/Qwen2.5-7B-Instruct" in first_test
+    assert "Close matches: Qwen/Qwen2.5-7B-Instruct" in first_test
 
 
 def test_lmstudio_200_error_page_is_not_a_model_list(runs: dict[str, Run]) -> None:
@@ -498,6 +500,24 @@ def test_textonly_chat_goes_to_completions(runs: dict[str, Run]) -> None:
     streamed = [r for r in runs["textonly"].requests if r.json and r.json.get("stream")]
     assert streamed[-1].path == "/textonly/v1/completions"
     assert streamed[-1].json["prompt"].endswith("<|im_start|>assistant\n")
+
+
+def test_textonly_chat_mode_names_text_completion(runs: dict[str, Run]) -> None:
+    """Before /api type:text, /test and a chat turn both name the switch to text completion."""
+    run = runs["textonly"]
+    first_test = run.answers("test")[0]
+    assert first_test.startswith("❌ The test failed: this server has no chat completions")
+    assert "/api type:text switches this channel to it" in first_test
+    done = run.done("hello chat")
+    assert done["status"] == "error"
+    assert "/api type:text" in done["text"]
+
+
+def test_mistral_unlisted_model_is_taken_with_close_matches(runs: dict[str, Run]) -> None:
+    """/model with an id Mistral does not list is used anyway, with the look-alikes named."""
+    chosen = runs["mistral"].answers("model")[0]
+    assert chosen.startswith("This channel now talks to mistral-medium.")
+    assert "does not list 'mistral-medium'; it is used anyway" in chosen
 
 
 def test_tgwui_validation_error_names_the_field(runs: dict[str, Run]) -> None:
