@@ -5,7 +5,7 @@ The core depends only on these Protocols; adapters implement them.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
@@ -107,6 +107,20 @@ class Clock(Protocol):
     def now(self) -> float: ...
 
     async def sleep(self, seconds: float) -> None: ...
+
+
+class ShownTextKeeper(Protocol):
+    """Keeps a streaming reply's text in the store before the chat is shown it, so that a
+    crash never loses text people saw. Paced by itself: `ReplyStream` asks when it may keep."""
+
+    def seconds_until_next_keep(self, now: float) -> float:
+        """How long until the next keep is due; 0 when it may be done now."""
+        ...
+
+    def keep(self) -> Awaitable[None]:
+        """Take the reply as it stands at this call, and store it; awaiting ends when it is
+        stored (or the store refused it, which is logged: delivery never waits on a fault)."""
+        ...
 
 
 class Store(Protocol):

@@ -13,7 +13,7 @@ from typing import Self
 from bot.domain import MessageRef
 from bot.errors import DeliveryError
 from bot.pacing import CHANNEL_BURST_WRITES, ChannelBudget, Pacing, SystemClock, TokenBucket
-from bot.ports import Clock, Replier
+from bot.ports import Clock, Replier, ShownTextKeeper
 from bot.reply_layout import NOTE_SEPARATOR, ReplyLayout, Write
 
 __all__ = [
@@ -48,6 +48,12 @@ class ReplyStream:
     `stop` ends the delivery early: the message being written (or, between messages, one
     new message) takes what fits of the text and a note, and nothing after it is sent.
     `delivered` is the text the chat shows so far, as of the last write that succeeded.
+
+    With a `keeper`, appended text waits until the keeper has stored the reply as it
+    stood, and only then may be shown: what the chat sees is always in the store first.
+    The keeper paces itself (one small write a second), so text comes out in steps of a
+    second at most; the final text, a stop and a failure skip the wait, since the turn's
+    own final write stores them.
     """
 
     def __init__(
@@ -58,6 +64,7 @@ class ReplyStream:
         clock: Clock,
         placeholder: str = PLACEHOLDER,
         abort_seconds: float = ABORT_SECONDS,
+        keeper: ShownTextKeeper | None = None,
     ) -> None:
         if not placeholder.strip():
             raise ValueError("a placeholder must have visible text")
@@ -78,6 +85,8 @@ class ReplyStream:
         self._final_failures = 0
         self._gave_up = False
         self._editor: asyncio.Task[None] | None = None
+        self._keeper = keeper
+        self._unkept: list[str] = []  # appended, not yet stored by the keeper, so not shown
 
     @property
     def refs(self) -> list[MessageRef]:
@@ -129,7 +138,10 @@ class ReplyStream:
         if self._finishing:
             raise RuntimeError("append() after finish()")
         if delta:
-            self._layout.add(delta)
+            if self._keeper is None:
+                self._layout.add(delta)
+            else:
+                self._unkept.append(delta)
             self.chars += len(delta)
             self._changed.set()
 
@@ -142,6 +154,7 @@ class ReplyStream:
         if editor is None:
             raise RuntimeError("finish() outside `async with`")
         if not self._finishing:
+            self._show_unkept()
             if note:
                 self._layout.add(NOTE_SEPARATOR + note if self.chars else note)
             self._finishing = True
@@ -159,12 +172,14 @@ class ReplyStream:
         if editor is None or editor.done() or self._stopped:
             return editor is not None and not editor.done()
         self._stopped, self._finishing = True, True
+        self._show_unkept()
         self._layout.stop(note)
         self._changed.set()
         return True
 
     async def _abort(self, editor: asyncio.Task[None]) -> None:
         """The body failed: deliver the text so far for at most abort_seconds, then stop."""
+        self._show_unkept()
         self._finishing = True
         self._changed.set()
         if not editor.done():
@@ -200,6 +215,9 @@ class ReplyStream:
         while True:
             write = None if self._gave_up else self._layout.next_write()
             if write is None:
+                if self._unkept and not self._finishing:
+                    await self._keep_unkept()
+                    continue
                 if self._finishing:
                     return
                 self._changed.clear()
@@ -211,6 +229,29 @@ class ReplyStream:
                 continue
             if not await self._perform(write):
                 return
+
+    async def _keep_unkept(self) -> None:
+        """Have the keeper store the reply as it stands, then let the text so far be shown.
+
+        Text appended while the keeper writes waits for the next keep. If the stream ends
+        meanwhile, `_show_unkept` has released everything already.
+        """
+        assert self._keeper is not None
+        wait = self._keeper.seconds_until_next_keep(self._clock.now())
+        if wait > 0:
+            await self._clock.sleep(wait)  # then re-plan: the stream may have ended
+            return
+        covered = len(self._unkept)
+        await self._keeper.keep()
+        kept, self._unkept = self._unkept[:covered], self._unkept[covered:]
+        for piece in kept:
+            self._layout.add(piece)
+
+    def _show_unkept(self) -> None:
+        """Release every piece to the layout: the turn's final write stores what follows."""
+        for piece in self._unkept:
+            self._layout.add(piece)
+        self._unkept.clear()
 
     async def _perform(self, write: Write) -> bool:
         """Spend a slot on `write`; False when the stream gives up on its final text."""

@@ -21,6 +21,7 @@ from bot.domain import (
 from bot.errors import DeliveryError, EndpointError, StorageError, user_message
 from bot.ports import Clock, CompletionClient, Replier, Store
 from bot.service.generation import STOPPED_NOTE, Generation
+from bot.service.keeping import PartialReplyKeeper
 from bot.service.queue import RunningTurn
 from bot.service.shaping import Shaping
 from bot.service.targets import Targets
@@ -76,7 +77,13 @@ class ReplyRunner:
     async def run(self, job: ReplyJob, replier: Replier, run: RunningTurn) -> TurnOutcome:
         started = self._clock.now()
         budget = self._pacing.budget_for(job.channel, replier.limits)
-        stream = ReplyStream(replier, budget=budget, clock=self._clock)
+        keeper = PartialReplyKeeper(
+            self._store,
+            job.reply_id,
+            clock=self._clock,
+            source=lambda: (reply.content, reply.reasoning),  # `reply` is bound just below
+        )
+        stream = ReplyStream(replier, budget=budget, clock=self._clock, keeper=keeper)
         reply = Generation(
             self._client,
             stream,
