@@ -17,6 +17,8 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
+from bot.storable import storable_json_text
+
 _log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -41,14 +43,17 @@ def create_engine(url: str) -> AsyncEngine:
     busy_timeout), BEGIN DEFERRED for sessions marked with `READ_ONLY_OPTION`.
 
     Statement parameters are hidden from error messages and logs: they hold chat
-    text and encrypted keys.
+    text and encrypted keys. JSON is written through `storable_json_text`, as text columns
+    are through `StorableText`, so no value is refused for a NUL or a lone surrogate.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         # A server may drop idle connections; a local file never does.
-        return _create_async_engine(parsed, hide_parameters=True, pool_pre_ping=True)
+        return _create_async_engine(
+            parsed, hide_parameters=True, pool_pre_ping=True, json_serializer=storable_json_text
+        )
     _prepare_sqlite_file(parsed)
-    engine = _create_async_engine(parsed, hide_parameters=True)
+    engine = _create_async_engine(parsed, hide_parameters=True, json_serializer=storable_json_text)
     event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
     event.listen(engine.sync_engine, "begin", _on_sqlite_begin)
     return engine

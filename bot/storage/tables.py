@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from bot.storable import storable_json, storable_text
+from bot.storable import storable_text
 
 JsonObject = dict[str, Any]
 
@@ -92,16 +92,6 @@ class StorableString(_StorableStr):
     cache_ok = True
 
 
-class StorableJson(TypeDecorator[Any]):
-    """JSON whose strings, keys included, are written through `storable_text`."""
-
-    impl = JSON
-    cache_ok = True
-
-    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
-        return storable_json(value)
-
-
 class Base(DeclarativeBase):
     """Strings have a length only for our own small vocabularies (roles, statuses,
     modes); text from outside (names, models, ids, finish reasons) is unbounded, so
@@ -134,9 +124,7 @@ class ConnectionRow(Base):
         StorableString()
     )  # a profile's model; a channel's own wins
     # EndpointOptions: extra body, headers, excluded keys, learned max-tokens field…
-    params: Mapped[JsonObject] = mapped_column(
-        StorableJson(), default=dict, server_default=text("'{}'")
-    )
+    params: Mapped[JsonObject] = mapped_column(JSON, default=dict, server_default=text("'{}'"))
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = _updated_at()
 
@@ -158,9 +146,7 @@ class ChannelRow(Base):
     postprocess_mode: Mapped[str] = mapped_column(
         StorableString(20), default="none", server_default="none"
     )
-    params: Mapped[JsonObject] = mapped_column(
-        StorableJson(), default=dict, server_default=text("'{}'")
-    )
+    params: Mapped[JsonObject] = mapped_column(JSON, default=dict, server_default=text("'{}'"))
     api_type: Mapped[str] = mapped_column(StorableString(20), default="chat", server_default="chat")
     instruct_template: Mapped[str | None] = mapped_column(StorableString(64))
     reasoning_display: Mapped[str] = mapped_column(
@@ -193,7 +179,7 @@ class CharacterRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     scope: Mapped[str] = mapped_column(StorableString(), server_default="")
     name: Mapped[str] = mapped_column(StorableString())
-    card: Mapped[JsonObject] = mapped_column(StorableJson())
+    card: Mapped[JsonObject] = mapped_column(JSON)
     avatar: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = _updated_at()
@@ -251,11 +237,9 @@ class MessageRow(Base):
     token_counter: Mapped[str | None] = mapped_column(StorableString())  # which tokenizer counted
     # Kept alternatives of a reply ({content, reasoning, status, finish_reason}); `content`
     # mirrors the chosen one, so history reads need not open this.
-    swipes: Mapped[list[JsonObject] | None] = mapped_column(StorableJson())
+    swipes: Mapped[list[JsonObject] | None] = mapped_column(JSON)
     swipe_index: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    images: Mapped[list[str] | None] = mapped_column(
-        StorableJson()
-    )  # data: URLs sent with the message
-    platform_message_ids: Mapped[list[str] | None] = mapped_column(StorableJson())
+    images: Mapped[list[str] | None] = mapped_column(JSON)  # data: URLs sent with the message
+    platform_message_ids: Mapped[list[str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = _updated_at()

@@ -60,3 +60,22 @@ async def test_settings_with_unstorable_characters_are_stored(
     """A system prompt with NUL or a lone surrogate is saved and read back cleaned."""
     await store.update_channel(KEY, ChannelChanges(system_prompt=f"Be {raw}"))
     assert (await store.load_channel(KEY)).system_prompt == f"Be {stored}"
+
+
+@pytest.mark.parametrize(("raw", "stored"), UNSTORABLE)
+async def test_kept_versions_with_unstorable_characters_are_stored(
+    store: SqlStore, raw: str, stored: str
+) -> None:
+    """A regenerated reply lives in the swipes JSON too; both versions read back cleaned."""
+    chat = (await store.load_channel(KEY)).chat_id
+    ids = await store.begin_turn(chat, NewUserMessage("7", "Ada", "hello"))
+    await store.finish_turn(
+        ids.assistant_message_id, content=f"one {raw}", reasoning="", status=MessageStatus.COMPLETE
+    )
+    pending = await store.begin_regeneration(chat)
+    await store.finish_turn(
+        pending.id, content=f"two {raw}", reasoning="", status=MessageStatus.COMPLETE
+    )
+    assert (await store.history(chat, limit=1))[-1].content == f"two {stored}"
+    earlier = await store.choose_swipe(chat, -1)
+    assert (earlier.content, earlier.status) == (f"one {stored}", MessageStatus.COMPLETE)
