@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import json.scanner
 import math
-import re
 from collections.abc import Mapping
 from typing import NoReturn
 
@@ -20,8 +19,8 @@ from bot.characters.errors import (
     too_many,
 )
 from bot.domain import JsonValue
+from bot.storable import storable_text
 
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _C_PARSE_MAX_BYTES = 256 * 1024
 """Up to this size `json.loads` runs in C, a few milliseconds. Larger JSON is parsed by the
 json module's own Python scanner: about six times slower, but it lets other threads run
@@ -113,18 +112,16 @@ def copy_json(value: object) -> JsonValue:
             raise CardError("The card contains a number that is not finite.")
         return value
     if isinstance(value, str):
-        return _clean_text(value)
+        return storable_text(value)
     if isinstance(value, Mapping):
         copied: dict[str, JsonValue] = {}
         for key, item in value.items():
             if not isinstance(key, str):
                 raise CardError("The card contains an object whose keys are not all text.")
-            copied[_clean_text(key)] = copy_json(item)
+            copied[storable_text(key)] = copy_json(item)
         return copied
     if isinstance(value, list | tuple):
         return [copy_json(item) for item in value]
     raise CardError("The card contains a value that JSON cannot hold.")
 
 
-def _clean_text(text: str) -> str:
-    return _LONE_SURROGATE.sub("\ufffd", text).replace("\x00", "")
