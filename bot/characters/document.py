@@ -123,5 +123,3 @@ def copy_json(value: object) -> JsonValue:
     if isinstance(value, list | tuple):
         return [copy_json(item) for item in value]
     raise CardError("The card contains a value that JSON cannot hold.")
-
-
