@@ -30,7 +30,8 @@ from bot.service.prompting import Budget, PromptFactory
 from bot.service.queue import ChannelQueue
 from bot.service.tokens import TokenBook
 from bot.storage.characters import SqlCharacters
-from bot.storage.db import create_engine, create_sessions
+from bot.storage.db import create_engine, create_sessions, write_lock
+from bot.storage.keeping import SqliteKeeping
 from bot.storage.migrate import upgrade_to_head
 from bot.storage.personas import SqlPersonas
 from bot.storage.profiles import SqlProfiles
@@ -107,7 +108,10 @@ class Parlor:
         engine = create_engine(settings.database_url)
         self._resources.push_async_callback(engine.dispose)
         sessions = create_sessions(engine)
-        store = SqlStore(sessions, secret_box=box)
+        keeping = SqliteKeeping.for_url(settings.database_url, write_lock=write_lock(sessions))
+        if keeping is not None:
+            self._resources.push_async_callback(keeping.aclose)
+        store = SqlStore(sessions, secret_box=box, keeping=keeping)
         settled = await store.settle_interrupted()
         if settled:
             _log.warning(

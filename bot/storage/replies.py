@@ -9,11 +9,13 @@ from __future__ import annotations
 from typing import Any, TypeGuard
 
 from sqlalchemy import Select, exists, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.domain import SAID_STATUSES, ChatId, MessageId, MessageStatus, Role, StoredMessage
 from bot.errors import StorageError, UsageError
+from bot.storage.keeping import SqliteKeeping
 from bot.storage.rows import to_stored_message
+from bot.storage.secrets import SecretBox
 from bot.storage.tables import MessageRow, utcnow
 from bot.storage.transactions import Transactions, translating
 
@@ -24,7 +26,21 @@ SHOWN_BEFORE = "shown_before"
 
 
 class ReplyStore(Transactions):
-    """The part of the store that writes replies after `begin_turn` created them."""
+    """The part of the store that writes replies after `begin_turn` created them.
+
+    `keeping` writes streaming replies' partial text on SQLite (see `storage.keeping`);
+    without it they go through an ordinary session.
+    """
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        secret_box: SecretBox | None,
+        keeping: SqliteKeeping | None = None,
+    ) -> None:
+        super().__init__(sessions, secret_box=secret_box)
+        self._keeping = keeping
 
     async def finish_turn(
         self,
@@ -53,6 +69,9 @@ class ReplyStore(Transactions):
 
         A row settled meanwhile is left alone: its final text is newer than this.
         """
+        if self._keeping is not None:
+            await self._keeping.save(message_id, content=content, reasoning=reasoning)
+            return
         shown = (
             update(MessageRow)
             .where(MessageRow.id == message_id, MessageRow.status == MessageStatus.PENDING.value)
