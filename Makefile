@@ -36,6 +36,9 @@ bench: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[dev,bench]"
 	$(PY) bench/stream_cpu.py
 	$(PY) bench/prompt_build.py
+	$(PY) bench/keep_cost.py
+	$(PY) bench/attack_memory.py
+	$(PY) bench/card_bomb.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

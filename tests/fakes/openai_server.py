@@ -23,7 +23,7 @@ from tests.fakes.threaded import serving_in_thread
 SCENARIOS = (
     "echo", "normal", "reasoning", "keepalive", "fragmented", "u2028", "error_mid_stream",
     "cut", "abort", "finish_no_done", "empty", "garbage", "slow_first_token", "slow", "count",
-    "numbered", "fenced",
+    "numbered", "fenced", "paced",
     "json", "html", "unauthorized", "unauthorized_padded", "detail", "forbidden", "not_found",
     "rate_limited", "quota", "validation", "server_error", "bad_gateway", "redirect",
 )  # fmt: skip
@@ -442,6 +442,15 @@ class FakeOpenAI:
         count = int(ex.body.get("max_tokens") or 100)
         await ex.reply([f" t{index:06d}" for index in range(1, min(count, 1_000_000) + 1)])
 
+    async def _paced(self, ex: _Exchange) -> None:
+        """`max_tokens` unique tokens, `token_interval_seconds` apart: a model at its pace."""
+        await ex.start_stream()
+        count = int(ex.body.get("max_tokens") or 100)
+        for index in range(1, min(count, 1_000_000) + 1):
+            await ex.event(ex.chunk(f" t{index:06d}"))
+            await asyncio.sleep(self.token_interval_seconds)
+        await ex.reply([])
+
 
 async def _read_request(reader: asyncio.StreamReader) -> RecordedRequest | None:
     head = await reader.readuntil(b"\r\n\r\n")
@@ -520,11 +529,15 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
     parser.add_argument("--scenario", default="echo", choices=SCENARIOS)
     parser.add_argument("--api-key", default=None, help="answer 401 unless this Bearer key is sent")
+    parser.add_argument(
+        "--token-interval", type=float, default=0.05, help="seconds between slow/paced tokens"
+    )
     args = parser.parse_args()
 
     async def serve() -> None:
         async with FakeOpenAI(port=args.port) as fake:
             fake.default_scenario, fake.required_api_key = args.scenario, args.api_key
+            fake.token_interval_seconds = args.token_interval
             print(fake.base_url, flush=True)
             await asyncio.Event().wait()
 
