@@ -26,8 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from readme_tables import write_table  # noqa: E402  (beside this script)
+
 README = ROOT / "bench" / "README.md"
-BEGIN, END = "<!-- attack_memory:begin -->", "<!-- attack_memory:end -->"
 CASES = {
     "endless_event": "`data:` lines for ever, never a blank line",
     "endless_reasoning": "reasoning deltas for ever, never an answer",
@@ -168,14 +169,6 @@ def table(results: list[dict[str, object]]) -> str:
     return "\n".join(rows)
 
 
-def write_readme(text: str) -> None:
-    readme = README.read_text(encoding="utf-8")
-    if BEGIN not in readme:
-        readme += f"\n{BEGIN}\n{END}\n"
-    start, end = readme.index(BEGIN) + len(BEGIN), readme.index(END)
-    README.write_text(f"{readme[:start]}\n{text}\n{readme[end:]}", encoding="utf-8")
-
-
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cases", nargs="+", choices=sorted(CASES), default=list(CASES))
@@ -193,4 +186,4 @@ if __name__ == "__main__":
     output = table(results)
     print(output)
     if not args.no_write:
-        write_readme(output)
+        write_table(README, "attack_memory", output)

@@ -27,6 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from readme_tables import write_table  # noqa: E402  (beside this script)
+
 from bot.characters.reader import CardReader  # noqa: E402
 from bot.domain import Actor, Attachment, ChannelKey, CommandCall, Permission  # noqa: E402
 from bot.errors import BotError, user_message  # noqa: E402
@@ -41,7 +43,6 @@ from bot.storage.store import SqlStore  # noqa: E402
 from tests.characters import bombs, samples  # noqa: E402
 
 README = ROOT / "bench" / "README.md"
-BEGIN, END = "<!-- card_bomb:begin -->", "<!-- card_bomb:end -->"
 TICK_SECONDS = 0.01
 MIB = 1 << 20
 CARD = samples.v2_card()
@@ -186,13 +187,6 @@ def table(results: dict[str, dict[str, object]], rounds: int) -> str:
     return "\n".join(rows)
 
 
-def write_readme(text: str) -> None:
-    readme = README.read_text(encoding="utf-8")
-    head, _, rest = readme.partition(BEGIN)
-    _, _, tail = rest.partition(END)
-    README.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}", encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--case", help="run one case here and print its result as JSON")
@@ -217,7 +211,7 @@ def main() -> None:
     text = table(results, args.rounds)
     print(text)
     if not args.no_write:
-        write_readme(text)
+        write_table(README, "card_bomb", text)
 
 
 if __name__ == "__main__":

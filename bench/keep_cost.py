@@ -28,8 +28,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from readme_tables import write_table  # noqa: E402  (beside this script)
+
 README = ROOT / "bench" / "README.md"
-BEGIN, END = "<!-- keep_cost:begin -->", "<!-- keep_cost:end -->"
 TARGET_EXTRA = 0.05
 
 
@@ -201,12 +202,6 @@ def table(rows: list[Row], keep_seconds: float) -> str:
     return "\n".join(lines)
 
 
-def write_readme(text: str) -> None:
-    readme = README.read_text(encoding="utf-8")
-    head, rest = readme.split(BEGIN, 1)
-    README.write_text(head + f"{BEGIN}\n{text}\n{END}" + rest.split(END, 1)[1], encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
@@ -236,7 +231,7 @@ def main() -> None:
     text = table(rows, keep_seconds)
     print(text)
     if not args.no_write:
-        write_readme(text)
+        write_table(README, "keep_cost", text)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,8 @@ import sqlalchemy
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from readme_tables import write_table  # noqa: E402  (beside this script)
+
 from bot.characters.card import CharacterCard  # noqa: E402
 from bot.domain import ChannelChanges, ChannelKey, Connection, NewUserMessage  # noqa: E402
 from bot.service.prompting import Budget, PromptFactory, Speaker  # noqa: E402
@@ -38,7 +40,6 @@ from bot.storage.personas import SqlPersonas  # noqa: E402
 from bot.storage.store import SqlStore  # noqa: E402
 
 README = ROOT / "bench" / "README.md"
-BEGIN, END = "<!-- prompt_build:begin -->", "<!-- prompt_build:end -->"
 CHANNEL = ChannelKey("bench", "channel")
 CONNECTION = Connection("http://127.0.0.1:9/v1", model="bench", trusted=True)
 CARD = CharacterCard(
@@ -136,14 +137,6 @@ def table(results: dict[int, tuple[float, float, int]], builds: int) -> str:
     return "\n".join(rows)
 
 
-def write_readme(text: str) -> None:
-    readme = README.read_text(encoding="utf-8")
-    if BEGIN not in readme:
-        readme += f"\n{BEGIN}\n{END}\n"
-    start, end = readme.index(BEGIN) + len(BEGIN), readme.index(END)
-    README.write_text(f"{readme[:start]}\n{text}\n{readme[end:]}", encoding="utf-8")
-
-
 async def main(sizes: list[int], builds: int) -> dict[int, tuple[float, float, int]]:
     return {size: await measure(size, builds) for size in sizes}
 
@@ -157,4 +150,4 @@ if __name__ == "__main__":
     output = table(asyncio.run(main(args.sizes, args.builds)), args.builds)
     print(output)
     if not args.no_write:
-        write_readme(output)
+        write_table(README, "prompt_build", output)

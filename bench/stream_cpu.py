@@ -24,6 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from readme_tables import write_table  # noqa: E402  (beside this script)
+
 from bot.domain import ChatMessage, CompletionRequest, Connection, Role, SamplingParams  # noqa: E402
 from bot.llm import wire  # noqa: E402
 from bot.llm.client import OpenAICompatClient, build_http_client  # noqa: E402
@@ -31,7 +33,6 @@ from bot.llm.deadline import StreamTimeouts  # noqa: E402
 from bot.llm.sse import SSEDecoder  # noqa: E402
 
 READMES = (ROOT / "bench" / "README.md", ROOT / "README.md")
-BEGIN, END = "<!-- stream_cpu:begin -->", "<!-- stream_cpu:end -->"
 MODEL = "scenario/count"
 PROMPT = [{"role": "user", "content": "Count."}]
 
@@ -217,9 +218,7 @@ def parse_table(events: int = 2000, trials: int = 50) -> str:
 def write_readme(text: str) -> None:
     """Both the benchmark notes and the project's front page show the latest table."""
     for path in READMES:
-        readme = path.read_text(encoding="utf-8")
-        start, end = readme.index(BEGIN) + len(BEGIN), readme.index(END)
-        path.write_text(f"{readme[:start]}\n{text}\n{readme[end:]}", encoding="utf-8")
+        write_table(path, "stream_cpu", text)
 
 
 if __name__ == "__main__":
