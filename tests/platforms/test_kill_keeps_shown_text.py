@@ -76,11 +76,16 @@ def accepted_drafts(telegram: FakeTelegram) -> list[str]:
     return [str(c.params.get("text", "")) for c in calls if c.status == 200]
 
 
+KILLS_PER_BOT = 2
+
+
+@pytest.mark.parametrize("first_run", range(0, KILLS, KILLS_PER_BOT))
 def test_a_telegram_reply_killed_mid_stream_keeps_what_was_shown(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, first_run: int
 ) -> None:
-    """Ten times: the bot is killed while a private reply streams as drafts, and the stored
-    reply holds at least the last draft text Telegram accepted; the next start keeps it."""
+    """Ten kills in all, two per bot: each time a private reply streams as drafts, and the
+    stored reply holds at least the last draft text Telegram accepted; the next start keeps
+    it. (Pairs, so that the ten spread over the test workers.)"""
     monkeypatch.setenv(PTB_TIMEDELTA, "true")
     with FakeOpenAI.in_thread() as endpoint, FakeTelegram.in_thread() as telegram:
         env = bot_env(
@@ -91,7 +96,7 @@ def test_a_telegram_reply_killed_mid_stream_keeps_what_was_shown(
             DEFAULT_MODEL="scenario/slow",
         )
         killed: tuple[int, str] | None = None
-        for run in range(KILLS):
+        for run in range(first_run, first_run + KILLS_PER_BOT):
             endpoint.token_interval_seconds = 0.01 + 0.01 * (run % 3)
             bot = started_bot(tmp_path, env, telegram)
             if killed is not None:  # the start settled the reply killed last time
