@@ -20,13 +20,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from readme_tables import write_table  # noqa: E402  (beside this script)
+from endpoints import endpoint_process  # noqa: E402  (beside this script)
+from readme_tables import write_table  # noqa: E402
 
 README = ROOT / "bench" / "README.md"
 CASES = {
@@ -36,22 +36,6 @@ CASES = {
 }
 CASE_SECONDS = 30.0
 TARGET_MB = 300
-
-
-@contextlib.contextmanager
-def hostile_endpoint(attack: str) -> Iterator[str]:
-    """The attacker in a child process; yields its base URL."""
-    command = [sys.executable, "-m", "tests.fakes.hostile_server", "--attack", attack]
-    with subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True) as process:
-        try:
-            assert process.stdout is not None
-            base_url = process.stdout.readline().strip()
-            if not base_url.startswith("http://127.0.0.1:"):
-                raise RuntimeError(f"the hostile endpoint did not start: {base_url!r}")
-            yield base_url
-        finally:
-            process.terminate()
-            process.wait(10)
 
 
 def status_mb(field: str) -> float:
@@ -83,7 +67,11 @@ async def one_case(attack: str) -> dict[str, object]:
     from bot.storage.store import SqlStore
     from tests.fakes.recording_replier import RecordingReplier
 
-    with tempfile.TemporaryDirectory() as folder, hostile_endpoint(attack) as base_url:
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        endpoint_process("tests.fakes.hostile_server", "--attack", attack) as endpoint,
+    ):
+        base_url = endpoint.base_url
         database_url = f"sqlite+aiosqlite:///{folder}/parlor.db"
         settings = Settings(
             _env_file=None,  # type: ignore[call-arg]  # pydantic-settings' own keyword

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import platform
 import statistics
@@ -21,35 +20,18 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from readme_tables import write_table  # noqa: E402  (beside this script)
+from endpoints import endpoint_process  # noqa: E402  (beside this script)
+from readme_tables import write_table  # noqa: E402
 
 README = ROOT / "bench" / "README.md"
 TARGET_EXTRA = 0.05
-
-
-@contextlib.contextmanager
-def paced_endpoint(token_interval: float) -> Iterator[str]:
-    command = [
-        sys.executable, "-m", "tests.fakes.openai_server", "--port", "0",
-        "--scenario", "paced", "--token-interval", str(token_interval),
-    ]  # fmt: skip
-    with subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True) as process:
-        try:
-            assert process.stdout is not None
-            base_url = process.stdout.readline().strip()
-            if not base_url.startswith("http://127.0.0.1:"):
-                raise RuntimeError(f"the fake endpoint did not start: {base_url!r}")
-            yield base_url
-        finally:
-            process.terminate()
-            process.wait(10)
 
 
 class NothingKept:
@@ -212,9 +194,12 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     if args.one:
-        with paced_endpoint(args.token_interval) as base_url:
+        paced = ("--scenario", "paced", "--token-interval", str(args.token_interval))
+        with endpoint_process("tests.fakes.openai_server", "--port", "0", *paced) as endpoint:
             results = asyncio.run(
-                turns(base_url, streams=args.streams, tokens=args.tokens, rounds=args.rounds)
+                turns(
+                    endpoint.base_url, streams=args.streams, tokens=args.tokens, rounds=args.rounds
+                )
             )
         print(json.dumps(results))
         return

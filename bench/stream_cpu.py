@@ -10,21 +10,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from importlib.metadata import version
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from readme_tables import write_table  # noqa: E402  (beside this script)
+from endpoints import endpoint_process  # noqa: E402  (beside this script)
+from readme_tables import write_table  # noqa: E402
 
 from bot.domain import ChatMessage, CompletionRequest, Connection, Role, SamplingParams  # noqa: E402
 from bot.llm import wire  # noqa: E402
@@ -37,26 +36,6 @@ MODEL = "scenario/count"
 PROMPT = [{"role": "user", "content": "Count."}]
 
 Reader = Callable[[str, int], Awaitable[int]]
-
-
-@contextlib.contextmanager
-def fake_server() -> Iterator[str]:
-    """The fake in a child process; yields its base URL."""
-    command = [sys.executable, "-m", "tests.fakes.openai_server", "--port", "0"]
-    with subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True) as process:
-        try:
-            assert process.stdout is not None
-            base_url = process.stdout.readline().strip()
-            if not base_url.startswith("http://127.0.0.1:"):
-                raise RuntimeError(f"the fake server did not start: {base_url!r}")
-            cpus = sorted(os.sched_getaffinity(0))
-            if len(cpus) >= 2:  # keep the server's CPU out of the client's way
-                os.sched_setaffinity(process.pid, {cpus[-1]})
-                os.sched_setaffinity(0, {cpus[0]})
-            yield base_url
-        finally:
-            process.terminate()
-            process.wait(10)
 
 
 async def main(streams: int, tokens: int, rounds: int) -> dict[str, list[tuple[float, float]]]:
@@ -118,7 +97,12 @@ async def main(streams: int, tokens: int, rounds: int) -> dict[str, list[tuple[f
             "httpx aiter_raw, no parsing (floor)": raw_floor,
         }
         results: dict[str, list[tuple[float, float]]] = {name: [] for name in readers}
-        with fake_server() as base_url:
+        with endpoint_process("tests.fakes.openai_server", "--port", "0") as endpoint:
+            base_url = endpoint.base_url
+            cpus = sorted(os.sched_getaffinity(0))
+            if len(cpus) >= 2:  # keep the server's CPU out of the client's way
+                os.sched_setaffinity(endpoint.pid, {cpus[-1]})
+                os.sched_setaffinity(0, {cpus[0]})
             for reader in readers.values():  # warm-up: imports, connections, caches
                 await run(reader, base_url, streams, 50)
             for _ in range(rounds):
