@@ -87,6 +87,7 @@ class ReplyStream:
         self._editor: asyncio.Task[None] | None = None
         self._keeper = keeper
         self._unkept: list[str] = []  # appended, not yet stored by the keeper, so not shown
+        self._ended = asyncio.Event()  # finish, stop or failure: no more keeps are waited for
 
     @property
     def refs(self) -> list[MessageRef]:
@@ -239,7 +240,7 @@ class ReplyStream:
         assert self._keeper is not None
         wait = self._keeper.seconds_until_next_keep(self._clock.now())
         if wait > 0:
-            await self._clock.sleep(wait)  # then re-plan: the stream may have ended
+            await self._sleep_unless_ended(wait)  # then re-plan
             return
         covered = len(self._unkept)
         await self._keeper.keep()
@@ -247,8 +248,20 @@ class ReplyStream:
         for piece in kept:
             self._layout.add(piece)
 
+    async def _sleep_unless_ended(self, seconds: float) -> None:
+        """Wait for the next keep, but not past the stream's end: the last text needs none."""
+        ended = asyncio.ensure_future(self._ended.wait())
+        sleeping = asyncio.ensure_future(self._clock.sleep(seconds))
+        try:
+            await asyncio.wait({ended, sleeping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            ended.cancel()
+            sleeping.cancel()
+
     def _show_unkept(self) -> None:
-        """Release every piece to the layout: the turn's final write stores what follows."""
+        """The stream ends: release every piece to the layout, since the turn's final write
+        stores what follows."""
+        self._ended.set()
         for piece in self._unkept:
             self._layout.add(piece)
         self._unkept.clear()

@@ -26,6 +26,7 @@ class Journal:
         self.last: float | None = None
         self.release = asyncio.Event()
         self.release.set()
+        self.stored = asyncio.Event()
 
     def seconds_until_next_keep(self, now: float) -> float:
         return 0.0 if self.last is None else max(0.0, self.last + KEEP_INTERVAL_SECONDS - now)
@@ -37,6 +38,7 @@ class Journal:
     async def _store(self, snapshot: str) -> None:
         await self.release.wait()
         self.kept.append((self.clock.now(), snapshot))
+        self.stored.set()
 
 
 class CheckingReplier(RecordingReplier):
@@ -106,3 +108,20 @@ async def test_the_final_text_does_not_wait_for_a_keep() -> None:
         await stream.finish()
     assert replier.texts[-1] == "All of it at once."
     assert journal.kept == []
+
+
+async def test_the_end_does_not_wait_out_the_keep_interval() -> None:
+    """Text that waits for the next keep is shown as soon as the reply ends, not a second on."""
+    clock = FakeClock(auto=True)
+    journal = Journal(clock, [])
+    replier = CheckingReplier(clock, journal)
+    budget = Pacing(clock=clock).budget_for(HERE, replier.limits)
+    async with ReplyStream(replier, budget=budget, clock=clock, keeper=journal) as stream:
+        stream.append("First words.")
+        await journal.stored.wait()
+        stream.append(" The rest.")  # waits for a keep that is not due for a second
+        await clock.settle()  # the editor is asleep until that keep
+        ended_at = clock.now()
+        await stream.finish()
+    assert replier.texts[-1] == "First words. The rest."
+    assert replier.calls[-1].at - ended_at < KEEP_INTERVAL_SECONDS / 2
