@@ -1,7 +1,7 @@
 """Peak memory of the bot under a hostile endpoint: endless event or reasoning, one huge delta.
 
 Each case runs in a fresh process: the whole bot (`bot.app.Parlor` on a temporary SQLite file)
-answers one message from a hostile endpoint on 127.0.0.1 (`tests/fakes/hostile_server.py`,
+answers one message from a hostile endpoint on 127.0.0.1 (`tests/fakes/openai/hostile.py`,
 in a process of its own so its memory is not counted). The turn is bounded in time; the case
 reports the bot process's peak RSS (`getrusage`), what the chat saw and what was stored.
 Run `python bench/attack_memory.py` from the repository root; it rewrites its table in
@@ -61,15 +61,15 @@ async def one_case(attack: str) -> dict[str, object]:
     """Run one turn of the whole bot against `attack`; what it cost and what it left."""
     from bot.app import Parlor
     from bot.config import Settings
-    from bot.domain import ChannelKey, Incoming, PlatformLimits
-    from bot.pacing import SystemClock
+    from bot.core.domain import ChannelKey, Incoming, PlatformLimits
+    from bot.reply.pacing import SystemClock
     from bot.storage.db import create_engine, create_sessions
     from bot.storage.store import SqlStore
     from tests.fakes.recording_replier import RecordingReplier
 
     with (
         tempfile.TemporaryDirectory() as folder,
-        endpoint_process("tests.fakes.hostile_server", "--attack", attack) as endpoint,
+        endpoint_process("tests.fakes.openai.hostile", "--attack", attack) as endpoint,
     ):
         base_url = endpoint.base_url
         database_url = f"sqlite+aiosqlite:///{folder}/parlor.db"

@@ -30,11 +30,11 @@ sys.path.insert(0, str(ROOT))
 from readme_tables import write_table  # noqa: E402  (beside this script)
 
 from bot.characters.reader import CardReader  # noqa: E402
-from bot.domain import Actor, Attachment, ChannelKey, CommandCall, Permission  # noqa: E402
-from bot.errors import BotError, user_message  # noqa: E402
-from bot.service.characters import CharacterCommands  # noqa: E402
-from bot.service.prompting import Budget, PromptFactory  # noqa: E402
-from bot.service.tokens import EstimatingCounter, TokenBook  # noqa: E402
+from bot.core.domain import Actor, Attachment, ChannelKey, CommandCall, Permission  # noqa: E402
+from bot.core.errors import BotError, user_message  # noqa: E402
+from bot.service.commands.characters import CharacterCommands  # noqa: E402
+from bot.service.turns.prompting import Budget, PromptFactory  # noqa: E402
+from bot.service.turns.tokens import EstimatingCounter, TokenBook  # noqa: E402
 from bot.storage.characters import SqlCharacters  # noqa: E402
 from bot.storage.db import create_engine, create_sessions  # noqa: E402
 from bot.storage.migrate import upgrade_to_head  # noqa: E402

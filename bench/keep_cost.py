@@ -1,7 +1,7 @@
 """What keeping a streaming reply's text costs per token: the whole turn, keeper on and off.
 
 A crash must not lose text the chat saw, so a streaming reply's text so far is stored before
-each step of it is shown, at most once a second (`bot/service/keeping.py`). This measures the
+each step of it is shown, at most once a second (`bot/service/turns/keeping.py`). This measures the
 bot's CPU per streamed token with that keeper and with a keeper that stores nothing, on the
 whole turn path: `Parlor` on a SQLite file, the real client, the paced editor, a recording
 platform. The fake model runs in a process of its own, streaming at a model's pace.
@@ -53,11 +53,11 @@ async def turns(
     """Rounds of `streams` simultaneous turns of `tokens` tokens, keeping off and on in
     turn within one process (so both meet the same interpreter, heap and caches): per mode,
     each round's CPU seconds of this process and how many keeps it made."""
-    import bot.service.replying as replying
+    import bot.service.turns.replying as replying
     from bot.app import Parlor
     from bot.config import Settings
-    from bot.domain import Actor, ChannelKey, CommandCall, Incoming, MessageStatus, Permission
-    from bot.pacing import SystemClock
+    from bot.core.domain import Actor, ChannelKey, CommandCall, Incoming, MessageStatus, Permission
+    from bot.reply.pacing import SystemClock
     from tests.fakes.recording_replier import DISCORD_LIKE, RecordingReplier
 
     keepers: list[replying.PartialReplyKeeper] = []
@@ -108,7 +108,7 @@ async def turns(
 async def keep_cpu_seconds(calls: int = 2000, chars: int = 2000) -> float:
     """CPU of one keep on its own: the store's keeping path on a SQLite file, text of a
     reply `chars` long, the process's write lock taken as in a running bot."""
-    from bot.domain import ChannelKey, NewUserMessage
+    from bot.core.domain import ChannelKey, NewUserMessage
     from bot.storage.db import create_engine, create_sessions, write_lock
     from bot.storage.keeping import SqliteKeeping
     from bot.storage.migrate import upgrade_to_head
@@ -195,7 +195,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.one:
         paced = ("--scenario", "paced", "--token-interval", str(args.token_interval))
-        with endpoint_process("tests.fakes.openai_server", "--port", "0", *paced) as endpoint:
+        with endpoint_process("tests.fakes.openai.server", "--port", "0", *paced) as endpoint:
             results = asyncio.run(
                 turns(
                     endpoint.base_url, streams=args.streams, tokens=args.tokens, rounds=args.rounds

@@ -30,9 +30,9 @@ sys.path.insert(0, str(ROOT))
 from readme_tables import write_table  # noqa: E402  (beside this script)
 
 from bot.characters.card import CharacterCard  # noqa: E402
-from bot.domain import ChannelChanges, ChannelKey, Connection, NewUserMessage  # noqa: E402
-from bot.service.prompting import Budget, PromptFactory, Speaker  # noqa: E402
-from bot.service.tokens import EstimatingCounter, TokenBook  # noqa: E402
+from bot.core.domain import ChannelChanges, ChannelKey, Connection, NewUserMessage  # noqa: E402
+from bot.service.turns.prompting import Budget, PromptFactory, Speaker  # noqa: E402
+from bot.service.turns.tokens import EstimatingCounter, TokenBook  # noqa: E402
 from bot.storage.characters import SqlCharacters  # noqa: E402
 from bot.storage.db import create_engine, create_sessions  # noqa: E402
 from bot.storage.migrate import upgrade_to_head  # noqa: E402

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 from endpoints import endpoint_process  # noqa: E402  (beside this script)
 from readme_tables import write_table  # noqa: E402
 
-from bot.domain import ChatMessage, CompletionRequest, Connection, Role, SamplingParams  # noqa: E402
+from bot.core.domain import ChatMessage, CompletionRequest, Connection, Role, SamplingParams  # noqa: E402
 from bot.llm import wire  # noqa: E402
 from bot.llm.client import OpenAICompatClient, build_http_client  # noqa: E402
 from bot.llm.deadline import StreamTimeouts  # noqa: E402
@@ -97,7 +97,7 @@ async def main(streams: int, tokens: int, rounds: int) -> dict[str, list[tuple[f
             "httpx aiter_raw, no parsing (floor)": raw_floor,
         }
         results: dict[str, list[tuple[float, float]]] = {name: [] for name in readers}
-        with endpoint_process("tests.fakes.openai_server", "--port", "0") as endpoint:
+        with endpoint_process("tests.fakes.openai.server", "--port", "0") as endpoint:
             base_url = endpoint.base_url
             cpus = sorted(os.sched_getaffinity(0))
             if len(cpus) >= 2:  # keep the server's CPU out of the client's way

@@ -15,9 +15,9 @@ import sys
 
 from bot.app import Parlor, migrate, operator_secrets
 from bot.config import Settings, load_settings
-from bot.errors import BotError
+from bot.core.errors import BotError
 from bot.logs import configure_logging
-from bot.platforms.console import ConsoleIdentity
+from bot.platforms.console.session import ConsoleIdentity
 
 EXIT_CONFIG = 2
 

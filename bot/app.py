@@ -13,22 +13,23 @@ from types import TracebackType
 from typing import TextIO
 
 from bot.config import Settings
-from bot.domain import Connection, Secret
+from bot.core.domain import Connection, Secret
 from bot.llm.client import OpenAICompatClient, build_http_client
 from bot.llm.deadline import StreamTimeouts
 from bot.llm.fetch import GuardedFetcher
 from bot.llm.guard import AddressGuard, EndpointPolicy, build_guarded_http_client
 from bot.llm.tokenize import EndpointTokenizer
-from bot.platforms.console import ConsoleIdentity, ConsoleOutput, ConsoleSession
+from bot.platforms.console.session import ConsoleIdentity, ConsoleOutput, ConsoleSession
 from bot.platforms.discord.adapter import DiscordAdapter
 from bot.platforms.discord.client import Shards
 from bot.platforms.discord.places import budget_scope as discord_budget_scope
 from bot.platforms.telegram.adapter import TelegramAdapter
 from bot.platforms.telegram.outbox import budget_scope as telegram_budget_scope
-from bot.service.conversation import ConversationService
-from bot.service.prompting import Budget, PromptFactory
-from bot.service.queue import ChannelQueue
-from bot.service.tokens import TokenBook
+from bot.reply.streaming import Pacing, SystemClock
+from bot.service.turns.conversation import ConversationService
+from bot.service.turns.prompting import Budget, PromptFactory
+from bot.service.turns.queue import ChannelQueue
+from bot.service.turns.tokens import TokenBook
 from bot.storage.characters import SqlCharacters
 from bot.storage.db import create_engine, create_sessions, write_lock
 from bot.storage.keeping import SqliteKeeping
@@ -37,7 +38,6 @@ from bot.storage.personas import SqlPersonas
 from bot.storage.profiles import SqlProfiles
 from bot.storage.secrets import SecretBox
 from bot.storage.store import SqlStore
-from bot.streaming import Pacing, SystemClock
 
 _log = logging.getLogger(__name__)
 

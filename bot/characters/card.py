@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from bot.domain import JsonValue
+from bot.core.domain import JsonValue
 
 SPEC_V2 = "chara_card_v2"
 SPEC_V3 = "chara_card_v3"

@@ -18,8 +18,8 @@ from bot.characters.errors import (
     json_too_large,
     too_many,
 )
-from bot.domain import JsonValue
-from bot.storable import storable_text
+from bot.core.domain import JsonValue
+from bot.core.storable import storable_text
 
 _C_PARSE_MAX_BYTES = 256 * 1024
 """Up to this size `json.loads` runs in C, a few milliseconds. Larger JSON is parsed by the

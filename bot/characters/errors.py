@@ -7,7 +7,7 @@ memory than an honest card at the limit.
 
 from __future__ import annotations
 
-from bot.errors import UsageError
+from bot.core.errors import UsageError
 
 MIB = 1024 * 1024
 MAX_CARD_FILE_BYTES = 20 * MIB
@@ -39,7 +39,7 @@ _TRIM = "Trim its lorebook or example dialogue in your card editor and export it
 class CardError(UsageError):
     """A card file could not be read; its text says what is wrong and what to do about it.
 
-    A `UsageError`, so that `bot.errors.user_message` shows its text to the user as it is.
+    A `UsageError`, so that `bot.core.errors.user_message` shows its text to the user as it is.
     """
 
 

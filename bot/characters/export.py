@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from bot.characters.card import SPEC_V2, SPEC_V3, CharacterCard
 from bot.characters.png import placeholder_png, write_card_chunks
 from bot.characters.schema import V1_FIELDS
-from bot.domain import JsonValue
+from bot.core.domain import JsonValue
 
 _OWN_KEYS = ("spec", "spec_version", "data")
 

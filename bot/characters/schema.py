@@ -12,8 +12,8 @@ from typing import NoReturn
 from bot.characters.card import SPEC_V2, SPEC_V3, CharacterCard, default_extensions
 from bot.characters.document import copy_json
 from bot.characters.errors import MAX_NAME_CHARS, CardError
-from bot.domain import JsonValue
-from bot.untrusted import safe_to_show
+from bot.core.domain import JsonValue
+from bot.core.untrusted import safe_to_show
 
 V1_FIELDS = ("name", "description", "personality", "scenario", "first_mes", "mes_example")
 """The fields V1 had at the top level, which V2 writers still mirror there."""

@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from bot.domain import Completion, CompletionRequest, Connection, Delta, Secret
-from bot.errors import EndpointError, EndpointStreamError, EndpointTimeout
+from bot.core.domain import Completion, CompletionRequest, Connection, Delta, Secret
+from bot.core.errors import EndpointError, EndpointStreamError, EndpointTimeout
 from bot.llm import refusals, wire
 from bot.llm.deadline import StreamTimeouts, Watchdog
 from bot.llm.failures import transport_error

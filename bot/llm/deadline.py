@@ -9,7 +9,7 @@ import asyncio
 import sys
 from dataclasses import dataclass
 
-from bot.errors import EndpointTimeout
+from bot.core.errors import EndpointTimeout
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ import ssl
 
 import httpx
 
-from bot.errors import EndpointError, EndpointStreamError, EndpointTimeout, EndpointUnreachable
+from bot.core.errors import EndpointError, EndpointStreamError, EndpointTimeout, EndpointUnreachable
 
 
 def transport_error(

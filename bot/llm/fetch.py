@@ -14,7 +14,7 @@ import zlib
 
 import httpx
 
-from bot.errors import UsageError
+from bot.core.errors import UsageError
 from bot.llm.failures import _chain
 
 _log = logging.getLogger(__name__)

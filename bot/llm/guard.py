@@ -17,7 +17,7 @@ from typing import TypeAlias
 import httpcore
 import httpx
 
-from bot.errors import EndpointNotAllowed
+from bot.core.errors import EndpointNotAllowed
 from bot.llm.addresses import IPAddress, address_refusal
 from bot.llm.deadline import StreamTimeouts
 

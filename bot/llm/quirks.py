@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.errors import (
+from bot.core.errors import (
     EndpointRejected,
     EndpointStreamError,
     ImagesRejected,

@@ -12,13 +12,14 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from bot.errors import (
+from bot.core.errors import (
     MAX_PROVIDER_MESSAGE_CHARS,
     EndpointError,
     EndpointRateLimited,
     EndpointRejected,
     EndpointStreamError,
 )
+from bot.core.untrusted import safe_to_show
 from bot.llm.quirks import (
     QUIRKS,
     ProviderError,
@@ -26,7 +27,6 @@ from bot.llm.quirks import (
     unknown_path_answered_ok,
     upstream_message,
 )
-from bot.untrusted import safe_to_show
 
 NOT_JSON_HINT = "check that the base URL points at an OpenAI-compatible API"
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from bot.errors import EndpointRejected, RoleOrderRejected
+from bot.core.errors import EndpointRejected, RoleOrderRejected
 
 # Servers and templates seen refusing (each row is a real phrasing, tested):
 #   vLLM, TGI, llama.cpp and TabbyAPI running the Mistral, Llama 2 or Gemma Jinja template

@@ -9,7 +9,7 @@ import logging
 import re
 from typing import NamedTuple
 
-from bot.errors import EndpointStreamError
+from bot.core.errors import EndpointStreamError
 
 _log = logging.getLogger(__name__)
 

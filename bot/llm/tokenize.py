@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import httpx
 
-from bot.domain import Connection, TokenCounts
-from bot.errors import EndpointError, EndpointNotAllowed
+from bot.core.domain import Connection, TokenCounts
+from bot.core.errors import EndpointError, EndpointNotAllowed
 from bot.llm.client import _headers, _read_capped, _url, _where
 
 _log = logging.getLogger(__name__)

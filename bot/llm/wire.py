@@ -10,7 +10,7 @@ import json
 import logging
 from typing import Any
 
-from bot.domain import (
+from bot.core.domain import (
     ChatMessage,
     Completion,
     CompletionRequest,
@@ -19,12 +19,12 @@ from bot.domain import (
     JsonValue,
     Usage,
 )
-from bot.errors import (
+from bot.core.errors import (
     EndpointStreamError,
 )
+from bot.core.untrusted import safe_to_show
 from bot.llm.quirks import MAX_TOKENS, empty_stream_error
 from bot.llm.refusals import NOT_JSON_HINT, in_band_error, ok_body_error
-from bot.untrusted import safe_to_show
 
 _log = logging.getLogger(__name__)
 

@@ -12,7 +12,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.characters.card import CharacterCard
-from bot.domain import SAID_STATUSES, ChatMessage, MediaPart, MessageStatus, Role, StoredMessage
+from bot.core.domain import (
+    SAID_STATUSES,
+    ChatMessage,
+    MediaPart,
+    MessageStatus,
+    Role,
+    StoredMessage,
+)
 from bot.prompt.examples import parse_examples
 from bot.prompt.macros import MacroContext, substitute
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.domain import ChatMessage
-from bot.errors import UsageError
+from bot.core.domain import ChatMessage
+from bot.core.errors import UsageError
 
 REPLY_PRIMING_TOKENS = 3  # what an endpoint adds to open the reply
 MESSAGE_OVERHEAD_TOKENS = 3  # each message's role and framing, beyond its text

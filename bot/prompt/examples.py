@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from bot.domain import ChatMessage, Role
+from bot.core.domain import ChatMessage, Role
 
 START = "<START>"
 EXAMPLE_USER = "example_user"

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from bot.domain import ChatMessage, Role
+from bot.core.domain import ChatMessage, Role
 from bot.prompt.examples import EXAMPLE_ASSISTANT, EXAMPLE_USER
 
 

@@ -9,7 +9,7 @@ import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from bot.domain import ChatMessage, ContentPart, JsonValue, MediaPart, Role
+from bot.core.domain import ChatMessage, ContentPart, JsonValue, MediaPart, Role
 
 SEPARATOR = "\n\n"  # the only separator post-processing ever uses; neither side is trimmed
 DEFAULT_PLACEHOLDER = "[Start a new chat]"  # ST's config.yaml `promptPlaceholder` (Appendix A)

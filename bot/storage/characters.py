@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.characters.card import CharacterCard
 from bot.characters.schema import card_from_json
 from bot.characters.stored import StoredCharacter
-from bot.errors import StorageError, UsageError
+from bot.core.errors import StorageError, UsageError
 from bot.storage.tables import ChannelRow, CharacterRow
 from bot.storage.transactions import Transactions, translating
 

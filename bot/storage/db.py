@@ -17,7 +17,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
-from bot.storable import storable_json_text
+from bot.core.storable import storable_json_text
 
 _log = logging.getLogger(__name__)
 

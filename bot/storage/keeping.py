@@ -16,9 +16,9 @@ from contextlib import AbstractAsyncContextManager, nullcontext
 from sqlalchemy import bindparam, make_url, update
 from sqlalchemy.dialects import sqlite
 
-from bot.domain import MessageId, MessageStatus
-from bot.errors import StorageError
-from bot.storable import storable_text
+from bot.core.domain import MessageId, MessageStatus
+from bot.core.errors import StorageError
+from bot.core.storable import storable_text
 from bot.storage.db import SQLITE_BUSY_TIMEOUT_MS
 from bot.storage.tables import MessageRow
 

@@ -15,7 +15,7 @@ from alembic.util.exc import CommandError
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.errors import StorageError
+from bot.core.errors import StorageError
 from bot.storage.db import create_engine
 
 _log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain import Persona
+from bot.core.domain import Persona
 from bot.storage.tables import PersonaRow
 from bot.storage.transactions import Transactions, translating
 

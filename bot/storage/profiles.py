@@ -10,8 +10,8 @@ import logging
 
 from sqlalchemy import func, select
 
-from bot.domain import ChannelKey, ProfileSummary, Secret
-from bot.errors import SecretsUnavailable, StorageError, UsageError
+from bot.core.domain import ChannelKey, ProfileSummary, Secret
+from bot.core.errors import SecretsUnavailable, StorageError, UsageError
 from bot.storage.rows import CHANNEL_CONNECTION_NAME
 from bot.storage.secrets import NO_ENCRYPTION_KEYS, connection_binding
 from bot.storage.tables import ChannelRow, ConnectionRow

@@ -11,8 +11,8 @@ from typing import Any, TypeGuard
 from sqlalchemy import Select, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.domain import SAID_STATUSES, ChatId, MessageId, MessageStatus, Role, StoredMessage
-from bot.errors import StorageError, UsageError
+from bot.core.domain import SAID_STATUSES, ChatId, MessageId, MessageStatus, Role, StoredMessage
+from bot.core.errors import StorageError, UsageError
 from bot.storage.keeping import SqliteKeeping
 from bot.storage.rows import to_stored_message
 from bot.storage.secrets import SecretBox

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, and_
 
-from bot.domain import (
+from bot.core.domain import (
     ApiType,
     ChannelKey,
     ChannelState,
@@ -26,7 +26,7 @@ from bot.domain import (
     SamplingParams,
     StoredMessage,
 )
-from bot.errors import StorageError
+from bot.core.errors import StorageError
 from bot.storage.secrets import SecretBox, connection_binding
 from bot.storage.tables import ChannelRow, ConnectionRow, MessageRow
 

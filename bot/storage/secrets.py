@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from bot.domain import Secret
-from bot.errors import ConfigError, StorageError, UsageError
+from bot.core.domain import Secret
+from bot.core.errors import ConfigError, StorageError, UsageError
 
 _log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import bindparam, delete, func, select, update
 
-from bot.domain import (
+from bot.core.domain import (
     KEEP,
     ChannelChanges,
     ChannelKey,
@@ -25,7 +25,7 @@ from bot.domain import (
     StoredMessage,
     TurnIds,
 )
-from bot.errors import SecretsUnavailable, StorageError
+from bot.core.errors import SecretsUnavailable, StorageError
 from bot.storage.replies import ReplyStore, settle_reply
 from bot.storage.rows import (
     CHANNEL_CONNECTION_NAME,

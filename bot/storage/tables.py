@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from bot.storable import storable_text
+from bot.core.storable import storable_text
 
 JsonObject = dict[str, Any]
 

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.domain import ChannelKey
-from bot.errors import StorageError
+from bot.core.domain import ChannelKey
+from bot.core.errors import StorageError
 from bot.storage.db import READ_ONLY_OPTION, write_lock
 from bot.storage.rows import channel_is
 from bot.storage.secrets import SecretBox

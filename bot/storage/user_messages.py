@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain import ChannelKey, Role
+from bot.core.domain import ChannelKey, Role
 from bot.storage.rows import channel_is
 from bot.storage.tables import ChannelRow, MessageRow, utcnow
 from bot.storage.transactions import Transactions, translating

@@ -13,7 +13,7 @@ from bot.characters.errors import MAX_CARD_FILE_BYTES, MAX_CARD_JSON_BYTES, Card
 from bot.characters.export import card_to_png
 from bot.characters.parse import card_from_json, read_card
 from bot.characters.png import placeholder_png
-from bot.errors import UsageError, user_message
+from bot.core.errors import UsageError, user_message
 from tests.characters import samples
 
 

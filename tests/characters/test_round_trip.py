@@ -14,7 +14,7 @@ from bot.characters.errors import CardError
 from bot.characters.export import card_to_json, card_to_png, to_document
 from bot.characters.parse import card_from_json, read_card
 from bot.characters.png import read_text_chunks
-from bot.untrusted import safe_to_show
+from bot.core.untrusted import safe_to_show
 from tests.characters import samples
 from tests.characters.test_png import walk
 
@@ -152,7 +152,8 @@ def test_any_text_survives_a_png_round_trip(
     more = ("system_prompt", "post_history_instructions", "creator_notes", "alternate_greetings")
     for field in (*fields[1:], *more):
         assert getattr(again, field) == _without_nul(getattr(card, field)), field
-    # A name is shown to people and terminals, so it loses its controls (tests/test_untrusted.py).
+    # A name is shown to people and terminals, so it loses its controls
+    # (tests/core/test_untrusted.py).
     assert again.name == safe_to_show(name).strip()
     assert again.nickname == (None if nickname is None else safe_to_show(nickname))
     assert read_card(card_to_png(again, None)).card == again

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Literal
 
-from bot.domain import MessageRef, PlatformLimits
-from bot.errors import DeliveryError
-from bot.ports import Clock
+from bot.core.domain import MessageRef, PlatformLimits
+from bot.core.errors import DeliveryError
+from bot.core.ports import Clock
 
 DISCORD_LIKE = PlatformLimits(max_length=2000, writes_per_window=5, window_seconds=5.0)
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 import respx
 
-from bot.domain import (
+from bot.core.domain import (
     ChatMessage,
     CompletionRequest,
     Connection,
@@ -22,7 +22,7 @@ from bot.domain import (
     Secret,
     Usage,
 )
-from bot.errors import (
+from bot.core.errors import (
     EndpointError,
     EndpointRateLimited,
     EndpointRejected,
@@ -33,7 +33,7 @@ from bot.errors import (
 from bot.llm.client import OpenAICompatClient, build_http_client
 from bot.llm.deadline import StreamTimeouts
 from bot.llm.failures import connect_failure
-from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.openai.server import FakeOpenAI
 
 KEY = "sk-test-7f3a9c2e1d5b8f40"
 TIMEOUTS = StreamTimeouts(

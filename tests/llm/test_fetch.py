@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import httpx
 import pytest
 
-from bot.errors import EndpointNotAllowed, UsageError
+from bot.core.errors import EndpointNotAllowed, UsageError
 from bot.llm.deadline import StreamTimeouts
 from bot.llm.fetch import GuardedFetcher
 from bot.llm.guard import REFUSAL_MESSAGE, EndpointPolicy, build_guarded_http_client

@@ -12,8 +12,8 @@ import httpcore
 import httpx
 import pytest
 
-from bot.domain import Connection
-from bot.errors import EndpointNotAllowed, EndpointUnreachable
+from bot.core.domain import Connection
+from bot.core.errors import EndpointNotAllowed, EndpointUnreachable
 from bot.llm import guard
 from bot.llm.client import OpenAICompatClient
 from bot.llm.deadline import StreamTimeouts

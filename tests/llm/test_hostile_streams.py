@@ -1,6 +1,6 @@
 """The client against endpoints that attack it: endless events, endless reasoning, huge deltas.
 
-Real httpx over loopback against tests/fakes/hostile_server.py; each case is bounded in time.
+Real httpx over loopback against tests/fakes/openai/hostile.py; each case is bounded in time.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from bot.domain import ChatMessage, CompletionRequest, Connection, Delta, Role
-from bot.errors import EndpointError, EndpointStreamError, EndpointTimeout
+from bot.core.domain import ChatMessage, CompletionRequest, Connection, Delta, Role
+from bot.core.errors import EndpointError, EndpointStreamError, EndpointTimeout
 from bot.llm.client import OpenAICompatClient, build_http_client
 from bot.llm.deadline import StreamTimeouts
-from tests.fakes.hostile_server import HUGE_DELTA_CHARS, HostileEndpoint
+from tests.fakes.openai.hostile import HUGE_DELTA_CHARS, HostileEndpoint
 
 TIMEOUTS = StreamTimeouts(
     connect_seconds=5.0, first_token_seconds=20.0, idle_seconds=20.0, total_seconds=60.0

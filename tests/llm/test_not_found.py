@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.errors import user_message
+from bot.core.errors import user_message
 from bot.llm.refusals import provider_error, status_error
 
 

@@ -8,7 +8,7 @@ from email.utils import format_datetime
 
 import pytest
 
-from bot.errors import EndpointRateLimited, user_message
+from bot.core.errors import EndpointRateLimited, user_message
 from bot.llm.refusals import provider_error, retry_after_seconds, status_error
 
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from bot.errors import RoleOrderRejected
+from bot.core.errors import RoleOrderRejected
 from bot.llm.refusals import provider_error, status_error
 
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.errors import EndpointStreamError
+from bot.core.errors import EndpointStreamError
 from bot.llm import sse
 from bot.llm.sse import SSEDecoder, SSEEvent
 

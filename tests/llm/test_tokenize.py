@@ -11,12 +11,12 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from bot.domain import Connection, Secret, TokenCounts
+from bot.core.domain import Connection, Secret, TokenCounts
 from bot.llm.client import build_http_client
 from bot.llm.deadline import StreamTimeouts
 from bot.llm.guard import EndpointPolicy, build_guarded_http_client
 from bot.llm.tokenize import ESTIMATE, EndpointTokenizer, estimate, estimate_tokens
-from tests.fakes.openai_server import FakeOpenAI, fake_token_ids
+from tests.fakes.openai.server import FakeOpenAI, fake_token_ids
 
 KEY = "sk-test-7f3a9c2e1d5b8f40"
 MODEL = "fake-model"

@@ -8,7 +8,7 @@ from email.utils import format_datetime
 
 import pytest
 
-from bot.domain import (
+from bot.core.domain import (
     ChatMessage,
     CompletionRequest,
     Connection,
@@ -19,7 +19,7 @@ from bot.domain import (
     SamplingParams,
     Usage,
 )
-from bot.errors import (
+from bot.core.errors import (
     EndpointRateLimited,
     EndpointRejected,
     EndpointStreamError,

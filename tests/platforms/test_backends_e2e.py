@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 
-from tests.fakes.backends import KOBOLD_PASSWORD, TABBY_KEY
 from tests.fakes.console_process import ConsoleProcess, bot_env, run_console
-from tests.fakes.openai_server import FakeOpenAI, RecordedRequest
+from tests.fakes.openai.backends import KOBOLD_PASSWORD, TABBY_KEY
+from tests.fakes.openai.server import FakeOpenAI, RecordedRequest
 
 pytestmark = pytest.mark.slow
 

@@ -10,8 +10,8 @@ import pytest
 from bot.platforms.telegram.delivery import PTB_TIMEDELTA
 from tests.fakes.bot_process import BotProcess
 from tests.fakes.console_process import ConsoleProcess, bot_env, run_console
-from tests.fakes.openai_server import FakeOpenAI
-from tests.fakes.telegram_server import FakeTelegram
+from tests.fakes.openai.server import FakeOpenAI
+from tests.fakes.telegram.server import FakeTelegram
 
 pytestmark = pytest.mark.slow
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bot.characters.card import CharacterCard
-from bot.domain import ChatMessage, MediaPart, MessageId, MessageStatus, Role, StoredMessage
+from bot.core.domain import ChatMessage, MediaPart, MessageId, MessageStatus, Role, StoredMessage
 from bot.prompt.assemble import (
     CONTINUE_NUDGE,
     EXAMPLE_CHAT_PROMPT,

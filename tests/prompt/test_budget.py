@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.domain import ChatMessage, Role
-from bot.errors import UsageError, user_message
+from bot.core.domain import ChatMessage, Role
+from bot.core.errors import UsageError, user_message
 from bot.prompt.budget import (
     REPLY_PRIMING_TOKENS,
     Counted,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.domain import ChatMessage, Role
+from bot.core.domain import ChatMessage, Role
 from bot.prompt.examples import parse_examples, split_blocks
 
 

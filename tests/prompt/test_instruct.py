@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.domain import ChatMessage, Role
+from bot.core.domain import ChatMessage, Role
 from bot.prompt.instruct import (
     TEMPLATES,
     InstructTemplate,

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.domain import ChatMessage, ContentPart, MediaPart, Role
+from bot.core.domain import ChatMessage, ContentPart, MediaPart, Role
 from bot.prompt.postprocess import (
     DEFAULT_PLACEHOLDER,
     SEPARATOR,

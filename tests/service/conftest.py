@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from bot.domain import (
+from bot.core.domain import (
     Actor,
     ChannelKey,
     CommandCall,
@@ -21,12 +21,13 @@ from bot.domain import (
     PlatformLimits,
     TurnOutcome,
 )
-from bot.errors import UsageError
-from bot.ports import EndpointGuard
-from bot.service.conversation import ConversationService
-from bot.service.prompting import Budget, PromptFactory
-from bot.service.queue import ChannelQueue
-from bot.service.tokens import EstimatingCounter, TokenBook
+from bot.core.errors import UsageError
+from bot.core.ports import EndpointGuard
+from bot.reply.streaming import Pacing
+from bot.service.turns.conversation import ConversationService
+from bot.service.turns.prompting import Budget, PromptFactory
+from bot.service.turns.queue import ChannelQueue
+from bot.service.turns.tokens import EstimatingCounter, TokenBook
 from bot.storage.characters import SqlCharacters
 from bot.storage.db import create_engine, create_sessions
 from bot.storage.migrate import upgrade_to_head
@@ -34,10 +35,9 @@ from bot.storage.personas import SqlPersonas
 from bot.storage.profiles import SqlProfiles
 from bot.storage.secrets import SecretBox
 from bot.storage.store import SqlStore
-from bot.streaming import Pacing
 from tests.fakes.clock import FakeClock
+from tests.fakes.openai.scripted_client import ScriptedClient
 from tests.fakes.recording_replier import RecordingReplier
-from tests.fakes.scripted_client import ScriptedClient
 
 CHANNEL = ChannelKey("test", "general")
 WALL_CLOCK = datetime(2026, 11, 22, 17, 30, tzinfo=UTC)

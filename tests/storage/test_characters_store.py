@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.characters.card import CharacterCard
 from bot.characters.schema import card_from_json
-from bot.domain import ChannelChanges, ChannelKey, JsonValue
+from bot.core.domain import ChannelChanges, ChannelKey, JsonValue
 from bot.storage.characters import SqlCharacters
 from bot.storage.db import create_sessions
 from bot.storage.store import SqlStore

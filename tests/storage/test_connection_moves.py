@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from bot.domain import ChannelKey, Secret
+from bot.core.domain import ChannelKey, Secret
 from bot.storage.store import SqlStore
 
 KEY = ChannelKey("test", "moves")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.domain import ChannelKey, MessageStatus, NewUserMessage
-from bot.errors import StorageError
+from bot.core.domain import ChannelKey, MessageStatus, NewUserMessage
+from bot.core.errors import StorageError
 from bot.storage.db import create_engine, create_sessions, write_lock
 from bot.storage.keeping import SqliteKeeping
 from bot.storage.migrate import upgrade_to_head

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.domain import Persona
+from bot.core.domain import Persona
 from bot.storage.db import create_sessions
 from bot.storage.personas import SqlPersonas
 

@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.domain import ChannelKey, Secret
-from bot.errors import StorageError, UsageError
+from bot.core.domain import ChannelKey, Secret
+from bot.core.errors import StorageError, UsageError
 from bot.storage.db import create_sessions
 from bot.storage.profiles import SqlProfiles
 from bot.storage.secrets import SecretBox, connection_binding

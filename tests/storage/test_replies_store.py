@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.domain import (
+from bot.core.domain import (
     ChannelKey,
     ChatId,
     MessageId,
@@ -16,7 +16,7 @@ from bot.domain import (
     Role,
     StoredMessage,
 )
-from bot.errors import StorageError, UsageError
+from bot.core.errors import StorageError, UsageError
 from bot.storage.store import SqlStore
 from bot.storage.tables import MessageRow
 

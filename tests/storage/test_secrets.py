@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from cryptography.fernet import Fernet
 
-from bot.domain import Secret
-from bot.errors import ConfigError, StorageError, UsageError
+from bot.core.domain import Secret
+from bot.core.errors import ConfigError, StorageError, UsageError
 from bot.storage.secrets import SecretBox, connection_binding
 
 API_KEY = Secret("sk-test-abcdefghijklmnop1234")

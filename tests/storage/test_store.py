@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.domain import (
+from bot.core.domain import (
     ApiType,
     ChannelChanges,
     ChannelKey,
@@ -22,7 +22,7 @@ from bot.domain import (
     Role,
     SamplingParams,
 )
-from bot.errors import StorageError
+from bot.core.errors import StorageError
 from bot.storage.db import create_engine
 from bot.storage.store import SqlStore
 from bot.storage.tables import ChannelRow, ChatRow

@@ -9,8 +9,8 @@ from cryptography.fernet import Fernet
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.domain import ChannelKey, Connection, Secret
-from bot.errors import SecretsUnavailable, StorageError
+from bot.core.domain import ChannelKey, Connection, Secret
+from bot.core.errors import SecretsUnavailable, StorageError
 from bot.storage.db import create_engine
 from bot.storage.migrate import upgrade_to_head
 from bot.storage.secrets import SecretBox

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.domain import ChannelChanges, ChannelKey, MessageStatus, NewUserMessage
+from bot.core.domain import ChannelChanges, ChannelKey, MessageStatus, NewUserMessage
 from bot.storage.store import SqlStore
 
 KEY = ChannelKey("telegram", "-100777")

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.characters.schema import card_from_json
-from bot.domain import (
+from bot.core.domain import (
     ChannelChanges,
     ChannelKey,
     EndpointOptions,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.domain import ChannelKey, MessageStatus, NewUserMessage
+from bot.core.domain import ChannelKey, MessageStatus, NewUserMessage
 from bot.storage.store import SqlStore
 
 KEY = ChannelKey("telegram", "-100")

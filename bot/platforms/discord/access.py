@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import discord
 
-from bot.domain import Actor, Permission
+from bot.core.domain import Actor, Permission
 
 
 def permission_of(

@@ -17,9 +17,9 @@ from types import TracebackType
 import discord
 from discord import app_commands
 
-from bot.domain import ChannelKey, Incoming, TurnOutcome
-from bot.errors import BotError, ConfigError, DeliveryError, UsageError
-from bot.pacing import Pacing
+from bot.core.domain import ChannelKey, Incoming, TurnOutcome
+from bot.core.errors import BotError, ConfigError, DeliveryError, UsageError
+from bot.platforms.common.key_shapes import looks_like_key
 from bot.platforms.discord import addressing, buttons
 from bot.platforms.discord.client import Shards, make_client, point_at
 from bot.platforms.discord.incoming import KEY_DELETED, KEY_LEFT, delete, files
@@ -30,9 +30,9 @@ from bot.platforms.discord.slash import SlashCommands
 from bot.platforms.discord.tree import build_commands
 from bot.platforms.discord.voices import Voices
 from bot.platforms.discord.work import Work
-from bot.platforms.key_shapes import looks_like_key
-from bot.service.conversation import ConversationService
-from bot.text import split_for_limit
+from bot.reply.pacing import Pacing
+from bot.reply.text import split_for_limit
+from bot.service.turns.conversation import ConversationService
 
 _log = logging.getLogger(__name__)
 

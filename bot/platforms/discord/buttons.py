@@ -2,7 +2,7 @@
 
 Messages carry display-only views: discord.py stores nothing per message. Presses are
 heard by a single persistent view registered at start, matched by custom_id ("p1:…",
-bot.platforms.button_presses), so the buttons of a reply sent before a restart still
+bot.platforms.common.button_presses), so the buttons of a reply sent before a restart still
 work after it: what they act on (the channel's last reply) lives in the database.
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Awaitable, Callable
 
 import discord
 
-from bot.platforms import button_presses
-from bot.platforms.button_presses import LABELS, PRESSES, ButtonPress, button_data
+from bot.platforms.common import button_presses
+from bot.platforms.common.button_presses import LABELS, PRESSES, ButtonPress, button_data
 
 OnPress = Callable[[discord.Interaction, ButtonPress], Awaitable[None]]
 

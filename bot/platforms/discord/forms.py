@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Mapping
 
 import discord
 
-from bot.commands import OptionSpec
+from bot.core.commands import OptionSpec
 from bot.platforms.discord.tree import SlashCall
 
 MAX_FIELD_CHARS = 4000

@@ -8,10 +8,10 @@ import logging
 
 import discord
 
-from bot.domain import Attachment
-from bot.errors import UsageError
-from bot.service.attachments import refusal_by_size, shown_name
-from bot.service.images import MAX_IMAGE_BYTES, MAX_IMAGES
+from bot.core.domain import Attachment
+from bot.core.errors import UsageError
+from bot.service.turns.attachments import refusal_by_size, shown_name
+from bot.service.turns.images import MAX_IMAGE_BYTES, MAX_IMAGES
 
 _log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from typing import TypeAlias
 
 import discord
 
-from bot.domain import ChannelKey
+from bot.core.domain import ChannelKey
 
 PLATFORM = "discord"
 

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import discord
 
-from bot.domain import CommandCall
-from bot.platforms.button_presses import ButtonPress
+from bot.core.domain import CommandCall
+from bot.platforms.common.button_presses import ButtonPress
 from bot.platforms.discord import buttons
 from bot.platforms.discord.access import actor_of
 from bot.platforms.discord.places import channel_key, server_of, talkable
 from bot.platforms.discord.replier import LIMITS
 from bot.platforms.discord.slash import Post, Stream
-from bot.service.conversation import REWRITING_COMMANDS, ConversationService
+from bot.service.turns.conversation import REWRITING_COMMANDS, ConversationService
 
 OLD_BUTTON = "These buttons work on my latest reply; use the ones under it."
 

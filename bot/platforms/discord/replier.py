@@ -24,15 +24,15 @@ from typing import Any, TypeVar
 import aiohttp
 import discord
 
-from bot.domain import MessageRef, PlatformLimits
-from bot.errors import DeliveryError
-from bot.pacing import ChannelBudget
-from bot.platforms.background import meanwhile
+from bot.core.domain import MessageRef, PlatformLimits
+from bot.core.errors import DeliveryError
+from bot.core.ports import Clock
+from bot.platforms.common.background import meanwhile
+from bot.platforms.common.own_writes import write_persistently
 from bot.platforms.discord import buttons
 from bot.platforms.discord.delivery import delivery_error_text, is_gone, retry_after
 from bot.platforms.discord.places import Channel
-from bot.platforms.own_writes import write_persistently
-from bot.ports import Clock
+from bot.reply.pacing import ChannelBudget
 
 _log = logging.getLogger(__name__)
 

@@ -16,16 +16,16 @@ from collections.abc import Awaitable, Callable, Mapping
 
 import discord
 
-from bot.commands import CommandSpec, OptionSpec
-from bot.domain import Attachment, CommandCall, CommandResult, Permission, TurnOutcome
-from bot.errors import UsageError
+from bot.core.commands import CommandSpec, OptionSpec
+from bot.core.domain import Attachment, CommandCall, CommandResult, Permission, TurnOutcome
+from bot.core.errors import UsageError
 from bot.platforms.discord.access import actor_of, permission_of
 from bot.platforms.discord.forms import OnSubmit, SecretForm
 from bot.platforms.discord.places import Channel, channel_key, server_of, talkable
 from bot.platforms.discord.replier import LIMITS, DiscordReplier
 from bot.platforms.discord.tree import SlashCall, read_call
-from bot.service.conversation import REWRITING_COMMANDS, ConversationService
-from bot.text import split_for_limit
+from bot.reply.text import split_for_limit
+from bot.service.turns.conversation import REWRITING_COMMANDS, ConversationService
 
 _log = logging.getLogger(__name__)
 

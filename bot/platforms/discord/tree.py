@@ -1,4 +1,4 @@
-"""The slash commands, generated from the command catalogue (bot.commands), never by hand.
+"""The slash commands, generated from the command catalogue (bot.core.commands), never by hand.
 
 Each CommandSpec becomes one app command whose options keep their names, kinds, choices
 and autocomplete sources. Two Discord-specific rules:
@@ -21,8 +21,8 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bot.commands import CATALOGUE, CommandSpec, OptionKind, OptionSpec
-from bot.domain import Permission
+from bot.core.commands import CATALOGUE, CommandSpec, OptionKind, OptionSpec
+from bot.core.domain import Permission
 from bot.platforms.discord.access import default_permissions
 
 MAX_DESCRIPTION = 100

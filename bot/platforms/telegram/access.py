@@ -11,7 +11,7 @@ import logging
 from telegram import Bot, ChatMemberAdministrator, ChatMemberOwner, Message
 from telegram.error import TelegramError
 
-from bot.domain import Permission
+from bot.core.domain import Permission
 
 _log = logging.getLogger(__name__)
 

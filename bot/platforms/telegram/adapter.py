@@ -30,12 +30,11 @@ from telegram.ext import (
     filters,
 )
 
-from bot.commands import OptionKind, find_command
-from bot.domain import Actor, CommandCall, Incoming, Permission, TurnOutcome
-from bot.errors import DeliveryError, UsageError
-from bot.pacing import Pacing
-from bot.platforms.command_syntax import parse_command
-from bot.platforms.key_shapes import looks_like_key
+from bot.core.commands import OptionKind, find_command
+from bot.core.domain import Actor, CommandCall, Incoming, Permission, TurnOutcome
+from bot.core.errors import DeliveryError, UsageError
+from bot.platforms.common.command_syntax import parse_command
+from bot.platforms.common.key_shapes import looks_like_key
 from bot.platforms.telegram.access import is_anonymous_admin, permission_of
 from bot.platforms.telegram.addressing import Me, place_of
 from bot.platforms.telegram.buttons import AFTER_REPLY
@@ -48,7 +47,8 @@ from bot.platforms.telegram.outbox import Outbox, channel_of
 from bot.platforms.telegram.picker import picker
 from bot.platforms.telegram.presses import STOPPED, Presses
 from bot.platforms.telegram.replier import Place, TelegramReplier
-from bot.service.conversation import REWRITING_COMMANDS, ConversationService
+from bot.reply.pacing import Pacing
+from bot.service.turns.conversation import REWRITING_COMMANDS, ConversationService
 
 _log = logging.getLogger(__name__)
 

@@ -1,12 +1,12 @@
 """The inline buttons under a Telegram reply; what a press means is shared
-(bot.platforms.button_presses)."""
+(bot.platforms.common.button_presses)."""
 
 from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.platforms import button_presses
-from bot.platforms.button_presses import LABELS, ButtonPress, button_data, read_button
+from bot.platforms.common import button_presses
+from bot.platforms.common.button_presses import LABELS, ButtonPress, button_data, read_button
 
 
 def _row(keys: tuple[str, ...]) -> InlineKeyboardMarkup:

@@ -13,7 +13,7 @@ import warnings
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError, TimedOut
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.errors import DeliveryError
+from bot.core.errors import DeliveryError
 
 PTB_TIMEDELTA = "PTB_TIMEDELTA"
 """The environment switch that makes PTB hand out time periods as timedeltas."""

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Container, Mapping
 from telegram import Bot, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, TelegramError
 
-from bot.domain import MessageRef
+from bot.core.domain import MessageRef
 from bot.platforms.telegram.delivery import delivery_error
 from bot.platforms.telegram.render import Rendered
 

@@ -14,10 +14,10 @@ import logging
 from telegram import Bot, Document, Message, PhotoSize
 from telegram.error import TelegramError
 
-from bot.domain import Attachment
-from bot.errors import UsageError
-from bot.service.attachments import refusal_by_size, shown_name
-from bot.service.images import MAX_IMAGE_BYTES, is_image
+from bot.core.domain import Attachment
+from bot.core.errors import UsageError
+from bot.service.turns.attachments import refusal_by_size, shown_name
+from bot.service.turns.images import MAX_IMAGE_BYTES, is_image
 
 _log = logging.getLogger(__name__)
 

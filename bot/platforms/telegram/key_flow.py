@@ -14,10 +14,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from telegram import Bot, Message
 from telegram.error import TelegramError
 
-from bot.domain import Actor, ChannelKey, CommandCall, Permission
+from bot.core.domain import Actor, ChannelKey, CommandCall, Permission
 from bot.platforms.telegram.access import is_anonymous_admin, permission_of
 from bot.platforms.telegram.keys import KeyLinks, KeyRequest, plausible_key, without_secrets
-from bot.service.conversation import ConversationService
+from bot.service.turns.conversation import ConversationService
 
 _log = logging.getLogger(__name__)
 

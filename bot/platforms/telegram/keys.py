@@ -15,9 +15,9 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from bot.commands import CATALOGUE
-from bot.domain import ChannelKey
-from bot.ports import Clock
+from bot.core.commands import CATALOGUE
+from bot.core.domain import ChannelKey
+from bot.core.ports import Clock
 
 LINK_SECONDS = 10 * 60
 """How long a link, and then the wait for the key, stay valid."""

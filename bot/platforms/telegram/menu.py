@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from telegram import BotCommand
 
-from bot.commands import CATALOGUE
+from bot.core.commands import CATALOGUE
 
 MAX_DESCRIPTION = 256
 START = BotCommand("start", "What this bot does and how to talk to it")

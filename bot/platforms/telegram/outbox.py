@@ -14,13 +14,13 @@ from collections.abc import Awaitable, Callable
 from telegram import Bot, InlineKeyboardMarkup, InputFile, ReplyParameters
 from telegram.error import RetryAfter, TelegramError
 
-from bot.domain import Attachment, ChannelKey, PlatformLimits
-from bot.pacing import ChannelBudget, Pacing
+from bot.core.domain import Attachment, ChannelKey, PlatformLimits
 from bot.platforms.telegram.buttons import AFTER_REPLY, STOP
 from bot.platforms.telegram.delivery import is_not_modified, retry_seconds
 from bot.platforms.telegram.render import Rendered, render
 from bot.platforms.telegram.replier import GROUP_LIMITS, PRIVATE_LIMITS, Place, TelegramReplier
-from bot.text import split_for_limit
+from bot.reply.pacing import ChannelBudget, Pacing
+from bot.reply.text import split_for_limit
 
 _log = logging.getLogger(__name__)
 

@@ -11,14 +11,14 @@ from collections.abc import Awaitable, Callable
 from telegram import Bot, CallbackQuery, Message, Update
 from telegram.ext import ContextTypes
 
-from bot.domain import Actor, CommandCall, Permission, TurnOutcome
+from bot.core.domain import Actor, CommandCall, Permission, TurnOutcome
 from bot.platforms.telegram.access import permission_of
 from bot.platforms.telegram.addressing import place_of
 from bot.platforms.telegram.buttons import read_button
 from bot.platforms.telegram.outbox import Outbox, channel_of
 from bot.platforms.telegram.picker import PickerPress, chosen, picker, read_picker
 from bot.platforms.telegram.replier import Place, TelegramReplier
-from bot.service.conversation import REWRITING_COMMANDS, ConversationService
+from bot.service.turns.conversation import REWRITING_COMMANDS, ConversationService
 
 STOPPED = "stopped_message_generation"
 """The update a draft's Stop button sends (Bot API 10.3; PTB keeps it in api_kwargs)."""

@@ -29,11 +29,11 @@ from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions, Message, Rep
 from telegram.constants import ChatAction
 from telegram.error import TelegramError
 
-from bot.domain import MessageRef, PlatformLimits, count_utf16_units
-from bot.errors import DeliveryError
-from bot.pacing import ChannelBudget
-from bot.platforms.background import meanwhile
-from bot.platforms.own_writes import write_persistently
+from bot.core.domain import MessageRef, PlatformLimits, count_utf16_units
+from bot.core.errors import DeliveryError
+from bot.core.ports import Clock
+from bot.platforms.common.background import meanwhile
+from bot.platforms.common.own_writes import write_persistently
 from bot.platforms.telegram.delivery import (
     delivery_error,
     is_gone,
@@ -42,7 +42,7 @@ from bot.platforms.telegram.delivery import (
 )
 from bot.platforms.telegram.drafts import Drafts
 from bot.platforms.telegram.render import MAX_MESSAGE_UTF16, Rendered, plain, render
-from bot.ports import Clock
+from bot.reply.pacing import ChannelBudget
 
 _log = logging.getLogger(__name__)
 

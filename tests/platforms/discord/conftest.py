@@ -11,8 +11,8 @@ from cryptography.fernet import Fernet
 
 from tests.fakes.bot_process import BotProcess, running_bot
 from tests.fakes.console_process import bot_env
-from tests.fakes.discord_server import FakeDiscord
-from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.discord.server import FakeDiscord
+from tests.fakes.openai.server import FakeOpenAI
 
 STARTUP_SECONDS = 60.0
 

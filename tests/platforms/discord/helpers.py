@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from tests.fakes.discord_server import FakeDiscord
-from tests.fakes.discord_wire import MANAGE_GUILD
-from tests.fakes.openai_server import FakeOpenAI, RecordedRequest
+from tests.fakes.discord.server import FakeDiscord
+from tests.fakes.discord.wire import MANAGE_GUILD
+from tests.fakes.openai.server import FakeOpenAI, RecordedRequest
 
 TIMEOUT = 30.0
 ADMIN_PERMISSIONS = MANAGE_GUILD

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.bot_process import BotProcess
-from tests.fakes.discord_server import CHANNEL_ID, FakeDiscord
-from tests.fakes.discord_wire import MANAGE_CHANNELS, MANAGE_GUILD
-from tests.fakes.openai_server import FENCED_REPLY, FakeOpenAI
+from tests.fakes.discord.server import CHANNEL_ID, FakeDiscord
+from tests.fakes.discord.wire import MANAGE_CHANNELS, MANAGE_GUILD
+from tests.fakes.openai.server import FENCED_REPLY, FakeOpenAI
 from tests.platforms.discord.conftest import running
 from tests.platforms.discord.helpers import (
     TIMEOUT,

@@ -17,9 +17,9 @@ import pytest
 from bot.characters.export import card_to_png
 from tests.characters.samples import tiny_png
 from tests.fakes.bot_process import BotProcess
-from tests.fakes.discord_server import ALICE_ID, BOT_PERMISSIONS, CHANNEL_ID, FakeDiscord
-from tests.fakes.discord_wire import MANAGE_CHANNELS, MANAGE_WEBHOOKS
-from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.discord.server import ALICE_ID, BOT_PERMISSIONS, CHANNEL_ID, FakeDiscord
+from tests.fakes.discord.wire import MANAGE_CHANNELS, MANAGE_WEBHOOKS
+from tests.fakes.openai.server import FakeOpenAI
 from tests.platforms.discord.conftest import running
 from tests.platforms.discord.helpers import (
     ADMIN_PERMISSIONS,

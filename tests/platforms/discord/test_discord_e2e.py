@@ -12,8 +12,8 @@ import pytest
 from bot.characters.export import card_to_png
 from tests.characters.samples import tiny_png
 from tests.fakes.bot_process import BotProcess
-from tests.fakes.discord_server import CHANNEL_ID, FakeDiscord
-from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.discord.server import CHANNEL_ID, FakeDiscord
+from tests.fakes.openai.server import FakeOpenAI
 from tests.platforms.discord.helpers import (
     ADMIN_PERMISSIONS,
     answer_to,

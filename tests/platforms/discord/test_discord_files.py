@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from tests.fakes.bot_process import BotProcess
-from tests.fakes.discord_server import CHANNEL_ID, FakeDiscord
-from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.discord.server import CHANNEL_ID, FakeDiscord
+from tests.fakes.openai.server import FakeOpenAI
 from tests.platforms.discord.helpers import chat_requests, post_containing, replies_finished
 
 pytestmark = pytest.mark.slow

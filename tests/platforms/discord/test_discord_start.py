@@ -12,9 +12,9 @@ import pytest
 
 from bot.platforms.telegram.delivery import PTB_TIMEDELTA
 from tests.fakes.console_process import bot_env
-from tests.fakes.discord_server import CHANNEL_ID, FakeDiscord
-from tests.fakes.openai_server import FakeOpenAI
-from tests.fakes.telegram_server import FakeTelegram
+from tests.fakes.discord.server import CHANNEL_ID, FakeDiscord
+from tests.fakes.openai.server import FakeOpenAI
+from tests.fakes.telegram.server import FakeTelegram
 from tests.platforms.discord.conftest import running
 from tests.platforms.discord.helpers import last_finished
 

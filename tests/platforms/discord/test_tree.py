@@ -8,8 +8,8 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bot.commands import CATALOGUE, find_command
-from bot.domain import Permission
+from bot.core.commands import CATALOGUE, find_command
+from bot.core.domain import Permission
 from bot.platforms.discord.tree import SlashCall, build_commands, choices_for, read_call
 
 MANAGE_GUILD = 1 << 5

@@ -11,8 +11,8 @@ from cryptography.fernet import Fernet
 from bot.platforms.telegram.delivery import PTB_TIMEDELTA
 from tests.fakes.bot_process import BotProcess, running_bot
 from tests.fakes.console_process import bot_env
-from tests.fakes.openai_server import FakeOpenAI
-from tests.fakes.telegram_server import FakeTelegram
+from tests.fakes.openai.server import FakeOpenAI
+from tests.fakes.telegram.server import FakeTelegram
 
 STARTUP_SECONDS = 60.0
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from tests.fakes.bot_process import BotProcess
-from tests.fakes.telegram_server import FakeTelegram
+from tests.fakes.telegram.server import FakeTelegram
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ import pytest
 
 from bot.characters.export import card_to_png
 from tests.fakes.bot_process import BotProcess
-from tests.fakes.telegram_server import FakeTelegram
+from tests.fakes.telegram.server import FakeTelegram
 from tests.prompt.worked_example import ALICE
 
 pytestmark = pytest.mark.slow

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from tests.fakes.bot_process import BotProcess
-from tests.fakes.openai_server import FakeOpenAI
-from tests.fakes.telegram_server import FakeTelegram
+from tests.fakes.openai.server import FakeOpenAI
+from tests.fakes.telegram.server import FakeTelegram
 
 pytestmark = pytest.mark.slow
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.fakes.bot_process import BotProcess
-from tests.fakes.telegram_server import FakeTelegram
+from tests.fakes.telegram.server import FakeTelegram
 
 pytestmark = pytest.mark.slow
 

@@ -8,8 +8,8 @@ import pytest
 
 from bot.platforms.telegram.picker import PAGE_SIZE, checksum, chosen, picker, read_picker
 from tests.fakes.bot_process import BotProcess
-from tests.fakes.openai_server import FakeOpenAI
-from tests.fakes.telegram_server import FakeTelegram
+from tests.fakes.openai.server import FakeOpenAI
+from tests.fakes.telegram.server import FakeTelegram
 
 CHAT = 5001
 TIMEOUT = 30.0

@@ -1,0 +1,301 @@
+"""The seams between the core and the world: platforms, the model endpoint, storage, time.
+
+The core depends only on these Protocols; adapters implement them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Awaitable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
+
+from bot.characters.card import CharacterCard
+from bot.characters.stored import StoredCharacter
+from bot.core.domain import (
+    ChannelChanges,
+    ChannelKey,
+    ChannelState,
+    ChatId,
+    Completion,
+    CompletionRequest,
+    Connection,
+    Delta,
+    EndpointOptions,
+    MessageId,
+    MessageRef,
+    MessageStatus,
+    NewUserMessage,
+    Persona,
+    PlatformLimits,
+    ProfileSummary,
+    Secret,
+    StoredMessage,
+    TokenCounts,
+    TurnIds,
+)
+
+
+class Replier(Protocol):
+    """Sends and edits the bot's messages in one channel.
+
+    `send` and `edit` raise `DeliveryError`, with `retry_after` set when the
+    platform asked for a pause.
+    """
+
+    @property
+    def limits(self) -> PlatformLimits: ...
+
+    async def send(self, text: str) -> MessageRef: ...
+
+    async def edit(self, ref: MessageRef, text: str) -> None: ...
+
+    async def delete(self, ref: MessageRef) -> None: ...
+
+    def typing(self) -> AbstractAsyncContextManager[None]: ...
+
+
+class CompletionClient(Protocol):
+    """Transports a finished request to an OpenAI-compatible endpoint.
+
+    `stream` raises the `EndpointError` family; cancelling its consumer closes the
+    HTTP stream at once.
+    """
+
+    def stream(self, request: CompletionRequest) -> AsyncGenerator[Delta, None]: ...
+
+    async def complete(self, request: CompletionRequest) -> Completion:
+        """One non-streamed reply (the connection test); same errors as `stream`."""
+        ...
+
+    async def models(self, connection: Connection) -> list[str]: ...
+
+
+class TokenCounter(Protocol):
+    """Counts tokens the way the endpoint's model will, or as close as it can.
+
+    Never raises for an endpoint that cannot count: it falls back to an estimate
+    and says so in `TokenCounts.tokenizer`.
+    """
+
+    async def count(
+        self, connection: Connection, model: str, texts: Sequence[str]
+    ) -> TokenCounts: ...
+
+
+class Fetcher(Protocol):
+    """Downloads a file a user pointed at (a character card by URL).
+
+    Follows the endpoint guard's rules; raises `UsageError` (or `EndpointNotAllowed`)
+    with a message that says what went wrong, and never reads more than `max_bytes`.
+    """
+
+    async def fetch(self, url: str, *, max_bytes: int) -> bytes: ...
+
+
+class EndpointGuard(Protocol):
+    """Judges a chat-set endpoint's host as the connection-time guard will, without
+    connecting: for an endpoint stored without a probe (/connect bypass_check:true)."""
+
+    async def check(self, host: str, port: int) -> None:
+        """Raise EndpointNotAllowed when the guard refuses the host; else return."""
+        ...
+
+
+class Clock(Protocol):
+    """Monotonic time, injected so that pacing can be tested without sleeping."""
+
+    def now(self) -> float: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class ShownTextKeeper(Protocol):
+    """Keeps a streaming reply's text in the store before the chat is shown it, so that a
+    crash never loses text people saw. Paced by itself: `ReplyStream` asks when it may keep."""
+
+    def seconds_until_next_keep(self, now: float) -> float:
+        """How long until the next keep is due; 0 when it may be done now."""
+        ...
+
+    def keep(self) -> Awaitable[None]:
+        """Take the reply as it stands at this call, and store it; awaiting ends when it is
+        stored (or the store refused it, which is logged: delivery never waits on a fault)."""
+        ...
+
+
+class Store(Protocol):
+    """Channels, their settings and their history. Raises `StorageError`.
+
+    Turns are written whole: `begin_turn` stores the user's message and a pending
+    assistant row in one transaction, `finish_turn` settles the assistant row.
+
+    A thread's key (one with a `parent_id`) reads and writes its settings on the parent
+    channel and keeps its chats and history to itself (see `ChannelKey`).
+    """
+
+    async def load_channel(self, key: ChannelKey) -> ChannelState:
+        """The channel's state; creates the channel and its first chat on first sight.
+
+        For a thread: its own chat, and its parent's settings as they are now."""
+        ...
+
+    async def history(
+        self, chat_id: ChatId, *, limit: int, before: MessageId | None = None
+    ) -> list[StoredMessage]:
+        """The newest `limit` messages of a chat (older than `before`, when given),
+        oldest first, whatever their status."""
+        ...
+
+    async def save_token_counts(self, tokenizer: str, counts: Mapping[MessageId, int]) -> None:
+        """Cache messages' token counts; a later change of a message's text clears its count."""
+        ...
+
+    async def begin_turn(self, chat_id: ChatId, message: NewUserMessage) -> TurnIds: ...
+
+    async def edit_user_message(
+        self, channel: ChannelKey, platform_message_id: str, content: str
+    ) -> bool:
+        """A user edited a message the bot has stored: its new text (False: not found)."""
+        ...
+
+    async def forget_user_message(self, channel: ChannelKey, platform_message_id: str) -> bool:
+        """A user deleted a stored message: it leaves the history (False: not found)."""
+        ...
+
+    async def finish_turn(
+        self,
+        message_id: MessageId,
+        *,
+        content: str,
+        reasoning: str,
+        status: MessageStatus,
+        finish_reason: str | None = None,
+    ) -> None:
+        """Settle a pending reply; for one with alternatives, the chosen alternative. A failed
+        alternative that produced no text is dropped; one that was stopped or failed part-way
+        is kept. Either way the one shown before it is chosen again, if that one was whole."""
+        ...
+
+    async def save_partial(self, message_id: MessageId, *, content: str, reasoning: str) -> None:
+        """Keep what a pending reply has shown so far (for a continuation: what it added),
+        so that a crash keeps it; a reply settled meanwhile is left as it is."""
+        ...
+
+    async def save_connection(
+        self,
+        key: ChannelKey,
+        *,
+        base_url: str,
+        api_key: Secret | None,
+    ) -> None:
+        """Point the channel at `base_url`.
+
+        The stored key is replaced by `api_key`; when `api_key` is None the key is
+        kept only if the base URL did not change, so a key never follows a new host.
+        Raises `SecretsUnavailable` when a key is given and no encryption key is set.
+        """
+        ...
+
+    async def clear_connection(self, key: ChannelKey) -> None:
+        """Forget the channel's own connection: it goes back to the operator default."""
+        ...
+
+    async def update_channel(self, key: ChannelKey, changes: ChannelChanges) -> None:
+        """Write the settings that changed; fields left at KEEP are untouched."""
+        ...
+
+    async def set_connection_options(self, key: ChannelKey, options: EndpointOptions) -> None:
+        """Store options on the connection the channel uses; StorageError when it uses none."""
+        ...
+
+    async def reset_chat(
+        self, key: ChannelKey, *, greetings: Sequence[str] = (), chosen: int = 0
+    ) -> ChatId:
+        """Archive the channel's current chat and open a new one.
+
+        With `greetings`, the new chat opens with the character's reply
+        `greetings[chosen]`, the others kept as its swipes.
+        """
+        ...
+
+    async def begin_regeneration(self, chat_id: ChatId) -> StoredMessage:
+        """Open a new, pending alternative of the chat's last reply and return the reply as it
+        was. The earlier text stays as a swipe. UsageError when the last message is not a
+        finished reply of the bot."""
+        ...
+
+    async def begin_continuation(self, chat_id: ChatId) -> StoredMessage:
+        """Mark the chat's last reply pending so that it can be extended; returns it as it was.
+        UsageError when the last message is not a finished reply of the bot."""
+        ...
+
+    async def choose_swipe(self, chat_id: ChatId, step: int) -> StoredMessage:
+        """Move the last reply `step` alternatives forward or back and return the chosen one.
+        UsageError when there is none in that direction."""
+        ...
+
+    async def settle_interrupted(self) -> int:
+        """Settle replies left pending by a dead process, keeping the text they had shown,
+        marked interrupted; returns how many."""
+        ...
+
+
+class Profiles(Protocol):
+    """Named connections a server or chat keeps; a channel uses one. Raises StorageError."""
+
+    async def save_profile(
+        self,
+        scope: str,
+        name: str,
+        *,
+        channel: ChannelKey,
+        base_url: str | None,
+        api_key: Secret | None,
+        model: str | None,
+    ) -> None:
+        """Create or update; without base_url the channel's current connection is copied."""
+        ...
+
+    async def use_profile(self, key: ChannelKey, scope: str, name: str) -> bool: ...
+
+    async def list_profiles(self, scope: str) -> list[ProfileSummary]: ...
+
+    async def delete_profile(self, scope: str, name: str) -> int | None:
+        """How many channels were using it, or None when there was no such profile."""
+        ...
+
+
+class Characters(Protocol):
+    """The character libraries of servers and chats. Raises StorageError.
+
+    Names are unique per scope, compared case-insensitively so that `/character use
+    alice` finds "Alice".
+    """
+
+    async def save_character(
+        self, scope: str, card: CharacterCard, avatar: bytes | None
+    ) -> StoredCharacter:
+        """Add the card, or replace the one with the same name (channels keep using it)."""
+        ...
+
+    async def list_characters(self, scope: str) -> list[StoredCharacter]: ...
+
+    async def find_character(self, scope: str, name: str) -> StoredCharacter | None: ...
+
+    async def character(self, character_id: int) -> StoredCharacter | None: ...
+
+    async def remove_character(self, scope: str, name: str) -> int | None:
+        """How many channels were using it (they go back to no character), or None if absent."""
+        ...
+
+
+class Personas(Protocol):
+    """Who each user is in stories, per platform. Raises StorageError."""
+
+    async def personas(self, platform: str, user_ids: Sequence[str]) -> dict[str, Persona]:
+        """The personas of those users who set one."""
+        ...
+
+    async def set_persona(self, platform: str, user_id: str, persona: Persona | None) -> None:
+        """Set, or with None forget, a user's persona."""
+        ...

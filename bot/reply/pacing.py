@@ -1,0 +1,159 @@
+"""Write budgets: how often the bot may send or edit messages, per channel and bot-wide.
+
+Arithmetic on timestamps the caller passes in, plus the real clock; knows no platform.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+
+from bot.core.domain import ChannelKey, PlatformLimits
+from bot.core.ports import Clock
+
+CHANNEL_BURST_WRITES = 2
+"""Writes a channel may make back to back after a quiet spell: placeholder, then first text."""
+_ROUNDING_SECONDS = 1e-6
+"""Margin past a platform's boundary, so float rounding never makes a write early."""
+
+
+class SystemClock:
+    """The real monotonic clock (ports.Clock)."""
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(seconds, 0.0))
+
+
+class TokenBucket:
+    """At most `capacity` writes in any `capacity * interval` seconds, evenly spread.
+
+    A plain token bucket lets a full burst be followed by refilled tokens inside the
+    same window, which a strict platform counts as over its limit. So a write needs a
+    free slot in a sliding window (the write `capacity` writes ago is a window old) and
+    a token from a smaller burst allowance refilled one per `interval`, which spreads
+    writes out evenly instead of spending the window in one burst and then going quiet.
+    """
+
+    def __init__(self, capacity: int, interval: float, *, burst: int | None = None) -> None:
+        if capacity < 1 or interval <= 0:
+            raise ValueError("a bucket needs capacity >= 1 and interval > 0")
+        self.capacity = capacity
+        self.interval = interval
+        self.window = capacity * interval
+        self._burst = max(1, min(burst if burst is not None else capacity, capacity))
+        self._recent: deque[float] = deque(maxlen=capacity)
+        self._next_free = float("-inf")  # when the burst allowance is back to one token
+        self._paused_until = float("-inf")
+
+    def delay_until_available(self, now: float) -> float:
+        """Seconds until a write may go out; 0.0 means now.
+
+        The platform's own rules (the sliding window, a retry_after) are kept with a
+        margin of _ROUNDING_SECONDS; any positive wait is at least that long, so a
+        caller that sleeps exactly this long always finds the slot open.
+        """
+        wait = self._next_free - (self._burst - 1) * self.interval - now
+        strict = self._paused_until
+        if len(self._recent) == self.capacity:
+            strict = max(strict, self._recent[0] + self.window)
+        if strict - now > -_ROUNDING_SECONDS / 2:
+            wait = max(wait, strict - now + _ROUNDING_SECONDS)
+        return max(wait, _ROUNDING_SECONDS) if wait > 0 else 0.0
+
+    def take(self, now: float) -> None:
+        """Record a write at `now`; callers check `delay_until_available` first."""
+        self._recent.append(now)
+        self._next_free = max(self._next_free, now) + self.interval
+
+    def pause_until(self, until: float) -> None:
+        """No write before `until` (a platform's retry_after); never shortens a pause."""
+        self._paused_until = max(self._paused_until, until)
+
+
+class ChannelBudget:
+    """What one write in a channel must pass: the channel's bucket and the bot-wide one.
+
+    A retry_after pauses only the channel: another chat's editor keeps going.
+    """
+
+    def __init__(self, channel: TokenBucket, shared: TokenBucket | None = None) -> None:
+        self.channel = channel
+        self.shared = shared
+
+    def delay_until_available(self, now: float) -> float:
+        delay = self.channel.delay_until_available(now)
+        if self.shared is not None:
+            delay = max(delay, self.shared.delay_until_available(now))
+        return delay
+
+    def take(self, now: float) -> None:
+        self.channel.take(now)
+        if self.shared is not None:
+            self.shared.take(now)
+
+    def pause_until(self, until: float) -> None:
+        self.channel.pause_until(until)
+
+    async def spend(self, clock: Clock) -> None:
+        """Wait until a write may go out, and count it: for writes outside a stream."""
+        while (delay := self.delay_until_available(clock.now())) > 0:
+            await clock.sleep(delay)
+        self.take(clock.now())
+
+
+class Pacing:
+    """Hands out one budget per channel, so turns and streams in a channel share it.
+
+    The first limits seen for a channel fix its bucket; budgets live as long as this
+    object (one per process), which is a few hundred bytes per channel ever seen.
+    """
+
+    def __init__(
+        self,
+        global_writes_per_second: float | None = None,
+        *,
+        clock: Clock | None = None,
+        burst: int = CHANNEL_BURST_WRITES,
+        platform_writes_per_second: Mapping[str, float] | None = None,
+        budget_scopes: Mapping[str, Callable[[ChannelKey], ChannelKey]] | None = None,
+    ) -> None:
+        """`platform_writes_per_second` caps each named platform's writes bot-wide (Telegram
+        about 30/s, Discord 50/s); `global_writes_per_second` caps the others together.
+        `budget_scopes` maps a platform's channels to what its limit counts: Telegram's
+        forum topics share their group's 20 writes a minute."""
+        self._scopes = dict(budget_scopes or {})
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self._burst = burst
+        self._budgets: dict[ChannelKey, ChannelBudget] = {}
+        self._shared = _shared_bucket(global_writes_per_second)
+        self._platforms = {
+            name: _shared_bucket(rate) for name, rate in (platform_writes_per_second or {}).items()
+        }
+
+    def budget_for(self, channel: ChannelKey, limits: PlatformLimits) -> ChannelBudget:
+        scope = self._scopes.get(channel.platform)
+        if scope is not None:
+            channel = scope(channel)
+        budget = self._budgets.get(channel)
+        if budget is None:
+            bucket = TokenBucket(
+                limits.writes_per_window,
+                limits.window_seconds / limits.writes_per_window,
+                burst=self._burst,
+            )
+            shared = self._platforms.get(channel.platform, self._shared)
+            budget = self._budgets[channel] = ChannelBudget(bucket, shared)
+        return budget
+
+
+def _shared_bucket(writes_per_second: float | None) -> TokenBucket | None:
+    if writes_per_second is None:
+        return None
+    if writes_per_second <= 0:
+        raise ValueError("a bot-wide write rate must be positive")
+    return TokenBucket(max(1, int(writes_per_second)), 1.0 / writes_per_second)

@@ -1,0 +1,180 @@
+"""One reply being generated: deltas in, visible text out to the chat, the whole kept for storage.
+
+Separates reasoning from the answer, shows it as the channel asked, cuts each at its cap,
+and retries what an endpoint refused before any token came. Knows the ports only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import AsyncGenerator
+
+from bot.core.domain import CompletionRequest, Delta, MessageStatus, ReasoningDisplay
+from bot.core.errors import EndpointRejected
+from bot.core.ports import Clock, CompletionClient
+from bot.reply.reasoning import ReasoningPresenter, Split, ThinkSplitter
+from bot.reply.streaming import ReplyStream
+from bot.reply.text import SurrogateJoiner
+from bot.service.turns.retries import OptionsLearned, Retries, Stricter
+
+STOPPED_NOTE = "*(stopped)*"
+EMPTY_REPLY_NOTE = "*(the model sent an empty reply)*"
+CAPPED_NOTE = "*(reply cut: it grew past {limit} characters)*"
+REASONING_CAPPED_NOTE = "*(reasoning cut: it grew past {limit} characters)*"
+DEFAULT_MAX_REASONING_CHARS = 100_000
+"""About 25,000 tokens: the long thinking of today's reasoning models fits, a flood does not."""
+
+
+class TextCap:
+    """How much more of a text may be kept. A piece that passes the limit is cut inside it,
+    however long it is, and `hit` says the text was cut; anything after that is dropped."""
+
+    __slots__ = ("hit", "limit", "room")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.room = limit
+        self.hit = False
+
+    def take(self, piece: str) -> str:
+        """The part of `piece` that fits."""
+        if len(piece) <= self.room:
+            self.room -= len(piece)
+            return piece
+        kept, self.room, self.hit = piece[: self.room], 0, True
+        return kept
+
+    def note(self, words: str) -> str:
+        return words.format(limit=self.limit) if self.hit else ""
+
+
+class Generation:
+    """Accumulates one reply; the token loop only appends, never waits for the platform."""
+
+    def __init__(
+        self,
+        client: CompletionClient,
+        stream: ReplyStream,
+        *,
+        clock: Clock,
+        display: ReasoningDisplay,
+        max_reply_chars: int,
+        max_reasoning_chars: int = DEFAULT_MAX_REASONING_CHARS,
+    ) -> None:
+        """The answer is cut at `max_reply_chars` and the stream closed there; reasoning is cut
+        at `max_reasoning_chars` and the rest dropped while the answer is awaited."""
+        self._client = client
+        self._stream = stream
+        self._clock = clock
+        self._answer_cap = TextCap(max_reply_chars)
+        self._reasoning_cap = TextCap(max_reasoning_chars)
+        self._splitter = ThinkSplitter()
+        self._content_joiner = SurrogateJoiner()
+        self._reasoning_joiner = SurrogateJoiner()
+        self._presenter = ReasoningPresenter(display)
+        self._content: list[str] = []
+        self._reasoning: list[str] = []
+        self.chars = 0
+        self.finish_reason: str | None = None
+        self.first_token_at: float | None = None
+        self.notice = ""  # told once under a complete reply, e.g. a post-processing switch
+
+    @property
+    def content(self) -> str:
+        return "".join(self._content)
+
+    @property
+    def reasoning(self) -> str:
+        return "".join(self._reasoning)
+
+    @property
+    def capped(self) -> bool:
+        """The answer reached the reply cap: the stream was closed there."""
+        return self._answer_cap.hit
+
+    async def run(
+        self,
+        request: CompletionRequest,
+        *,
+        on_options_learned: OptionsLearned,
+        stricter: Stricter | None = None,
+    ) -> None:
+        """Stream the reply, retrying what an endpoint refused before any token came
+        (see `Retries.after`: the same retries as /test's)."""
+        retries = Retries(on_options_learned=on_options_learned, stricter=stricter)
+        while True:
+            try:
+                await self._stream_reply(request)
+                break
+            except EndpointRejected as exc:
+                if self.first_token_at is not None:  # text was shown: no silent retry
+                    raise
+                request = await retries.after(request, exc)
+                self.notice = retries.notice or self.notice
+        self._take_reasoning(self._reasoning_joiner.finish())
+        self._show(self._splitter.feed(self._content_joiner.finish()))
+        self._show(self._splitter.finish())
+        self._stream.append(self._presenter.close())
+
+    async def _stream_reply(self, request: CompletionRequest) -> None:
+        request = dataclasses.replace(request, max_reasoning_chars=self._reasoning_cap.limit)
+        # aclosing: the HTTP stream closes as soon as the loop ends early (the cap).
+        async with contextlib.aclosing(self._client.stream(request)) as deltas:
+            await self._consume(deltas)
+
+    async def _consume(self, deltas: AsyncGenerator[Delta, None]) -> None:
+        split, content_joiner = self._splitter.feed, self._content_joiner.feed
+        answer_cap, reasoning_cap = self._answer_cap, self._reasoning_cap
+        async for delta in deltas:
+            if delta.reasoning and not reasoning_cap.hit:
+                self._take_reasoning(self._reasoning_joiner.feed(delta.reasoning))
+            if delta.content:
+                if self.first_token_at is None:
+                    self.first_token_at = self._clock.now()
+                self._show(split(content_joiner(delta.content)))
+                if answer_cap.hit:
+                    self.finish_reason = "length"
+                    return
+            if delta.finish_reason:
+                self.finish_reason = delta.finish_reason
+
+    def _take_reasoning(self, piece: str) -> None:
+        piece = self._reasoning_cap.take(piece)
+        if not piece:
+            return
+        if self.first_token_at is None:
+            self.first_token_at = self._clock.now()
+        self._reasoning.append(piece)
+        self._stream.append(self._presenter.reasoning(piece))
+
+    def _show(self, split: Split) -> None:
+        if split.reasoning:
+            self._take_reasoning(split.reasoning)
+        answer = self._answer_cap.take(split.answer)
+        if answer:
+            self._content.append(answer)
+            self.chars += len(answer)
+            self._stream.append(self._presenter.answer(answer))
+
+    def note(self, status: MessageStatus, error_text: str | None) -> str:
+        """The lines added under the reply: why it ended, when that is not plain success, and
+        what holds however it ended: reasoning cut short, or a notice (an image left out, a
+        setting learned)."""
+        lines = (
+            self._ending(status, error_text),
+            self._reasoning_cap.note(REASONING_CAPPED_NOTE),
+            self.notice,
+        )
+        return "\n".join(line for line in lines if line)
+
+    def _ending(self, status: MessageStatus, error_text: str | None) -> str:
+        if status is MessageStatus.STOPPED:
+            return STOPPED_NOTE
+        if status is MessageStatus.ERROR:
+            return f"⚠️ {error_text}"
+        if self.capped:
+            return self._answer_cap.note(CAPPED_NOTE)
+        if not self.content.strip() and not self.notice:
+            return EMPTY_REPLY_NOTE
+        return ""

@@ -1,0 +1,97 @@
+"""One turn at a time per channel, in arrival order, with a bounded wait and a stop switch.
+
+Channels never wait for each other: each has its own lane. Lanes that fall
+idle are dropped so the map does not grow with every channel ever seen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from bot.core.domain import ChannelKey
+from bot.core.errors import ChannelBusy
+
+
+@dataclass(eq=False)
+class RunningTurn:
+    """The turn that holds a lane: who asked, the task that streams its reply, and once the
+    reply is being shown, how to stop showing more of it."""
+
+    requester_id: str
+    generation: asyncio.Task[None] | None = None
+    stop_requested: bool = False
+    stop_delivery: Callable[[], bool] | None = None
+    """Sends no more than the message being written; False when all of it was delivered."""
+
+    @property
+    def generating(self) -> bool:
+        """Still preparing or generating: what /stop cancels."""
+        return self.generation is None or not self.generation.done()
+
+    @property
+    def writing(self) -> bool:
+        """Generating, or delivering the reply: something /stop can stop."""
+        return self.generating or self.stop_delivery is not None
+
+
+@dataclass(eq=False)
+class _Lane:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0  # holding or waiting
+    running: RunningTurn | None = None
+
+
+class ChannelQueue:
+    """FIFO per channel: `asyncio.Lock` wakes waiters in the order they arrived."""
+
+    def __init__(self, *, max_waiting: int) -> None:
+        self._max_waiting = max_waiting
+        self._lanes: dict[ChannelKey, _Lane] = {}
+
+    @asynccontextmanager
+    async def turn(self, channel: ChannelKey, *, requester_id: str) -> AsyncIterator[RunningTurn]:
+        """Wait for the channel's lane; raises ChannelBusy when too many turns already wait."""
+        lane = self._lanes.setdefault(channel, _Lane())
+        waiting = lane.users - (1 if lane.lock.locked() else 0)
+        if lane.lock.locked() and waiting >= self._max_waiting:
+            raise ChannelBusy(
+                "I'm still answering earlier messages in this channel; try again in a moment."
+            )
+        lane.users += 1
+        try:
+            async with lane.lock:
+                running = RunningTurn(requester_id=requester_id)
+                lane.running = running
+                try:
+                    yield running
+                finally:
+                    lane.running = None
+        finally:
+            lane.users -= 1
+            if lane.users == 0:
+                self._lanes.pop(channel, None)
+
+    def running(self, channel: ChannelKey) -> RunningTurn | None:
+        lane = self._lanes.get(channel)
+        return lane.running if lane else None
+
+    def stop(self, channel: ChannelKey) -> bool:
+        """Stop the turn holding the channel; False when none does or its reply is done.
+
+        A turn still preparing (loading, sending its placeholder) is stopped as soon
+        as its generation starts; a generating one is cancelled, and what it wrote is
+        delivered. A reply whose generation is over but whose messages still wait for
+        the channel's budget stops being delivered, so the channel is free at once.
+        """
+        running = self.running(channel)
+        if running is None:
+            return False
+        if running.generating:
+            running.stop_requested = True
+            if running.generation is not None:
+                running.generation.cancel()
+            return True
+        return running.stop_delivery is not None and running.stop_delivery()

@@ -1,0 +1,241 @@
+"""Streaming one reply into the chat and settling it in the store, whatever happens.
+
+Shared by every kind of turn: a new message, a regenerated reply, a continued one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from bot.core.domain import (
+    ChannelKey,
+    ChannelState,
+    CompletionRequest,
+    Connection,
+    MessageId,
+    MessageStatus,
+    TurnOutcome,
+)
+from bot.core.errors import DeliveryError, EndpointError, StorageError, user_message
+from bot.core.ports import Clock, CompletionClient, Replier, Store
+from bot.reply.streaming import Pacing, ReplyStream
+from bot.service.turns.generation import STOPPED_NOTE, Generation
+from bot.service.turns.keeping import PartialReplyKeeper
+from bot.service.turns.queue import RunningTurn
+from bot.service.turns.shaping import Shaping
+from bot.service.turns.targets import Targets
+
+_log = logging.getLogger(__name__)
+
+FINAL_WRITE_RETRY_DELAYS_SECONDS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+"""Waits between tries of the write that settles a reply: about 16 s in all, longer than a
+burst of writers or a PostgreSQL failover takes to clear, short enough for shutdown."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyJob:
+    """Where a reply goes and what it extends.
+
+    `prefix` is the text a continued reply already had: the stored reply is the prefix
+    plus what streams now, and a failed continuation leaves the prefix as it was.
+    """
+
+    channel: ChannelKey
+    reply_id: MessageId
+    state: ChannelState
+    request: CompletionRequest
+    shaping: Shaping
+    prefix: str = ""
+    prefix_reasoning: str = ""
+    prefix_status: MessageStatus = MessageStatus.COMPLETE
+    notice: str | None = None  # said under the reply, e.g. why an image was left out
+    falls_back: bool = False
+    """A regeneration of a whole reply: if this one ends unfinished, the store chooses the
+    version shown before it again, and the chat is told so."""
+
+
+class ReplyRunner:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        client: CompletionClient,
+        pacing: Pacing,
+        clock: Clock,
+        targets: Targets,
+        max_reply_chars: int,
+    ) -> None:
+        self._store = store
+        self._client = client
+        self._pacing = pacing
+        self._clock = clock
+        self._targets = targets
+        self._max_reply_chars = max_reply_chars
+
+    async def run(self, job: ReplyJob, replier: Replier, run: RunningTurn) -> TurnOutcome:
+        started = self._clock.now()
+        budget = self._pacing.budget_for(job.channel, replier.limits)
+        keeper = PartialReplyKeeper(
+            self._store,
+            job.reply_id,
+            clock=self._clock,
+            source=lambda: (reply.content, reply.reasoning),  # `reply` is bound just below
+        )
+        stream = ReplyStream(replier, budget=budget, clock=self._clock, keeper=keeper)
+        reply = Generation(
+            self._client,
+            stream,
+            clock=self._clock,
+            display=job.state.reasoning_display,
+            max_reply_chars=self._max_reply_chars,
+        )
+
+        async def remember(connection: Connection) -> None:
+            await self._targets.learned(job.channel, connection)
+
+        persisted: TurnOutcome | None = None
+
+        async def persist(status: MessageStatus, error_text: str | None) -> TurnOutcome:
+            nonlocal persisted
+            persisted = _settled(job, reply, status, error_text)
+            await asyncio.shield(self._persist(job.reply_id, persisted))
+            return persisted
+
+        try:
+            async with stream:
+                run.stop_delivery = lambda: stream.stop(STOPPED_NOTE)
+                run.generation = asyncio.create_task(
+                    reply.run(
+                        job.request, on_options_learned=remember, stricter=job.shaping.stricter
+                    )
+                )
+                if run.stop_requested:  # /stop came while the turn was still preparing
+                    run.generation.cancel()
+                status, error_text = await _await_generation(run)
+                reply.notice = _notice(job, status, reply.notice)
+                # Stored before the final delivery: a platform that stalls cannot lose it.
+                await persist(status, error_text)
+                await stream.finish(note=reply.note(status, error_text))
+        except DeliveryError:
+            if persisted is None:  # the placeholder could not be sent: nothing streamed
+                await persist(MessageStatus.ERROR, "the reply could not be delivered")
+            raise
+        except BaseException:
+            if persisted is None:
+                cancelled = _current_task_cancelling()
+                await persist(MessageStatus.INTERRUPTED if cancelled else MessageStatus.ERROR, None)
+            raise
+        finally:
+            if persisted is not None:
+                self._log_turn(job, reply=reply, outcome=persisted, started=started, stream=stream)
+        assert persisted is not None
+        return persisted
+
+    async def _persist(self, reply_id: MessageId, outcome: TurnOutcome) -> None:
+        """Settle the reply, retrying a refused write: the chat has already seen this text,
+        so giving up after one "database is locked" would lose a delivered reply. A write
+        still refused after every retry is logged; the reply stays pending and is settled
+        at the next start."""
+        for delay in (*FINAL_WRITE_RETRY_DELAYS_SECONDS, None):
+            try:
+                await self._store.finish_turn(
+                    reply_id,
+                    content=outcome.content,
+                    reasoning=outcome.reasoning,
+                    status=outcome.status,
+                    finish_reason=outcome.finish_reason,
+                )
+            except StorageError:
+                if delay is None:
+                    _log.exception("could not store the end of a turn; gave up retrying")
+                    return
+                _log.warning("could not store the end of a turn; retrying in %.2fs", delay)
+                await self._clock.sleep(delay)
+            else:
+                return
+
+    def _log_turn(
+        self,
+        job: ReplyJob,
+        *,
+        reply: Generation,
+        outcome: TurnOutcome,
+        started: float,
+        stream: ReplyStream,
+    ) -> None:
+        now = self._clock.now()
+        first = f"{reply.first_token_at - started:.3f}s" if reply.first_token_at else "-"
+        _log.info(
+            "turn channel=%s model=%s status=%s first_token=%s duration=%.3fs chars=%d "
+            "reasoning_chars=%d sends=%d edits=%d finish=%s",
+            job.channel,
+            job.request.model,
+            outcome.status.value,
+            first,
+            now - started,
+            reply.chars,
+            len(outcome.reasoning),
+            stream.sends,
+            stream.edits,
+            outcome.finish_reason or "-",
+        )
+
+
+KEPT_PREVIOUS_NOTE = (
+    "*(I still remember the version before this one; /swipe previous shows it again)*"
+)
+
+
+def _settled(
+    job: ReplyJob, reply: Generation, status: MessageStatus, error_text: str | None
+) -> TurnOutcome:
+    """What is stored. A continuation is never worse than the reply it extended: a stop
+    keeps the words so far as the end, a failure leaves the reply as it was, status too."""
+    if not job.prefix:
+        return TurnOutcome(status, reply.content, reply.reasoning, reply.finish_reason, error_text)
+    if status in (MessageStatus.COMPLETE, MessageStatus.STOPPED):
+        return TurnOutcome(
+            MessageStatus.COMPLETE,
+            job.prefix + reply.content,
+            job.prefix_reasoning + reply.reasoning,
+            reply.finish_reason,
+            error_text,
+        )
+    return TurnOutcome(job.prefix_status, job.prefix, job.prefix_reasoning, None, error_text)
+
+
+def _notice(job: ReplyJob, status: MessageStatus, learned: str) -> str:
+    """Everything worth one line under the reply: what was left out, what was learned."""
+    notes = [note for note in (job.notice, learned) if note]
+    if job.falls_back and status is not MessageStatus.COMPLETE:
+        notes.append(KEPT_PREVIOUS_NOTE)
+    if job.shaping.switched_to and status is MessageStatus.COMPLETE:
+        notes.append(
+            "*(this endpoint wants strictly ordered messages, so this channel now "
+            f"uses /postprocess mode:{job.shaping.switched_to})*"
+        )
+    return "\n".join(notes)
+
+
+async def _await_generation(run: RunningTurn) -> tuple[MessageStatus, str | None]:
+    """How the generation ended: complete, stopped by /stop, or failed at the endpoint.
+
+    A cancellation that is not our /stop (shutdown) propagates; a bug propagates.
+    """
+    assert run.generation is not None
+    try:
+        await run.generation
+    except asyncio.CancelledError:
+        if not run.stop_requested or _current_task_cancelling():
+            raise
+        return MessageStatus.STOPPED, None
+    except EndpointError as exc:
+        return MessageStatus.ERROR, user_message(exc)
+    return MessageStatus.COMPLETE, None
+
+
+def _current_task_cancelling() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
