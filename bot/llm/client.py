@@ -95,9 +95,9 @@ class OpenAICompatClient:
                 started = True
                 if not await _is_event_stream(response, connection.api_key):
                     # The server ignored `stream: true` and sent one JSON completion.
-                    completion = wire.parse_completion(await _read_capped(response))
+                    reply = wire.parse_completion(await _read_capped(response)).reply
                     watchdog.at_yield = True
-                    yield completion
+                    yield reply
                     return
                 clock = watchdog.clock
                 async for chunk in _chunks(response):
@@ -143,7 +143,7 @@ class OpenAICompatClient:
             json=wire.request_body(request, stream=False),
             what="answer",
         )
-        return wire.parse_whole_completion(body)
+        return wire.parse_completion(body)
 
     async def _fetch(
         self,
@@ -224,7 +224,7 @@ async def _raise_for_status(response: httpx.Response, secret: Secret | None) -> 
     if secret is not None and secret.reveal():
         # Before parsing: the message is cut to a length later, and a cut key would not match.
         body = body.replace(secret.reveal().encode(), secret.masked().encode())
-    said = refusals.provider_error(body)
+    said = refusals.provider_said(body)
     retry_after = refusals.retry_after_seconds(
         response.headers.get("retry-after-ms"), response.headers.get("retry-after")
     )

@@ -21,8 +21,11 @@ from bot.llm import role_order
 
 
 @dataclass(frozen=True, slots=True)
-class ProviderError:
-    """What an error body said, in words fit for a user (never the raw body)."""
+class ProviderSaid:
+    """What an endpoint's error body said, in words fit for a user (never the raw body).
+
+    Plain data read from a refusal, not an exception: `status_error` turns it into one.
+    """
 
     message: str = ""
     code: str = ""
@@ -32,7 +35,7 @@ MAX_TOKENS = "max_tokens"
 MAX_COMPLETION_TOKENS = "max_completion_tokens"
 
 
-def rejected_max_tokens_field(status: int, said: ProviderError) -> str | None:
+def rejected_max_tokens_field(status: int, said: ProviderSaid) -> str | None:
     """The other max-tokens field to try, when a 400 says the one we sent is not accepted.
 
     OpenAI's newer models answer "Unsupported parameter: 'max_tokens' … Use
@@ -49,7 +52,7 @@ def rejected_max_tokens_field(status: int, said: ProviderError) -> str | None:
     return MAX_COMPLETION_TOKENS if refused == MAX_TOKENS else MAX_TOKENS
 
 
-def max_tokens_field_refused(status: int, said: ProviderError) -> EndpointRejected | None:
+def max_tokens_field_refused(status: int, said: ProviderSaid) -> EndpointRejected | None:
     """A 400 refusing the reply-length field we sent; the service retries once with the other."""
     use_field = rejected_max_tokens_field(status, said)
     if use_field is None:
@@ -78,10 +81,10 @@ _REFUSAL_WORDS = (
 # says what the servers do and where that is documented or was seen. The status quirks return
 # None when an answer is not theirs; `status_error` asks them in the order of `QUIRKS`.
 
-Quirk = Callable[[int, ProviderError], EndpointRejected | None]
+Quirk = Callable[[int, ProviderSaid], EndpointRejected | None]
 
 
-def out_of_credit(status: int, said: ProviderError) -> EndpointRejected | None:
+def out_of_credit(status: int, said: ProviderSaid) -> EndpointRejected | None:
     """An account with no money left: retrying or waiting will not help."""
     # OpenAI: 429 with code `insufficient_quota`. DeepSeek: "402 - Insufficient Balance"
     # (api-docs.deepseek.com/quick_start/error_codes); OpenRouter: "402: Your account or API
@@ -96,7 +99,7 @@ def out_of_credit(status: int, said: ProviderError) -> EndpointRejected | None:
     )
 
 
-def context_overflow(status: int, said: ProviderError) -> EndpointRejected | None:
+def context_overflow(status: int, said: ProviderSaid) -> EndpointRejected | None:
     """The conversation (plus the reply length) does not fit in the model's context."""
     # OpenAI and llama-cpp-python: code `context_length_exceeded` (llama-cpp-python says
     # "Requested tokens (N) exceed context window of M"); llama.cpp's server: type
@@ -122,13 +125,13 @@ _OVERFLOW_WORDS = (
 )
 
 
-def role_order_refused(status: int, said: ProviderError) -> EndpointRejected | None:
+def role_order_refused(status: int, said: ProviderSaid) -> EndpointRejected | None:
     """The endpoint refuses the roles or their order: alternation, who speaks first or last."""
     # Recognised by what the words are about, not by a list of them (role_order.py).
     return role_order.refusal(status, said.message, said.code)
 
 
-def images_refused(status: int, said: ProviderError) -> EndpointRejected | None:
+def images_refused(status: int, said: ProviderSaid) -> EndpointRejected | None:
     """The model takes no images: a message carried an image_url part it cannot read."""
     # llama.cpp without a projector: 500 "image input is not supported - hint: … provide the
     # mmproj"; OpenAI: 400 "Invalid content type. image_url is only supported by certain
@@ -158,7 +161,7 @@ _IMAGE_WORDS = (
 )
 
 
-def key_missing(status: int, said: ProviderError) -> EndpointRejected | None:
+def key_missing(status: int, said: ProviderSaid) -> EndpointRejected | None:
     """A 401 that says no key arrived at all (rather than a wrong one)."""
     # TabbyAPI: 401 {"detail": "Please provide an API key"} (theroyallab/tabbyAPI
     # common/auth.py); OpenRouter: "No auth credentials found"; OpenAI: "You didn't
@@ -177,7 +180,7 @@ def key_missing(status: int, said: ProviderError) -> EndpointRejected | None:
 _KEY_MISSING_WORDS = ("provide an api key", "no auth credentials", "api key is missing")
 
 
-def unknown_model_refused(status: int, said: ProviderError) -> EndpointRejected | None:
+def unknown_model_refused(status: int, said: ProviderSaid) -> EndpointRejected | None:
     """A 400 naming the model as unknown (a 404's own words already mention the model)."""
     # Mistral: 400 {"object": "error", "message": "Invalid model: <id>", "type":
     # "invalid_model", "code": "1500"} (mistralai/mistral-vibe#617); OpenRouter: 400
@@ -193,10 +196,10 @@ def unknown_model_refused(status: int, said: ProviderError) -> EndpointRejected 
     )
 
 
-def validation_refused(status: int, said: ProviderError) -> EndpointRejected | None:
+def validation_refused(status: int, said: ProviderSaid) -> EndpointRejected | None:
     """FastAPI's 422: a field of the request has a type or value the server will not take."""
     # text-generation-webui, TabbyAPI and llama-cpp-python answer 422 with
-    # {"detail": [{"loc": […], "msg": …}]} (spec endpoints.md §5.6); DeepSeek documents
+    # {"detail": [{"loc": […], "msg": …}]}, FastAPI's validation-error body; DeepSeek documents
     # "422 - Invalid Parameters". Our own fields are well-formed, so the culprit is usually
     # a sampling parameter or an extra body field the user set.
     if status != 422:
@@ -209,7 +212,7 @@ def validation_refused(status: int, said: ProviderError) -> EndpointRejected | N
     )
 
 
-def path_not_found(status: int, said: ProviderError) -> EndpointRejected | None:
+def path_not_found(status: int, said: ProviderSaid) -> EndpointRejected | None:
     """A 404 that is not about a model: the server has no such route at this base URL."""
     # A server without the route answers in its framework's words: FastAPI {"detail": "Not
     # Found"} (vLLM, TabbyAPI, text-generation-webui), llama.cpp "File Not Found", Go's "404
@@ -264,7 +267,7 @@ def empty_stream_error() -> EndpointStreamError:
     """A streamed reply that ended before its first event."""
     # llama-cpp-python answers a prompt longer than its context, when streaming, with 200
     # text/event-stream and an empty body (its handler fails after the headers went out;
-    # verified with 0.3.36, security-and-faults.md §5.2); the same request unstreamed gets
+    # verified with llama-cpp-python 0.3.36); the same request unstreamed gets
     # 400 context_length_exceeded. So an empty stream most likely means an overflow.
     return EndpointStreamError(
         "the endpoint closed the stream without a reply",
@@ -310,7 +313,7 @@ def detail_object_text(detail: dict[str, Any]) -> str:
     return error if isinstance(error, str) else ""
 
 
-def _rejected(status: int, said: ProviderError, message: str, hint: str) -> EndpointRejected:
+def _rejected(status: int, said: ProviderSaid, message: str, hint: str) -> EndpointRejected:
     return EndpointRejected(
         message, status_code=status, provider_message=said.message or f"HTTP {status}", hint=hint
     )

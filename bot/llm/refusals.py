@@ -22,7 +22,7 @@ from bot.core.errors import (
 from bot.core.untrusted import safe_to_show
 from bot.llm.quirks import (
     QUIRKS,
-    ProviderError,
+    ProviderSaid,
     detail_object_text,
     unknown_path_answered_ok,
     upstream_message,
@@ -31,7 +31,7 @@ from bot.llm.quirks import (
 NOT_JSON_HINT = "check that the base URL points at an OpenAI-compatible API"
 
 
-def provider_error(body: bytes) -> ProviderError:
+def provider_said(body: bytes) -> ProviderSaid:
     """The message of an error body: OpenAI's `error`, FastAPI's `detail`, or a bare `message`.
 
     Anything else (HTML, plain text) gives an empty message: raw bodies never reach a user.
@@ -41,21 +41,21 @@ def provider_error(body: bytes) -> ProviderError:
     except (ValueError, RecursionError):
         payload = None
     if not isinstance(payload, dict):
-        return ProviderError()
+        return ProviderSaid()
     error = payload.get("error")
     if isinstance(error, dict):
         message = upstream_message(error) or error.get("message")
-        return ProviderError(_words(message), _error_code(error))
+        return ProviderSaid(_words(message), _error_code(error))
     if isinstance(error, str):
-        return ProviderError(_words(error))
+        return ProviderSaid(_words(error))
     if "detail" in payload:
-        return ProviderError(_words(_detail_text(payload["detail"])))
+        return ProviderSaid(_words(_detail_text(payload["detail"])))
     # vLLM (before its errors moved under `error`) and Mistral: the fields at the top level.
-    return ProviderError(_words(payload.get("message")), _error_code(payload))
+    return ProviderSaid(_words(payload.get("message")), _error_code(payload))
 
 
 def status_error(
-    status: int, said: ProviderError, *, retry_after: float | None = None
+    status: int, said: ProviderSaid, *, retry_after: float | None = None
 ) -> EndpointRejected:
     """The error for an HTTP status other than 2xx, with what to try next.
 

@@ -153,13 +153,11 @@ def parse_chunk(data: str) -> Delta:
     return _to_delta(payload)
 
 
-def parse_completion(body: bytes) -> Delta:
-    """A whole (non-streamed) chat.completion as one Delta; same errors as `parse_chunk`."""
-    return _to_delta(_load(body, "a reply"))
+def parse_completion(body: bytes) -> Completion:
+    """A non-streamed reply and the model id the endpoint reports, when it reports one.
 
-
-def parse_whole_completion(body: bytes) -> Completion:
-    """A non-streamed reply and the model id the endpoint reports, when it reports one."""
+    Raises as `parse_chunk` does for an error payload or a body that is not JSON.
+    """
     payload = _load(body, "a reply")
     model = payload.get("model") if isinstance(payload, dict) else None
     shown = safe_to_show(model) if isinstance(model, str) else None  # /test shows it

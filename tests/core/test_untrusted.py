@@ -18,7 +18,7 @@ from bot.characters.schema import card_from_json
 from bot.core.errors import EndpointError, user_message
 from bot.core.untrusted import safe_to_show
 from bot.llm import refusals
-from bot.llm.wire import model_ids, parse_chunk, parse_whole_completion
+from bot.llm.wire import model_ids, parse_chunk, parse_completion
 
 HOSTILE = [
     "\x1b[31mred\x1b[0m",  # colour
@@ -124,7 +124,7 @@ def test_any_text_comes_out_safe(text: str) -> None:
 def test_an_endpoint_error_reaches_people_safe(body: str, hostile: str) -> None:
     """An endpoint's error text, in any of its shapes, is shown without its controls."""
     raw = body % json.dumps(hostile)[1:-1]
-    said = refusals.provider_error(raw.encode())
+    said = refusals.provider_said(raw.encode())
     error = refusals.status_error(400, said)
     shown = user_message(error)
     assert is_safe(shown)
@@ -172,7 +172,7 @@ def test_a_model_list_holds_no_unshowable_ids(hostile: str) -> None:
 def test_the_model_a_reply_names_is_safe(hostile: str) -> None:
     """The model id a non-streamed answer reports (/test shows it) loses its controls."""
     body = {"model": f"gpt{hostile}-x", "choices": [{"message": {"content": "hi"}}]}
-    completion = parse_whole_completion(json.dumps(body).encode())
+    completion = parse_completion(json.dumps(body).encode())
     assert completion.model is not None
     assert is_safe(completion.model)
     assert completion.model.startswith("gpt")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.core.errors import user_message
-from bot.llm.refusals import provider_error, status_error
+from bot.llm.refusals import provider_said, status_error
 
 
 @pytest.mark.parametrize(
@@ -20,7 +20,7 @@ from bot.llm.refusals import provider_error, status_error
 )
 def test_a_missing_chat_route_names_text_completion(body: bytes) -> None:
     """No chat route at this address: the base URL, or /api type:text for a text-only server."""
-    said = user_message(status_error(404, provider_error(body)))
+    said = user_message(status_error(404, provider_said(body)))
     assert "/api type:text" in said
     assert "/v1" in said
 
@@ -34,7 +34,7 @@ def test_a_missing_chat_route_names_text_completion(body: bytes) -> None:
 )
 def test_a_missing_model_is_not_taken_for_a_missing_route(body: bytes) -> None:
     """A 404 that names the model keeps the model hint, without the text-completion switch."""
-    said = user_message(status_error(404, provider_error(body)))
+    said = user_message(status_error(404, provider_said(body)))
     assert "model" in said
     assert "/api type:text" not in said
 
@@ -42,13 +42,13 @@ def test_a_missing_model_is_not_taken_for_a_missing_route(body: bytes) -> None:
 def test_a_missing_completions_route_names_chat() -> None:
     """In text mode, a server without /completions is pointed to /api type:chat."""
     body = b'{"error": {"message": "Cannot POST /v1/completions"}}'
-    assert "/api type:chat" in user_message(status_error(404, provider_error(body)))
+    assert "/api type:chat" in user_message(status_error(404, provider_said(body)))
 
 
 def test_a_missing_models_route_names_only_the_base_url() -> None:
     """The /connect probe's 404 on /models says nothing of chat or text mode."""
     body = b'{"error": {"message": "Unknown path GET /v1/models"}}'
-    said = user_message(status_error(404, provider_error(body)))
+    said = user_message(status_error(404, provider_said(body)))
     assert said.startswith("The endpoint does not serve that path.")
     assert "/v1" in said
     assert "/api" not in said

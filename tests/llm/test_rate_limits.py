@@ -9,7 +9,7 @@ from email.utils import format_datetime
 import pytest
 
 from bot.core.errors import EndpointRateLimited, user_message
-from bot.llm.refusals import provider_error, retry_after_seconds, status_error
+from bot.llm.refusals import provider_said, retry_after_seconds, status_error
 
 
 def _body(message: str) -> bytes:
@@ -18,7 +18,7 @@ def _body(message: str) -> bytes:
 
 def _refusal(message: str, *, ms: str | None = None, header: str | None = None) -> str:
     error = status_error(
-        429, provider_error(_body(message)), retry_after=retry_after_seconds(ms, header)
+        429, provider_said(_body(message)), retry_after=retry_after_seconds(ms, header)
     )
     assert isinstance(error, EndpointRateLimited)
     return user_message(error)
@@ -77,6 +77,6 @@ def test_provider_words_give_the_wait_without_a_header(message: str, words: str)
 
 def test_the_wait_is_kept_on_the_error() -> None:
     """The parsed wait is carried as data, for anything that wants to wait itself."""
-    error = status_error(429, provider_error(_body("Please try again in 1m30s.")))
+    error = status_error(429, provider_said(_body("Please try again in 1m30s.")))
     assert isinstance(error, EndpointRateLimited)
     assert error.retry_after == 90

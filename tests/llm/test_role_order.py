@@ -7,7 +7,7 @@ import json
 import pytest
 
 from bot.core.errors import RoleOrderRejected
-from bot.llm.refusals import provider_error, status_error
+from bot.llm.refusals import provider_said, status_error
 
 
 def _openai(message: str, **fields: object) -> bytes:
@@ -133,7 +133,7 @@ ROLE_ORDER_REFUSALS = [
 @pytest.mark.parametrize(("status", "body"), ROLE_ORDER_REFUSALS)
 def test_role_order_refusals_are_recognised(status: int, body: bytes) -> None:
     """Each server's way of refusing the roles or their order is a role-order refusal."""
-    error = status_error(status, provider_error(body))
+    error = status_error(status, provider_said(body))
     assert isinstance(error, RoleOrderRejected)
     assert "/postprocess" in error.hint
 
@@ -186,5 +186,5 @@ OTHER_REFUSALS = [
 @pytest.mark.parametrize(("status", "body"), OTHER_REFUSALS)
 def test_other_refusals_are_not_taken_for_role_order(status: int, body: bytes) -> None:
     """A refusal about something else is not retried with stricter post-processing."""
-    error = status_error(status, provider_error(body))
+    error = status_error(status, provider_said(body))
     assert not isinstance(error, RoleOrderRejected)

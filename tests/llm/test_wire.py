@@ -229,7 +229,7 @@ def test_completion_is_parsed_whole() -> None:
         ],
         "usage": {"prompt_tokens": 1, "completion_tokens": 2},
     }
-    assert wire.parse_completion(json.dumps(body).encode()) == Delta(
+    assert wire.parse_completion(json.dumps(body).encode()).reply == Delta(
         content="Hi", reasoning="r", finish_reason="stop", usage=Usage(1, 2)
     )
 
@@ -313,13 +313,13 @@ def test_model_list_that_is_not_json_raises() -> None:
 )  # fmt: skip
 def test_provider_error_reads_the_known_shapes(body: bytes, said: tuple[str, str]) -> None:
     """OpenAI, FastAPI and bare messages are read; raw bodies never are."""
-    assert refusals.provider_error(body) == refusals.ProviderError(*said)
+    assert refusals.provider_said(body) == refusals.ProviderSaid(*said)
 
 
 def test_provider_message_is_capped() -> None:
     """At most 300 characters of a provider's message reach a user."""
     body = json.dumps({"error": {"message": "y" * 1000}}).encode()
-    assert len(refusals.provider_error(body).message) == 300
+    assert len(refusals.provider_said(body).message) == 300
 
 
 @pytest.mark.parametrize(
@@ -328,7 +328,7 @@ def test_provider_message_is_capped() -> None:
 )
 def test_status_error_says_what_to_try(status: int, hint: str) -> None:
     """Each status class maps to a rejection with a hint of what to do."""
-    error = refusals.status_error(status, refusals.ProviderError())
+    error = refusals.status_error(status, refusals.ProviderSaid())
     assert type(error) is EndpointRejected
     assert (error.status_code, error.provider_message) == (status, f"HTTP {status}")
     assert hint in error.hint
@@ -336,14 +336,14 @@ def test_status_error_says_what_to_try(status: int, hint: str) -> None:
 
 def test_status_429_is_a_rate_limit_with_retry_after() -> None:
     """A plain 429 is retried after the time the server asked for."""
-    error = refusals.status_error(429, refusals.ProviderError("slow down"), retry_after=3.0)
+    error = refusals.status_error(429, refusals.ProviderSaid("slow down"), retry_after=3.0)
     assert isinstance(error, EndpointRateLimited)
     assert (error.retry_after, error.provider_message) == (3.0, "slow down")
 
 
 def test_insufficient_quota_is_not_a_rate_limit() -> None:
     """Waiting does not refill a quota, so it must not be retried."""
-    error = refusals.status_error(429, refusals.ProviderError("out", "insufficient_quota"))
+    error = refusals.status_error(429, refusals.ProviderSaid("out", "insufficient_quota"))
     assert not isinstance(error, EndpointRateLimited)
     assert "quota" in str(error)
 
@@ -451,14 +451,14 @@ def test_text_completion_sends_a_prompt_to_completions() -> None:
 )
 def test_refused_max_tokens_field_names_the_other(message: str, use: str) -> None:
     """A 400 refusing one reply-length field asks for a retry with the other."""
-    error = refusals.status_error(400, refusals.ProviderError(message=message))
+    error = refusals.status_error(400, refusals.ProviderSaid(message=message))
     assert isinstance(error, MaxTokensFieldRejected)
     assert error.use_field == use
 
 
 def test_other_400s_are_not_taken_for_a_field_refusal() -> None:
     """A 400 about something else is an ordinary rejection."""
-    said = refusals.ProviderError(message="max_tokens must be at most 4096")
+    said = refusals.ProviderSaid(message="max_tokens must be at most 4096")
     assert not isinstance(refusals.status_error(400, said), MaxTokensFieldRejected)
 
 
@@ -492,7 +492,7 @@ VLLM_NOT_FOUND = (
 )  # fmt: skip
 def test_error_code_prefers_a_name_over_a_number(body: bytes, said: tuple[str, str]) -> None:
     """llama.cpp, vLLM and OpenRouter put the status in `code`; Mistral a number string."""
-    assert refusals.provider_error(body) == refusals.ProviderError(*said)
+    assert refusals.provider_said(body) == refusals.ProviderSaid(*said)
 
 
 def test_kobold_detail_object_is_read() -> None:
@@ -501,7 +501,7 @@ def test_kobold_detail_object_is_read() -> None:
         b'{"detail":{"error":"Unauthorized","msg":"Authentication key is missing or invalid.",'
         b'"type":"unauthorized"}}'
     )
-    assert refusals.provider_error(body).message == "Authentication key is missing or invalid."
+    assert refusals.provider_said(body).message == "Authentication key is missing or invalid."
 
 
 @pytest.mark.parametrize(
@@ -528,7 +528,7 @@ def test_openrouter_relayed_error_carries_the_provider_words() -> None:
         {"error": {"message": "Provider returned error", "code": 400,
                    "metadata": {"raw": raw, "provider_name": "Mistral"}}}
     ).encode()  # fmt: skip
-    said = refusals.provider_error(body)
+    said = refusals.provider_said(body)
     assert said.message == "Provider returned error: Unexpected role 'tool' after role 'user'"
     assert quirks.role_order_refused(400, said) is not None
 
@@ -556,7 +556,7 @@ def test_upstream_message_without_usable_raw_is_empty(metadata: object) -> None:
 )
 def test_role_order_refusal_says_the_endpoint_wants_alternation(message: str) -> None:
     """Mistral's API and strict chat templates (vLLM, TGI, llama.cpp) get a named cause."""
-    error = refusals.status_error(400, refusals.ProviderError(message))
+    error = refusals.status_error(400, refusals.ProviderSaid(message))
     assert type(error) is RoleOrderRejected
     assert error.status_code == 400
     assert error.provider_message == message
@@ -566,13 +566,13 @@ def test_role_order_refusal_says_the_endpoint_wants_alternation(message: str) ->
 
 def test_role_order_is_recognised_by_mistral_type_alone() -> None:
     """Mistral's error type names the cause even when the wording changes."""
-    said = refusals.provider_error(MISTRAL_ROLE_ORDER.replace(b"Unexpected role", b"Bad role"))
+    said = refusals.provider_said(MISTRAL_ROLE_ORDER.replace(b"Unexpected role", b"Bad role"))
     assert quirks.role_order_refused(400, said) is not None
 
 
 def test_other_400s_are_not_role_order_refusals() -> None:
     """A 400 about something else keeps the generic words."""
-    said = refusals.ProviderError("temperature must be at most 2")
+    said = refusals.ProviderSaid("temperature must be at most 2")
     assert quirks.role_order_refused(400, said) is None
     assert "order" not in str(refusals.status_error(400, said))
 
@@ -592,7 +592,7 @@ def test_other_400s_are_not_role_order_refusals() -> None:
 )
 def test_context_overflow_is_named(body: bytes) -> None:
     """llama.cpp, llama-cpp-python and vLLM overflows say the conversation is too long."""
-    error = refusals.status_error(400, refusals.provider_error(body))
+    error = refusals.status_error(400, refusals.provider_said(body))
     assert type(error) is EndpointRejected
     assert "too long for the model's context" in str(error)
     assert "/reset" in error.hint
@@ -608,14 +608,14 @@ def test_context_overflow_is_named(body: bytes) -> None:
 )
 def test_missing_key_is_told_apart_from_a_wrong_one(body: bytes) -> None:
     """TabbyAPI, OpenRouter and OpenAI say when no key arrived; the user is told to add one."""
-    error = refusals.status_error(401, refusals.provider_error(body))
+    error = refusals.status_error(401, refusals.provider_said(body))
     assert str(error) == "the endpoint needs an API key"
     assert "api_key:" in error.hint
 
 
 def test_wrong_key_is_still_a_rejected_key() -> None:
     """TabbyAPI's "Invalid API key" is the generic 401."""
-    error = refusals.status_error(401, refusals.provider_error(b'{"detail":"Invalid API key"}'))
+    error = refusals.status_error(401, refusals.provider_said(b'{"detail":"Invalid API key"}'))
     assert str(error) == "the endpoint rejected the API key"
 
 
@@ -629,14 +629,14 @@ def test_wrong_key_is_still_a_rejected_key() -> None:
 )
 def test_unknown_model_400_is_named(body: bytes) -> None:
     """Mistral's and OpenRouter's 400 for an unknown model point at /models."""
-    error = refusals.status_error(400, refusals.provider_error(body))
+    error = refusals.status_error(400, refusals.provider_said(body))
     assert str(error) == "the endpoint does not know that model"
     assert "/models" in error.hint
 
 
 def test_unknown_model_404_keeps_the_path_hint() -> None:
     """A 404 may be a wrong path as well as a model: its hint names both."""
-    error = refusals.status_error(404, refusals.provider_error(VLLM_NOT_FOUND))
+    error = refusals.status_error(404, refusals.provider_said(VLLM_NOT_FOUND))
     assert "ends with /v1 and the model name" in error.hint
 
 
@@ -650,7 +650,7 @@ def test_unknown_model_404_keeps_the_path_hint() -> None:
 )  # fmt: skip
 def test_out_of_credit_is_not_retried(status: int, body: bytes) -> None:
     """DeepSeek's and OpenRouter's 402 and OpenAI's quota 429 say to add credit."""
-    error = refusals.status_error(status, refusals.provider_error(body), retry_after=5.0)
+    error = refusals.status_error(status, refusals.provider_said(body), retry_after=5.0)
     assert type(error) is EndpointRejected
     assert "credit" in error.hint
 
@@ -658,7 +658,7 @@ def test_out_of_credit_is_not_retried(status: int, body: bytes) -> None:
 def test_validation_422_points_at_params_and_extras() -> None:
     """FastAPI's 422 names the field; the hint says where such values are set."""
     body = b'{"detail":[{"loc":["body","mode"],"msg":"Input should be \'instruct\'"}]}'
-    error = refusals.status_error(422, refusals.provider_error(body))
+    error = refusals.status_error(422, refusals.provider_said(body))
     assert error.provider_message == "body.mode: Input should be 'instruct'"
     assert "/extras" in error.hint
 
