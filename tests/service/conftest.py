@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
@@ -30,7 +29,6 @@ from bot.service.turns.queue import ChannelQueue
 from bot.service.turns.tokens import EstimatingCounter, TokenBook
 from bot.storage.characters import SqlCharacters
 from bot.storage.db import create_engine, create_sessions
-from bot.storage.migrate import upgrade_to_head
 from bot.storage.personas import SqlPersonas
 from bot.storage.profiles import SqlProfiles
 from bot.storage.secrets import SecretBox
@@ -124,10 +122,8 @@ class NoDownloads:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'parlor.db'}"
-    await upgrade_to_head(url)
-    engine = create_engine(url)
+async def store(migrated_sqlite_url: str) -> AsyncIterator[SqlStore]:
+    engine = create_engine(migrated_sqlite_url)
     box = SecretBox.from_keys([Fernet.generate_key().decode()])
     yield SqlStore(create_sessions(engine), secret_box=box)
     await engine.dispose()

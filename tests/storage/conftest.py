@@ -2,8 +2,12 @@
 
 PostgreSQL comes from TEST_POSTGRES_URL; when it is unreachable its tests are
 skipped, unless REQUIRE_POSTGRES=1 (CI), which makes them fail instead. Each test
-session works in a database of its own on that server, so two runs at once (two
+session works in databases of its own on that server, so two runs at once (two
 developers, or a developer and CI) never wipe each other's tables.
+
+Migrating is slow next to a test, so it happens once per session: SQLite tests get a copy
+of a migrated file (tests/conftest.py), PostgreSQL tests a migrated database emptied with
+TRUNCATE. Only the tests of the migrations (`empty_url`, `migrated_url`) migrate each time.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from bot.storage.db import create_engine, create_sessions
 from bot.storage.migrate import upgrade_to_head
 from bot.storage.secrets import SecretBox
 from bot.storage.store import SqlStore
+from bot.storage.tables import Base
 
 POSTGRES_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -63,6 +68,18 @@ def store_on(engine: AsyncEngine, box: SecretBox | None) -> SqlStore:
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A database created for this test session on the server, dropped at its end."""
+    yield from _session_database()
+
+
+@pytest.fixture(scope="session")
+def postgres_migrated_url() -> Iterator[str]:
+    """A second session database, migrated once; `fresh_url` empties its tables per test."""
+    for url in _session_database():
+        _in_own_loop(upgrade_to_head(url))
+        yield url
+
+
+def _session_database() -> Iterator[str]:
     name = f"parlor_test_{os.getpid()}_{secrets.token_hex(4)}"
     server = make_url(POSTGRES_URL)
     try:
@@ -111,9 +128,33 @@ async def migrated_url(empty_url: str) -> str:
     return empty_url
 
 
+async def empty_tables(url: str) -> None:
+    """Delete every row and restart every id sequence, keeping the migrated schema.
+
+    The migrations insert no rows, so this leaves what a fresh migration would.
+    """
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as connection:
+            tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+            await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def fresh_url(request: pytest.FixtureRequest) -> str:
+    """The URL of a database at the newest revision with no rows, this test's alone."""
+    if request.param == "sqlite":
+        return str(request.getfixturevalue("migrated_sqlite_url"))
+    url = str(request.getfixturevalue("postgres_migrated_url"))
+    await empty_tables(url)
+    return url
+
+
 @pytest.fixture
-async def engine(migrated_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(migrated_url)
+async def engine(fresh_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(fresh_url)
     yield engine
     await engine.dispose()
 

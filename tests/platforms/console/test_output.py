@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -15,21 +14,10 @@ from bot.characters.export import card_to_png
 from bot.core.domain import Connection
 from bot.platforms.console.session import ConsoleIdentity, ConsoleOutput, ConsoleSession
 from bot.reply.streaming import SystemClock
-from bot.storage.db import create_engine, create_sessions
-from bot.storage.migrate import upgrade_to_head
 from bot.storage.store import SqlStore
 from tests.fakes.openai.scripted_client import ScriptedClient, reply
 from tests.prompt.worked_example import ALICE
 from tests.service.conftest import build_service
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'parlor.db'}"
-    await upgrade_to_head(url)
-    engine = create_engine(url)
-    yield SqlStore(create_sessions(engine), secret_box=None)
-    await engine.dispose()
 
 
 async def run(

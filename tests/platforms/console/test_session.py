@@ -5,28 +5,13 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
 
 from bot.core.domain import Connection, Delta
 from bot.platforms.console.session import ConsoleIdentity, ConsoleOutput, ConsoleSession
 from bot.reply.streaming import SystemClock
-from bot.storage.db import create_engine, create_sessions
-from bot.storage.migrate import upgrade_to_head
 from bot.storage.store import SqlStore
 from tests.fakes.openai.scripted_client import Script, ScriptedClient, reply
 from tests.service.conftest import build_service
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'parlor.db'}"
-    await upgrade_to_head(url)
-    engine = create_engine(url)
-    yield SqlStore(create_sessions(engine), secret_box=None)
-    await engine.dispose()
 
 
 async def run_lines(store: SqlStore, client: ScriptedClient, text: str) -> list[dict[str, str]]:
