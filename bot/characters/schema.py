@@ -1,7 +1,8 @@
 """Card JSON of any generation (V1, V2, V3, legacy gradio) made into one normalised V2/V3 object.
 
-Knows JSON shapes, not files. Follows SillyTavern's import normalisation (spec §4.4) and
-keeps every field it does not understand exactly as it came, at the level it came.
+Knows JSON shapes, not files. Follows SillyTavern's import normalisation (`data.*` wins over
+the V1 mirrors at the top level) and keeps every field it does not understand exactly as it
+came, at the level it came.
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ def _unwrap(doc: JsonObject, warnings: list[str]) -> tuple[str, str, JsonObject]
 
 
 def _v3_version(value: JsonValue, warnings: list[str]) -> str:
-    """The spec version as text; a newer one than we know imports with a warning (spec §4.3)."""
+    """The spec version as text; a newer one than we know imports with a warning (V3 spec)."""
     if value is None:
         return "3.0"
     text = value if isinstance(value, str) else None
@@ -175,7 +176,7 @@ def _nickname(inner: JsonObject) -> str | None:
 
 
 def _text(inner: JsonObject, field: str) -> str:
-    """A text field; missing or null is "" (spec §4.1), any other type is the card's fault."""
+    """A text field; missing or null is "" (the V1 spec), any other type is the card's fault."""
     value = inner.get(field)
     if value is None:
         return ""

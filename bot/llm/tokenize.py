@@ -84,7 +84,8 @@ def _length_field(answer: object) -> int | None:
 ROUTES = (
     # llama.cpp's llama-server: POST /tokenize {"content"} -> {"tokens": [ids]} (server README).
     _Route("llama.cpp", "tokenize", "content", _token_list_length, at_root=True),
-    # text-generation-webui: POST /v1/internal/token-count {"text"} -> {"length": n} (spec §5.6).
+    # text-generation-webui: POST /v1/internal/token-count {"text"} -> {"length": n}
+    # (oobabooga/text-generation-webui modules/api).
     _Route("text-generation-webui", "internal/token-count", "text", _length_field),
 )
 

@@ -1,4 +1,4 @@
-"""The pieces of a chat prompt, in the order of spec/character-cards.md §4.7, before fitting.
+"""The pieces of a chat prompt, in the order of docs/prompt.md §1, before fitting.
 
 Main prompt (the channel's, or the card's `system_prompt` with `{{original}}`), persona,
 description, personality, scenario, example dialogues, `[Start a new Chat]`, the history,

@@ -1,6 +1,6 @@
 """Fitting a chat prompt into the model's context window, given each message's token cost.
 
-Follows spec/text-completion-and-budget.md §6.1 and §6.3. Counting tokens is the caller's
+The order of priority is in docs/prompt.md §4. Counting tokens is the caller's
 business (a tokenizer, or `estimate_tokens`); this module only adds and drops whole messages.
 """
 
@@ -99,7 +99,7 @@ def estimate_tokens(text: str) -> int:
 
 
 def fit(parts: PromptParts, *, context_size: int, max_tokens: int) -> FittedPrompt:
-    """Keep what fits in `context_size`, leaving `max_tokens` for the reply, in §6.3's order.
+    """Keep what fits in `context_size`, leaving `max_tokens` for the reply.
 
     Mandatory first: `before`, `after` and the chat header, then the new message; if they
     do not fit, PromptTooLarge says by how much. The chat header counts as mandatory since

@@ -1,6 +1,6 @@
 """A card's example dialogue (`mes_example`) split into blocks of example messages.
 
-Follows spec/character-cards.md §4.8; the text arrives macro-substituted, and fitting the
+The rules are in docs/prompt.md §3; the text arrives macro-substituted, and fitting the
 blocks into the context is budget.py's business.
 """
 

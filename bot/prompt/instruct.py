@@ -1,6 +1,6 @@
 """Text-completion prompts: chat messages rendered through an instruct template (ChatML, Llama 3 …).
 
-Pure string work after spec/text-completion-and-budget.md §5; knows no endpoint or tokenizer.
+Pure string work, summed up in docs/prompt.md §6; knows no endpoint or tokenizer.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from bot.prompt.examples import EXAMPLE_ASSISTANT, EXAMPLE_USER
 
 
 class NamesBehavior(enum.StrEnum):
-    """When a speaker's `Name: ` goes in front of a message (§5.1)."""
+    """When a speaker's `Name: ` goes in front of a message."""
 
     NONE = "none"
     FORCE = "force"  # only in group chats, and never for the user
@@ -30,9 +30,9 @@ class _Position(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class InstructTemplate:
-    """The §5.1 fields that shape a prompt; an empty sequence means "not set".
+    """The fields of a SillyTavern instruct preset that shape a prompt; "" means "not set".
 
-    `instruct=False` is the non-instruct layout of §5.4 ("Name: text" lines): every
+    `instruct=False` is the plain transcript layout ("Name: text" lines): every
     sequence is then ignored.
     """
 
@@ -68,12 +68,13 @@ class RenderedPrompt:
     stop: tuple[str, ...]
 
 
-# Laid out like the spec's §5.2 table: one role's prefix and suffix per line. Beginning-of-sequence
+# One role's prefix and suffix per line; the first five are SillyTavern's presets, checked
+# against its output (vectors I1-I4 in tests/prompt/test_instruct.py). Beginning-of-sequence
 # tokens (<|begin_of_text|>, <bos>, <s>) are left out on purpose: the server adds BOS when it
 # tokenizes a completion prompt, and a second one degrades the output.
 # fmt: off
 TEMPLATES: Mapping[str, InstructTemplate] = MappingProxyType({
-    # ChatML (Qwen, Yi, many fine-tunes): spec §5.2, vector I1.
+    # ChatML (Qwen, Yi, many fine-tunes); vector I1.
     "chatml": InstructTemplate(
         label="ChatML", stop_sequence="<|im_end|>", wrap=True,
         input_sequence="<|im_start|>user", input_suffix="<|im_end|>\n",
@@ -81,7 +82,7 @@ TEMPLATES: Mapping[str, InstructTemplate] = MappingProxyType({
         system_sequence="<|im_start|>system", system_suffix="<|im_end|>\n",
         story_string_prefix="<|im_start|>system", story_string_suffix="<|im_end|>\n",
     ),
-    # Llama 3 Instruct: Meta's published chat format (header ids, <|eot_id|>); §5.2, vector I2.
+    # Llama 3 Instruct: Meta's published chat format (header ids, <|eot_id|>); vector I2.
     "llama3": InstructTemplate(
         label="Llama 3 Instruct", stop_sequence="<|eot_id|>",
         input_sequence="<|start_header_id|>user<|end_header_id|>\n\n", input_suffix="<|eot_id|>",
@@ -92,7 +93,7 @@ TEMPLATES: Mapping[str, InstructTemplate] = MappingProxyType({
         story_string_prefix="<|start_header_id|>system<|end_header_id|>\n\n",
         story_string_suffix="<|eot_id|>",
     ),
-    # Mistral V7 (Mistral Small 3, Large 2411): [SYSTEM_PROMPT] and [INST] blocks; §5.2, I3.
+    # Mistral V7 (Mistral Small 3, Large 2411): [SYSTEM_PROMPT] and [INST] blocks; vector I3.
     "mistral": InstructTemplate(
         label="Mistral V7", stop_sequence="</s>",
         input_sequence="[INST] ", input_suffix="[/INST]",
@@ -101,7 +102,7 @@ TEMPLATES: Mapping[str, InstructTemplate] = MappingProxyType({
         story_string_prefix="[SYSTEM_PROMPT] ", story_string_suffix="[/SYSTEM_PROMPT]",
     ),
     # Mistral V2 & V3 (7B v0.2/v0.3, Mixtral): no system role, so the story string is an
-    # [INST] turn the model "acknowledges", and the history must open with a user turn; §5.2.
+    # [INST] turn the model "acknowledges", and the history must open with a user turn.
     "mistral-v3": InstructTemplate(
         label="Mistral V2 & V3", system_same_as_user=True,
         input_sequence="[INST] ",
@@ -110,7 +111,7 @@ TEMPLATES: Mapping[str, InstructTemplate] = MappingProxyType({
         user_alignment_message="Let's get started. Please respond based on the information "
         "and instructions provided above.",
     ),
-    # Alpaca (Stanford Alpaca's "### Instruction:" / "### Response:" layout); §5.2, vector I4.
+    # Alpaca (Stanford Alpaca's "### Instruction:" / "### Response:" layout); vector I4.
     "alpaca": InstructTemplate(
         label="Alpaca", wrap=True,
         input_sequence="### Instruction:", input_suffix="\n\n",
@@ -137,7 +138,7 @@ TEMPLATES: Mapping[str, InstructTemplate] = MappingProxyType({
         system_sequence="<|system|>\n", system_suffix="<|end|>\n",
         story_string_prefix="<|system|>\n", story_string_suffix="<|end|>\n",
     ),
-    # No template: base models continue a plain "Name: text" transcript; §5.4.
+    # No template: base models continue a plain "Name: text" transcript.
     "raw": InstructTemplate(label="No template (raw)", instruct=False),
 })
 # fmt: on
@@ -184,7 +185,7 @@ def generation_prefix(
 def stop_strings(
     template: InstructTemplate, *, char_name: str = "Assistant", user_name: str = "User"
 ) -> tuple[str, ...]:
-    """The stop strings of §5.3: stop_sequence and (optionally) the role sequences.
+    """The stop strings: stop_sequence and (optionally) the role sequences.
 
     Each is split into lines; repeated, empty and whitespace-only lines are dropped, and
     with `wrap` every stop gets a leading "\\n", because that is how the sequences follow
@@ -236,7 +237,7 @@ def _macros(text: str, char_name: str, user_name: str, speaker: str) -> str:
 
 
 class _Renderer:
-    """One prompt's worth of §5.3 for an instruct template (names, macros, positions)."""
+    """Formats one prompt with an instruct template: names, macros, first and last positions."""
 
     def __init__(
         self, template: InstructTemplate, *, char_name: str, user_name: str, group: bool
@@ -334,7 +335,7 @@ class _Renderer:
 def _render_plain(
     story: str, history: Sequence[ChatMessage], *, char_name: str, user_name: str
 ) -> RenderedPrompt:
-    """§5.4: the story, then "Name: text" lines, then "\\n{char}:"; stop before a user speaks."""
+    """No template: the story, "Name: text" lines, then "\\n{char}:"; stop where a user speaks."""
     parts = [story if not story or story.endswith("\n") else story + "\n"]
     users = [user_name]
     for message in history:

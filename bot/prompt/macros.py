@@ -1,6 +1,7 @@
 """Macro substitution (`{{char}}`, `{{user}}`, dates, dice…) in card text and prompts.
 
-Follows spec/character-cards.md §4.6; knows the names and the clock it is given, nothing else.
+The macros and their order are in docs/prompt.md §2; knows the names and the clock it is
+given, nothing else.
 """
 
 from __future__ import annotations
@@ -107,7 +108,7 @@ class _Parking:
 
 
 def substitute(text: str, ctx: MacroContext, *, original: str | None = None) -> str:
-    """`text` with its macros replaced, case-insensitively, in §4.6's order, and `\\r` removed.
+    """`text` with its macros replaced, case-insensitively, step by step, and `\\r` removed.
 
     Unknown `{{…}}` macros are left as written, so an author sees what we did not understand.
     No substituted value is ever scanned for macros again: a persona or a model may be named
@@ -146,7 +147,7 @@ def _layout(text: str) -> str:
 
 
 def _original(text: str, original: str | None, parking: _Parking) -> str:
-    """Only the first `{{original}}` gets the text: a second copy of a prompt helps no one."""
+    """Step 3: only the first `{{original}}` gets the text; a second copy helps no one."""
     left = [original or ""]
 
     def first_only(_: re.Match[str]) -> str:
@@ -156,7 +157,7 @@ def _original(text: str, original: str | None, parking: _Parking) -> str:
 
 
 def _name(macro: str, ctx: MacroContext) -> str:
-    """Step 3: who is talking; `{{group}}` is the character alone in a 1:1 chat."""
+    """Step 4: who is talking; `{{group}}` is the character alone in a 1:1 chat."""
     match macro.lower():
         case "user":
             return ctx.user
@@ -169,7 +170,7 @@ def _name(macro: str, ctx: MacroContext) -> str:
 
 
 def _clock(macro: str, now: datetime) -> str:
-    """Step 4, time: English names whatever the host's locale (strftime's %B is not)."""
+    """Step 5, time: English names whatever the host's locale (strftime's %B is not)."""
     match macro.lower():
         case "date":
             return f"{_MONTHS[now.month - 1]} {now.day}, {now.year}"
@@ -184,7 +185,7 @@ def _clock(macro: str, now: datetime) -> str:
 
 
 def _chance(text: str, ctx: MacroContext, parking: _Parking) -> str:
-    """Step 4, chance: `{{random}}`, `{{pick}}`, `{{roll}}`; seeded, so tests can pin them."""
+    """Step 6, chance: `{{random}}`, `{{pick}}`, `{{roll}}`; seeded, so tests can pin them."""
     draws = random.Random(ctx.seed)  # noqa: S311 - flavour text, not security
     text = _RANDOM.sub(lambda m: parking.park_text(draws.choice(_options(m.group(1)))), text)
     ordinals = itertools.count()

@@ -1,6 +1,7 @@
 """Prompt post-processing: reshape chat messages into the role order an endpoint accepts.
 
-Pure list work after spec/prompt-postprocessing.md §1; knows no endpoint, only the modes.
+Pure list work; the modes are in docs/prompt.md §5, and the reference's vectors (V…, W…) in
+tests/prompt/test_postprocess.py. Knows no endpoint, only the modes.
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ from dataclasses import dataclass
 from bot.core.domain import ChatMessage, ContentPart, JsonValue, MediaPart, Role
 
 SEPARATOR = "\n\n"  # the only separator post-processing ever uses; neither side is trimmed
-DEFAULT_PLACEHOLDER = "[Start a new chat]"  # ST's config.yaml `promptPlaceholder` (Appendix A)
+DEFAULT_PLACEHOLDER = "[Start a new chat]"  # SillyTavern's config.yaml `promptPlaceholder`
 
 _EXAMPLE_USER = "example_user"
 _EXAMPLE_ASSISTANT = "example_assistant"
 
 
 class PostProcessMode(enum.StrEnum):
-    """How strictly roles are reshaped (§1.1), from least to most restrictive.
+    """How strictly roles are reshaped, from least to most restrictive.
 
     The `*_tools` variants differ from their base mode only in keeping `tool` messages,
     `tool_calls` and `tool_call_id`; the base modes turn tool results into user turns.
@@ -43,7 +44,7 @@ class PostProcessMode(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class _Rules:
-    """One row of the §1.2 table."""
+    """What a mode does beyond merging same-role neighbours (docs/prompt.md §5)."""
 
     strict: bool = False
     placeholders: bool = False
@@ -122,7 +123,7 @@ def postprocess(
     char_name: str | None = None,
     group_names: Sequence[str] = (),
 ) -> tuple[ChatMessage, ...]:
-    """Reshape `messages` as `mode` says (§1.3); `none` returns them unchanged, names included.
+    """Reshape `messages` as `mode` says; `none` returns them unchanged, names included.
 
     Every other mode folds `name` into the content and drops it. A message's `parts`, when
     it has any, are its content (its `content` is not read); a result message holding media
@@ -131,7 +132,7 @@ def postprocess(
 
     Where we differ from the reference, on purpose:
     * A message with no content, no media and no tool call is dropped rather than kept as an
-      entry of its own (§1.4 quirk 1): it would break the role shape a mode promises (two
+      entry of its own: it would break the role shape a mode promises (two
       user turns in a row) or open the next turn with a stray separator. An assistant turn
       that only called tools stays, as an empty assistant message, as in the reference (V9).
     * A merged assistant message keeps the tool calls of every message merged into it; the
@@ -197,7 +198,7 @@ def _with_prefix(pieces: tuple[ContentPart, ...], who: str) -> tuple[ContentPart
 
 
 def _normalise(message: ChatMessage, names: _Names, rules: _Rules) -> _Turn | None:
-    """Phase A of §1.3: speaker names into the text, tool messages settled; None: drop it.
+    """Phase A: speaker names into the text, tool messages settled; None: drop it.
 
     The frontend marks example dialogue as system messages named example_user/_assistant;
     those get the persona's or the character's name. Any other name on a system message is

@@ -1,6 +1,6 @@
 """A model's reasoning kept apart from its answer: a streaming `<think>` splitter, and its display.
 
-Pure text: knows nothing of endpoints, wire fields or platforms (spec/endpoints.md §3.5).
+Pure text: knows nothing of endpoints, wire fields or platforms.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ __all__ = [
     "OPEN_TAGS",
     "REASONING_MAX_CHARS",
     "THINKING_LINE",
-    "ReasoningDisplay",
     "ReasoningPresenter",
     "Split",
     "ThinkSplitter",
@@ -55,11 +54,11 @@ class _State(enum.Enum):
 class ThinkSplitter:
     """Separates a leading `<think>…</think>` block from the answer while the reply streams.
 
-    Semantics are those of spec §3.5 (vectors R1-R4): only a block at the very start
-    counts (leading whitespace allowed); a tag later in the answer is answer text. The
-    reasoning is trimmed at both ends and the answer's leading whitespace after a block
-    is dropped; the answer's trailing whitespace is kept, because holding it back would
-    stall the stream. Without a block the content passes through unchanged.
+    SillyTavern's parse of a finished reply, done while it streams: only a block at the
+    very start counts (leading whitespace allowed); a tag later in the answer is answer
+    text. The reasoning is trimmed at both ends and the answer's leading whitespace after
+    a block is dropped; the answer's trailing whitespace is kept, because holding it back
+    would stall the stream. Without a block the content passes through unchanged.
 
     Holding back: at the start only leading whitespace and a possible opening-tag prefix
     (at most 10 characters) wait for a decision; "Hello <" is answer at once. Inside the
@@ -72,7 +71,7 @@ class ThinkSplitter:
     `</think>` ends it. Only the caller knows this; without the flag an end-only
     `</think>` cannot be told from answer text until it arrives, and recognising it then
     would mean holding the whole answer back or taking back text already shown. A
-    reply that never closes the block is, like R4, all reasoning.
+    reply that never closes the block is all reasoning.
     """
 
     __slots__ = ("_answer_started", "_close", "_held", "_implicit", "_lead", "_pending", "_state")

@@ -1,4 +1,4 @@
-"""The SSE decoder: the spec's framing vectors, splits at every byte, and re-chunking properties."""
+"""The SSE decoder: framing vectors, splits at every byte, and re-chunking properties."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from bot.core.errors import EndpointStreamError
 from bot.llm import sse
 from bot.llm.sse import SSEDecoder, SSEEvent
 
-# endpoints.md §3.2: input chunks -> events (type, data).
+# Framing vectors: input chunks -> events (type, data).
 VECTORS: dict[str, tuple[list[bytes], list[tuple[str, str]]]] = {
     "S1": ([b'data: {"a":1}\n\ndata: [DONE]\n\n'], [("message", '{"a":1}'), ("message", "[DONE]")]),
     "S2": ([b'data:{"a":1}\n\n'], [("message", '{"a":1}')]),
@@ -66,7 +66,7 @@ def rechunk(data: bytes, cuts: list[int]) -> list[bytes]:
 def test_framing_vectors_give_the_spec_events(
     chunks: list[bytes], expected: list[tuple[str, str]]
 ) -> None:
-    """Each vector S1 to S11 of endpoints.md §3.2 decodes to exactly its events."""
+    """Each vector S1 to S11 decodes to exactly its events."""
     assert [tuple(event) for event in decode(chunks)] == expected
 
 

@@ -1,4 +1,5 @@
-"""The fixed parts of a prompt in §4.7's order, and stored messages as the model reads them."""
+"""The fixed parts of a prompt in order (docs/prompt.md §1), and stored messages as the model
+reads them."""
 
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ def stored(
 
 
 def test_spec_worked_example_parts() -> None:
-    """§4.9's card gives its main prompt, fields, example, chat header and instructions."""
+    """The worked card gives its main prompt, fields, example, chat header and instructions."""
     parts = draft(scene())
     assert parts.before == (
         system("Write Alice's next reply in a fictional chat between Alice and Bob."),

@@ -1,4 +1,4 @@
-"""Token budgeting: the spec's §6.1 worked example, the edges of fitting, and properties."""
+"""Token budgeting: the reference's worked example, the edges of fitting, and properties."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def contents(fitted: FittedPrompt) -> list[str]:
     return [message.content for message in fitted.messages]
 
 
-# §6.1's worked example: context 4096, response 300.
+# The reference's worked example (SillyTavern's trimming): context 4096, response 300.
 MAIN, DESC, PERS, SCEN = c("main", 25), c("desc", 120), c("pers", 10), c("scen", 15)
 PHI = c("PHI", 12)
 BLOCK_A = [c("exA1", 20), c("exA2", 25)]
@@ -76,7 +76,7 @@ WORKED = parts(HISTORY, before=[MAIN, DESC, PERS, SCEN], after=[PHI], blocks=[BL
 
 
 def test_worked_example_final_order() -> None:
-    """§6.1: m3 stops the history, block B stops the examples, in the spec's final order."""
+    """m3 stops the history, block B stops the examples, in the reference's final order."""
     fitted = fit(WORKED, context_size=4096, max_tokens=300)
     assert contents(fitted) == [
         "main",
@@ -95,7 +95,7 @@ def test_worked_example_final_order() -> None:
 
 
 def test_worked_example_counts() -> None:
-    """§6.1: three history messages and one block kept, 1049 tokens of budget left."""
+    """Three history messages and one block kept, 1049 tokens of budget left."""
     fitted = fit(WORKED, context_size=4096, max_tokens=300)
     assert (fitted.history_kept, fitted.examples_kept) == (3, 1)
     assert fitted.room_left == 1049

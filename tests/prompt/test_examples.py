@@ -1,4 +1,4 @@
-"""Example dialogue parsing: the spec's vectors E1-E5 (user Bob, char Alice) and its edges."""
+"""Example dialogue parsing: the reference's vectors E1-E5 (user Bob, char Alice) and its edges."""
 
 from __future__ import annotations
 

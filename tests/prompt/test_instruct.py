@@ -1,4 +1,4 @@
-"""Instruct templates: the spec's vectors I1-I4, our own for Gemma, Phi and raw, and properties."""
+"""Instruct templates: reference vectors I1-I4, our own for Gemma, Phi and raw, and properties."""
 
 from __future__ import annotations
 

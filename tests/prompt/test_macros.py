@@ -1,4 +1,5 @@
-"""Macro substitution: §4.6's macros and order, no re-scanning of values, seeded chance."""
+"""Macro substitution: the macros and order of docs/prompt.md §2, no re-scanning of values,
+seeded chance."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Prompt post-processing: the spec's §1.6 vectors, each mode's invariants, the retry chain."""
+"""Prompt post-processing: the reference's vectors, each mode's invariants, the retry chain."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ _MEDIA_KINDS = ("image_url", "video_url", "audio_url")
 
 
 def from_json(item: dict[str, Any]) -> ChatMessage:
-    """A spec message as a ChatMessage: `null` content is "" (as in phase A), a part list parts."""
+    """A vector message as a ChatMessage: `null` content is "" (as in phase A), a list is parts."""
     content = item.get("content") or ""
     parts: tuple[ContentPart, ...] = ()
     if isinstance(content, list):
@@ -53,7 +53,7 @@ def _part_from_json(part: dict[str, Any]) -> ContentPart:
 
 
 def to_json(message: ChatMessage) -> dict[str, Any]:
-    """The spec's JSON for a message: parts as a content list, unset fields left out."""
+    """The vectors' JSON for a message: parts as a content list, unset fields left out."""
     item: dict[str, Any] = {"role": message.role.value, "content": message.content}
     if message.parts:
         item["content"] = [_part_to_json(part) for part in message.parts]
@@ -94,7 +94,7 @@ def a(content: str, name: str | None = None) -> ChatMessage:
 IMAGE = MediaPart("data:image/png;base64,AAA")
 CALL = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
 
-# The names of §1.6: char Alice, user Bob, no group unless a vector says otherwise.
+# The vectors' names: char Alice, user Bob, no group unless a vector says otherwise.
 BOB_ALICE: dict[str, Any] = {"user_name": "Bob", "char_name": "Alice"}
 NO_NAMES: dict[str, Any] = {}
 GROUP: dict[str, Any] = {**BOB_ALICE, "group_names": ("Alice", "Carol")}
@@ -113,7 +113,7 @@ V10_IN = r"""[
     {"role":"assistant","content":"It is sunny."}
 ]"""
 
-# Every §1.6 vector our types can express, as the spec's JSON; the four where we differ on
+# Every reference vector our types can express, as JSON; the four where we differ on
 # purpose (V12, W1, W7: empty messages; W2: tool calls kept) have tests of their own below.
 VECTORS = [
     pytest.param(
@@ -509,7 +509,7 @@ VECTORS = [
 
 @pytest.mark.parametrize(("mode", "given_", "expected", "names"), VECTORS)
 def test_vector(mode: PostProcessMode, given_: str, expected: str, names: dict[str, Any]) -> None:
-    """Each §1.6 vector gives the reference's output, content field included."""
+    """Each reference vector gives the reference's output, content field included."""
     result = postprocess(messages(given_), mode, **names)
     assert [to_json(m) for m in result] == json.loads(expected)
     assert result == messages(expected)

@@ -1,7 +1,7 @@
-"""The worked example of spec/character-cards.md §4.9, shared by the tests that check it at
+"""A card taken through SillyTavern's prompt assembly, shared by the tests that check it at
 each layer: the assembler, the service's turn, and the console end to end.
 
-Alice is the character, Bob the user; `SPEC_ASSEMBLED` is the list the spec prints for the
+Alice is the character, Bob the user; `SPEC_ASSEMBLED` is the list SillyTavern sends for the
 first user message "Hey Alice" with post-processing None, and `MERGED_SYSTEM` the system
 message the merging modes make of its head.
 """

@@ -1,4 +1,4 @@
-"""Reasoning apart from the answer: spec vectors R1-R4 streamed at every split, and display."""
+"""Reasoning apart from the answer: reference vectors R1-R4 streamed at every split, and display."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def stream(pieces: Iterable[str], *, expect_open_think: bool = False) -> Split:
 
 @pytest.mark.parametrize(("text", "answer", "reasoning"), VECTORS)
 def test_vector_fed_whole(text: str, answer: str, reasoning: str) -> None:
-    """A reply fed in one delta splits as the spec's vector says."""
+    """A reply fed in one delta splits as its vector says."""
     assert stream([text]) == Split(answer, reasoning)
 
 
@@ -173,7 +173,7 @@ PIECES += ["<", ">", "/", "th", "ink", "a", "b c", " ", "\n", "\t", "é", "😀"
 
 
 def oracle(text: str) -> Split:
-    """The spec's final parse (§3.5), with the answer's trailing whitespace kept."""
+    """The reference's parse of a finished reply, with the answer's trailing whitespace kept."""
     for tag in TAGS:
         match = re.match(rf"\s*<{tag}>(.*?)</{tag}>", text, re.DOTALL)
         if match:
@@ -189,7 +189,7 @@ def oracle(text: str) -> Split:
     cuts=st.lists(st.integers(min_value=0, max_value=200), max_size=6),
 )
 def test_any_split_agrees_with_the_whole_reply_parse(pieces: list[str], cuts: list[int]) -> None:
-    """However a reply is cut into deltas, the result is the spec's parse of the whole."""
+    """However a reply is cut into deltas, the result is the reference's parse of the whole."""
     text = "".join(pieces)
     bounds = sorted({0, len(text), *(min(cut, len(text)) for cut in cuts)})
     deltas = [text[start:end] for start, end in itertools.pairwise(bounds)]
