@@ -353,6 +353,8 @@ class Actor:
 
 @dataclass(frozen=True, slots=True)
 class CommandCall:
+    """A command as an adapter parsed it: its name and options, where, and who runs it."""
+
     name: str
     options: Mapping[str, str]
     channel: ChannelKey

@@ -1,22 +1,31 @@
 """The error tree every layer raises into, and the words a user sees for each error.
 
 BotError
-├── ConfigError
+├── ConfigError                   (the settings cannot start the bot)
 ├── UsageError                    (a command was given bad input; the text says what to fix)
+│   ├── CardError                 (a card file cannot be read; bot/characters/errors.py)
+│   └── PromptTooLarge            (needed, room: the prompt cannot fit; bot/prompt/budget.py)
 ├── PermissionDenied              (the caller lacks the right for a command)
 ├── ChannelBusy                   (the channel's queue is full)
 ├── SecretsUnavailable            (no ENCRYPTION_KEYS: a chat-entered key cannot be stored)
-├── EndpointError                 (network, timeout, status, bad stream)
+├── StorageError                  (the database failed; SQLAlchemy's error is its cause)
+├── EndpointNotAllowed            (the endpoint guard said no)
+├── EndpointError                 (network, timeout, status, bad stream; hint)
 │   ├── EndpointUnreachable
 │   ├── EndpointTimeout           (phase: connect, first_token, idle, total)
 │   ├── EndpointRejected          (status_code, provider message)
 │   │   ├── EndpointRateLimited   (retry_after)
 │   │   ├── MaxTokensFieldRejected (use_field: the other max-tokens name to retry with)
-│   │   └── RoleOrderRejected     (the endpoint wants alternating roles, system first)
+│   │   ├── RoleOrderRejected     (the endpoint wants alternating roles, system first)
+│   │   └── ImagesRejected        (the model reads no images; retried without them)
 │   └── EndpointStreamError       (garbage, an error inside a 200 stream, a cut stream)
-├── EndpointNotAllowed            (the endpoint guard said no)
-├── StorageError
 └── DeliveryError                 (platform send/edit failed; retry_after)
+
+Exceptions that never leave their module, and so are not BotErrors: `_NoCount`
+(bot/llm/tokenize.py, a failed count that falls back to the estimate), `_Gone`
+(bot/platforms/discord/replier.py and telegram/replier.py, a message deleted under us),
+`FileProblem` (bot/platforms/console/files.py, shown as the console's answer) and
+`_Refused`, a ValueError (bot/service/commands/extras.py, one broken /extras rule).
 
 Adapters translate their libraries' exceptions into these at their edge; nothing
 above them ever sees an httpx or SQLAlchemy exception. Messages never carry a
@@ -33,31 +42,31 @@ class BotError(Exception):
 
 
 class ConfigError(BotError):
-    pass
+    """The settings cannot start the bot; the text says which setting to fix and how."""
 
 
 class UsageError(BotError):
-    pass
+    """A command was given bad input; its text, shown as it is, says what to fix."""
 
 
 class PermissionDenied(BotError):
-    pass
+    """The caller lacks the right a command needs."""
 
 
 class ChannelBusy(BotError):
-    pass
+    """The channel's queue of turns is full."""
 
 
 class SecretsUnavailable(BotError):
-    pass
+    """No ENCRYPTION_KEYS are set, so a key typed in a chat cannot be stored."""
 
 
 class StorageError(BotError):
-    pass
+    """The database failed; the library's exception is its cause, never its text."""
 
 
 class EndpointNotAllowed(BotError):
-    pass
+    """The endpoint guard refused where a chat-set endpoint would connect (an address, a socket)."""
 
 
 class EndpointError(BotError):
@@ -69,16 +78,20 @@ class EndpointError(BotError):
 
 
 class EndpointUnreachable(EndpointError):
-    pass
+    """No connection was made: an invalid base URL, TLS, nothing listening, an unknown host."""
 
 
 class EndpointTimeout(EndpointError):
+    """A deadline passed; `phase` says which (connect, first_token, idle or total)."""
+
     def __init__(self, message: str, *, phase: str, hint: str = "") -> None:
         super().__init__(message, hint=hint)
         self.phase = phase
 
 
 class EndpointRejected(EndpointError):
+    """The endpoint answered with a refusal: an HTTP status, or an error where a reply was due."""
+
     def __init__(
         self,
         message: str,
@@ -93,6 +106,8 @@ class EndpointRejected(EndpointError):
 
 
 class EndpointRateLimited(EndpointRejected):
+    """Too many requests; `retry_after` is the wait the endpoint asked for, when it said."""
+
     def __init__(
         self,
         message: str,
@@ -127,7 +142,7 @@ class ImagesRejected(EndpointRejected):
 
 
 class EndpointStreamError(EndpointError):
-    pass
+    """The reply stream was garbage, carried an error inside a 200, or was cut short."""
 
 
 class DeliveryError(BotError):

@@ -19,6 +19,8 @@ SEARCH_DEPTH = 500
 
 
 class UserMessageStore(Transactions):
+    """The part of `SqlStore` that follows a member's edits and deletions into the history."""
+
     async def edit_user_message(
         self, channel: ChannelKey, platform_message_id: str, content: str
     ) -> bool:
