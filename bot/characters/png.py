@@ -189,11 +189,6 @@ def read_text_chunks(png: bytes) -> dict[str, str]:
     return texts
 
 
-def without_card_chunks(png: bytes) -> bytes:
-    """The image with every `chara` and `ccv3` text chunk removed, all else byte for byte."""
-    return find_card_chunks(png).image
-
-
 def write_card_chunks(png: bytes, *, chara: str, ccv3: str) -> bytes:
     """The image carrying exactly one `chara` and one `ccv3` chunk, just before IEND.
 

@@ -5,13 +5,10 @@ Knows nothing of JSON, OpenAI or HTTP; lines end only at CR, LF or CRLF, never a
 
 from __future__ import annotations
 
-import logging
 import re
 from typing import NamedTuple
 
 from bot.core.errors import EndpointStreamError
-
-_log = logging.getLogger(__name__)
 
 MAX_LINE_BYTES = 16 * 1024 * 1024
 """A line longer than this is refused: a server that never ends a line must not eat our memory."""

@@ -7,7 +7,6 @@ Refusals (error bodies, statuses, backend quirks) are read in refusals.py.
 from __future__ import annotations
 
 import json
-import logging
 from typing import Any
 
 from bot.core.domain import (
@@ -25,8 +24,6 @@ from bot.core.errors import (
 from bot.core.untrusted import safe_to_show
 from bot.llm.quirks import MAX_TOKENS, empty_stream_error
 from bot.llm.refusals import NOT_JSON_HINT, in_band_error, ok_body_error
-
-_log = logging.getLogger(__name__)
 
 DONE = "[DONE]"
 """The data of the event that ends an OpenAI stream."""

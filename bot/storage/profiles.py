@@ -6,8 +6,6 @@ key is encrypted bound to that (scope, name), so copying one re-encrypts it.
 
 from __future__ import annotations
 
-import logging
-
 from sqlalchemy import func, select
 
 from bot.core.domain import ChannelKey, ProfileSummary, Secret
@@ -17,10 +15,10 @@ from bot.storage.secrets import NO_ENCRYPTION_KEYS, connection_binding
 from bot.storage.tables import ChannelRow, ConnectionRow
 from bot.storage.transactions import Transactions, lock_settings, translating
 
-_log = logging.getLogger(__name__)
-
 
 class SqlProfiles(Transactions):
+    """Implements the `Profiles` port: named connections a server or chat saves and switches to."""
+
     async def save_profile(
         self,
         scope: str,
