@@ -30,8 +30,9 @@ _log = logging.getLogger(__name__)
 
 PLACEHOLDER = "…"
 MAX_FINAL_FAILURES = 3
-MAX_FINAL_RATE_LIMITS = 5  # each waits its retry_after first
-"""Failed attempts at the final text (or the placeholder) before the stream gives up."""
+"""Failed attempts at the final text (rate-limited ones at the placeholder) before giving up."""
+MAX_FINAL_RATE_LIMITS = 5
+"""Rate-limited attempts at the final text before it gives up; each waits its retry_after."""
 ABORT_SECONDS = 10.0
 """How long a stream whose body failed keeps trying to deliver the text so far."""
 

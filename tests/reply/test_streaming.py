@@ -13,13 +13,8 @@ from hypothesis import strategies as st
 
 from bot.core.domain import ChannelKey, PlatformLimits, count_utf16_units
 from bot.core.errors import DeliveryError
-from bot.reply.streaming import (
-    MAX_FINAL_RATE_LIMITS,
-    ChannelBudget,
-    Pacing,
-    ReplyStream,
-    TokenBucket,
-)
+from bot.reply.pacing import ChannelBudget, Pacing, TokenBucket
+from bot.reply.streaming import MAX_FINAL_RATE_LIMITS, ReplyStream
 from bot.reply.text import FENCE_CLOSE, open_fence_at_end
 from tests.fakes.clock import FakeClock
 from tests.fakes.recording_replier import Call, RecordingReplier

@@ -7,7 +7,8 @@ import itertools
 from collections.abc import Coroutine
 
 from bot.core.domain import ChannelKey, MessageRef, PlatformLimits
-from bot.reply.streaming import Pacing, ReplyStream
+from bot.reply.pacing import Pacing
+from bot.reply.streaming import ReplyStream
 from tests.fakes.clock import FakeClock
 from tests.fakes.recording_replier import RecordingReplier
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 
 from bot.core.domain import ChannelKey, MessageRef, PlatformLimits
-from bot.reply.streaming import NOTE_SEPARATOR, Pacing, ReplyStream
+from bot.reply.layout import NOTE_SEPARATOR
+from bot.reply.pacing import Pacing
+from bot.reply.streaming import ReplyStream
 from tests.fakes.clock import FakeClock
 from tests.fakes.recording_replier import RecordingReplier
 
