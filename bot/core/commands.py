@@ -42,13 +42,23 @@ class OptionSpec:
 
 @dataclass(frozen=True, slots=True)
 class CommandSpec:
+    """One command as every platform offers it: what it is called, takes and needs."""
+
     name: str
     description: str
     permission: Permission
     options: tuple[OptionSpec, ...] = ()
+    streams: bool = False
+    """Its answer is a reply streamed into the chat (platforms call `rewrite`), not a
+    one-off result (`run_command`)."""
 
     def option(self, name: str) -> OptionSpec | None:
         return next((o for o in self.options if o.name == name), None)
+
+    @property
+    def takes_file(self) -> bool:
+        """Whether a file sent with the command belongs to it (platforms attach it)."""
+        return any(o.kind is OptionKind.ATTACHMENT for o in self.options)
 
     @property
     def usage(self) -> str:
@@ -207,13 +217,16 @@ CATALOGUE: tuple[CommandSpec, ...] = (
     ),
     CommandSpec(
         "regenerate", "Write my last reply again; the old one stays as a swipe.",
-        Permission.EVERYONE,
+        Permission.EVERYONE, streams=True,
     ),
     CommandSpec(
         "swipe", "Show another kept version of my last reply.", Permission.EVERYONE,
         (OptionSpec("direction", "next or previous", choices=("next", "previous")),),
     ),
-    CommandSpec("continue", "Carry on my last reply where it stopped.", Permission.EVERYONE),
+    CommandSpec(
+        "continue", "Carry on my last reply where it stopped.", Permission.EVERYONE,
+        streams=True,
+    ),
     CommandSpec("stop", "Stop the reply being written.", Permission.EVERYONE),
     CommandSpec("help", "List the commands.", Permission.EVERYONE),
 )  # fmt: skip
@@ -223,6 +236,18 @@ _BY_NAME: Mapping[str, CommandSpec] = {spec.name: spec for spec in CATALOGUE}
 
 def find_command(name: str) -> CommandSpec | None:
     return _BY_NAME.get(name.lower())
+
+
+def streams(name: str) -> bool:
+    """Whether the command named so answers with a streamed reply; False if unknown."""
+    spec = find_command(name)
+    return spec is not None and spec.streams
+
+
+def takes_file(name: str) -> bool:
+    """Whether the command named so takes a file; False if unknown."""
+    spec = find_command(name)
+    return spec is not None and spec.takes_file
 
 
 def check_call(call: CommandCall) -> CommandSpec:

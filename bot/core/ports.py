@@ -16,11 +16,14 @@ from bot.core.domain import (
     ChannelKey,
     ChannelState,
     ChatId,
+    CommandCall,
+    CommandResult,
     Completion,
     CompletionRequest,
     Connection,
     Delta,
     EndpointOptions,
+    Incoming,
     MessageId,
     MessageRef,
     MessageStatus,
@@ -32,6 +35,7 @@ from bot.core.domain import (
     StoredMessage,
     TokenCounts,
     TurnIds,
+    TurnOutcome,
 )
 
 
@@ -298,4 +302,57 @@ class Personas(Protocol):
 
     async def set_persona(self, platform: str, user_id: str, persona: Persona | None) -> None:
         """Set, or with None forget, a user's persona."""
+        ...
+
+
+class Suggester(Protocol):
+    """Values to offer while someone types an option: autocomplete and pickers."""
+
+    async def for_option(self, call: CommandCall, option: str, typed: str) -> list[str]: ...
+
+    async def model_ids(self, call: CommandCall) -> list[str]: ...
+
+
+class Conversations(Protocol):
+    """The inbound port: everything a platform adapter asks of the service, and no more.
+
+    Adapters depend on this, not on the service class, so a platform is written against
+    a short list of calls, and a fake service can stand in for one in a test.
+    """
+
+    @property
+    def suggestions(self) -> Suggester:
+        """What to offer while an option is typed."""
+        ...
+
+    async def handle(self, incoming: Incoming, replier: Replier) -> TurnOutcome:
+        """Answer a message with a streamed reply."""
+        ...
+
+    async def rewrite(self, call: CommandCall, replier: Replier) -> TurnOutcome:
+        """Run a command whose spec streams (`CommandSpec.streams`) into the chat."""
+        ...
+
+    async def run_command(self, call: CommandCall) -> CommandResult:
+        """Run any other command; errors come back as the result's text."""
+        ...
+
+    async def edited(self, channel: ChannelKey, platform_message_id: str, text: str) -> bool:
+        """A user edited a message: the history reads what it says now."""
+        ...
+
+    async def deleted(self, channel: ChannelKey, platform_message_id: str) -> bool:
+        """A user deleted a message: the model no longer reads it."""
+        ...
+
+    async def answers_all(self, channel: ChannelKey) -> bool:
+        """Whether a group channel answers every message, not only those addressed to it."""
+        ...
+
+    async def character_name(self, channel: ChannelKey) -> str | None:
+        """Who speaks in the channel, or None when the bot speaks as itself."""
+        ...
+
+    async def character(self, channel: ChannelKey) -> StoredCharacter | None:
+        """The channel's character with its avatar, for platforms that show who speaks."""
         ...

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 from bot.core.domain import Attachment
-from bot.service.turns.attachments import refusal, refusal_by_size
+from bot.core.files import refusal, refusal_by_size
 
 ATTACH = "attach"
 ATTACH_HELP = (

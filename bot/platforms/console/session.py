@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from bot.core.commands import OptionKind, find_command
+from bot.core.commands import streams, takes_file
 from bot.core.domain import (
     Actor,
     ChannelKey,
@@ -26,11 +26,11 @@ from bot.core.domain import (
     Permission,
     TurnOutcome,
 )
+from bot.core.ports import Conversations
 from bot.core.untrusted import safe_to_show
 from bot.platforms.common.command_syntax import is_command, parse_command
 from bot.platforms.console.files import ATTACH, ATTACH_HELP, ConsoleFiles, FileProblem
 from bot.platforms.console.output import CONSOLE_LIMITS, ConsoleOutput, ConsoleReplier
-from bot.service.turns.conversation import REWRITING_COMMANDS, ConversationService
 
 _log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class ConsoleSession:
 
     def __init__(
         self,
-        service: ConversationService,
+        service: Conversations,
         output: ConsoleOutput,
         identity: ConsoleIdentity,
     ) -> None:
@@ -161,7 +161,7 @@ class ConsoleSession:
 
     def _call(self, name: str, options: dict[str, str]) -> CommandCall:
         """The console's form of an attachment is `file:<path>`: read here, sent as a file."""
-        path = options.pop("file", None) if _takes_file(name) else None
+        path = options.pop("file", None) if takes_file(name) else None
         attachments = (self._files.read(path),) if path else ()
         return CommandCall(
             name=name,
@@ -221,12 +221,7 @@ def _printable(name: str | None) -> str | None:
 
 
 def _rewrites(text: str) -> bool:
-    return is_command(text) and parse_command(text)[0] in REWRITING_COMMANDS
-
-
-def _takes_file(name: str) -> bool:
-    spec = find_command(name)
-    return spec is not None and any(o.kind is OptionKind.ATTACHMENT for o in spec.options)
+    return is_command(text) and streams(parse_command(text)[0])
 
 
 def _done_status(outcome: TurnOutcome) -> str:

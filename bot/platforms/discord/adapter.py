@@ -19,6 +19,7 @@ from discord import app_commands
 
 from bot.core.domain import ChannelKey, Incoming, TurnOutcome
 from bot.core.errors import BotError, ConfigError, DeliveryError, UsageError
+from bot.core.ports import Conversations
 from bot.platforms.common.key_shapes import looks_like_key
 from bot.platforms.discord import addressing, buttons
 from bot.platforms.discord.client import Shards, make_client, point_at
@@ -32,7 +33,6 @@ from bot.platforms.discord.voices import Voices
 from bot.platforms.discord.work import Work
 from bot.reply.pacing import Pacing
 from bot.reply.text import split_for_limit
-from bot.service.turns.conversation import ConversationService
 
 _log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class DiscordAdapter:
 
     def __init__(
         self,
-        service: ConversationService,
+        service: Conversations,
         *,
         token: str,
         pacing: Pacing,

@@ -10,8 +10,7 @@ import discord
 
 from bot.core.domain import Attachment
 from bot.core.errors import UsageError
-from bot.service.turns.attachments import refusal_by_size, shown_name
-from bot.service.turns.images import MAX_IMAGE_BYTES, MAX_IMAGES
+from bot.core.files import MAX_IMAGE_BYTES, MAX_IMAGES, refusal_by_size, shown_name
 
 _log = logging.getLogger(__name__)
 

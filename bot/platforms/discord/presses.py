@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import discord
 
+from bot.core.commands import streams
 from bot.core.domain import CommandCall
+from bot.core.ports import Conversations
 from bot.platforms.common.button_presses import ButtonPress
 from bot.platforms.discord import buttons
 from bot.platforms.discord.access import actor_of
 from bot.platforms.discord.places import channel_key, server_of, talkable
 from bot.platforms.discord.replier import LIMITS
 from bot.platforms.discord.slash import Post, Stream
-from bot.service.turns.conversation import REWRITING_COMMANDS, ConversationService
 
 OLD_BUTTON = "These buttons work on my latest reply; use the ones under it."
 
@@ -26,7 +27,7 @@ OLD_BUTTON = "These buttons work on my latest reply; use the ones under it."
 class Presses:
     def __init__(
         self,
-        service: ConversationService,
+        service: Conversations,
         *,
         latest: dict[int, int],
         stream: Stream,
@@ -57,7 +58,7 @@ class Presses:
             actor_of(interaction, self._operators),
             server=server_of(channel),
         )
-        if press.command in REWRITING_COMMANDS:
+        if streams(press.command):
             await interaction.response.defer()
             await self._stream(channel, lambda replier: self._service.rewrite(call, replier))
             return

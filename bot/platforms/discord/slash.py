@@ -16,16 +16,16 @@ from collections.abc import Awaitable, Callable, Mapping
 
 import discord
 
-from bot.core.commands import CommandSpec, OptionSpec
+from bot.core.commands import CommandSpec, OptionSpec, streams
 from bot.core.domain import Attachment, CommandCall, CommandResult, Permission, TurnOutcome
 from bot.core.errors import UsageError
+from bot.core.ports import Conversations
 from bot.platforms.discord.access import actor_of, permission_of
 from bot.platforms.discord.forms import OnSubmit, SecretForm
 from bot.platforms.discord.places import Channel, channel_key, server_of, talkable
 from bot.platforms.discord.replier import LIMITS, DiscordReplier
 from bot.platforms.discord.tree import SlashCall, read_call
 from bot.reply.text import split_for_limit
-from bot.service.turns.conversation import REWRITING_COMMANDS, ConversationService
 
 _log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ Track = Callable[[OnSubmit], OnSubmit]
 class SlashCommands:
     def __init__(
         self,
-        service: ConversationService,
+        service: Conversations,
         *,
         stream: Stream,
         post: Post,
@@ -109,7 +109,7 @@ class SlashCommands:
         command = self._call(
             interaction, channel, call.spec.name, {**call.options, **secrets}, files
         )
-        if command.name in REWRITING_COMMANDS:
+        if streams(command.name):
             await self._stream(channel, lambda r: self._service.rewrite(command, r))
             await _quietly(interaction.delete_original_response())
             return

@@ -30,9 +30,10 @@ from telegram.ext import (
     filters,
 )
 
-from bot.core.commands import OptionKind, find_command
+from bot.core.commands import find_command, streams, takes_file
 from bot.core.domain import Actor, CommandCall, Incoming, Permission, TurnOutcome
 from bot.core.errors import DeliveryError, UsageError
+from bot.core.ports import Conversations
 from bot.platforms.common.command_syntax import parse_command
 from bot.platforms.common.key_shapes import looks_like_key
 from bot.platforms.telegram.access import is_anonymous_admin, permission_of
@@ -48,7 +49,6 @@ from bot.platforms.telegram.picker import picker
 from bot.platforms.telegram.presses import STOPPED, Presses
 from bot.platforms.telegram.replier import Place, TelegramReplier
 from bot.reply.pacing import Pacing
-from bot.service.turns.conversation import REWRITING_COMMANDS, ConversationService
 
 _log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class TelegramAdapter:
 
     def __init__(
         self,
-        service: ConversationService,
+        service: Conversations,
         *,
         token: str,
         pacing: Pacing,
@@ -218,7 +218,7 @@ class TelegramAdapter:
         call = await self._call(message, name, options, place)
         if call is None:
             return
-        if name in REWRITING_COMMANDS:
+        if streams(name):
             await self._stream(place, lambda replier: self._service.rewrite(call, replier))
         else:
             await self._run(message, call, place)
@@ -231,7 +231,7 @@ class TelegramAdapter:
 
     async def _run(self, message: Message, call: CommandCall, place: Place) -> None:
         """A command that answers rather than streams: its text, and any file it made."""
-        if _takes_file(call.name):
+        if takes_file(call.name):
             try:
                 files = await documents_for_command(self._bot, message)
             except UsageError as exc:
@@ -299,8 +299,3 @@ class TelegramAdapter:
             shown = await replier.close(AFTER_REPLY if whole else None)
         if shown and whole:
             self._buttons_on[place.chat_id] = shown[-1]
-
-
-def _takes_file(name: str) -> bool:
-    spec = find_command(name)
-    return spec is not None and any(o.kind is OptionKind.ATTACHMENT for o in spec.options)

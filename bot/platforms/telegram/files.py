@@ -16,8 +16,7 @@ from telegram.error import TelegramError
 
 from bot.core.domain import Attachment
 from bot.core.errors import UsageError
-from bot.service.turns.attachments import refusal_by_size, shown_name
-from bot.service.turns.images import MAX_IMAGE_BYTES, is_image
+from bot.core.files import MAX_IMAGE_BYTES, is_image, refusal_by_size, shown_name
 
 _log = logging.getLogger(__name__)
 

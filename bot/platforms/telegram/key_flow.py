@@ -15,9 +15,9 @@ from telegram import Bot, Message
 from telegram.error import TelegramError
 
 from bot.core.domain import Actor, ChannelKey, CommandCall, Permission
+from bot.core.ports import Conversations
 from bot.platforms.telegram.access import is_anonymous_admin, permission_of
 from bot.platforms.telegram.keys import KeyLinks, KeyRequest, plausible_key, without_secrets
-from bot.service.turns.conversation import ConversationService
 
 _log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ class KeyFlow:
     def __init__(
         self,
         bot: Bot,
-        service: ConversationService,
+        service: Conversations,
         links: KeyLinks,
         say: Say,
         *,

@@ -11,14 +11,15 @@ from collections.abc import Awaitable, Callable
 from telegram import Bot, CallbackQuery, Message, Update
 from telegram.ext import ContextTypes
 
+from bot.core.commands import streams
 from bot.core.domain import Actor, CommandCall, Permission, TurnOutcome
+from bot.core.ports import Conversations
 from bot.platforms.telegram.access import permission_of
 from bot.platforms.telegram.addressing import place_of
 from bot.platforms.telegram.buttons import read_button
 from bot.platforms.telegram.outbox import Outbox, channel_of
 from bot.platforms.telegram.picker import PickerPress, chosen, picker, read_picker
 from bot.platforms.telegram.replier import Place, TelegramReplier
-from bot.service.turns.conversation import REWRITING_COMMANDS, ConversationService
 
 STOPPED = "stopped_message_generation"
 """The update a draft's Stop button sends (Bot API 10.3; PTB keeps it in api_kwargs)."""
@@ -34,7 +35,7 @@ class Presses:
     def __init__(
         self,
         bot: Bot,
-        service: ConversationService,
+        service: Conversations,
         out: Outbox,
         *,
         buttons_on: dict[int, int],
@@ -72,7 +73,7 @@ class Presses:
         actor = Actor(str(query.from_user.id), query.from_user.full_name, rights)
         place = place_of(message, quote=False)
         call = CommandCall(press.command, press.options, channel_of(place), actor)
-        if press.command in REWRITING_COMMANDS:
+        if streams(press.command):
             await query.answer()
             await self._stream(place, lambda replier: self._service.rewrite(call, replier))
             return

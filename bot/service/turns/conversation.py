@@ -58,8 +58,6 @@ from bot.service.turns.targets import Targets
 _log = logging.getLogger(__name__)
 
 DEFAULT_MAX_REPLY_CHARS = 20_000
-REWRITING_COMMANDS = frozenset({"regenerate", "continue"})
-"""Commands whose answer is a streamed reply: platforms call `rewrite` for them."""
 GREETING_ONLY = (
     "The only reply here is the character's greeting; /swipe shows its other greetings "
     "and /greeting picks one."
@@ -149,7 +147,7 @@ class ConversationService:
         """/regenerate or /continue: a new, or a longer, version of the last reply, streamed."""
         try:
             spec = check_call(call)
-            if spec.name not in REWRITING_COMMANDS:
+            if not spec.streams:
                 raise UsageError(f"/{spec.name} does not write a reply.")
             async with (
                 replier.typing(),
@@ -210,7 +208,7 @@ class ConversationService:
                 return self._stop(call)
             if spec.name == "help":
                 return CommandResult(help_text(call.actor.permission))
-            if spec.name in REWRITING_COMMANDS:
+            if spec.streams:
                 return CommandResult(f"/{spec.name} writes into the chat; send it there.")
             return await self._commands[spec.name](call)
         except BotError as exc:

@@ -11,17 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.core.domain import ApiType, Attachment
-
-MAX_IMAGE_BYTES = 5 * 1024 * 1024
-"""OpenAI's own cap for an image in a request is 20 MB; most self-hosted vision servers choke
-far earlier, and the base64 copy lives in the database with the message."""
-MAX_IMAGES = 4
-IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/webp", "image/gif"})
-
-
-def is_image(content_type: str) -> bool:
-    """Whether a file of this declared type goes to a vision model (parameters ignored)."""
-    return content_type.partition(";")[0].strip().lower() in IMAGE_TYPES
+from bot.core.files import MAX_IMAGE_BYTES, MAX_IMAGES, is_image
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from bot.core.errors import (
     MaxTokensFieldRejected,
 )
 from bot.llm.guard import REFUSAL_MESSAGE, AddressGuard, EndpointPolicy
-from bot.llm.refusals import provider_error, status_error
+from bot.llm.refusals import provider_said, status_error
 from bot.storage.store import SqlStore
 from tests.fakes.clock import FakeClock
 from tests.fakes.openai.scripted_client import Script, ScriptedClient, reply
@@ -271,7 +271,7 @@ class NewFieldOnly(ScriptedClient):
     def _judge(self, request: CompletionRequest) -> None:
         if request.connection.options.max_tokens_field != "max_completion_tokens":
             self.refused += 1
-            raise status_error(400, provider_error(NEW_FIELD_ONLY))
+            raise status_error(400, provider_said(NEW_FIELD_ONLY))
 
     async def complete(self, request: CompletionRequest) -> Completion:
         self._judge(request)
@@ -318,7 +318,7 @@ class TextOnlyServer(ScriptedClient):
     async def complete(self, request: CompletionRequest) -> Completion:
         if request.prompt is None:
             self.requests.append(request)
-            raise status_error(404, provider_error(b'{"detail": "Not Found"}'))
+            raise status_error(404, provider_said(b'{"detail": "Not Found"}'))
         return await super().complete(request)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 
 from bot.core.domain import Attachment, Incoming, MediaPart, Role, TurnOutcome
-from bot.service.turns.images import MAX_IMAGE_BYTES, MAX_IMAGES
+from bot.core.files import MAX_IMAGE_BYTES, MAX_IMAGES
 from tests.fakes.openai.scripted_client import reply
 from tests.fakes.recording_replier import RecordingReplier
 from tests.service.conftest import CHANNEL, Harness

@@ -8,7 +8,7 @@ from collections.abc import AsyncGenerator
 
 from bot.core.domain import CompletionRequest, Connection, Delta, MessageStatus, Role
 from bot.core.errors import EndpointStreamError, RoleOrderRejected
-from bot.llm.refusals import provider_error, status_error
+from bot.llm.refusals import provider_said, status_error
 from bot.storage.store import SqlStore
 from tests.fakes.clock import FakeClock
 from tests.fakes.openai.scripted_client import Script, ScriptedClient, reply
@@ -96,7 +96,7 @@ class RoleJudgingClient(ScriptedClient):
         if words:
             self.requests.append(request)
             body = json.dumps({"error": {"type": "invalid_request_error", "message": words}})
-            raise status_error(400, provider_error(body.encode()))
+            raise status_error(400, provider_said(body.encode()))
         async for delta in super().stream(request):
             yield delta
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bot.core.domain import Attachment, Incoming, MessageStatus, TurnOutcome
-from bot.service.turns.attachments import MAX_TEXT_CHARS, refusal, refusal_by_size
+from bot.core.files import MAX_TEXT_CHARS, refusal, refusal_by_size
 from tests.fakes.openai.scripted_client import reply
 from tests.fakes.recording_replier import RecordingReplier
 from tests.service.conftest import CHANNEL, Harness

@@ -6,7 +6,7 @@ import pytest
 
 from bot.core.domain import Attachment, Incoming, MessageStatus
 from bot.core.errors import ImagesRejected
-from bot.llm.quirks import ProviderError
+from bot.llm.quirks import ProviderSaid
 from bot.llm.refusals import status_error
 from tests.fakes.openai.scripted_client import Script, reply
 from tests.service.conftest import CHANNEL, Harness
@@ -64,6 +64,6 @@ async def test_a_model_that_refused_images_is_not_sent_them_again(harness: Harne
     ],
 )  # fmt: skip
 def test_servers_refusing_images_are_recognised(status: int, said: str) -> None:
-    error = status_error(status, ProviderError(said))
+    error = status_error(status, ProviderSaid(said))
     assert isinstance(error, ImagesRejected)
     assert "vision model" in error.hint
