@@ -57,7 +57,7 @@ class Watchdog:
         self._start = self.last_activity = loop.time()
         self._waiting_since, self._waiting_for = self._start, "first_token"
         self._reasoning_room = sys.maxsize if max_reasoning_chars is None else max_reasoning_chars
-        self.got_token = False
+        self._on_idle_deadline = False  # until a token counts: the first-token wait applies
         self.answering = False
         self.at_yield = False
         self.expired: str | None = None
@@ -67,7 +67,7 @@ class Watchdog:
 
     def _deadline(self, now: float) -> tuple[float, str]:
         timeouts = self._timeouts
-        if not self.got_token:
+        if not self._on_idle_deadline:
             when, phase = self._waiting_since + timeouts.first_token_seconds, self._waiting_for
         else:
             since = now if self.at_yield else self.last_activity
@@ -88,7 +88,7 @@ class Watchdog:
 
     def token_arrived(self) -> None:
         """The first token: from now on the (usually shorter) idle deadline applies."""
-        self.got_token = True
+        self._on_idle_deadline = True
         self._rearm()
 
     def progress(self, content: str, reasoning: str) -> None:
@@ -96,7 +96,7 @@ class Watchdog:
         no longer matters; reasoning is progress within the cap, and past it a new wait."""
         if content:
             self.answering = True
-            if not self.got_token:
+            if not self._on_idle_deadline:
                 self.token_arrived()
         elif reasoning:
             self._reasoned(len(reasoning))
@@ -104,10 +104,10 @@ class Watchdog:
     def _reasoned(self, chars: int) -> None:
         room = self._reasoning_room = self._reasoning_room - chars
         if room >= 0:
-            if not self.got_token:
+            if not self._on_idle_deadline:
                 self.token_arrived()
         elif room + chars >= 0:  # this piece crossed the cap
-            self.got_token = False
+            self._on_idle_deadline = False  # past the cap: an answer is awaited like a first token
             self._waiting_since, self._waiting_for = self.clock(), "answer"
             self._rearm()
 
