@@ -72,14 +72,14 @@ class ReplyStore(Transactions):
         if self._keeping is not None:
             await self._keeping.save(message_id, content=content, reasoning=reasoning)
             return
-        shown = (
+        keep = (
             update(MessageRow)
             .where(MessageRow.id == message_id, MessageRow.status == MessageStatus.PENDING.value)
             .values(partial=content, partial_reasoning=reasoning)
         )
         with translating("keep the reply so far"):
             async with self.writing() as session:
-                await session.execute(shown)
+                await session.execute(keep)
 
     async def begin_regeneration(self, chat_id: ChatId) -> StoredMessage:
         with translating("start a new version of the reply"):
@@ -122,7 +122,7 @@ class ReplyStore(Transactions):
                     where = "newest" if step > 0 else "first"
                     more = ""
                     if step > 0:
-                        answered = await session.scalar(_earlier_message(row))
+                        answered = await session.scalar(_has_earlier_message(row))
                         more = (
                             " /regenerate writes another."
                             if answered
@@ -216,7 +216,7 @@ async def _last_reply(session: AsyncSession, chat_id: ChatId) -> MessageRow:
     return row
 
 
-def _earlier_message(row: MessageRow) -> Select[tuple[bool]]:
+def _has_earlier_message(row: MessageRow) -> Select[tuple[bool]]:
     """Whether anything precedes the reply: if not, it is a greeting, which /regenerate
     cannot rewrite."""
     earlier = select(MessageRow.id).where(MessageRow.chat_id == row.chat_id, MessageRow.id < row.id)
