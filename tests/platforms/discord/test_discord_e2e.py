@@ -12,6 +12,7 @@ import pytest
 from bot.characters.export import card_to_png
 from tests.characters.samples import tiny_png
 from tests.fakes.bot_process import BotProcess
+from tests.fakes.discord.calls import Call
 from tests.fakes.discord.server import CHANNEL_ID, FakeDiscord
 from tests.fakes.openai.server import FakeOpenAI
 from tests.platforms.discord.helpers import (
@@ -28,7 +29,10 @@ from tests.prompt.worked_example import ALICE
 
 pytestmark = pytest.mark.slow
 
-TURNS = 20
+TURNS = 4
+"""With the greeting, more webhook writes than one 5-second window allows (see
+`test_a_channel_set_up_with_slash_commands_chats_as_its_character`); that consecutive turns
+share a channel's budget is tested on a virtual clock in tests/reply/test_streaming.py."""
 EPHEMERAL = 1 << 6
 ADMIN_ID = 930_000_000_000_000_077
 AVATAR = tiny_png(colour=90)
@@ -36,6 +40,12 @@ AVATAR = tiny_png(colour=90)
 
 def replies(fake: FakeDiscord) -> list[dict[str, Any]]:
     return bot_messages(fake, CHANNEL_ID)
+
+
+def webhook_writes(fake: FakeDiscord) -> list[Call]:
+    """Accepted sends and edits through a webhook: they share the webhook's bucket."""
+    executing = " /webhooks/{webhook_id}/{webhook_token}"
+    return [c for c in fake.calls if executing in c.route and c.status < 300]
 
 
 def connect_with_a_key(fake: FakeDiscord, endpoint: FakeOpenAI, key: str) -> str:
@@ -62,7 +72,7 @@ def test_a_channel_set_up_with_slash_commands_chats_as_its_character(
     discord_fake: FakeDiscord, endpoint: FakeOpenAI, bot: BotProcess
 ) -> None:
     """/connect with the key in a form, /model from autocomplete, /character import and use;
-    then twenty streamed turns as Alice (name and avatar), within Discord's limits."""
+    then streamed turns as Alice (name and avatar), within Discord's limits."""
     fake = discord_fake
     key = "k-" + "7" * 30
     endpoint.required_api_key = key
@@ -101,6 +111,7 @@ def test_a_channel_set_up_with_slash_commands_chats_as_its_character(
     assert fake.webhook_avatar(int(webhook["id"])) == AVATAR
     assert all(m["author"]["avatar"] == webhook["avatar"] for m in said)
     assert fake.rate_limited == []
+    assert len(webhook_writes(fake)) > fake.limits.webhook_writes, "its bucket was filled"
     chats = chat_requests(endpoint)
     assert len(chats) == TURNS
     assert all(r.headers.get("authorization") == f"Bearer {key}" for r in chats)

@@ -8,17 +8,24 @@ from typing import Any
 
 import pytest
 
+from bot.platforms.telegram.replier import GROUP_LIMITS
+from bot.reply.pacing import CHANNEL_BURST_WRITES
 from tests.fakes.bot_process import BotProcess
 from tests.fakes.openai.server import FakeOpenAI
+from tests.fakes.telegram.limits import WRITE_METHODS
 from tests.fakes.telegram.server import FakeTelegram
 
 pytestmark = pytest.mark.slow
 
 PRIVATE_CHAT = 5001
 GROUP_CHAT = -100777
-TURNS = 20
+TURNS = 4
+"""Enough for later turns to wait on the chat's budget (a group's first two writes go at
+once); how the budgets hold over minutes of writes is tested on a virtual clock in
+test_flood_budgets.py."""
 REPLY_TIMEOUT_SECONDS = 30.0
 TIMEOUT = REPLY_TIMEOUT_SECONDS
+JITTER_SECONDS = 0.1
 
 
 def bot_texts(telegram: FakeTelegram, chat_id: int) -> list[str]:
@@ -49,7 +56,7 @@ def wait_for_replies(telegram: FakeTelegram, chat_id: int, expected: list[str]) 
 
 
 def converse(telegram: FakeTelegram, chat_id: int, say: str) -> list[str]:
-    """Twenty turns, each waiting for its reply's final message; the replies expected."""
+    """`TURNS` turns, each waiting for its reply's final message; the replies expected."""
     expected = []
     for turn in range(TURNS):
         text = f"message {turn}"
@@ -59,7 +66,7 @@ def converse(telegram: FakeTelegram, chat_id: int, say: str) -> list[str]:
     return expected
 
 
-def test_twenty_turns_in_a_private_chat(telegram: FakeTelegram, bot: BotProcess) -> None:
+def test_turns_in_a_private_chat(telegram: FakeTelegram, bot: BotProcess) -> None:
     """Drafts stream each reply; it ends as a real message equal to the endpoint's text,
     with no 429 and no write repeating the previous text."""
     expected = converse(telegram, PRIVATE_CHAT, "{text}")
@@ -76,13 +83,26 @@ def test_twenty_turns_in_a_private_chat(telegram: FakeTelegram, bot: BotProcess)
     assert any("Regenerate" in label for label in buttons)
 
 
-def test_twenty_turns_in_a_group(telegram: FakeTelegram, bot: BotProcess) -> None:
-    """In a group the bot answers mentions, within 20 writes a minute, never repeating."""
+def test_turns_in_a_group(telegram: FakeTelegram, bot: BotProcess) -> None:
+    """In a group the bot answers mentions, never repeating, and every write it makes there
+    waits for the group's budget of 20 a minute."""
     telegram.user_message(GROUP_CHAT, "nobody is talking to the bot here")
     expected = converse(telegram, GROUP_CHAT, "@parlor_test_bot {text}")
     assert bot_texts(telegram, GROUP_CHAT) == expected
     assert telegram.rate_limited == []
     assert repeated_edits(telegram) == []
+    writes = [
+        call.at
+        for call in telegram.calls_to(*WRITE_METHODS)
+        if call.status == 200 and call.chat_id == GROUP_CHAT
+    ]
+    assert len(writes) > CHANNEL_BURST_WRITES + 1, "enough writes for the budget to show"
+    interval = GROUP_LIMITS.window_seconds / GROUP_LIMITS.writes_per_window
+    # After a burst the budget spaces writes by its interval; the fake stamps arrivals,
+    # which network jitter may bring a little closer.
+    burst = CHANNEL_BURST_WRITES
+    spans = [writes[n + burst] - writes[n] for n in range(len(writes) - burst)]
+    assert min(spans) >= interval - JITTER_SECONDS, spans
 
 
 @pytest.mark.parametrize("chat_id", [PRIVATE_CHAT, GROUP_CHAT])
