@@ -15,6 +15,7 @@ from bot.core.commands import streams
 from bot.core.domain import CommandCall
 from bot.core.ports import Conversations
 from bot.platforms.common.button_presses import ButtonPress
+from bot.platforms.common.heading import headed
 from bot.platforms.discord import buttons
 from bot.platforms.discord.access import actor_of
 from bot.platforms.discord.places import channel_key, server_of, talkable
@@ -64,8 +65,8 @@ class Presses:
             return
         result = await self._service.run_command(call)
         if press.command == "swipe" and not result.ephemeral:
-            as_bot = result.speaker and message.webhook_id is None
-            text = (f"**{result.speaker}:** " if as_bot else "") + result.text
+            as_bot = message.webhook_id is None  # a webhook's message wears the name already
+            text = headed(result.text, result.speaker if as_bot else None)
             if len(text) <= LIMITS.max_length:
                 await interaction.response.edit_message(content=text, view=buttons.after_reply())
                 return

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
@@ -28,6 +27,7 @@ from bot.core.domain import MessageRef, PlatformLimits
 from bot.core.errors import DeliveryError
 from bot.core.ports import Clock
 from bot.platforms.common.background import meanwhile
+from bot.platforms.common.heading import room_under, speaker_heading
 from bot.platforms.common.own_writes import write_persistently
 from bot.platforms.discord import buttons
 from bot.platforms.discord.delivery import delivery_error_text, is_gone, retry_after
@@ -55,7 +55,8 @@ class Voice:
 
     @property
     def heading(self) -> str:
-        return f"**{self.name}:** " if self.name and self.webhook is None else ""
+        """The name in bold, where the bot speaks as itself; a webhook wears the name."""
+        return speaker_heading(self.name) if self.webhook is None else ""
 
 
 class DiscordReplier:
@@ -84,9 +85,7 @@ class DiscordReplier:
 
     @property
     def limits(self) -> PlatformLimits:
-        if not self._heading:
-            return LIMITS
-        return dataclasses.replace(LIMITS, max_length=LIMITS.max_length - len(self._heading))
+        return room_under(self._heading, LIMITS)
 
     @property
     def message_ids(self) -> list[int]:

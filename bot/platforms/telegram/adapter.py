@@ -35,6 +35,7 @@ from bot.core.domain import Actor, CommandCall, Incoming, Permission, TurnOutcom
 from bot.core.errors import DeliveryError, UsageError
 from bot.core.ports import Conversations
 from bot.platforms.common.command_syntax import parse_command
+from bot.platforms.common.heading import headed
 from bot.platforms.common.key_shapes import looks_like_key
 from bot.platforms.telegram.access import is_anonymous_admin, permission_of
 from bot.platforms.telegram.addressing import Me, place_of
@@ -239,9 +240,7 @@ class TelegramAdapter:
                 return
             call = dataclasses.replace(call, attachments=files)
         result = await self._service.run_command(call)
-        text = result.text
-        if result.speaker and place.chat_id < 0:
-            text = f"**{result.speaker}:** {text}"
+        text = headed(result.text, result.speaker if place.chat_id < 0 else None)
         if call.name == "model" and not call.options.get("name", "").strip():
             models = await self._service.suggestions.model_ids(call)
             if models and call.actor.permission >= Permission.CHANNEL_ADMIN:

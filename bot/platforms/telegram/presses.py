@@ -14,6 +14,7 @@ from telegram.ext import ContextTypes
 from bot.core.commands import streams
 from bot.core.domain import Actor, CommandCall, Permission, TurnOutcome
 from bot.core.ports import Conversations
+from bot.platforms.common.heading import headed
 from bot.platforms.telegram.access import permission_of
 from bot.platforms.telegram.addressing import place_of
 from bot.platforms.telegram.buttons import read_button
@@ -80,10 +81,8 @@ class Presses:
         result = await self._service.run_command(call)
         if press.command == "swipe" and not result.ephemeral:
             await query.answer()
-            text = result.text
-            if result.speaker and place.chat_id < 0:
-                text = f"**{result.speaker}:** {text}"
-            await self._out.replace(place, message.message_id, text)
+            speaker = result.speaker if place.chat_id < 0 else None
+            await self._out.replace(place, message.message_id, headed(result.text, speaker))
         else:  # Stop's "Stopped.", or why it could not: a toast for the presser only
             await query.answer(result.text[:TOAST_CHARS])
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import itertools
 import logging
 from collections.abc import Awaitable, Callable
@@ -33,6 +32,7 @@ from bot.core.domain import MessageRef, PlatformLimits, count_utf16_units
 from bot.core.errors import DeliveryError
 from bot.core.ports import Clock
 from bot.platforms.common.background import meanwhile
+from bot.platforms.common.heading import room_under, speaker_heading
 from bot.platforms.common.own_writes import write_persistently
 from bot.platforms.telegram.delivery import (
     delivery_error,
@@ -104,7 +104,7 @@ class TelegramReplier:
         self._keyboard = keyboard  # shown while the reply streams (the Stop button)
         self._on_sent = on_sent  # told each new real message's id
         # In groups the character's name heads the reply's first message.
-        self._heading = f"**{speaker}:** " if speaker else ""
+        self._heading = speaker_heading(speaker)
         self._shown: dict[MessageRef, Rendered] = {}
         self._real: dict[MessageRef, int] = {}  # our ref -> Telegram message id
         self._tried: dict[MessageRef, Rendered] = {}  # differs from shown after a fallback
@@ -113,11 +113,8 @@ class TelegramReplier:
 
     @property
     def limits(self) -> PlatformLimits:
-        limits = PRIVATE_LIMITS if self._place.chat_id > 0 else GROUP_LIMITS
-        if not self._heading:
-            return limits
-        room = limits.max_length - count_utf16_units(self._heading)
-        return dataclasses.replace(limits, max_length=room)
+        chat = PRIVATE_LIMITS if self._place.chat_id > 0 else GROUP_LIMITS
+        return room_under(self._heading, chat)
 
     @property
     def message_ids(self) -> list[int]:
