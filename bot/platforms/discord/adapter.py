@@ -21,6 +21,7 @@ from bot.core.domain import ChannelKey, Incoming, TurnOutcome
 from bot.core.errors import BotError, ConfigError, DeliveryError, UsageError
 from bot.core.ports import Conversations
 from bot.platforms.common.key_shapes import looks_like_key
+from bot.platforms.common.latest import LatestReplies
 from bot.platforms.discord import addressing, buttons
 from bot.platforms.discord.client import Shards, make_client, point_at
 from bot.platforms.discord.incoming import KEY_DELETED, KEY_LEFT, delete, files
@@ -67,7 +68,7 @@ class DiscordAdapter:
         self._operators = operators
         self._allow_dms = allow_dms
         self._ready_timeout = ready_timeout
-        self._latest: dict[int, int] = {}  # channel -> the reply whose buttons act
+        self._latest = LatestReplies()
         self._ready = asyncio.Event()
         self._work = Work()
         self._slash = SlashCommands(
@@ -285,7 +286,7 @@ class DiscordAdapter:
                 _log.warning("discord: could not settle a reply's buttons (%s)", exc)
                 shown = []
         if shown and finished:
-            self._latest[channel.id] = shown[-1]
+            self._latest.record(channel_key(channel), shown[-1])
 
     async def _post(self, channel: Channel, text: str, as_character: bool) -> None:
         """Something said in the channel, not streamed: paced, split where too long."""
@@ -301,7 +302,7 @@ class DiscordAdapter:
             _log.warning("discord: could not post an answer (%s)", exc)
             return
         if shown and as_character:
-            self._latest[channel.id] = shown[-1]
+            self._latest.record(channel_key(channel), shown[-1])
 
 
 def _key_of(channel_id: int) -> ChannelKey:

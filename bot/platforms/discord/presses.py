@@ -16,13 +16,12 @@ from bot.core.domain import CommandCall
 from bot.core.ports import Conversations
 from bot.platforms.common.button_presses import ButtonPress
 from bot.platforms.common.heading import headed
+from bot.platforms.common.latest import OLD_BUTTON, LatestReplies
 from bot.platforms.discord import buttons
 from bot.platforms.discord.access import actor_of
 from bot.platforms.discord.places import channel_key, server_of, talkable
 from bot.platforms.discord.replier import LIMITS
 from bot.platforms.discord.slash import Post, Stream
-
-OLD_BUTTON = "These buttons work on my latest reply; use the ones under it."
 
 
 class Presses:
@@ -30,12 +29,12 @@ class Presses:
         self,
         service: Conversations,
         *,
-        latest: dict[int, int],
+        latest: LatestReplies,
         stream: Stream,
         post: Post,
         operators: frozenset[int],
     ) -> None:
-        """`latest` maps a channel to its latest reply's message, kept by whoever writes."""
+        """`latest` says which reply's buttons act, kept by whoever writes replies."""
         self._service = service
         self._latest = latest
         self._stream = stream
@@ -48,8 +47,7 @@ class Presses:
         if channel is None or message is None:
             await interaction.response.defer()
             return
-        acting = self._latest.get(channel.id)
-        if press.command != "stop" and acting not in (None, message.id):
+        if not self._latest.acts_on(channel_key(channel), message.id, press):
             await interaction.response.send_message(OLD_BUTTON, ephemeral=True)
             return
         call = CommandCall(

@@ -37,6 +37,7 @@ from bot.core.ports import Conversations
 from bot.platforms.common.command_syntax import parse_command
 from bot.platforms.common.heading import headed
 from bot.platforms.common.key_shapes import looks_like_key
+from bot.platforms.common.latest import LatestReplies
 from bot.platforms.telegram.access import is_anonymous_admin, permission_of
 from bot.platforms.telegram.addressing import Me, place_of
 from bot.platforms.telegram.buttons import AFTER_REPLY
@@ -87,7 +88,7 @@ class TelegramAdapter:
         self._bot = self._app.bot
         self._me = Me(0, "")  # known after initialize()
         self._out = Outbox(self._bot, pacing)
-        self._buttons_on: dict[int, int] = {}  # chat -> the reply whose buttons act
+        self._latest = LatestReplies()
         self._keys = KeyFlow(
             self._bot,
             service,
@@ -99,7 +100,7 @@ class TelegramAdapter:
             self._bot,
             service,
             self._out,
-            buttons_on=self._buttons_on,
+            latest=self._latest,
             stream=self._stream,
             operators=operators,
         )
@@ -297,4 +298,4 @@ class TelegramAdapter:
             whole = outcome is not None and bool(outcome.content)
             shown = await replier.close(AFTER_REPLY if whole else None)
         if shown and whole:
-            self._buttons_on[place.chat_id] = shown[-1]
+            self._latest.record(channel_of(place), shown[-1])

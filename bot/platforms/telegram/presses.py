@@ -15,6 +15,7 @@ from bot.core.commands import streams
 from bot.core.domain import Actor, CommandCall, Permission, TurnOutcome
 from bot.core.ports import Conversations
 from bot.platforms.common.heading import headed
+from bot.platforms.common.latest import OLD_BUTTON, LatestReplies
 from bot.platforms.telegram.access import permission_of
 from bot.platforms.telegram.addressing import place_of
 from bot.platforms.telegram.buttons import read_button
@@ -24,7 +25,6 @@ from bot.platforms.telegram.replier import Place, TelegramReplier
 
 STOPPED = "stopped_message_generation"
 """The update a draft's Stop button sends (Bot API 10.3; PTB keeps it in api_kwargs)."""
-OLD_BUTTON = "These buttons work on my latest reply; use the ones under it."
 TOAST_CHARS = 200
 """Telegram shows at most 200 characters in a callback query's answer."""
 
@@ -39,15 +39,15 @@ class Presses:
         service: Conversations,
         out: Outbox,
         *,
-        buttons_on: dict[int, int],
+        latest: LatestReplies,
         stream: Stream,
         operators: frozenset[int],
     ) -> None:
-        """`buttons_on` maps a chat to the reply whose buttons act, kept by `stream`."""
+        """`latest` says which reply's buttons act, kept by `stream`."""
         self._bot = bot
         self._service = service
         self._out = out
-        self._buttons_on = buttons_on
+        self._latest = latest
         self._stream = stream
         self._operators = operators
 
@@ -64,15 +64,14 @@ class Presses:
             await query.answer(OLD_BUTTON if press is not None else None)
             return
         message = query.message
-        acting = self._buttons_on.get(message.chat.id)
-        if press.command != "stop" and acting not in (None, message.message_id):
-            await query.answer(OLD_BUTTON)  # they act on the latest reply, not this one
+        place = place_of(message, quote=False)
+        if not self._latest.acts_on(channel_of(place), message.message_id, press):
+            await query.answer(OLD_BUTTON)
             return
         rights = await permission_of(
             self._bot, message.chat.id, query.from_user.id, operators=self._operators
         )
         actor = Actor(str(query.from_user.id), query.from_user.full_name, rights)
-        place = place_of(message, quote=False)
         call = CommandCall(press.command, press.options, channel_of(place), actor)
         if streams(press.command):
             await query.answer()
