@@ -33,6 +33,7 @@ from bot.characters.reader import CardReader  # noqa: E402
 from bot.core.domain import Actor, Attachment, ChannelKey, CommandCall, Permission  # noqa: E402
 from bot.core.errors import BotError, user_message  # noqa: E402
 from bot.service.commands.characters import CharacterCommands  # noqa: E402
+from bot.service.commands.registry import Registry  # noqa: E402
 from bot.service.turns.prompting import Budget, PromptFactory  # noqa: E402
 from bot.service.turns.tokens import EstimatingCounter, TokenBook  # noqa: E402
 from bot.storage.characters import SqlCharacters  # noqa: E402
@@ -134,7 +135,7 @@ async def import_once(data: bytes, *, store_it: bool = True) -> dict[str, object
             if data and not store_it:
                 answer = f"read {(await CardReader().read(data)).card.name}, not stored"
             elif data:
-                answer = (await commands.handlers()["character"](call)).text
+                answer = (await Registry.of([commands]).answerers["character"](call)).text
             else:
                 await asyncio.sleep(1.0)
                 answer = "-"

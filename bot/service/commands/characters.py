@@ -26,7 +26,7 @@ from bot.core.errors import PermissionDenied, UsageError
 from bot.core.ports import Characters, Fetcher, Personas, Store
 from bot.core.untrusted import safe_to_show
 from bot.prompt.macros import substitute
-from bot.service.commands.handlers import Handlers
+from bot.service.commands.registry import answers
 from bot.service.turns.prompting import PromptFactory
 
 MAX_PERSONA_NAME_CHARS = 64
@@ -53,14 +53,7 @@ class CharacterCommands:
         self._prompts = prompts
         self._reader = CardReader()
 
-    def handlers(self) -> Handlers:
-        return {
-            "character": self._character,
-            "greeting": self._greeting,
-            "persona": self._persona,
-            "swipe": self._swipe,
-        }
-
+    @answers("character")
     async def _character(self, call: CommandCall) -> CommandResult:
         action = call.options["action"].strip().lower()
         if action in _CHANGING and call.actor.permission < Permission.CHANNEL_ADMIN:
@@ -123,6 +116,7 @@ class CharacterCommands:
         await self._store.update_channel(call.channel, ChannelChanges(character_id=stored.id))
         return await self._open_chat(call, stored.card, 0)
 
+    @answers("greeting")
     async def _greeting(self, call: CommandCall) -> CommandResult:
         card = await self._prompts.character(await self._store.load_channel(call.channel))
         if card is None:
@@ -151,6 +145,7 @@ class CharacterCommands:
             speaker=card.name,
         )
 
+    @answers("persona")
     async def _persona(self, call: CommandCall) -> CommandResult:
         name = call.options.get("name")
         description = call.options.get("description", "").strip()
@@ -182,6 +177,7 @@ class CharacterCommands:
         await self._personas.set_persona(platform, call.actor.user_id, Persona(name, description))
         return CommandResult(f"In stories here you are now {name}.")
 
+    @answers("swipe")
     async def _swipe(self, call: CommandCall) -> CommandResult:
         step = -1 if call.options.get("direction", "").strip().lower() == "previous" else 1
         state = await self._store.load_channel(call.channel)

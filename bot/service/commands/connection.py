@@ -1,5 +1,5 @@
-"""Handlers of the commands that set up the endpoint: /connect and /extras, and with them
-/model, /models and /test (model_commands.py, endpoint_test.py).
+"""Handlers of the commands that set up the endpoint: /connect and /extras (/model, /models
+and /test are model_commands.py's and endpoint_test.py's).
 
 /connect repairs what people paste, asks the endpoint guard, and probes for a missing /v1.
 Knows the ports only.
@@ -22,7 +22,7 @@ from bot.core.errors import (
     UsageError,
     user_message,
 )
-from bot.core.ports import Clock, CompletionClient, EndpointGuard, Store
+from bot.core.ports import CompletionClient, EndpointGuard, Store
 from bot.endpoints.presets import (
     KeyNeed,
     Preset,
@@ -32,11 +32,9 @@ from bot.endpoints.presets import (
     suggest_presets,
 )
 from bot.endpoints.urls import RepairedUrl, probe_candidates, repair_base_url
-from bot.service.commands.endpoint_test import EndpointTest
 from bot.service.commands.extras import apply_extras
-from bot.service.commands.handlers import Handlers
-from bot.service.commands.model_commands import ModelCommands
-from bot.service.commands.models import ModelCatalog, unlisted_note
+from bot.service.commands.models import unlisted_note
+from bot.service.commands.registry import answers
 from bot.service.commands.settings import extras_line, key_line
 from bot.service.turns.targets import Targets
 
@@ -53,14 +51,14 @@ class _Probe:
 
 
 class ConnectionCommands:
+    """/connect and /extras: where a channel's requests go, and what they carry."""
+
     def __init__(
         self,
         *,
         store: Store,
         client: CompletionClient,
         targets: Targets,
-        catalog: ModelCatalog,
-        clock: Clock,
         guard: EndpointGuard | None = None,
     ) -> None:
         """`guard` judges a URL stored without a probe; None where no guard applies (tests)."""
@@ -68,19 +66,8 @@ class ConnectionCommands:
         self._client = client
         self._targets = targets
         self._guard = guard
-        self._models = ModelCommands(store=store, targets=targets, catalog=catalog)
-        self._test = EndpointTest(
-            store=store, client=client, targets=targets, catalog=catalog, clock=clock
-        )
 
-    def handlers(self) -> Handlers:
-        return {
-            "connect": self._connect,
-            "extras": self._extras,
-            **self._models.handlers(),
-            **self._test.handlers(),
-        }
-
+    @answers("connect")
     async def _connect(self, call: CommandCall) -> CommandResult:
         preset = _preset(call.options.get("preset", ""))
         raw_url = call.options.get("base_url", "").strip() or (preset.base_url if preset else "")
@@ -180,6 +167,7 @@ class ConnectionCommands:
             "message to check.",
         )
 
+    @answers("extras")
     async def _extras(self, call: CommandCall) -> CommandResult:
         state = await self._store.load_channel(call.channel)
         if state.connection is None:

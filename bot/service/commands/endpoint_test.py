@@ -23,8 +23,8 @@ from bot.core.domain import (
 )
 from bot.core.errors import EndpointError, EndpointNotAllowed, EndpointRejected, user_message
 from bot.core.ports import Clock, CompletionClient, Store
-from bot.service.commands.handlers import Handlers
 from bot.service.commands.models import ModelCatalog, unlisted_note
+from bot.service.commands.registry import answers
 from bot.service.turns.requests import build_request
 from bot.service.turns.retries import Retries
 from bot.service.turns.targets import Targets
@@ -54,9 +54,7 @@ class EndpointTest:
         self._catalog = catalog
         self._clock = clock
 
-    def handlers(self) -> Handlers:
-        return {"test": self._test}
-
+    @answers("test")
     async def _test(self, call: CommandCall) -> CommandResult:
         """One short message the way this channel sends them (chat or text completion)."""
         state = await self._store.load_channel(call.channel)

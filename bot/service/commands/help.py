@@ -1,9 +1,18 @@
-"""The /help text, written from the command catalogue so it never drifts from it."""
+"""/help, written from the command catalogue so it never drifts from it."""
 
 from __future__ import annotations
 
 from bot.core.commands import CATALOGUE
-from bot.core.domain import Permission
+from bot.core.domain import CommandCall, CommandResult, Permission
+from bot.service.commands.registry import answers
+
+
+class HelpCommand:
+    """/help: the commands the caller may run."""
+
+    @answers("help")
+    async def _help(self, call: CommandCall) -> CommandResult:
+        return CommandResult(help_text(call.actor.permission))
 
 
 def help_text(permission: Permission) -> str:

@@ -12,8 +12,8 @@ import logging
 from bot.core.domain import ChannelChanges, ChannelState, CommandCall, CommandResult
 from bot.core.errors import EndpointError, EndpointNotAllowed, user_message
 from bot.core.ports import Store
-from bot.service.commands.handlers import Handlers
 from bot.service.commands.models import ModelCatalog, filter_models, unlisted_note
+from bot.service.commands.registry import answers
 from bot.service.turns.targets import Targets
 
 _log = logging.getLogger(__name__)
@@ -27,9 +27,7 @@ class ModelCommands:
         self._targets = targets
         self._catalog = catalog
 
-    def handlers(self) -> Handlers:
-        return {"model": self._model, "models": self._models}
-
+    @answers("model")
     async def _model(self, call: CommandCall) -> CommandResult:
         name = call.options.get("name", "").strip()
         state = await self._store.load_channel(call.channel)
@@ -55,6 +53,7 @@ class ModelCommands:
             return ""
         return f"\n{unlisted_note(name, models)}" if name not in models else ""
 
+    @answers("models")
     async def _models(self, call: CommandCall) -> CommandResult:
         state = await self._store.load_channel(call.channel)
         connection = self._targets.require_connection(state)

@@ -12,7 +12,7 @@ from bot.core.domain import CommandCall, CommandResult, Secret
 from bot.core.errors import UsageError
 from bot.core.ports import Profiles
 from bot.endpoints.urls import repair_base_url
-from bot.service.commands.handlers import Handlers
+from bot.service.commands.registry import answers
 
 _NAME = re.compile(r"^[\w.\-]{1,40}$")
 
@@ -21,9 +21,7 @@ class ProfileCommands:
     def __init__(self, *, profiles: Profiles) -> None:
         self._profiles = profiles
 
-    def handlers(self) -> Handlers:
-        return {"profile": self._profile}
-
+    @answers("profile")
     async def _profile(self, call: CommandCall) -> CommandResult:
         action = call.options["action"].strip().lower()
         if action == "list":

@@ -20,8 +20,8 @@ from bot.core.errors import UsageError
 from bot.core.ports import Characters, Store
 from bot.core.untrusted import safe_to_show
 from bot.prompt.postprocess import DEFAULT_PLACEHOLDER
-from bot.service.commands.handlers import Handlers
 from bot.service.commands.params import apply_params, describe_params
+from bot.service.commands.registry import answers
 from bot.service.turns.requests import DEFAULT_TEMPLATE
 from bot.service.turns.targets import Targets
 
@@ -36,18 +36,7 @@ class SettingsCommands:
         self._targets = targets
         self._characters = characters
 
-    def handlers(self) -> Handlers:
-        return {
-            "params": self._params,
-            "api": self._api,
-            "reasoning": self._reasoning,
-            "listen": self._listen,
-            "postprocess": self._postprocess,
-            "settings": self._show,
-            "system": self._system,
-            "reset": self._reset,
-        }
-
+    @answers("params")
     async def _params(self, call: CommandCall) -> CommandResult:
         state = await self._store.load_channel(call.channel)
         if not call.options:
@@ -56,6 +45,7 @@ class SettingsCommands:
         await self._store.update_channel(call.channel, ChannelChanges(params=params))
         return CommandResult(f"Sampling parameters now:\n{describe_params(params)}")
 
+    @answers("api")
     async def _api(self, call: CommandCall) -> CommandResult:
         api_type = ApiType(call.options["type"].strip().lower())
         template = call.options.get("template", "").strip().lower() or None
@@ -74,6 +64,7 @@ class SettingsCommands:
             f"This channel uses text completion (/completions) with the {chosen} template."
         )
 
+    @answers("reasoning")
     async def _reasoning(self, call: CommandCall) -> CommandResult:
         mode = ReasoningDisplay(call.options["mode"].strip().lower())
         await self._store.update_channel(call.channel, ChannelChanges(reasoning_display=mode))
@@ -84,6 +75,7 @@ class SettingsCommands:
         }
         return CommandResult(f"The model's reasoning is now {words[mode]}.")
 
+    @answers("listen")
     async def _listen(self, call: CommandCall) -> CommandResult:
         every = call.options["mode"].strip().lower() == "all"
         await self._store.update_channel(call.channel, ChannelChanges(answer_all=every))
@@ -96,6 +88,7 @@ class SettingsCommands:
             )
         return CommandResult("I now answer only when mentioned or replied to.", ephemeral=False)
 
+    @answers("postprocess")
     async def _postprocess(self, call: CommandCall) -> CommandResult:
         mode = call.options.get("mode", "").strip().lower()
         placeholder = call.options.get("placeholder")
@@ -123,6 +116,7 @@ class SettingsCommands:
             said.append(f"Strict modes now add the user message {text!r} where one is missing.")
         return CommandResult(" ".join(said))
 
+    @answers("settings")
     async def _show(self, call: CommandCall) -> CommandResult:
         state = await self._store.load_channel(call.channel)
         if state.connection is not None:
@@ -158,6 +152,7 @@ class SettingsCommands:
         stored = await self._characters.character(state.character_id)
         return safe_to_show(stored.name) if stored is not None else "none (its card was removed)"
 
+    @answers("system")
     async def _system(self, call: CommandCall) -> CommandResult:
         prompt = call.options.get("prompt", "").strip()
         if len(prompt) > MAX_SYSTEM_PROMPT_CHARS:
@@ -168,6 +163,7 @@ class SettingsCommands:
         await self._store.update_channel(call.channel, ChannelChanges(system_prompt=prompt or None))
         return CommandResult("System prompt set." if prompt else "System prompt cleared.")
 
+    @answers("reset")
     async def _reset(self, call: CommandCall) -> CommandResult:
         await self._store.reset_chat(call.channel)
         return CommandResult(

@@ -20,7 +20,6 @@ from bot.core.domain import (
     MessageId,
     MessageStatus,
     NewUserMessage,
-    Permission,
     Role,
     StoredMessage,
     TurnOutcome,
@@ -40,10 +39,13 @@ from bot.core.ports import (
 from bot.reply.streaming import Pacing
 from bot.service.commands.characters import CharacterCommands
 from bot.service.commands.connection import ConnectionCommands
-from bot.service.commands.handlers import Handlers
-from bot.service.commands.help import help_text
+from bot.service.commands.endpoint_test import EndpointTest
+from bot.service.commands.help import HelpCommand
+from bot.service.commands.model_commands import ModelCommands
 from bot.service.commands.models import ModelCatalog
 from bot.service.commands.profiles import ProfileCommands
+from bot.service.commands.registry import Registry
+from bot.service.commands.replies import ReplyCommands
 from bot.service.commands.settings import SettingsCommands
 from bot.service.commands.suggest import Suggestions
 from bot.service.turns.attachments import with_text_files
@@ -106,27 +108,26 @@ class ConversationService:
             catalog=catalog,
             characters=characters,
         )
-        self._commands: Handlers = {
-            **SettingsCommands(
-                store=store, targets=self._targets, characters=characters
-            ).handlers(),
-            **ProfileCommands(profiles=profiles).handlers(),
-            **ConnectionCommands(
-                store=store,
-                client=client,
-                targets=self._targets,
-                catalog=catalog,
-                clock=clock,
-                guard=guard,
-            ).handlers(),
-            **CharacterCommands(
-                store=store,
-                characters=characters,
-                personas=personas,
-                fetcher=fetcher,
-                prompts=prompts,
-            ).handlers(),
-        }
+        self._commands = Registry.of(
+            [
+                SettingsCommands(store=store, targets=self._targets, characters=characters),
+                ProfileCommands(profiles=profiles),
+                ConnectionCommands(store=store, client=client, targets=self._targets, guard=guard),
+                ModelCommands(store=store, targets=self._targets, catalog=catalog),
+                EndpointTest(
+                    store=store, client=client, targets=self._targets, catalog=catalog, clock=clock
+                ),
+                CharacterCommands(
+                    store=store,
+                    characters=characters,
+                    personas=personas,
+                    fetcher=fetcher,
+                    prompts=prompts,
+                ),
+                ReplyCommands(queue=queue),
+                HelpCommand(),
+            ]
+        )
 
     async def handle(self, incoming: Incoming, replier: Replier) -> TurnOutcome:
         """Answer one message. Errors become a message in the chat, never an exception.
@@ -204,27 +205,11 @@ class ConversationService:
         """Run a command; bad input and missing rights come back as a plain answer."""
         try:
             spec = check_call(call)
-            if spec.name == "stop":
-                return self._stop(call)
-            if spec.name == "help":
-                return CommandResult(help_text(call.actor.permission))
             if spec.streams:
                 return CommandResult(f"/{spec.name} writes into the chat; send it there.")
-            return await self._commands[spec.name](call)
+            return await self._commands.answerers[spec.name](call)
         except BotError as exc:
             return CommandResult(user_message(exc))
-
-    def _stop(self, call: CommandCall) -> CommandResult:
-        running = self._queue.running(call.channel)
-        nothing = CommandResult("Nothing is being written here right now.")
-        if running is None or not running.writing:
-            return nothing
-        is_requester = running.requester_id == call.actor.user_id
-        if not is_requester and call.actor.permission < Permission.CHANNEL_ADMIN:
-            return CommandResult("Only the person who asked, or a channel admin, can stop it.")
-        if not self._queue.stop(call.channel):
-            return nothing
-        return CommandResult("Stopped.", ephemeral=False)
 
     async def _answer(self, incoming: Incoming, replier: Replier, run: RunningTurn) -> TurnOutcome:
         content = with_text_files(incoming.text, incoming.attachments)  # or refused, unsent
