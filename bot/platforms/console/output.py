@@ -46,7 +46,7 @@ class ConsoleReplier:
     repeat within a session.
 
     `speaker` is the character's name when one speaks in the chat: it leads each reply
-    line instead of "bot", and JSON lines carry it as `speaker`. `finish` writes the final
+    line instead of "bot", and JSON lines carry it as `speaker`. `settle` writes the final
     text where the output is not live.
     """
 
@@ -102,12 +102,13 @@ class ConsoleReplier:
     async def typing(self) -> AsyncIterator[None]:
         yield
 
-    def finish(self) -> None:
-        """The turn is over: where nothing was drawn live, each message it left, once."""
-        if self._output.jsonl or self._output.live:
-            return
-        for text in self._shown.values():
-            self._output.write(f"\n{self._prefix}{text}")
+    async def settle(self, *, finished: bool) -> list[int]:
+        """The turn is over: the console has no buttons; where nothing was drawn live, each
+        message the reply left is written, once."""
+        if not (self._output.jsonl or self._output.live):
+            for text in self._shown.values():
+                self._output.write(f"\n{self._prefix}{text}")
+        return []
 
     def _event(self, kind: str, ref: MessageRef, text: str) -> None:
         speaker = {"speaker": self._speaker} if self._speaker else {}

@@ -29,6 +29,7 @@ from bot.core.domain import (
 from bot.core.ports import Conversations
 from bot.core.untrusted import safe_to_show
 from bot.platforms.common.command_syntax import is_command, parse_command
+from bot.platforms.common.streamed_turns import StreamedTurns
 from bot.platforms.console.files import ATTACH, ATTACH_HELP, ConsoleFiles, FileProblem
 from bot.platforms.console.output import CONSOLE_LIMITS, ConsoleOutput, ConsoleReplier
 
@@ -63,6 +64,7 @@ class ConsoleSession:
         identity: ConsoleIdentity,
     ) -> None:
         self._service = service
+        self._turns = StreamedTurns(service)
         self._output = output
         self._channel = ChannelKey(PLATFORM, identity.chat_id)
         # The operator at the console may run every command; a URL they set is
@@ -174,7 +176,7 @@ class ConsoleSession:
     async def _rewrite(self, line: str) -> None:
         name, options = parse_command(line)
         call = self._call(name, options)
-        await self._reply(lambda replier: self._service.rewrite(call, replier))
+        await self._reply(lambda replier: self._turns.rewrite(call, replier))
 
     async def _chat(self, text: str) -> None:
         incoming = Incoming(
@@ -184,7 +186,7 @@ class ConsoleSession:
             text=text,
             attachments=self._files.take_pending(),
         )
-        await self._reply(lambda replier: self._service.handle(incoming, replier))
+        await self._reply(lambda replier: self._turns.reply(incoming, replier))
 
     async def _reply(self, turn: Callable[[ConsoleReplier], Awaitable[TurnOutcome]]) -> None:
         speaker = await self._service.character_name(self._channel)
@@ -193,10 +195,9 @@ class ConsoleSession:
         )
         try:
             outcome = await turn(replier)
-        finally:
+        finally:  # the replier is settled by then: its text written where it was not live
             self._chats_ahead -= 1
             self._turn_begun.clear()
-            replier.finish()
         if self._output.jsonl:
             self._output.event(type="done", status=_done_status(outcome), text=_done_text(outcome))
         else:

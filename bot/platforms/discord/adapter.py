@@ -11,17 +11,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
 from types import TracebackType
 
 import discord
 from discord import app_commands
 
-from bot.core.domain import ChannelKey, Incoming, TurnOutcome
+from bot.core.domain import ChannelKey, CommandCall, Incoming
 from bot.core.errors import BotError, ConfigError, DeliveryError, UsageError
 from bot.core.ports import Conversations
 from bot.platforms.common.key_shapes import looks_like_key
-from bot.platforms.common.latest import LatestReplies
+from bot.platforms.common.streamed_turns import StreamedTurns
 from bot.platforms.discord import addressing, buttons
 from bot.platforms.discord.client import Shards, make_client, point_at
 from bot.platforms.discord.incoming import KEY_DELETED, KEY_LEFT, delete, files
@@ -68,20 +67,20 @@ class DiscordAdapter:
         self._operators = operators
         self._allow_dms = allow_dms
         self._ready_timeout = ready_timeout
-        self._latest = LatestReplies()
+        self._turns = StreamedTurns(service)
         self._ready = asyncio.Event()
         self._work = Work()
         self._slash = SlashCommands(
             service,
-            stream=self._stream_into,
+            rewrite=self._rewrite,
             post=self._post,
             operators=operators,
             track=self._work.tracked,
         )
         self._presses = Presses(
             service,
-            latest=self._latest,
-            stream=self._stream_into,
+            latest=self._turns.latest,
+            rewrite=self._rewrite,
             post=self._post,
             operators=operators,
         )
@@ -191,9 +190,7 @@ class DiscordAdapter:
             platform_message_id=str(message.id),
             attachments=attached,
         )
-        await self._stream_into(
-            channel, lambda replier: self._service.handle(incoming, replier), reply_to=message
-        )
+        await self._turns.reply(incoming, await self._replier(channel, reply_to=message))
 
     async def _addressed(
         self, message: discord.Message, me: discord.ClientUser, channel: Channel
@@ -266,27 +263,9 @@ class DiscordAdapter:
             on_webhook_gone=lambda: self._voices.forget(home),
         )
 
-    async def _stream_into(
-        self,
-        channel: Channel,
-        turn: Callable[[DiscordReplier], Awaitable[TurnOutcome]],
-        *,
-        reply_to: discord.Message | None = None,
-    ) -> None:
-        """One streamed reply; afterwards Stop goes and a finished reply gets its buttons."""
-        replier = await self._replier(channel, reply_to=reply_to)
-        outcome: TurnOutcome | None = None
-        try:
-            outcome = await turn(replier)
-        finally:
-            finished = outcome is not None and bool(outcome.content)
-            try:
-                shown = await replier.close(finished=finished)
-            except DeliveryError as exc:
-                _log.warning("discord: could not settle a reply's buttons (%s)", exc)
-                shown = []
-        if shown and finished:
-            self._latest.record(channel_key(channel), shown[-1])
+    async def _rewrite(self, channel: Channel, call: CommandCall) -> None:
+        """A streamed command's reply, as the character."""
+        await self._turns.rewrite(call, await self._replier(channel, reply_to=None))
 
     async def _post(self, channel: Channel, text: str, as_character: bool) -> None:
         """Something said in the channel, not streamed: paced, split where too long."""
@@ -297,12 +276,10 @@ class DiscordAdapter:
             for part in split_for_limit(text, limits.max_length, measure=limits.measure):
                 await budget.spend(self._pacing.clock)
                 await replier.send(part)
-            shown = await replier.close(finished=as_character)
         except DeliveryError as exc:
             _log.warning("discord: could not post an answer (%s)", exc)
             return
-        if shown and as_character:
-            self._latest.record(channel_key(channel), shown[-1])
+        await self._turns.settle(channel_key(channel), replier, finished=as_character)
 
 
 def _key_of(channel_id: int) -> ChannelKey:

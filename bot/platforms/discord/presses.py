@@ -21,7 +21,7 @@ from bot.platforms.discord import buttons
 from bot.platforms.discord.access import actor_of
 from bot.platforms.discord.places import channel_key, server_of, talkable
 from bot.platforms.discord.replier import LIMITS
-from bot.platforms.discord.slash import Post, Stream
+from bot.platforms.discord.slash import Post, Rewrite
 
 
 class Presses:
@@ -30,14 +30,14 @@ class Presses:
         service: Conversations,
         *,
         latest: LatestReplies,
-        stream: Stream,
+        rewrite: Rewrite,
         post: Post,
         operators: frozenset[int],
     ) -> None:
         """`latest` says which reply's buttons act, kept by whoever writes replies."""
         self._service = service
         self._latest = latest
-        self._stream = stream
+        self._rewrite = rewrite
         self._post = post
         self._operators = operators
 
@@ -59,7 +59,7 @@ class Presses:
         )
         if streams(press.command):
             await interaction.response.defer()
-            await self._stream(channel, lambda replier: self._service.rewrite(call, replier))
+            await self._rewrite(channel, call)
             return
         result = await self._service.run_command(call)
         if press.command == "swipe" and not result.ephemeral:

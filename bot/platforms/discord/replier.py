@@ -124,7 +124,7 @@ class DiscordReplier:
         """ "… is typing" for the whole turn, refreshed before Discord lets it lapse."""
         return meanwhile(self._keep_typing, name="discord-typing")
 
-    async def close(self, *, finished: bool) -> list[int]:
+    async def settle(self, *, finished: bool) -> list[int]:
         """After the turn: Stop leaves every message; a finished reply's last message gets
         Regenerate, the swipes and Continue. Paced like the stream's writes, and retried a
         few times, because a Stop left behind would confuse. Returns the message ids."""

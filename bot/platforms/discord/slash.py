@@ -17,13 +17,13 @@ from collections.abc import Awaitable, Callable, Mapping
 import discord
 
 from bot.core.commands import CommandSpec, OptionSpec, streams
-from bot.core.domain import Attachment, CommandCall, CommandResult, Permission, TurnOutcome
+from bot.core.domain import Attachment, CommandCall, CommandResult, Permission
 from bot.core.errors import UsageError
 from bot.core.ports import Conversations
 from bot.platforms.discord.access import actor_of, permission_of
 from bot.platforms.discord.forms import OnSubmit, SecretForm
 from bot.platforms.discord.places import Channel, channel_key, server_of, talkable
-from bot.platforms.discord.replier import LIMITS, DiscordReplier
+from bot.platforms.discord.replier import LIMITS
 from bot.platforms.discord.tree import SlashCall, read_call
 from bot.reply.text import split_for_limit
 
@@ -35,7 +35,7 @@ SUGGEST_SECONDS = 2.5
 """Autocomplete cannot be deferred: what is not ready by then is not offered."""
 SERVERS_ONLY = "This command works in a server channel, not in direct messages."
 
-Stream = Callable[[Channel, Callable[[DiscordReplier], Awaitable[TurnOutcome]]], Awaitable[None]]
+Rewrite = Callable[[Channel, CommandCall], Awaitable[None]]
 Post = Callable[[Channel, str, bool], Awaitable[None]]
 Track = Callable[[OnSubmit], OnSubmit]
 
@@ -45,15 +45,16 @@ class SlashCommands:
         self,
         service: Conversations,
         *,
-        stream: Stream,
+        rewrite: Rewrite,
         post: Post,
         operators: frozenset[int],
         track: Track,
     ) -> None:
-        """`stream` writes a reply into a channel; `post(channel, text, as_character)` says
-        something there that is not streamed; `track` registers the handlers of forms."""
+        """`rewrite` streams a command's reply into a channel; `post(channel, text,
+        as_character)` says something there that is not streamed; `track` registers the
+        handlers of forms."""
         self._service = service
-        self._stream = stream
+        self._rewrite = rewrite
         self._post = post
         self._operators = operators
         self._submitted_tracked = track(self._submitted)
@@ -110,7 +111,7 @@ class SlashCommands:
             interaction, channel, call.spec.name, {**call.options, **secrets}, files
         )
         if streams(command.name):
-            await self._stream(channel, lambda r: self._service.rewrite(command, r))
+            await self._rewrite(channel, command)
             await _quietly(interaction.delete_original_response())
             return
         result = await self._service.run_command(command)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-from collections.abc import Awaitable, Callable
 from types import TracebackType
 
 from telegram import (
@@ -31,16 +30,15 @@ from telegram.ext import (
 )
 
 from bot.core.commands import find_command, streams, takes_file
-from bot.core.domain import Actor, CommandCall, Incoming, Permission, TurnOutcome
+from bot.core.domain import Actor, CommandCall, Incoming, Permission
 from bot.core.errors import DeliveryError, UsageError
 from bot.core.ports import Conversations
 from bot.platforms.common.command_syntax import parse_command
 from bot.platforms.common.heading import headed
 from bot.platforms.common.key_shapes import looks_like_key
-from bot.platforms.common.latest import LatestReplies
+from bot.platforms.common.streamed_turns import StreamedTurns
 from bot.platforms.telegram.access import is_anonymous_admin, permission_of
 from bot.platforms.telegram.addressing import Me, place_of
-from bot.platforms.telegram.buttons import AFTER_REPLY
 from bot.platforms.telegram.delivery import PTB_TIMEDELTA
 from bot.platforms.telegram.files import documents_for_command, files_for_chat
 from bot.platforms.telegram.key_flow import KeyFlow
@@ -88,7 +86,7 @@ class TelegramAdapter:
         self._bot = self._app.bot
         self._me = Me(0, "")  # known after initialize()
         self._out = Outbox(self._bot, pacing)
-        self._latest = LatestReplies()
+        self._turns = StreamedTurns(service)
         self._keys = KeyFlow(
             self._bot,
             service,
@@ -100,8 +98,8 @@ class TelegramAdapter:
             self._bot,
             service,
             self._out,
-            latest=self._latest,
-            stream=self._stream,
+            latest=self._turns.latest,
+            rewrite=self._rewrite,
             operators=operators,
         )
         new = filters.UpdateType.MESSAGE  # an edited command is not run again
@@ -168,7 +166,7 @@ class TelegramAdapter:
             platform_message_id=str(message.message_id),
             attachments=files,
         )
-        await self._stream(place, lambda replier: self._service.handle(incoming, replier))
+        await self._turns.reply(incoming, await self._replier(place))
 
     async def _handled_apart(self, message: Message) -> bool:
         """Messages that are not chat: the key someone was asked for, a command in a file's
@@ -221,7 +219,7 @@ class TelegramAdapter:
         if call is None:
             return
         if streams(name):
-            await self._stream(place, lambda replier: self._service.rewrite(call, replier))
+            await self._rewrite(place, call)
         else:
             await self._run(message, call, place)
         if carries_secret(options):  # a private chat's own key: taken, then not left on screen
@@ -282,20 +280,13 @@ class TelegramAdapter:
         server = str(message.chat.id) if message.chat.id < 0 else None
         return CommandCall(name, options, channel_of(place), actor, server=server)
 
-    async def _stream(
-        self, place: Place, turn: Callable[[TelegramReplier], Awaitable[TurnOutcome]]
-    ) -> None:
-        """One streamed reply: in a group headed by the character's name, then the drafts
-        settled and the buttons for a finished reply put under it."""
+    async def _rewrite(self, place: Place, call: CommandCall) -> None:
+        """A streamed command's reply."""
+        await self._turns.rewrite(call, await self._replier(place))
+
+    async def _replier(self, place: Place) -> TelegramReplier:
+        """A replier for one streamed reply; in a group headed by the character's name."""
         speaker = None
         if place.chat_id < 0:
             speaker = await self._service.character_name(channel_of(place))
-        replier = self._out.replier(place, speaker=speaker)
-        outcome: TurnOutcome | None = None
-        try:
-            outcome = await turn(replier)
-        finally:  # even after a failure: drafts become messages, Stop goes away
-            whole = outcome is not None and bool(outcome.content)
-            shown = await replier.close(AFTER_REPLY if whole else None)
-        if shown and whole:
-            self._latest.record(channel_of(place), shown[-1])
+        return self._out.replier(place, speaker=speaker)

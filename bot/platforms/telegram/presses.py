@@ -12,7 +12,7 @@ from telegram import Bot, CallbackQuery, Message, Update
 from telegram.ext import ContextTypes
 
 from bot.core.commands import streams
-from bot.core.domain import Actor, CommandCall, Permission, TurnOutcome
+from bot.core.domain import Actor, CommandCall, Permission
 from bot.core.ports import Conversations
 from bot.platforms.common.heading import headed
 from bot.platforms.common.latest import OLD_BUTTON, LatestReplies
@@ -21,15 +21,15 @@ from bot.platforms.telegram.addressing import place_of
 from bot.platforms.telegram.buttons import read_button
 from bot.platforms.telegram.outbox import Outbox, channel_of
 from bot.platforms.telegram.picker import PickerPress, chosen, picker, read_picker
-from bot.platforms.telegram.replier import Place, TelegramReplier
+from bot.platforms.telegram.replier import Place
 
 STOPPED = "stopped_message_generation"
 """The update a draft's Stop button sends (Bot API 10.3; PTB keeps it in api_kwargs)."""
 TOAST_CHARS = 200
 """Telegram shows at most 200 characters in a callback query's answer."""
 
-Stream = Callable[[Place, Callable[[TelegramReplier], Awaitable[TurnOutcome]]], Awaitable[None]]
-"""The adapter's streamed reply into a place (it records whose buttons act)."""
+Rewrite = Callable[[Place, CommandCall], Awaitable[None]]
+"""The adapter's streamed command reply into a place."""
 
 
 class Presses:
@@ -40,15 +40,15 @@ class Presses:
         out: Outbox,
         *,
         latest: LatestReplies,
-        stream: Stream,
+        rewrite: Rewrite,
         operators: frozenset[int],
     ) -> None:
-        """`latest` says which reply's buttons act, kept by `stream`."""
+        """`latest` says which reply's buttons act, kept by whoever streams replies."""
         self._bot = bot
         self._service = service
         self._out = out
         self._latest = latest
-        self._stream = stream
+        self._rewrite = rewrite
         self._operators = operators
 
     async def on_button(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -75,7 +75,7 @@ class Presses:
         call = CommandCall(press.command, press.options, channel_of(place), actor)
         if streams(press.command):
             await query.answer()
-            await self._stream(place, lambda replier: self._service.rewrite(call, replier))
+            await self._rewrite(place, call)
             return
         result = await self._service.run_command(call)
         if press.command == "swipe" and not result.ephemeral:

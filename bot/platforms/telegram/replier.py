@@ -34,6 +34,7 @@ from bot.core.ports import Clock
 from bot.platforms.common.background import meanwhile
 from bot.platforms.common.heading import room_under, speaker_heading
 from bot.platforms.common.own_writes import write_persistently
+from bot.platforms.telegram.buttons import AFTER_REPLY
 from bot.platforms.telegram.delivery import (
     delivery_error,
     is_gone,
@@ -144,6 +145,11 @@ class TelegramReplier:
     def typing(self) -> AbstractAsyncContextManager[None]:
         """The typing action until the first words are shown (it is cleared by them)."""
         return meanwhile(self._keep_typing, name="telegram-typing")
+
+    async def settle(self, *, finished: bool) -> list[int]:
+        """After the turn: Stop goes, and a finished reply gets Regenerate, the swipes and
+        Continue under its last message."""
+        return await self.close(AFTER_REPLY if finished else None)
 
     async def close(self, keyboard: InlineKeyboardMarkup | None) -> list[int]:
         """After the turn: drafts become real messages, and the last one gets `keyboard`
