@@ -26,7 +26,7 @@ from bot.platforms.discord.places import budget_scope as discord_budget_scope
 from bot.platforms.telegram.adapter import TelegramAdapter
 from bot.platforms.telegram.outbox import budget_scope as telegram_budget_scope
 from bot.reply.streaming import Pacing, SystemClock
-from bot.service.turns.conversation import ConversationService
+from bot.service.conversations import ConversationService
 from bot.service.turns.prompting import Budget, PromptFactory
 from bot.service.turns.queue import ChannelQueue
 from bot.service.turns.tokens import TokenBook

@@ -23,7 +23,7 @@ from bot.core.domain import (
 from bot.core.errors import UsageError
 from bot.core.ports import EndpointGuard
 from bot.reply.streaming import Pacing
-from bot.service.turns.conversation import ConversationService
+from bot.service.conversations import ConversationService
 from bot.service.turns.prompting import Budget, PromptFactory
 from bot.service.turns.queue import ChannelQueue
 from bot.service.turns.tokens import EstimatingCounter, TokenBook
@@ -40,6 +40,8 @@ from tests.fakes.recording_replier import RecordingReplier
 CHANNEL = ChannelKey("test", "general")
 WALL_CLOCK = datetime(2026, 11, 22, 17, 30, tzinfo=UTC)
 LIMITS = PlatformLimits(max_length=2000, writes_per_window=5, window_seconds=5.0)
+OPERATOR = Connection("http://operator.example/v1", model="op-model", trusted=True)
+"""The operator's endpoint every harness starts with."""
 
 
 @dataclass
@@ -48,6 +50,13 @@ class Harness:
     store: SqlStore
     client: ScriptedClient
     clock: FakeClock
+
+    def rewired(self, *, default: Connection | None, queue_size: int = 3) -> Harness:
+        """The same store, endpoint and clock behind a service wired with other settings."""
+        service = build_service(
+            self.store, self.client, self.clock, default=default, queue_size=queue_size
+        )
+        return Harness(service, self.store, self.client, self.clock)
 
     def replier(self) -> RecordingReplier:
         return RecordingReplier(self.clock, limits=LIMITS)
@@ -139,5 +148,4 @@ def harness(store: SqlStore, client: ScriptedClient) -> Harness:
     # Auto mode: virtual time jumps only when every task waits; the store's
     # thread hops may let it jump early, which only ever loosens pacing here.
     clock = FakeClock(auto=True)
-    default = Connection("http://operator.example/v1", model="op-model", trusted=True)
-    return Harness(build_service(store, client, clock, default=default), store, client, clock)
+    return Harness(build_service(store, client, clock, default=OPERATOR), store, client, clock)

@@ -32,10 +32,10 @@ from bot.endpoints.presets import (
     suggest_presets,
 )
 from bot.endpoints.urls import RepairedUrl, probe_candidates, repair_base_url
-from bot.service.commands.extras import apply_extras
-from bot.service.commands.models import unlisted_note
 from bot.service.commands.registry import answers
 from bot.service.commands.settings import extras_line, key_line
+from bot.service.turns.extras import apply_extras
+from bot.service.turns.models import unlisted_note
 from bot.service.turns.targets import Targets
 
 _log = logging.getLogger(__name__)

@@ -23,8 +23,8 @@ from bot.core.domain import (
 )
 from bot.core.errors import EndpointError, EndpointNotAllowed, EndpointRejected, user_message
 from bot.core.ports import Clock, CompletionClient, Store
-from bot.service.commands.models import ModelCatalog, unlisted_note
 from bot.service.commands.registry import answers
+from bot.service.turns.models import ModelCatalog, unlisted_note
 from bot.service.turns.requests import build_request
 from bot.service.turns.retries import Retries
 from bot.service.turns.targets import Targets

@@ -12,8 +12,8 @@ import logging
 from bot.core.domain import ChannelChanges, ChannelState, CommandCall, CommandResult
 from bot.core.errors import EndpointError, EndpointNotAllowed, user_message
 from bot.core.ports import Store
-from bot.service.commands.models import ModelCatalog, filter_models, unlisted_note
 from bot.service.commands.registry import answers
+from bot.service.turns.models import ModelCatalog, filter_models, unlisted_note
 from bot.service.turns.targets import Targets
 
 _log = logging.getLogger(__name__)

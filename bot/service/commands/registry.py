@@ -3,8 +3,8 @@
 To add a command, write its `CommandSpec` in bot/core/commands.py and its handler in the
 family module of this folder it belongs to, marked `@answers("name")` (it returns a
 `CommandResult`) or, for a spec with `streams=True`, `@writes("name")` (it streams a reply
-into the chat). A new family is also listed once, in dispatch.py. A name the catalogue
-lacks fails at import; a command without a handler fails the agreement test.
+into the chat). A new family is listed once, in bot/service/conversations.py. A name the
+catalogue lacks fails at import; a command without a handler fails the agreement test.
 """
 
 from __future__ import annotations

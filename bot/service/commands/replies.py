@@ -1,20 +1,34 @@
-"""What a reply's buttons do, typed or pressed: /stop (more to come with the swipes).
+"""What a reply's buttons do, typed or pressed: /stop, /regenerate and /continue.
 
-Knows the ports and the channel queue only.
+/regenerate and /continue stream a new version into the chat (turns/rewrites.py does the
+turn); /stop ends the reply being written. Knows the ports and the channel queue only.
 """
 
 from __future__ import annotations
 
-from bot.core.domain import CommandCall, CommandResult, Permission
-from bot.service.commands.registry import answers
-from bot.service.turns.queue import ChannelQueue
+from bot.core.domain import CommandCall, CommandResult, Permission, TurnOutcome
+from bot.core.ports import Replier
+from bot.service.commands.registry import answers, writes
+from bot.service.turns.queue import ChannelQueue, RunningTurn
+from bot.service.turns.rewrites import Rewrites
 
 
 class ReplyCommands:
-    """/stop: ends the reply being written in the channel."""
+    """The commands about the channel's last reply, or the one being written."""
 
-    def __init__(self, *, queue: ChannelQueue) -> None:
+    def __init__(self, *, queue: ChannelQueue, rewrites: Rewrites) -> None:
         self._queue = queue
+        self._rewrites = rewrites
+
+    @writes("regenerate")
+    async def _regenerate(
+        self, call: CommandCall, replier: Replier, run: RunningTurn
+    ) -> TurnOutcome:
+        return await self._rewrites.regenerate(call, replier, run)
+
+    @writes("continue")
+    async def _continue(self, call: CommandCall, replier: Replier, run: RunningTurn) -> TurnOutcome:
+        return await self._rewrites.extend(call, replier, run)
 
     @answers("stop")
     async def _stop(self, call: CommandCall) -> CommandResult:

@@ -16,7 +16,7 @@ from bot.core.ports import Characters, Profiles, Store
 from bot.endpoints.presets import find_preset, suggest_presets
 from bot.endpoints.urls import repair_base_url
 from bot.service.commands.connection import BACK_TO_DEFAULT
-from bot.service.commands.models import MAX_SUGGESTIONS, ModelCatalog, filter_models
+from bot.service.turns.models import MAX_SUGGESTIONS, ModelCatalog, filter_models
 from bot.service.turns.targets import Targets
 
 _log = logging.getLogger(__name__)

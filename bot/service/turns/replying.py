@@ -23,7 +23,9 @@ from bot.core.ports import Clock, CompletionClient, Replier, Store
 from bot.reply.streaming import Pacing, ReplyStream
 from bot.service.turns.generation import STOPPED_NOTE, Generation
 from bot.service.turns.keeping import PartialReplyKeeper
+from bot.service.turns.prompting import BuiltPrompt
 from bot.service.turns.queue import RunningTurn
+from bot.service.turns.requests import build_request
 from bot.service.turns.shaping import Shaping
 from bot.service.turns.targets import Targets
 
@@ -73,6 +75,23 @@ class ReplyRunner:
         self._clock = clock
         self._targets = targets
         self._max_reply_chars = max_reply_chars
+
+    def job(
+        self,
+        state: ChannelState,
+        connection: Connection,
+        model: str,
+        built: BuiltPrompt,
+        reply_id: MessageId,
+    ) -> ReplyJob:
+        """The job of streaming `built` into the reply `reply_id`, shaped as the channel
+        asks, and reshaped stricter if the endpoint refuses the order of its messages."""
+        names = {"user_name": built.user_name, "char_name": built.char_name}
+        request = build_request(state, connection, model, built.messages, **names)
+        shaping = Shaping(
+            self._store, state, built.messages, user=built.user_name, char=built.char_name
+        )
+        return ReplyJob(state.key, reply_id, state, request, shaping)
 
     async def run(self, job: ReplyJob, replier: Replier, run: RunningTurn) -> TurnOutcome:
         started = self._clock.now()

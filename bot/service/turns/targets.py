@@ -11,8 +11,8 @@ import logging
 from bot.core.domain import ChannelKey, ChannelState, Connection
 from bot.core.errors import BotError, UsageError
 from bot.core.ports import Store
-from bot.service.commands.extras import check_stored_extras
-from bot.service.commands.models import ModelCatalog
+from bot.service.turns.extras import check_stored_extras
+from bot.service.turns.models import ModelCatalog
 
 _log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from bot.core.domain import (
 from bot.core.errors import UsageError
 from bot.llm.client import OpenAICompatClient, build_http_client
 from bot.llm.deadline import StreamTimeouts
-from bot.service.commands.extras import apply_extras
+from bot.service.turns.extras import apply_extras
 from tests.fakes.openai.server import FakeOpenAI
 
 TIMEOUTS = StreamTimeouts(

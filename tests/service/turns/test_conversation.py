@@ -17,7 +17,7 @@ from bot.core.domain import (
 )
 from bot.core.errors import EndpointRateLimited, EndpointRejected, EndpointStreamError
 from tests.fakes.openai.scripted_client import Script, reply
-from tests.service.conftest import CHANNEL, Harness
+from tests.service.conftest import CHANNEL, OPERATOR, Harness
 
 
 async def stored(harness: Harness) -> list[tuple[str, str, str]]:
@@ -148,9 +148,10 @@ async def test_empty_reply_says_so(harness: Harness) -> None:
 
 async def test_operator_key_never_goes_to_a_channel_endpoint(harness: Harness) -> None:
     """A channel's own URL gets only the channel's key, never the operator's."""
-    harness.service._targets.default = Connection(
+    operator = Connection(
         "http://operator.example/v1", model="op", api_key=Secret("sk-operator-0000"), trusted=True
     )
+    harness = harness.rewired(default=operator)
     harness.client.scripts += [reply("a"), reply("b")]
     await harness.say("via operator")
     assert harness.client.requests[-1].connection.api_key == Secret("sk-operator-0000")
@@ -164,7 +165,7 @@ async def test_operator_key_never_goes_to_a_channel_endpoint(harness: Harness) -
 
 async def test_no_endpoint_anywhere_explains_how_to_connect(harness: Harness) -> None:
     """Without a channel connection or an operator default, the user is told what to do."""
-    harness.service._targets.default = None
+    harness = harness.rewired(default=None)
     replier = harness.replier()
     outcome = await harness.say("hello", replier=replier)
     assert outcome.status is MessageStatus.ERROR
@@ -193,7 +194,7 @@ async def test_several_models_and_none_chosen_lists_them(harness: Harness) -> No
 
 async def test_full_queue_answers_busy(harness: Harness, client: object) -> None:
     """More waiting messages than the queue holds get a busy answer, the rest run in order."""
-    harness.service._queue._max_waiting = 1
+    harness = harness.rewired(default=OPERATOR, queue_size=1)
     first = Script(deltas=[Delta(content="1")], hold_after=1)
     harness.client.scripts += [first, reply("2")]
     one = asyncio.create_task(harness.say("one"))

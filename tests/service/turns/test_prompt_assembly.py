@@ -27,7 +27,7 @@ from bot.core.domain import (
 )
 from bot.prompt.budget import estimate_tokens
 from bot.reply.streaming import Pacing
-from bot.service.turns.conversation import ConversationService
+from bot.service.conversations import ConversationService
 from bot.service.turns.prompting import Budget, PromptFactory
 from bot.service.turns.queue import ChannelQueue
 from bot.service.turns.tokens import TokenBook

@@ -1,0 +1,170 @@
+"""The service behind the inbound `Conversations` port: turns and commands behind one face.
+
+Platforms call only this. Messages and the replies they stream are turns/' work; commands
+are commands/' (one family module each, found through the registry). Knows the ports only.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot.characters.stored import StoredCharacter
+from bot.core.domain import (
+    ChannelKey,
+    CommandCall,
+    CommandResult,
+    Connection,
+    Incoming,
+    TurnOutcome,
+)
+from bot.core.errors import BotError
+from bot.core.ports import (
+    Characters,
+    Clock,
+    CompletionClient,
+    EndpointGuard,
+    Fetcher,
+    Personas,
+    Profiles,
+    Replier,
+    Store,
+)
+from bot.reply.streaming import Pacing
+from bot.service.commands.characters import CharacterCommands
+from bot.service.commands.connection import ConnectionCommands
+from bot.service.commands.dispatch import CommandDispatcher
+from bot.service.commands.endpoint_test import EndpointTest
+from bot.service.commands.help import HelpCommand
+from bot.service.commands.model_commands import ModelCommands
+from bot.service.commands.profiles import ProfileCommands
+from bot.service.commands.registry import Registry
+from bot.service.commands.replies import ReplyCommands
+from bot.service.commands.settings import SettingsCommands
+from bot.service.commands.suggest import Suggestions
+from bot.service.turns.conversation import Conversation
+from bot.service.turns.models import ModelCatalog
+from bot.service.turns.prompting import PromptFactory
+from bot.service.turns.queue import ChannelQueue
+from bot.service.turns.replying import ReplyRunner
+from bot.service.turns.rewrites import Rewrites
+from bot.service.turns.targets import Targets
+
+_log = logging.getLogger(__name__)
+
+DEFAULT_MAX_REPLY_CHARS = 20_000
+
+
+class ConversationService:
+    """What platforms call: answer messages, run commands, offer suggestions, tell facts."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        profiles: Profiles,
+        characters: Characters,
+        personas: Personas,
+        fetcher: Fetcher,
+        client: CompletionClient,
+        pacing: Pacing,
+        clock: Clock,
+        prompts: PromptFactory,
+        queue: ChannelQueue,
+        default_connection: Connection | None,
+        max_reply_chars: int = DEFAULT_MAX_REPLY_CHARS,
+        guard: EndpointGuard | None = None,
+    ) -> None:
+        self._store = store
+        self._prompts = prompts
+        catalog = ModelCatalog(client, clock=clock)
+        targets = Targets(store=store, catalog=catalog, default=default_connection)
+        replies = ReplyRunner(
+            store=store,
+            client=client,
+            pacing=pacing,
+            clock=clock,
+            targets=targets,
+            max_reply_chars=max_reply_chars,
+        )
+        self._conversation = Conversation(
+            store=store,
+            prompts=prompts,
+            targets=targets,
+            replies=replies,
+            queue=queue,
+            pacing=pacing,
+        )
+        self.suggestions = Suggestions(
+            store=store,
+            profiles=profiles,
+            targets=targets,
+            catalog=catalog,
+            characters=characters,
+        )
+        rewrites = Rewrites(store=store, prompts=prompts, targets=targets, replies=replies)
+        families = [  # a new family of commands is listed here once
+            SettingsCommands(store=store, targets=targets, characters=characters),
+            ProfileCommands(profiles=profiles),
+            ConnectionCommands(store=store, client=client, targets=targets, guard=guard),
+            ModelCommands(store=store, targets=targets, catalog=catalog),
+            EndpointTest(store=store, client=client, targets=targets, catalog=catalog, clock=clock),
+            CharacterCommands(
+                store=store,
+                characters=characters,
+                personas=personas,
+                fetcher=fetcher,
+                prompts=prompts,
+            ),
+            ReplyCommands(queue=queue, rewrites=rewrites),
+            HelpCommand(),
+        ]
+        self.commands = CommandDispatcher(Registry.of(families), self._conversation)
+
+    async def handle(self, incoming: Incoming, replier: Replier) -> TurnOutcome:
+        """Answer one message. Errors become a message in the chat, never an exception."""
+        return await self._conversation.handle(incoming, replier)
+
+    async def rewrite(self, call: CommandCall, replier: Replier) -> TurnOutcome:
+        """A command whose spec streams (/regenerate, /continue), written into the chat."""
+        return await self.commands.rewrite(call, replier)
+
+    async def run_command(self, call: CommandCall) -> CommandResult:
+        """Run a command; bad input and missing rights come back as a plain answer."""
+        return await self.commands.run_command(call)
+
+    async def edited(self, channel: ChannelKey, platform_message_id: str, text: str) -> bool:
+        """A user edited a message: the history says what it says now. Not answered again;
+        /regenerate does that when wanted."""
+        try:
+            return await self._store.edit_user_message(channel, platform_message_id, text)
+        except BotError:
+            _log.warning("could not store an edited message")
+            return False
+
+    async def deleted(self, channel: ChannelKey, platform_message_id: str) -> bool:
+        """A user deleted a message: the model no longer reads it."""
+        try:
+            return await self._store.forget_user_message(channel, platform_message_id)
+        except BotError:
+            _log.warning("could not forget a deleted message")
+            return False
+
+    async def answers_all(self, channel: ChannelKey) -> bool:
+        """Whether a group channel wants every message answered (/listen mode:all)."""
+        try:
+            return (await self._store.load_channel(channel)).answer_all
+        except BotError:
+            return False
+
+    async def character_name(self, channel: ChannelKey) -> str | None:
+        """Who speaks in the channel, for platforms that put the name on each reply; None
+        when the bot speaks as itself (or the channel cannot be read)."""
+        stored = await self.character(channel)
+        return stored.name if stored is not None else None
+
+    async def character(self, channel: ChannelKey) -> StoredCharacter | None:
+        """The channel's character with its avatar, for platforms that show who speaks."""
+        try:
+            return await self._prompts.stored_character(await self._store.load_channel(channel))
+        except BotError:
+            return None
