@@ -219,6 +219,7 @@ CATALOGUE: tuple[CommandSpec, ...] = (
         "regenerate", "Write my last reply again; the old one stays as a swipe.",
         Permission.EVERYONE, streams=True,
     ),
+    # Not streamed: a kept version is shown whole, in the pressed message (replies.py says why).
     CommandSpec(
         "swipe", "Show another kept version of my last reply.", Permission.EVERYONE,
         (OptionSpec("direction", "next or previous", choices=("next", "previous")),),

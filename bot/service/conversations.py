@@ -115,7 +115,7 @@ class ConversationService:
                 fetcher=fetcher,
                 prompts=prompts,
             ),
-            ReplyCommands(queue=queue, rewrites=rewrites),
+            ReplyCommands(store=store, prompts=prompts, queue=queue, rewrites=rewrites),
             HelpCommand(),
         ]
         self.commands = CommandDispatcher(Registry.of(families), self._conversation)

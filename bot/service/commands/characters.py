@@ -1,4 +1,4 @@
-"""/character, /greeting, /persona and /swipe: who talks in a channel, and who the user is.
+"""/character, /greeting and /persona: who talks in a channel, and who the user is.
 
 Cards are read and written by bot.characters; this module decides what a command does
 and says, and nothing stored changes when a card is refused.
@@ -176,19 +176,6 @@ class CharacterCommands:
             )
         await self._personas.set_persona(platform, call.actor.user_id, Persona(name, description))
         return CommandResult(f"In stories here you are now {name}.")
-
-    @answers("swipe")
-    async def _swipe(self, call: CommandCall) -> CommandResult:
-        step = -1 if call.options.get("direction", "").strip().lower() == "previous" else 1
-        state = await self._store.load_channel(call.channel)
-        chosen = await self._store.choose_swipe(state.chat_id, step)
-        card = await self._prompts.character(state)
-        footer = f"\n*({chosen.swipe_index + 1}/{chosen.swipe_count})*"
-        return CommandResult(
-            (chosen.content or "*(empty)*") + footer,
-            ephemeral=False,
-            speaker=card.name if card else None,
-        )
 
     async def _current(self, call: CommandCall) -> StoredCharacter:
         state = await self._store.load_channel(call.channel)

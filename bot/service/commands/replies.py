@@ -1,14 +1,21 @@
-"""What a reply's buttons do, typed or pressed: /stop, /regenerate and /continue.
+"""What a reply's buttons do, typed or pressed: /stop, /regenerate, /swipe and /continue.
 
-/regenerate and /continue stream a new version into the chat (turns/rewrites.py does the
-turn); /stop ends the reply being written. Knows the ports and the channel queue only.
+The three that give the last reply another version are one family. /regenerate and
+/continue write a new version, so they stream into the chat holding the channel's turn
+(turns/rewrites.py does the turn). /swipe does not stream, and this is deliberate: it
+shows a version already kept, whole, so there is nothing to stream, and its answer is a
+result the platforms put in the pressed message itself (Discord edits the interaction's
+message, Telegram the message whose arrow was tapped), with the buttons kept under it.
+Streaming it would post a new message at every press, and a typed /swipe would wait for
+the reply being written. Knows the ports and the channel queue only.
 """
 
 from __future__ import annotations
 
 from bot.core.domain import CommandCall, CommandResult, Permission, TurnOutcome
-from bot.core.ports import Replier
+from bot.core.ports import Replier, Store
 from bot.service.commands.registry import answers, writes
+from bot.service.turns.prompting import PromptFactory
 from bot.service.turns.queue import ChannelQueue, RunningTurn
 from bot.service.turns.rewrites import Rewrites
 
@@ -16,7 +23,11 @@ from bot.service.turns.rewrites import Rewrites
 class ReplyCommands:
     """The commands about the channel's last reply, or the one being written."""
 
-    def __init__(self, *, queue: ChannelQueue, rewrites: Rewrites) -> None:
+    def __init__(
+        self, *, store: Store, prompts: PromptFactory, queue: ChannelQueue, rewrites: Rewrites
+    ) -> None:
+        self._store = store
+        self._prompts = prompts
         self._queue = queue
         self._rewrites = rewrites
 
@@ -29,6 +40,21 @@ class ReplyCommands:
     @writes("continue")
     async def _continue(self, call: CommandCall, replier: Replier, run: RunningTurn) -> TurnOutcome:
         return await self._rewrites.extend(call, replier, run)
+
+    @answers("swipe")
+    async def _swipe(self, call: CommandCall) -> CommandResult:
+        """Another kept version becomes the chosen one (the history the model reads), said
+        by the character, with where it stands among the versions."""
+        step = -1 if call.options.get("direction", "").strip().lower() == "previous" else 1
+        state = await self._store.load_channel(call.channel)
+        chosen = await self._store.choose_swipe(state.chat_id, step)
+        card = await self._prompts.character(state)
+        footer = f"\n*({chosen.swipe_index + 1}/{chosen.swipe_count})*"
+        return CommandResult(
+            (chosen.content or "*(empty)*") + footer,
+            ephemeral=False,
+            speaker=card.name if card else None,
+        )
 
     @answers("stop")
     async def _stop(self, call: CommandCall) -> CommandResult:
