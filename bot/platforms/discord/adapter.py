@@ -20,6 +20,7 @@ from bot.core.domain import ChannelKey, CommandCall, Incoming
 from bot.core.errors import BotError, ConfigError, DeliveryError, UsageError
 from bot.core.ports import Conversations
 from bot.platforms.common.key_shapes import looks_like_key
+from bot.platforms.common.press_routing import PressRouter
 from bot.platforms.common.streamed_turns import StreamedTurns
 from bot.platforms.discord import addressing, buttons
 from bot.platforms.discord.client import Shards, make_client, point_at
@@ -78,9 +79,8 @@ class DiscordAdapter:
             track=self._work.tracked,
         )
         self._presses = Presses(
-            service,
-            latest=self._turns.latest,
-            rewrite=self._rewrite,
+            PressRouter(service, self._turns),
+            replier=lambda channel: self._replier(channel, reply_to=None),
             post=self._post,
             operators=operators,
         )

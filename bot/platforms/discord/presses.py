@@ -1,43 +1,38 @@
-"""What a press of a reply's button does: Stop, Regenerate, the swipes, Continue.
+"""A press of a reply's button on Discord: an interaction, answered through it.
 
-Regenerate and Continue stream a new reply; a swipe shows the other version in the
-pressed message itself (an interaction edit, outside the channel's write budget); Stop
-is silent, since the reply it ends shows it. The buttons act on the channel's latest
-reply only; after a restart, when the bot no longer knows which that is, the service
-still acts on the stored last reply.
+What a press does is common/press_routing.py's; here are Discord's ways to answer. A swipe
+shows the other version in the pressed message (an interaction edit, outside the channel's
+write budget); Stop is silent, since the reply it ends shows it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import discord
 
-from bot.core.commands import streams
-from bot.core.domain import CommandCall
-from bot.core.ports import Conversations
+from bot.core.domain import Actor, ChannelKey, CommandResult
 from bot.platforms.common.button_presses import ButtonPress
 from bot.platforms.common.heading import headed
-from bot.platforms.common.latest import OLD_BUTTON, LatestReplies
+from bot.platforms.common.press_routing import PressRouter
 from bot.platforms.discord import buttons
 from bot.platforms.discord.access import actor_of
-from bot.platforms.discord.places import channel_key, server_of, talkable
-from bot.platforms.discord.replier import LIMITS
-from bot.platforms.discord.slash import Post, Rewrite
+from bot.platforms.discord.places import Channel, channel_key, server_of, talkable
+from bot.platforms.discord.replier import LIMITS, DiscordReplier
+from bot.platforms.discord.slash import Post
+
+NewReplier = Callable[[Channel], Awaitable[DiscordReplier]]
 
 
 class Presses:
+    """Hears every press of a reply's buttons and hands it to the router."""
+
     def __init__(
-        self,
-        service: Conversations,
-        *,
-        latest: LatestReplies,
-        rewrite: Rewrite,
-        post: Post,
-        operators: frozenset[int],
+        self, router: PressRouter, *, replier: NewReplier, post: Post, operators: frozenset[int]
     ) -> None:
-        """`latest` says which reply's buttons act, kept by whoever writes replies."""
-        self._service = service
-        self._latest = latest
-        self._rewrite = rewrite
+        """`replier` makes one for a new reply in a channel; `post` says something there."""
+        self._router = router
+        self._replier = replier
         self._post = post
         self._operators = operators
 
@@ -47,30 +42,74 @@ class Presses:
         if channel is None or message is None:
             await interaction.response.defer()
             return
-        if not self._latest.acts_on(channel_key(channel), message.id, press):
-            await interaction.response.send_message(OLD_BUTTON, ephemeral=True)
-            return
-        call = CommandCall(
-            press.command,
-            dict(press.options),
-            channel_key(channel),
-            actor_of(interaction, self._operators),
-            server=server_of(channel),
+        pressed = DiscordPress(
+            interaction,
+            channel,
+            message,
+            replier=self._replier,
+            post=self._post,
+            operators=self._operators,
         )
-        if streams(press.command):
-            await interaction.response.defer()
-            await self._rewrite(channel, call)
+        await self._router.route(pressed, press)
+
+
+class DiscordPress:
+    """One press (common.press_routing.Pressed) through its interaction."""
+
+    def __init__(
+        self,
+        interaction: discord.Interaction,
+        channel: Channel,
+        message: discord.Message,
+        *,
+        replier: NewReplier,
+        post: Post,
+        operators: frozenset[int],
+    ) -> None:
+        self._interaction = interaction
+        self._channel = channel
+        self._message = message
+        self._replier = replier
+        self._post = post
+        self._operators = operators
+
+    @property
+    def channel(self) -> ChannelKey:
+        return channel_key(self._channel)
+
+    @property
+    def message_id(self) -> int:
+        return self._message.id
+
+    @property
+    def server(self) -> str | None:
+        return server_of(self._channel)
+
+    async def presser(self) -> Actor:
+        return actor_of(self._interaction, self._operators)
+
+    async def replier(self) -> DiscordReplier:
+        return await self._replier(self._channel)
+
+    async def acknowledge(self) -> None:
+        await self._interaction.response.defer()
+
+    async def tell(self, text: str) -> None:
+        await self._interaction.response.send_message(text, ephemeral=True)
+
+    async def show_version(self, result: CommandResult) -> None:
+        """In the pressed message when it fits; sent anew when it does not."""
+        as_bot = self._message.webhook_id is None  # a webhook's message wears the name
+        text = headed(result.text, result.speaker if as_bot else None)
+        if len(text) <= LIMITS.max_length:
+            response = self._interaction.response
+            await response.edit_message(content=text, view=buttons.after_reply())
             return
-        result = await self._service.run_command(call)
-        if press.command == "swipe" and not result.ephemeral:
-            as_bot = message.webhook_id is None  # a webhook's message wears the name already
-            text = headed(result.text, result.speaker if as_bot else None)
-            if len(text) <= LIMITS.max_length:
-                await interaction.response.edit_message(content=text, view=buttons.after_reply())
-                return
-            await interaction.response.defer()  # too long for one message: sent anew
-            await self._post(channel, result.text, result.speaker is not None)
-        elif result.ephemeral:
-            await interaction.response.send_message(result.text, ephemeral=True)
+        await self._interaction.response.defer()
+        await self._post(self._channel, result.text, result.speaker is not None)
+
+    async def answer(self, result: CommandResult) -> None:
+        if result.ephemeral:
+            await self._interaction.response.send_message(result.text, ephemeral=True)
         else:  # "Stopped.": the reply itself shows it
-            await interaction.response.defer()
+            await self._interaction.response.defer()

@@ -36,6 +36,7 @@ from bot.core.ports import Conversations
 from bot.platforms.common.command_syntax import parse_command
 from bot.platforms.common.heading import headed
 from bot.platforms.common.key_shapes import looks_like_key
+from bot.platforms.common.press_routing import PressRouter
 from bot.platforms.common.streamed_turns import StreamedTurns
 from bot.platforms.telegram.access import is_anonymous_admin, permission_of
 from bot.platforms.telegram.addressing import Me, place_of
@@ -44,7 +45,7 @@ from bot.platforms.telegram.files import documents_for_command, files_for_chat
 from bot.platforms.telegram.key_flow import KeyFlow
 from bot.platforms.telegram.keys import KeyLinks, carries_secret
 from bot.platforms.telegram.menu import bot_commands
-from bot.platforms.telegram.outbox import Outbox, channel_of
+from bot.platforms.telegram.outbox import Outbox, channel_of, server_of
 from bot.platforms.telegram.picker import picker
 from bot.platforms.telegram.presses import STOPPED, Presses
 from bot.platforms.telegram.replier import Place, TelegramReplier
@@ -98,8 +99,8 @@ class TelegramAdapter:
             self._bot,
             service,
             self._out,
-            latest=self._turns.latest,
-            rewrite=self._rewrite,
+            router=PressRouter(service, self._turns),
+            replier=self._replier,
             operators=operators,
         )
         new = filters.UpdateType.MESSAGE  # an edited command is not run again
@@ -277,8 +278,7 @@ class TelegramAdapter:
             actor = Actor(str(user.id), user.full_name, rights)
         else:
             return None
-        server = str(message.chat.id) if message.chat.id < 0 else None
-        return CommandCall(name, options, channel_of(place), actor, server=server)
+        return CommandCall(name, options, channel_of(place), actor, server=server_of(place))
 
     async def _rewrite(self, place: Place, call: CommandCall) -> None:
         """A streamed command's reply."""

@@ -37,6 +37,11 @@ def channel_of(place: Place) -> ChannelKey:
     return ChannelKey(PLATFORM, f"{place.chat_id}:{place.thread_id}")
 
 
+def server_of(place: Place) -> str | None:
+    """The group whose profiles and characters the chat shares; None in a private chat."""
+    return str(place.chat_id) if place.chat_id < 0 else None
+
+
 def budget_scope(channel: ChannelKey) -> ChannelKey:
     """Telegram counts writes per chat: a forum topic spends its group's budget."""
     return ChannelKey(channel.platform, channel.external_id.partition(":")[0])

@@ -1,6 +1,6 @@
-"""What a press does on Telegram: a reply's buttons, the model picker, and the Stop under
-a private chat's streaming draft. Kept apart so the adapter only wires PTB; the buttons
-act on the chat's latest reply only (after a restart, the service's stored last reply).
+"""Presses on Telegram: a reply's buttons (what they do is common/press_routing.py's; here
+are Telegram's ways to answer), the model picker, and the Stop under a private chat's
+streaming draft. Kept apart so the adapter only wires PTB.
 """
 
 from __future__ import annotations
@@ -11,44 +11,45 @@ from collections.abc import Awaitable, Callable
 from telegram import Bot, CallbackQuery, Message, Update
 from telegram.ext import ContextTypes
 
-from bot.core.commands import streams
-from bot.core.domain import Actor, CommandCall, Permission
+from bot.core.domain import Actor, ChannelKey, CommandCall, CommandResult, Permission
 from bot.core.ports import Conversations
 from bot.platforms.common.heading import headed
-from bot.platforms.common.latest import OLD_BUTTON, LatestReplies
+from bot.platforms.common.latest import OLD_BUTTON
+from bot.platforms.common.press_routing import PressRouter
 from bot.platforms.telegram.access import permission_of
 from bot.platforms.telegram.addressing import place_of
 from bot.platforms.telegram.buttons import read_button
-from bot.platforms.telegram.outbox import Outbox, channel_of
+from bot.platforms.telegram.outbox import Outbox, channel_of, server_of
 from bot.platforms.telegram.picker import PickerPress, chosen, picker, read_picker
-from bot.platforms.telegram.replier import Place
+from bot.platforms.telegram.replier import Place, TelegramReplier
 
 STOPPED = "stopped_message_generation"
 """The update a draft's Stop button sends (Bot API 10.3; PTB keeps it in api_kwargs)."""
 TOAST_CHARS = 200
 """Telegram shows at most 200 characters in a callback query's answer."""
 
-Rewrite = Callable[[Place, CommandCall], Awaitable[None]]
-"""The adapter's streamed command reply into a place."""
+NewReplier = Callable[[Place], Awaitable[TelegramReplier]]
+"""The adapter's replier for a new streamed reply into a place."""
 
 
 class Presses:
+    """Hears callback queries and the draft's Stop; a reply's buttons go to the router."""
+
     def __init__(
         self,
         bot: Bot,
         service: Conversations,
         out: Outbox,
         *,
-        latest: LatestReplies,
-        rewrite: Rewrite,
+        router: PressRouter,
+        replier: NewReplier,
         operators: frozenset[int],
     ) -> None:
-        """`latest` says which reply's buttons act, kept by whoever streams replies."""
         self._bot = bot
         self._service = service
         self._out = out
-        self._latest = latest
-        self._rewrite = rewrite
+        self._router = router
+        self._replier = replier
         self._operators = operators
 
     async def on_button(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -63,27 +64,15 @@ class Presses:
         if press is None or not isinstance(query.message, Message):
             await query.answer(OLD_BUTTON if press is not None else None)
             return
-        message = query.message
-        place = place_of(message, quote=False)
-        if not self._latest.acts_on(channel_of(place), message.message_id, press):
-            await query.answer(OLD_BUTTON)
-            return
-        rights = await permission_of(
-            self._bot, message.chat.id, query.from_user.id, operators=self._operators
+        pressed = TelegramPress(
+            query,
+            query.message,
+            bot=self._bot,
+            out=self._out,
+            replier=self._replier,
+            operators=self._operators,
         )
-        actor = Actor(str(query.from_user.id), query.from_user.full_name, rights)
-        call = CommandCall(press.command, press.options, channel_of(place), actor)
-        if streams(press.command):
-            await query.answer()
-            await self._rewrite(place, call)
-            return
-        result = await self._service.run_command(call)
-        if press.command == "swipe" and not result.ephemeral:
-            await query.answer()
-            speaker = result.speaker if place.chat_id < 0 else None
-            await self._out.replace(place, message.message_id, headed(result.text, speaker))
-        else:  # Stop's "Stopped.", or why it could not: a toast for the presser only
-            await query.answer(result.text[:TOAST_CHARS])
+        await self._router.route(pressed, press)
 
     async def on_stopped(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         """Stop tapped under a private chat's streaming draft: stop that chat's reply."""
@@ -122,3 +111,63 @@ class Presses:
         result = await self._service.run_command(dataclasses.replace(call, options={"name": model}))
         await query.answer()
         await self._out.replace(place, message.message_id, result.text, keyboard=None)
+
+
+class TelegramPress:
+    """One press (common.press_routing.Pressed), answered with the callback query's toast."""
+
+    def __init__(
+        self,
+        query: CallbackQuery,
+        message: Message,
+        *,
+        bot: Bot,
+        out: Outbox,
+        replier: NewReplier,
+        operators: frozenset[int],
+    ) -> None:
+        self._query = query
+        self._message = message
+        self._place = place_of(message, quote=False)
+        self._bot = bot
+        self._out = out
+        self._replier = replier
+        self._operators = operators
+
+    @property
+    def channel(self) -> ChannelKey:
+        return channel_of(self._place)
+
+    @property
+    def message_id(self) -> int:
+        return self._message.message_id
+
+    @property
+    def server(self) -> str | None:
+        return server_of(self._place)
+
+    async def presser(self) -> Actor:
+        user = self._query.from_user
+        rights = await permission_of(
+            self._bot, self._place.chat_id, user.id, operators=self._operators
+        )
+        return Actor(str(user.id), user.full_name, rights)
+
+    async def replier(self) -> TelegramReplier:
+        return await self._replier(self._place)
+
+    async def acknowledge(self) -> None:
+        await self._query.answer()
+
+    async def tell(self, text: str) -> None:
+        await self._query.answer(text)
+
+    async def show_version(self, result: CommandResult) -> None:
+        """In the pressed message; in a group headed by the character's name."""
+        await self._query.answer()
+        speaker = result.speaker if self._place.chat_id < 0 else None
+        await self._out.replace(self._place, self.message_id, headed(result.text, speaker))
+
+    async def answer(self, result: CommandResult) -> None:
+        """Stop's "Stopped.", or why a command could not run: a toast for the presser."""
+        await self._query.answer(result.text[:TOAST_CHARS])
