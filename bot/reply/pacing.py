@@ -1,4 +1,5 @@
-"""Write budgets: how often the bot may send or edit messages, per channel and bot-wide.
+"""Write budgets: how often the bot may send or edit messages, per channel and bot-wide,
+and the one paced, retried write that every write outside a stream's editor goes through.
 
 Arithmetic on timestamps the caller passes in, plus the real clock; knows no platform.
 """
@@ -6,17 +7,25 @@ Arithmetic on timestamps the caller passes in, plus the real clock; knows no pla
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TypeVar
 
 from bot.core.domain import ChannelKey, PlatformLimits
+from bot.core.errors import DeliveryError
 from bot.core.ports import Clock
+
+_log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 CHANNEL_BURST_WRITES = 2
 """Writes a channel may make back to back after a quiet spell: placeholder, then first text."""
 _ROUNDING_SECONDS = 1e-6
 """Margin past a platform's boundary, so float rounding never makes a write early."""
+PACED_WRITE_ATTEMPTS = 5
+"""Tries at one paced write before its DeliveryError is raised."""
 
 
 class SystemClock:
@@ -104,6 +113,36 @@ class ChannelBudget:
         while (delay := self.delay_until_available(clock.now())) > 0:
             await clock.sleep(delay)
         self.take(clock.now())
+
+
+async def write_paced(
+    write: Callable[[], Awaitable[_T]],
+    *,
+    budget: ChannelBudget,
+    clock: Clock,
+    retry_failures: bool,
+    attempts: int = PACED_WRITE_ATTEMPTS,
+) -> _T:
+    """`write()`'s result, each try spending a slot of the channel's budget first.
+
+    A DeliveryError with retry_after pauses the channel (not the bot) for that long, and the
+    write goes again; one without goes again at the next slot when `retry_failures` (a write
+    that carries a reply's final state: a hiccup must not leave Stop behind), else it is
+    raised at once (a refusal that trying again would only repeat). After `attempts` tries
+    the last DeliveryError is raised.
+    """
+    tries = 0
+    while True:
+        await budget.spend(clock)
+        try:
+            return await write()
+        except DeliveryError as exc:
+            tries += 1
+            if tries >= attempts or (exc.retry_after is None and not retry_failures):
+                raise
+            if exc.retry_after is not None:
+                budget.pause_until(clock.now() + exc.retry_after)
+            _log.warning("a paced write failed; trying again (%s)", exc)
 
 
 class Pacing:

@@ -28,11 +28,10 @@ from bot.core.errors import DeliveryError
 from bot.core.ports import Clock
 from bot.platforms.common.background import meanwhile
 from bot.platforms.common.heading import room_under, speaker_heading
-from bot.platforms.common.own_writes import write_persistently
 from bot.platforms.discord import buttons
 from bot.platforms.discord.delivery import delivery_error_text, is_gone, retry_after
 from bot.platforms.discord.places import Channel
-from bot.reply.pacing import ChannelBudget
+from bot.reply.pacing import ChannelBudget, write_paced
 
 _log = logging.getLogger(__name__)
 
@@ -143,7 +142,7 @@ class DiscordReplier:
         return ids
 
     async def _persist(self, write: Callable[[], Awaitable[None]]) -> None:
-        await write_persistently(write, budget=self._budget, clock=self._clock)
+        await write_paced(write, budget=self._budget, clock=self._clock, retry_failures=True)
 
     async def _keep_typing(self) -> None:
         while True:

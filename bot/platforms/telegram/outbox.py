@@ -12,20 +12,18 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from telegram import Bot, InlineKeyboardMarkup, InputFile, ReplyParameters
-from telegram.error import RetryAfter, TelegramError
+from telegram.error import TelegramError
 
 from bot.core.domain import Attachment, ChannelKey, PlatformLimits
+from bot.core.errors import DeliveryError
 from bot.platforms.telegram.buttons import AFTER_REPLY, STOP
-from bot.platforms.telegram.delivery import is_not_modified, retry_seconds
+from bot.platforms.telegram.delivery import delivery_error, is_not_modified
 from bot.platforms.telegram.render import Rendered, render
 from bot.platforms.telegram.replier import GROUP_LIMITS, PRIVATE_LIMITS, Place, TelegramReplier
-from bot.reply.pacing import ChannelBudget, Pacing
+from bot.reply.pacing import ChannelBudget, Pacing, write_paced
 from bot.reply.text import split_for_limit
 
 _log = logging.getLogger(__name__)
-
-MAX_ATTEMPTS = 5
-"""Tries at one write when Telegram keeps asking us to wait."""
 
 PLATFORM = "telegram"
 
@@ -77,22 +75,22 @@ class Outbox:
         self, place: Place, write: Callable[[], Awaitable[object]], doing: str
     ) -> bool:
         """One paced write; a flood wait pauses the chat and the write waits it out, a few
-        times at most. False when Telegram refused it (logged, never raised)."""
-        budget = self._budget(place)
-        clock = self._pacing.clock
-        for _ in range(MAX_ATTEMPTS):
-            await budget.spend(clock)
+        times at most. False when Telegram refused it (logged, never raised): an answer
+        refused once is not tried again."""
+
+        async def attempt() -> None:
             try:
                 await write()
-            except RetryAfter as exc:
-                budget.pause_until(clock.now() + retry_seconds(exc))
             except TelegramError as exc:
-                _log.warning("telegram: could not %s (%s)", doing, exc)
-                return False
-            else:
-                return True
-        _log.warning("telegram: gave up trying to %s", doing)
-        return False
+                raise delivery_error(exc, doing) from None
+
+        budget, clock = self._budget(place), self._pacing.clock
+        try:
+            await write_paced(attempt, budget=budget, clock=clock, retry_failures=False)
+        except DeliveryError as exc:
+            _log.warning("telegram: could not deliver (%s)", exc)
+            return False
+        return True
 
     async def say(
         self, place: Place, text: str, *, keyboard: InlineKeyboardMarkup | None = None
@@ -117,7 +115,7 @@ class Outbox:
                     reply_markup=buttons,
                 )
 
-            if not await self._deliver(place, send, "answer"):
+            if not await self._deliver(place, send, "sending an answer"):
                 return
 
     async def send_file(self, place: Place, file: Attachment) -> None:
@@ -128,7 +126,7 @@ class Outbox:
                 message_thread_id=place.thread_id,
             )
 
-        if not await self._deliver(place, send, "send a file"):
+        if not await self._deliver(place, send, "sending a file"):
             await self.say(place, "Telegram refused the file; try again in a moment.")
 
     async def set_buttons(
@@ -143,7 +141,7 @@ class Outbox:
                 if not is_not_modified(exc):
                     raise
 
-        await self._deliver(place, change, "change the buttons")
+        await self._deliver(place, change, "changing the buttons")
 
     async def replace(
         self,
@@ -174,7 +172,7 @@ class Outbox:
                 if not is_not_modified(exc):
                     raise
 
-        await self._deliver(place, edit, "show another version")
+        await self._deliver(place, edit, "showing another version")
 
 
 def _limits(place: Place) -> PlatformLimits:

@@ -33,7 +33,6 @@ from bot.core.errors import DeliveryError
 from bot.core.ports import Clock
 from bot.platforms.common.background import meanwhile
 from bot.platforms.common.heading import room_under, speaker_heading
-from bot.platforms.common.own_writes import write_persistently
 from bot.platforms.telegram.buttons import AFTER_REPLY
 from bot.platforms.telegram.delivery import (
     delivery_error,
@@ -43,7 +42,7 @@ from bot.platforms.telegram.delivery import (
 )
 from bot.platforms.telegram.drafts import Drafts
 from bot.platforms.telegram.render import MAX_MESSAGE_UTF16, Rendered, plain, render
-from bot.reply.pacing import ChannelBudget
+from bot.reply.pacing import ChannelBudget, write_paced
 
 _log = logging.getLogger(__name__)
 
@@ -172,7 +171,7 @@ class TelegramReplier:
         return self.message_ids
 
     async def _persist(self, write: Callable[[], Awaitable[None]]) -> None:
-        await write_persistently(write, budget=self._budget, clock=self._clock)
+        await write_paced(write, budget=self._budget, clock=self._clock, retry_failures=True)
 
     async def _keep_typing(self) -> None:
         while not self._texted.is_set():
