@@ -1,18 +1,17 @@
 """Write budgets: how often the bot may send or edit messages, per channel and bot-wide,
 and the one paced, retried write that every write outside a stream's editor goes through.
 
-Arithmetic on timestamps the caller passes in, plus the real clock; knows no platform.
+Arithmetic on timestamps the caller passes in; knows no platform.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TypeVar
 
+from bot.core.clock import SystemClock
 from bot.core.domain import ChannelKey, PlatformLimits
 from bot.core.errors import DeliveryError
 from bot.core.ports import Clock
@@ -26,16 +25,6 @@ _ROUNDING_SECONDS = 1e-6
 """Margin past a platform's boundary, so float rounding never makes a write early."""
 PACED_WRITE_ATTEMPTS = 5
 """Tries at one paced write before its DeliveryError is raised."""
-
-
-class SystemClock:
-    """The real monotonic clock (ports.Clock)."""
-
-    def now(self) -> float:
-        return time.monotonic()
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(max(seconds, 0.0))
 
 
 class TokenBucket:

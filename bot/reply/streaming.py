@@ -10,11 +10,12 @@ import logging
 from types import TracebackType
 from typing import Self
 
+from bot.core.clock import SystemClock
 from bot.core.domain import MessageRef
 from bot.core.errors import DeliveryError
 from bot.core.ports import Clock, Replier, ShownTextKeeper
 from bot.reply.layout import NOTE_SEPARATOR, ReplyLayout, Write
-from bot.reply.pacing import CHANNEL_BURST_WRITES, ChannelBudget, Pacing, SystemClock, TokenBucket
+from bot.reply.pacing import CHANNEL_BURST_WRITES, ChannelBudget, Pacing, TokenBucket
 
 __all__ = [
     "CHANNEL_BURST_WRITES",
