@@ -25,6 +25,9 @@ class FileProblem(Exception):
 
 
 class ConsoleFiles:
+    """Reads the files the operator names, holds those attached to the next message, and
+    writes exported cards."""
+
     def __init__(self, export_dir: Path) -> None:
         self._export_dir = export_dir
         self._pending: list[Attachment] = []

@@ -28,10 +28,10 @@ from bot.platforms.discord.incoming import KEY_DELETED, KEY_LEFT, delete, files
 from bot.platforms.discord.places import PLATFORM, Channel, channel_key, talkable
 from bot.platforms.discord.presses import Presses
 from bot.platforms.discord.replier import LIMITS, DiscordReplier
+from bot.platforms.discord.running import RunningHandlers
 from bot.platforms.discord.slash import SlashCommands
 from bot.platforms.discord.tree import build_commands
 from bot.platforms.discord.voices import Voices
-from bot.platforms.discord.work import Work
 from bot.reply.pacing import Pacing
 from bot.reply.text import split_for_limit
 
@@ -70,13 +70,13 @@ class DiscordAdapter:
         self._ready_timeout = ready_timeout
         self._turns = StreamedTurns(service)
         self._ready = asyncio.Event()
-        self._work = Work()
+        self._running = RunningHandlers()
         self._slash = SlashCommands(
             service,
             rewrite=self._rewrite,
             post=self._post,
             operators=operators,
-            track=self._work.tracked,
+            track=self._running.tracked,
         )
         self._presses = Presses(
             PressRouter(service, self._turns),
@@ -93,7 +93,7 @@ class DiscordAdapter:
             self._shards, message_content=message_content, ready_timeout=self._ready_timeout
         )
         client.on_ready = self.on_ready  # type: ignore[attr-defined]
-        track = self._work.tracked
+        track = self._running.tracked
         client.on_message = track(self.on_message)  # type: ignore[attr-defined]
         client.on_raw_message_edit = track(self.on_raw_message_edit)  # type: ignore[attr-defined]
         client.on_raw_message_delete = track(self.on_raw_message_delete)  # type: ignore[attr-defined]
@@ -148,7 +148,7 @@ class DiscordAdapter:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        cut = await self._work.wind_down()
+        cut = await self._running.wind_down()
         if cut:
             _log.info("discord: %d handlers were running at shutdown; their replies settled", cut)
         await self._client.close()

@@ -55,6 +55,8 @@ def _button(key: str) -> discord.ui.Button[discord.ui.View]:
 
 
 class _Heard(discord.ui.Button[discord.ui.View]):
+    """One button of the listener: hands its press, read from the key, to `on_press`."""
+
     def __init__(self, key: str, on_press: OnPress) -> None:
         style = _STYLES.get(key, discord.ButtonStyle.secondary)
         super().__init__(label=LABELS[key], custom_id=button_data(key), style=style)

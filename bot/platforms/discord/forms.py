@@ -22,6 +22,8 @@ OnSubmit = Callable[[discord.Interaction, SlashCall, Mapping[str, str]], Awaitab
 
 
 class SecretForm(discord.ui.Modal):
+    """The modal that asks for a command's secret options; its answer goes to `on_submit`."""
+
     def __init__(self, call: SlashCall, on_submit: OnSubmit) -> None:
         super().__init__(title=f"/{call.spec.name}: private"[:TITLE_CHARS], timeout=600)
         self._call = call

@@ -59,6 +59,8 @@ class Voice:
 
 
 class DiscordReplier:
+    """Writes one reply in a channel, as the character's webhook or as the bot (a Replier)."""
+
     def __init__(
         self,
         channel: Channel,

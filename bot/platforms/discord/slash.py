@@ -41,6 +41,8 @@ Track = Callable[[OnSubmit], OnSubmit]
 
 
 class SlashCommands:
+    """Runs slash commands and their private forms, and answers autocomplete."""
+
     def __init__(
         self,
         service: Conversations,

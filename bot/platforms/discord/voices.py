@@ -23,6 +23,8 @@ WEBHOOK_NAME = "Parlor"
 
 
 class Voices:
+    """The webhook each channel's character speaks through, found or made once."""
+
     def __init__(self, client: discord.Client) -> None:
         self._client = client
         self._hooks: dict[int, discord.Webhook | None] = {}  # channel -> webhook (None: none)

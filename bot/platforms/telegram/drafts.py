@@ -27,6 +27,8 @@ Settle = Callable[[MessageRef, Rendered, InlineKeyboardMarkup | None], Awaitable
 
 
 class Drafts:
+    """The drafts of one reply in one chat, until each is settled into a real message."""
+
     def __init__(
         self,
         bot: Bot,

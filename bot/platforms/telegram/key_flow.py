@@ -35,6 +35,9 @@ NO_LONGER_ADMIN = (
 
 
 class KeyFlow:
+    """Takes API keys privately: offers a link in a group, receives the key in private,
+    and refuses keys sent where they must not be."""
+
     def __init__(
         self,
         bot: Bot,

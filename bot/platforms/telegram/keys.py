@@ -55,6 +55,8 @@ def carries_secret(options: Mapping[str, str]) -> bool:
 
 
 class KeyLinks:
+    """The one-time links to the private key flow, and who is waiting to send a key."""
+
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
         self._links: dict[str, tuple[KeyRequest, float]] = {}

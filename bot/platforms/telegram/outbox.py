@@ -46,6 +46,8 @@ def budget_scope(channel: ChannelKey) -> ChannelKey:
 
 
 class Outbox:
+    """Every write to a Telegram chat outside a stream, each through the chat's budget."""
+
     def __init__(self, bot: Bot, pacing: Pacing) -> None:
         self._bot = bot
         self._pacing = pacing

@@ -79,6 +79,8 @@ class Place:
 
 
 class TelegramReplier:
+    """Writes one reply in a chat, by drafts or by sending and editing (a Replier)."""
+
     def __init__(
         self,
         bot: Bot,

@@ -16,9 +16,12 @@ from typing import Any, ParamSpec
 P = ParamSpec("P")
 
 SETTLE_SECONDS = 10.0
+"""How long a shutdown waits for cancelled handlers to settle their replies."""
 
 
-class Work:
+class RunningHandlers:
+    """The tasks of the event and interaction handlers running now, known by a wrapper."""
+
     def __init__(self) -> None:
         self._running: set[asyncio.Task[Any]] = set()
 
