@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from types import TracebackType
 
@@ -32,7 +33,7 @@ from bot.platforms.discord.running import RunningHandlers
 from bot.platforms.discord.slash import SlashCommands
 from bot.platforms.discord.tree import build_commands
 from bot.platforms.discord.voices import Voices
-from bot.reply.pacing import Pacing
+from bot.reply.pacing import Pacing, write_paced
 from bot.reply.text import split_for_limit
 
 _log = logging.getLogger(__name__)
@@ -268,14 +269,15 @@ class DiscordAdapter:
         await self._turns.rewrite(call, await self._replier(channel, reply_to=None))
 
     async def _post(self, channel: Channel, text: str, as_character: bool) -> None:
-        """Something said in the channel, not streamed: paced, split where too long."""
+        """Something said in the channel, not streamed: paced, split where too long, and
+        a rate limit waited out, as on every platform (a refusal is logged, not retried)."""
         replier = await self._replier(channel, reply_to=None, as_character=as_character)
         budget = self._pacing.budget_for(channel_key(channel), LIMITS)
-        limits = replier.limits
+        clock, limits = self._pacing.clock, replier.limits
         try:
             for part in split_for_limit(text, limits.max_length, measure=limits.measure):
-                await budget.spend(self._pacing.clock)
-                await replier.send(part)
+                send = functools.partial(replier.send, part)
+                await write_paced(send, budget=budget, clock=clock, retry_failures=False)
         except DeliveryError as exc:
             _log.warning("discord: could not post an answer (%s)", exc)
             return
