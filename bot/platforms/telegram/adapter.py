@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 from types import TracebackType
 
 from telegram import (
@@ -40,7 +39,6 @@ from bot.platforms.common.press_routing import PressRouter
 from bot.platforms.common.streamed_turns import StreamedTurns
 from bot.platforms.telegram.access import is_anonymous_admin, permission_of
 from bot.platforms.telegram.addressing import Me, place_of
-from bot.platforms.telegram.delivery import PTB_TIMEDELTA
 from bot.platforms.telegram.files import documents_for_command, files_for_chat
 from bot.platforms.telegram.key_flow import KeyFlow
 from bot.platforms.telegram.keys import KeyLinks, carries_secret
@@ -74,9 +72,6 @@ class TelegramAdapter:
         api_url: str | None = None,
         operators: frozenset[int] = frozenset(),
     ) -> None:
-        # PTB 22 warns on every flood wait unless told to hand out timedeltas already,
-        # the behaviour of its next major version, which delivery.retry_seconds reads.
-        os.environ.setdefault(PTB_TIMEDELTA, "true")
         self._service = service
         self._operators = operators
         builder = ApplicationBuilder().token(token).concurrent_updates(True)

@@ -8,6 +8,7 @@ the bot token or the message text in it).
 from __future__ import annotations
 
 import datetime as dtm
+import os
 import warnings
 
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError, TimedOut
@@ -20,6 +21,15 @@ PTB_TIMEDELTA = "PTB_TIMEDELTA"
 NOT_MODIFIED = "message is not modified"
 NOT_FOUND = ("message to edit not found", "message to delete not found")
 CANT_PARSE = "can't parse entities"
+
+
+def use_timedelta_periods() -> None:
+    """Have PTB hand out time periods (a flood wait's retry_after) as timedeltas, the
+    behaviour of its next major version; PTB 22 otherwise warns at every flood wait, when it
+    builds the RetryAfter. PTB offers no parameter for it, only the PTB_TIMEDELTA switch in
+    the environment, read process-wide: so the composition root calls this once. An
+    operator's own setting wins."""
+    os.environ.setdefault(PTB_TIMEDELTA, "true")
 
 
 def retry_seconds(exc: RetryAfter) -> float:
