@@ -12,6 +12,9 @@ from typing import TypeVar
 
 Server = TypeVar("Server", bound=AbstractAsyncContextManager[object])
 START_SECONDS = 10.0
+FAKE_THREAD_PREFIX = "fake-"
+"""Names the fakes' threads, so that a bot running in the test process can tell its own log
+lines from theirs."""
 
 
 @contextlib.contextmanager
@@ -31,7 +34,8 @@ def serving_in_thread(server: Server) -> Iterator[Server]:
             failure.append(exc)
             ready.set()
 
-    thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
+    name = f"{FAKE_THREAD_PREFIX}{type(server).__name__}"
+    thread = threading.Thread(target=asyncio.run, args=(main(),), name=name, daemon=True)
     thread.start()
     ready.wait(START_SECONDS)
     if failure:

@@ -1,20 +1,24 @@
-"""The bot as a subprocess (`python -m bot run`) between a simulated Discord and a fake model."""
+"""The bot between a simulated Discord and a fake model: in the test process (`running`), or
+as a subprocess (`running_process`) for what only a real process shows."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from cryptography.fernet import Fernet
 
 from tests.fakes.bot_process import BotProcess, running_bot
+from tests.fakes.bot_thread import RunningBot, running_in_thread
 from tests.fakes.console_process import bot_env
 from tests.fakes.discord.server import FakeDiscord
 from tests.fakes.openai.server import FakeOpenAI
 
 STARTUP_SECONDS = 60.0
+Bot = TypeVar("Bot", bound=RunningBot)
 
 
 @pytest.fixture
@@ -41,12 +45,10 @@ def encryption_key() -> str:
     return Fernet.generate_key().decode()
 
 
-@contextlib.contextmanager
-def running(
+def discord_env(
     tmp_path: Path, endpoint: FakeOpenAI, fake: FakeDiscord, settings: dict[str, str], key: str
-) -> Iterator[BotProcess]:
-    """`python -m bot run` against the fakes, back once it has published its commands."""
-    env = bot_env(
+) -> dict[str, str]:
+    return bot_env(
         tmp_path,
         DISCORD_TOKEN=fake.token,
         DISCORD_API_URL=fake.api_url,
@@ -55,17 +57,47 @@ def running(
         ENCRYPTION_KEYS=key,
         **settings,
     )
+
+
+@contextlib.contextmanager
+def running(
+    tmp_path: Path,
+    endpoint: FakeOpenAI,
+    fake: FakeDiscord,
+    settings: dict[str, str],
+    key: str,
+    *,
+    template: Path,
+) -> Iterator[RunningBot]:
+    """The bot in this process against the fakes, back once it has published its commands."""
+    env = discord_env(tmp_path, endpoint, fake, settings, key)
+    with started(fake, running_in_thread(tmp_path, env, template)) as bot:
+        yield bot
+
+
+@contextlib.contextmanager
+def running_process(
+    tmp_path: Path, endpoint: FakeOpenAI, fake: FakeDiscord, settings: dict[str, str], key: str
+) -> Iterator[BotProcess]:
+    """`python -m bot run` against the fakes, back once it has published its commands."""
+    env = discord_env(tmp_path, endpoint, fake, settings, key)
+    with started(fake, running_bot(tmp_path, env)) as process:
+        yield process
+
+
+@contextlib.contextmanager
+def started(fake: FakeDiscord, starting: contextlib.AbstractContextManager[Bot]) -> Iterator[Bot]:
     route = "PUT /applications/{application_id}/commands"
     synced = len(fake.calls_to(route))
-    with running_bot(tmp_path, env) as process:
+    with starting as bot:
         fake.wait_for_sync(
-            lambda: len(fake.calls_to(route)) > synced or not process.alive(),
+            lambda: len(fake.calls_to(route)) > synced or not bot.alive(),
             timeout=STARTUP_SECONDS,  # generous: a parallel test run slows Python's start
         )
-        assert process.alive(), process.log
-        yield process
-    assert "Traceback" not in process.log, process.log
-    assert fake.token not in process.log, "the bot token leaked into the log"
+        assert bot.alive(), bot.log
+        yield bot
+    assert "Traceback" not in bot.log, bot.log
+    assert fake.token not in bot.log, "the bot token leaked into the log"
 
 
 @pytest.fixture
@@ -75,6 +107,9 @@ def bot(
     discord_fake: FakeDiscord,
     bot_settings: dict[str, str],
     encryption_key: str,
-) -> Iterator[BotProcess]:
-    with running(tmp_path, endpoint, discord_fake, bot_settings, encryption_key) as process:
-        yield process
+    migrated_template: Path,
+) -> Iterator[RunningBot]:
+    with running(
+        tmp_path, endpoint, discord_fake, bot_settings, encryption_key, template=migrated_template
+    ) as running_bot_:
+        yield running_bot_

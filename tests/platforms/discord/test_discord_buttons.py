@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.bot_process import BotProcess
+from tests.fakes.bot_thread import RunningBot
 from tests.fakes.discord.server import CHANNEL_ID, FakeDiscord
 from tests.fakes.discord.wire import MANAGE_CHANNELS, MANAGE_GUILD
 from tests.fakes.openai.server import FENCED_REPLY, FakeOpenAI
@@ -40,7 +40,7 @@ def last_reply(fake: FakeDiscord) -> Message:
 
 
 def test_a_member_cannot_change_the_connection_even_if_the_command_is_opened_to_them(
-    discord_fake: FakeDiscord, endpoint: FakeOpenAI, bot: BotProcess
+    discord_fake: FakeDiscord, endpoint: FakeOpenAI, bot: RunningBot
 ) -> None:
     """Server admins may open /connect to everyone in Integrations (our fake delivers the
     command whatever its default permissions): the bot still refuses, form and all."""
@@ -66,7 +66,7 @@ def test_a_member_cannot_change_the_connection_even_if_the_command_is_opened_to_
 
 
 def test_a_reply_past_2000_characters_continues_without_breaking_the_code_block(
-    discord_fake: FakeDiscord, endpoint: FakeOpenAI, bot: BotProcess
+    discord_fake: FakeDiscord, endpoint: FakeOpenAI, bot: RunningBot
 ) -> None:
     fake = discord_fake
     slash(fake, CHANNEL_ID, "model", {"name": "scenario/fenced"}, permissions=MANAGE_CHANNELS)
@@ -86,7 +86,7 @@ def test_a_reply_past_2000_characters_continues_without_breaking_the_code_block(
 
 
 def test_stop_ends_a_reply_while_it_streams(
-    discord_fake: FakeDiscord, endpoint: FakeOpenAI, bot: BotProcess
+    discord_fake: FakeDiscord, endpoint: FakeOpenAI, bot: RunningBot
 ) -> None:
     fake = discord_fake
     slash(fake, CHANNEL_ID, "model", {"name": "scenario/slow"}, permissions=MANAGE_CHANNELS)
@@ -108,16 +108,17 @@ def test_regenerate_and_swipes_work_after_a_restart(
     endpoint: FakeOpenAI,
     bot_settings: dict[str, str],
     encryption_key: str,
+    migrated_template: Path,
 ) -> None:
     """The buttons are persistent: a reply written before a restart can be regenerated
     after it, and the arrows move between the kept versions."""
     fake = discord_fake
     settings = {**bot_settings, "DEFAULT_MODEL": "scenario/numbered"}
-    with running(tmp_path, endpoint, fake, settings, encryption_key):
+    with running(tmp_path, endpoint, fake, settings, encryption_key, template=migrated_template):
         fake.user_message(CHANNEL_ID, "tell me something", mentions_bot=True)
         first = last_reply(fake)
         assert first["content"] == "Reply number 1."
-    with running(tmp_path, endpoint, fake, settings, encryption_key):
+    with running(tmp_path, endpoint, fake, settings, encryption_key, template=migrated_template):
         fake.press_button(CHANNEL_ID, first["id"], "p1:regen")
         second = last_finished(fake, CHANNEL_ID, count=2)
         assert second["content"] == "Reply number 2."
@@ -137,7 +138,7 @@ def test_regenerate_and_swipes_work_after_a_restart(
 
 
 def test_a_reply_deleted_while_it_streams_carries_on_in_a_new_message(
-    discord_fake: FakeDiscord, endpoint: FakeOpenAI, bot: BotProcess
+    discord_fake: FakeDiscord, endpoint: FakeOpenAI, bot: RunningBot
 ) -> None:
     """A moderator deletes the message being written: the rest of the reply is not lost,
     it continues in a new message."""

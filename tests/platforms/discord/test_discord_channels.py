@@ -16,11 +16,11 @@ import pytest
 
 from bot.characters.export import card_to_png
 from tests.characters.samples import tiny_png
-from tests.fakes.bot_process import BotProcess
+from tests.fakes.bot_thread import RunningBot
 from tests.fakes.discord.server import ALICE_ID, BOT_PERMISSIONS, CHANNEL_ID, FakeDiscord
 from tests.fakes.discord.wire import MANAGE_CHANNELS, MANAGE_WEBHOOKS
 from tests.fakes.openai.server import FakeOpenAI
-from tests.platforms.discord.conftest import running
+from tests.platforms.discord.conftest import running, running_process
 from tests.platforms.discord.helpers import (
     ADMIN_PERMISSIONS,
     TIMEOUT,
@@ -74,7 +74,7 @@ def fake_without_webhooks() -> Iterator[FakeDiscord]:
 
 
 def test_a_thread_follows_its_channels_settings_and_keeps_its_own_history(
-    discord_fake: FakeDiscord, endpoint: FakeOpenAI, bot: BotProcess
+    discord_fake: FakeDiscord, endpoint: FakeOpenAI, bot: RunningBot
 ) -> None:
     """Model and system prompt set in the channel apply in its thread; what was said in
     one is never in the other's prompt."""
@@ -108,7 +108,7 @@ def test_a_thread_follows_its_channels_settings_and_keeps_its_own_history(
 
 
 def test_a_direct_message_is_answered(
-    discord_fake: FakeDiscord, endpoint: FakeOpenAI, bot: BotProcess
+    discord_fake: FakeDiscord, endpoint: FakeOpenAI, bot: RunningBot
 ) -> None:
     """DMs are on by default: no mention needed."""
     dm = discord_fake.dm_channel(ALICE_ID)
@@ -124,11 +124,12 @@ def test_with_direct_messages_off_a_dm_gets_a_note_and_the_model_is_not_asked(
     endpoint: FakeOpenAI,
     bot_settings: dict[str, str],
     encryption_key: str,
+    migrated_template: Path,
 ) -> None:
     """DISCORD_ALLOW_DMS=false: a short note instead of an answer; servers still work."""
     fake = discord_fake
     settings = bot_settings | {"DISCORD_ALLOW_DMS": "false"}
-    with running(tmp_path, endpoint, fake, settings, encryption_key):
+    with running(tmp_path, endpoint, fake, settings, encryption_key, template=migrated_template):
         dm = fake.dm_channel(ALICE_ID)
         fake.user_message(dm, "hello in private")
         note = post_containing(fake, dm, "turned direct messages off")
@@ -140,7 +141,7 @@ def test_with_direct_messages_off_a_dm_gets_a_note_and_the_model_is_not_asked(
 
 
 def test_replies_to_the_bot_are_answered_and_other_messages_only_after_listen_all(
-    discord_fake: FakeDiscord, endpoint: FakeOpenAI, bot: BotProcess
+    discord_fake: FakeDiscord, endpoint: FakeOpenAI, bot: RunningBot
 ) -> None:
     """A reply to the bot needs no mention; a plain message is left alone until a channel
     admin runs /listen mode:all (the bot asked Discord for message content)."""
@@ -171,12 +172,15 @@ def test_edited_and_deleted_messages_change_what_the_model_reads_next(
     endpoint: FakeOpenAI,
     bot_settings: dict[str, str],
     encryption_key: str,
+    migrated_template: Path,
 ) -> None:
     """An edit replaces the stored text and a deletion removes it; neither is answered."""
     fake = discord_fake
     fake.heartbeat_interval_ms = 100  # each heartbeat wakes wait_for_sync to read the log
     settings = bot_settings | {"LOG_LEVEL": "DEBUG"}
-    with running(tmp_path, endpoint, fake, settings, encryption_key) as bot:
+    with running(
+        tmp_path, endpoint, fake, settings, encryption_key, template=migrated_template
+    ) as bot:
         cat = fake.user_message(CHANNEL_ID, "my cat is called Tom", mentions_bot=True)
         wait_for_replies(fake, CHANNEL_ID, 1)
         dog = fake.user_message(CHANNEL_ID, "my dog is called Rex", mentions_bot=True)
@@ -196,7 +200,7 @@ def test_edited_and_deleted_messages_change_what_the_model_reads_next(
 
 
 def test_an_image_with_a_mention_reaches_the_model_as_an_image_part(
-    discord_fake: FakeDiscord, endpoint: FakeOpenAI, bot: BotProcess
+    discord_fake: FakeDiscord, endpoint: FakeOpenAI, bot: RunningBot
 ) -> None:
     """The picture is downloaded and sent inline as a data: URL next to the text."""
     picture = tiny_png(colour=17)
@@ -219,10 +223,13 @@ def test_without_manage_webhooks_a_character_speaks_as_the_bot_with_its_name(
     endpoint: FakeOpenAI,
     bot_settings: dict[str, str],
     encryption_key: str,
+    migrated_template: Path,
 ) -> None:
     """No webhook is tried; the greeting and replies come from the bot, headed "**Alice:** "."""
     fake = fake_without_webhooks
-    with running(tmp_path, endpoint, fake, bot_settings, encryption_key):
+    with running(
+        tmp_path, endpoint, fake, bot_settings, encryption_key, template=migrated_template
+    ):
         card = card_to_png(ALICE, tiny_png())
         imported = fake.slash_command(
             CHANNEL_ID, "character", {"action": "import", "file": ("alice.png", card)},
@@ -246,7 +253,7 @@ def test_without_manage_webhooks_a_character_speaks_as_the_bot_with_its_name(
 
 
 def test_model_output_saying_everyone_pings_nobody(
-    discord_fake: FakeDiscord, endpoint: FakeOpenAI, bot: BotProcess
+    discord_fake: FakeDiscord, endpoint: FakeOpenAI, bot: RunningBot
 ) -> None:
     """Every write of the reply carries allowed_mentions parse [] (the echo repeats it)."""
     fake = discord_fake
@@ -274,7 +281,7 @@ def test_stopping_the_bot_mid_reply_leaves_no_stop_button_and_no_traceback(
     button taken away) before the bot lets go of Discord."""
     fake = discord_fake
     edits = "PATCH /channels/{channel_id}/messages/{message_id}"
-    with running(tmp_path, endpoint, fake, bot_settings, encryption_key) as process:
+    with running_process(tmp_path, endpoint, fake, bot_settings, encryption_key) as process:
         slash(fake, CHANNEL_ID, "model", {"name": "scenario/slow"}, permissions=MANAGE_CHANNELS)
         fake.user_message(CHANNEL_ID, "tell me a long story", mentions_bot=True)
         fake.wait_for_sync(lambda: fake.calls_to(edits), timeout=TIMEOUT)  # under way

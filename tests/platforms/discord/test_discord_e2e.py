@@ -1,6 +1,6 @@
-"""The bot on Discord end to end: `python -m bot run` as a subprocess, the real discord.py
-talking REST and gateway to our simulated Discord (which enforces per-channel buckets with
-429s), and the fake OpenAI-compatible endpoint behind it."""
+"""The bot on Discord end to end: the composition root (`Parlor`) in the test process, the
+real discord.py talking REST and gateway to our simulated Discord (which enforces
+per-channel buckets with 429s), and the fake OpenAI-compatible endpoint behind it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from bot.characters.export import card_to_png
 from tests.characters.samples import tiny_png
-from tests.fakes.bot_process import BotProcess
+from tests.fakes.bot_thread import RunningBot
 from tests.fakes.discord.calls import Call
 from tests.fakes.discord.server import CHANNEL_ID, FakeDiscord
 from tests.fakes.openai.server import FakeOpenAI
@@ -69,7 +69,7 @@ def bot_settings() -> dict[str, str]:
 
 
 def test_a_channel_set_up_with_slash_commands_chats_as_its_character(
-    discord_fake: FakeDiscord, endpoint: FakeOpenAI, bot: BotProcess
+    discord_fake: FakeDiscord, endpoint: FakeOpenAI, bot: RunningBot
 ) -> None:
     """/connect with the key in a form, /model from autocomplete, /character import and use;
     then streamed turns as Alice (name and avatar), within Discord's limits."""
@@ -122,7 +122,7 @@ def test_a_channel_set_up_with_slash_commands_chats_as_its_character(
 
 
 def test_an_exported_card_comes_back_as_a_file_only_the_caller_sees(
-    discord_fake: FakeDiscord, bot: BotProcess
+    discord_fake: FakeDiscord, bot: RunningBot
 ) -> None:
     fake = discord_fake
     card = ("alice.png", card_to_png(ALICE, AVATAR))
@@ -150,7 +150,7 @@ def test_an_exported_card_comes_back_as_a_file_only_the_caller_sees(
 
 
 def test_connect_offers_the_models_of_the_address_being_typed(
-    discord_fake: FakeDiscord, endpoint: FakeOpenAI, bot: BotProcess
+    discord_fake: FakeDiscord, endpoint: FakeOpenAI, bot: RunningBot
 ) -> None:
     """Typing /connect base_url:… model:… lists that endpoint's models before anything is
     saved, to a member who may connect."""

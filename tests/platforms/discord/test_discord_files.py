@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fakes.bot_process import BotProcess
+from tests.fakes.bot_thread import RunningBot
 from tests.fakes.discord.server import CHANNEL_ID, FakeDiscord
 from tests.fakes.openai.server import FakeOpenAI
 from tests.platforms.discord.helpers import chat_requests, post_containing, replies_finished
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_attachments_are_read_as_text_or_refused(
-    discord_fake: FakeDiscord, endpoint: FakeOpenAI, bot: BotProcess
+    discord_fake: FakeDiscord, endpoint: FakeOpenAI, bot: RunningBot
 ) -> None:
     """Two text files reach the model fenced under their names; the others never do."""
     files = [("notes.md", b"# Plan\n"), ("main.rs", b"fn main() {}\n")]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fakes.bot_process import BotProcess
+from tests.fakes.bot_thread import RunningBot
 from tests.fakes.discord.server import CHANNEL_ID, FakeDiscord
 from tests.fakes.openai.server import FakeOpenAI
 from tests.platforms.discord.helpers import TIMEOUT, bot_messages, chat_requests, finished
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_a_key_sent_to_the_bot_is_deleted_and_never_reaches_the_model(
-    discord_fake: FakeDiscord, endpoint: FakeOpenAI, bot: BotProcess
+    discord_fake: FakeDiscord, endpoint: FakeOpenAI, bot: RunningBot
 ) -> None:
     fake = discord_fake
     key = "sk-" + "Q" * 40

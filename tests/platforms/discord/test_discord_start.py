@@ -15,7 +15,7 @@ from tests.fakes.console_process import bot_env
 from tests.fakes.discord.server import CHANNEL_ID, FakeDiscord
 from tests.fakes.openai.server import FakeOpenAI
 from tests.fakes.telegram.server import FakeTelegram
-from tests.platforms.discord.conftest import running
+from tests.platforms.discord.conftest import running, running_process
 from tests.platforms.discord.helpers import last_finished
 
 PRIVATE_CHAT = 5001
@@ -55,12 +55,15 @@ def test_without_the_message_content_intent_the_bot_still_answers_mentions(
     endpoint: FakeOpenAI,
     bot_settings: dict[str, str],
     encryption_key: str,
+    migrated_template: Path,
 ) -> None:
     """Message Content is privileged: an operator who has not enabled it in the portal gets
     a bot that says so in its log once and answers mentions, instead of one that cannot
     start."""
     discord_fake.enabled_privileged_intents = 0
-    with running(tmp_path, endpoint, discord_fake, bot_settings, encryption_key) as process:
+    with running(
+        tmp_path, endpoint, discord_fake, bot_settings, encryption_key, template=migrated_template
+    ) as process:
         discord_fake.user_message(CHANNEL_ID, "can you hear me?", mentions_bot=True)
         reply = last_finished(discord_fake, CHANNEL_ID)
         assert reply["content"] == "You said: can you hear me?"
@@ -82,7 +85,7 @@ def test_discord_and_telegram_run_in_one_process(
             "TELEGRAM_TOKEN": telegram.token,
             "TELEGRAM_API_URL": telegram.base_url,
         }
-        with running(tmp_path, endpoint, discord_fake, settings, encryption_key):
+        with running_process(tmp_path, endpoint, discord_fake, settings, encryption_key):
             telegram.wait_for_sync(lambda: telegram.waiting_polls > 0, timeout=60)
             telegram.user_message(PRIVATE_CHAT, "hello from Telegram")
             discord_fake.user_message(CHANNEL_ID, "hello from Discord", mentions_bot=True)

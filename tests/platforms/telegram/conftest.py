@@ -1,4 +1,5 @@
-"""The bot as a subprocess (`python -m bot run`) between a fake Telegram and a fake model."""
+"""The bot in the test process between a fake Telegram and a fake model (the subprocess
+smoke tests are in test_telegram_keys.py and ../test_kill_keeps_shown_text.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from bot.platforms.telegram.delivery import PTB_TIMEDELTA
-from tests.fakes.bot_process import BotProcess, running_bot
+from tests.fakes.bot_thread import RunningBot, running_in_thread
 from tests.fakes.console_process import bot_env
 from tests.fakes.openai.server import FakeOpenAI
 from tests.fakes.telegram.server import FakeTelegram
@@ -43,8 +44,12 @@ def bot_settings() -> dict[str, str]:
 
 @pytest.fixture
 def bot(
-    tmp_path: Path, endpoint: FakeOpenAI, telegram: FakeTelegram, bot_settings: dict[str, str]
-) -> Iterator[BotProcess]:
+    tmp_path: Path,
+    endpoint: FakeOpenAI,
+    telegram: FakeTelegram,
+    bot_settings: dict[str, str],
+    migrated_template: Path,
+) -> Iterator[RunningBot]:
     env = bot_env(
         tmp_path,
         TELEGRAM_TOKEN=telegram.token,
@@ -53,8 +58,8 @@ def bot(
         ENCRYPTION_KEYS=Fernet.generate_key().decode(),
         **bot_settings,
     )
-    with running_bot(tmp_path, env) as process:
-        # Generous: under a parallel test run, starting Python and migrating takes a while.
+    with running_in_thread(tmp_path, env, migrated_template) as process:
+        # Generous: a parallel test run slows everything down.
         telegram.wait_for_sync(
             lambda: telegram.waiting_polls > 0 or not process.alive(), timeout=STARTUP_SECONDS
         )

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.bot_process import BotProcess
+from tests.fakes.bot_thread import RunningBot
 from tests.fakes.telegram.server import FakeTelegram
 
 pytestmark = pytest.mark.slow
@@ -43,7 +43,7 @@ def press(telegram: FakeTelegram, chat_id: int, message_id: int, label: str) -> 
     telegram.press_button(chat_id, message_id, data)
 
 
-def test_regenerate_and_swipe_buttons(telegram: FakeTelegram, bot: BotProcess) -> None:
+def test_regenerate_and_swipe_buttons(telegram: FakeTelegram, bot: RunningBot) -> None:
     """Regenerate writes a new reply; the arrows show each kept version in place; past the
     newest, the presser alone is told so."""
     telegram.user_message(CHAT, "hi")
@@ -71,7 +71,7 @@ def test_regenerate_and_swipe_buttons(telegram: FakeTelegram, bot: BotProcess) -
     assert texts(telegram, CHAT)[1] == "Reply number 2.\n(2/2)"
 
 
-def test_continue_button_extends_the_reply(telegram: FakeTelegram, bot: BotProcess) -> None:
+def test_continue_button_extends_the_reply(telegram: FakeTelegram, bot: RunningBot) -> None:
     telegram.user_message(CHAT, "tell me")
     wait_texts(telegram, CHAT, ["Reply number 1."])
     press(telegram, CHAT, telegram.messages(CHAT)[0]["message_id"], "Continue")
@@ -80,7 +80,7 @@ def test_continue_button_extends_the_reply(telegram: FakeTelegram, bot: BotProce
     )
 
 
-def test_stop_button_stops_a_reply_in_a_group(telegram: FakeTelegram, bot: BotProcess) -> None:
+def test_stop_button_stops_a_reply_in_a_group(telegram: FakeTelegram, bot: RunningBot) -> None:
     """Stop shows while the reply streams; pressing it keeps the words so far."""
     telegram.set_member(GROUP, ADMIN, "creator")
     telegram.user_message(GROUP, "/model scenario/slow", from_user=ADMIN)
@@ -99,7 +99,7 @@ def test_stop_button_stops_a_reply_in_a_group(telegram: FakeTelegram, bot: BotPr
 
 
 def test_stop_under_a_private_draft_stops_the_reply(
-    telegram: FakeTelegram, bot: BotProcess
+    telegram: FakeTelegram, bot: RunningBot
 ) -> None:
     """Drafts carry no inline keyboard; Telegram's own Stop button on a draft (can_stop)
     sends an update that stops the reply, which ends as a real message, marked stopped."""

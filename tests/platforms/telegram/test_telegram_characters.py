@@ -8,7 +8,7 @@ import json
 import pytest
 
 from bot.characters.export import card_to_png
-from tests.fakes.bot_process import BotProcess
+from tests.fakes.bot_thread import RunningBot
 from tests.fakes.telegram.server import FakeTelegram
 from tests.prompt.worked_example import ALICE
 
@@ -26,7 +26,7 @@ def said(telegram: FakeTelegram, chat_id: int, count: int) -> str:
 
 
 def test_a_card_sent_with_the_command_becomes_the_groups_character(
-    telegram: FakeTelegram, bot: BotProcess
+    telegram: FakeTelegram, bot: RunningBot
 ) -> None:
     telegram.set_member(GROUP, ADMIN, "creator")
     card = telegram.add_file(card_to_png(ALICE, None), "alice.png", "image/png")
@@ -45,7 +45,7 @@ def test_a_card_sent_with_the_command_becomes_the_groups_character(
 
 
 def test_a_card_replied_to_is_imported_and_a_member_cannot_replace_it(
-    telegram: FakeTelegram, bot: BotProcess
+    telegram: FakeTelegram, bot: RunningBot
 ) -> None:
     telegram.set_member(GROUP, ADMIN, "creator")
     telegram.set_member(GROUP, 1002, "member")
@@ -61,7 +61,7 @@ def test_a_card_replied_to_is_imported_and_a_member_cannot_replace_it(
     assert "manage" in said(telegram, GROUP, 2)
 
 
-def test_a_photo_reaches_the_model_as_an_image(telegram: FakeTelegram, bot: BotProcess) -> None:
+def test_a_photo_reaches_the_model_as_an_image(telegram: FakeTelegram, bot: RunningBot) -> None:
     """The fake endpoint echoes the user message; with a picture that is a content array."""
     photo = telegram.add_file(b"\xff\xd8\xff\xe0 not really a jpeg", "cat.jpg", "image/jpeg")
     telegram.user_message(CHAT, "what is this?", photo=photo)

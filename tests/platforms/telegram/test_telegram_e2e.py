@@ -1,6 +1,6 @@
-"""The bot on Telegram end to end: `python -m bot run` as a subprocess, the real
-python-telegram-bot talking HTTP to our fake Bot API (which enforces Telegram's flood
-limits with 429s), and the fake OpenAI-compatible endpoint behind it."""
+"""The bot on Telegram end to end: the composition root (`Parlor`) in the test process,
+the real python-telegram-bot talking HTTP to our fake Bot API (which enforces Telegram's
+flood limits with 429s), and the fake OpenAI-compatible endpoint behind it."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from bot.platforms.telegram.replier import GROUP_LIMITS
 from bot.reply.pacing import CHANNEL_BURST_WRITES
-from tests.fakes.bot_process import BotProcess
+from tests.fakes.bot_thread import RunningBot
 from tests.fakes.openai.server import FakeOpenAI
 from tests.fakes.telegram.limits import WRITE_METHODS
 from tests.fakes.telegram.server import FakeTelegram
@@ -66,7 +66,7 @@ def converse(telegram: FakeTelegram, chat_id: int, say: str) -> list[str]:
     return expected
 
 
-def test_turns_in_a_private_chat(telegram: FakeTelegram, bot: BotProcess) -> None:
+def test_turns_in_a_private_chat(telegram: FakeTelegram, bot: RunningBot) -> None:
     """Drafts stream each reply; it ends as a real message equal to the endpoint's text,
     with no 429 and no write repeating the previous text."""
     expected = converse(telegram, PRIVATE_CHAT, "{text}")
@@ -83,7 +83,7 @@ def test_turns_in_a_private_chat(telegram: FakeTelegram, bot: BotProcess) -> Non
     assert any("Regenerate" in label for label in buttons)
 
 
-def test_turns_in_a_group(telegram: FakeTelegram, bot: BotProcess) -> None:
+def test_turns_in_a_group(telegram: FakeTelegram, bot: RunningBot) -> None:
     """In a group the bot answers mentions, never repeating, and every write it makes there
     waits for the group's budget of 20 a minute."""
     telegram.user_message(GROUP_CHAT, "nobody is talking to the bot here")
@@ -107,7 +107,7 @@ def test_turns_in_a_group(telegram: FakeTelegram, bot: BotProcess) -> None:
 
 @pytest.mark.parametrize("chat_id", [PRIVATE_CHAT, GROUP_CHAT])
 def test_a_reply_past_4096_units_continues_in_a_new_message(
-    telegram: FakeTelegram, endpoint: FakeOpenAI, bot: BotProcess, chat_id: int
+    telegram: FakeTelegram, endpoint: FakeOpenAI, bot: RunningBot, chat_id: int
 ) -> None:
     """600 tokens of 8 characters: two messages, nothing lost, each within the limit."""
     telegram.set_member(chat_id, 1001, "creator")

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.bot_process import BotProcess
+from tests.fakes.bot_thread import RunningBot
 from tests.fakes.openai.server import FakeOpenAI
 from tests.fakes.telegram.server import FakeTelegram
 
@@ -27,7 +27,7 @@ def chat_requests(endpoint: FakeOpenAI) -> list[dict[str, Any]]:
 
 
 def test_documents_are_read_as_text_or_refused(
-    telegram: FakeTelegram, endpoint: FakeOpenAI, bot: BotProcess
+    telegram: FakeTelegram, endpoint: FakeOpenAI, bot: RunningBot
 ) -> None:
     """A .py document (any declared type) reaches the model fenced; the others do not."""
     script = telegram.add_file(b"print('hi')\n", "hello.py", "text/x-python")

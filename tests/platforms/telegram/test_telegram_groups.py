@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fakes.bot_process import BotProcess
+from tests.fakes.bot_thread import RunningBot
 from tests.fakes.telegram.server import FakeTelegram
 
 pytestmark = pytest.mark.slow
@@ -22,7 +22,7 @@ def wait_texts(telegram: FakeTelegram, expected: list[str]) -> None:
     telegram.wait_for_sync(lambda: texts(telegram) == expected, timeout=TIMEOUT)
 
 
-def test_replies_to_the_bot_and_listen_all(telegram: FakeTelegram, bot: BotProcess) -> None:
+def test_replies_to_the_bot_and_listen_all(telegram: FakeTelegram, bot: RunningBot) -> None:
     """Chatter is ignored until an admin runs /listen all; a reply to the bot is answered."""
     telegram.set_member(GROUP, ADMIN, "administrator", can_change_info=True)
     telegram.user_message(GROUP, "just people talking", from_user=ADMIN)
@@ -43,7 +43,7 @@ def test_replies_to_the_bot_and_listen_all(telegram: FakeTelegram, bot: BotProce
     assert "just people talking" not in " ".join(texts(telegram))
 
 
-def test_forum_topics_keep_their_own_conversations(telegram: FakeTelegram, bot: BotProcess) -> None:
+def test_forum_topics_keep_their_own_conversations(telegram: FakeTelegram, bot: RunningBot) -> None:
     """A model chosen in one topic does not change another; replies stay in their topic."""
     telegram.set_member(GROUP, ADMIN, "creator")
     telegram.user_message(GROUP, "/model scenario/normal", message_thread_id=7, from_user=ADMIN)

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.fakes.bot_process import BotProcess
+from tests.fakes.bot_thread import RunningBot
 from tests.fakes.openai.server import FakeOpenAI
 from tests.fakes.telegram.server import FakeTelegram
 
@@ -28,7 +28,7 @@ def last_prompt(endpoint: FakeOpenAI) -> list[dict[str, str]]:
 
 
 def test_an_edit_changes_what_the_model_reads(
-    telegram: FakeTelegram, endpoint: FakeOpenAI, bot: BotProcess
+    telegram: FakeTelegram, endpoint: FakeOpenAI, bot: RunningBot
 ) -> None:
     typo = telegram.user_message(CHAT, "my name is Bbo")
     wait_replies(telegram, 1)
@@ -44,7 +44,7 @@ def test_an_edit_changes_what_the_model_reads(
 
 
 def test_a_reply_to_an_older_message_is_quoted(
-    telegram: FakeTelegram, endpoint: FakeOpenAI, bot: BotProcess
+    telegram: FakeTelegram, endpoint: FakeOpenAI, bot: RunningBot
 ) -> None:
     telegram.user_message(CHAT, "first question")
     first = wait_replies(telegram, 1)

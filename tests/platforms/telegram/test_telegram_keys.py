@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.fakes.bot_process import BotProcess
+from tests.fakes.bot_thread import RunningBot
 from tests.fakes.openai.server import FakeOpenAI
 from tests.fakes.telegram.server import FakeTelegram
 
@@ -49,7 +49,7 @@ def everything_the_bot_wrote(telegram: FakeTelegram) -> str:
 
 
 def test_a_key_typed_in_a_group_is_deleted_and_never_stored(
-    telegram: FakeTelegram, endpoint: FakeOpenAI, bot: BotProcess
+    telegram: FakeTelegram, endpoint: FakeOpenAI, bot: RunningBot
 ) -> None:
     """Bob is no admin: his key message is deleted, he is told to revoke it, gets no link,
     and the group keeps the operator's endpoint."""
@@ -69,7 +69,7 @@ def test_a_key_typed_in_a_group_is_deleted_and_never_stored(
 
 
 def test_a_member_may_not_connect_but_an_admin_may(
-    telegram: FakeTelegram, endpoint: FakeOpenAI, bot: BotProcess
+    telegram: FakeTelegram, endpoint: FakeOpenAI, bot: RunningBot
 ) -> None:
     """Rights come from getChatMember at the moment of the command."""
     telegram.set_member(GROUP, BOB, "member")
@@ -86,7 +86,7 @@ def test_a_member_may_not_connect_but_an_admin_may(
 
 
 def test_an_admin_sends_the_key_privately_through_a_one_time_link(
-    telegram: FakeTelegram, endpoint: FakeOpenAI, bot: BotProcess
+    telegram: FakeTelegram, endpoint: FakeOpenAI, bot: RunningBot
 ) -> None:
     """The link works once, for Alice only; her key message is deleted, the key is stored
     (the endpoint then accepts the group's chat) and only ever shown masked."""
@@ -130,7 +130,7 @@ def generations(endpoint: FakeOpenAI) -> int:
 
 
 def test_a_key_pasted_as_chat_never_reaches_the_model(
-    telegram: FakeTelegram, endpoint: FakeOpenAI, bot: BotProcess
+    telegram: FakeTelegram, endpoint: FakeOpenAI, bot: RunningBot
 ) -> None:
     """In a private chat, a message shaped like a key is deleted and not passed on; a key
     hidden in a group command for another bot, or given without its option name, is
@@ -157,7 +157,7 @@ def test_a_key_pasted_as_chat_never_reaches_the_model(
 
 
 def test_the_private_flow_refuses_what_is_not_a_key(
-    telegram: FakeTelegram, endpoint: FakeOpenAI, bot: BotProcess
+    telegram: FakeTelegram, endpoint: FakeOpenAI, bot: RunningBot
 ) -> None:
     telegram.set_member(GROUP, ALICE, "administrator", can_change_info=True)
     telegram.user_message(GROUP, f"/connect base_url:{endpoint.base_url}", from_user=ALICE)

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from bot.platforms.telegram.picker import PAGE_SIZE, checksum, chosen, picker, read_picker
-from tests.fakes.bot_process import BotProcess
+from tests.fakes.bot_thread import RunningBot
 from tests.fakes.openai.server import FakeOpenAI
 from tests.fakes.telegram.server import FakeTelegram
 
@@ -43,7 +43,7 @@ def test_a_changed_list_never_picks_the_wrong_model() -> None:
 
 @pytest.mark.slow
 def test_the_picker_pages_and_chooses(
-    telegram: FakeTelegram, endpoint: FakeOpenAI, bot: BotProcess
+    telegram: FakeTelegram, endpoint: FakeOpenAI, bot: RunningBot
 ) -> None:
     endpoint.models = [f"model-{n:02d}" for n in range(PAGE_SIZE + 3)]
     telegram.user_message(CHAT, "/model")
