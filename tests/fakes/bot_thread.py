@@ -1,5 +1,6 @@
-"""Runs the bot inside the test process: `Parlor(settings).run_platforms` on an event loop of
-its own thread, against the fake platforms, with its log captured as `python -m bot` writes it.
+"""Runs the bot inside the test process: `Parlor(settings).run_platforms` (or `run_console`)
+on an event loop of its own thread, against the fakes, with its log captured as
+`python -m bot` writes it.
 
 Starting Python and importing the SDKs costs seconds per subprocess; this costs a thread.
 What only a real process shows (signals, a kill, the command line) is left to the
@@ -11,14 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import getpass
 import io
+import json
 import logging
 import shutil
 import threading
 import traceback
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import discord
 from discord.gateway import DiscordWebSocket
@@ -29,6 +34,7 @@ from bot.app import Parlor, operator_secrets
 from bot.config import Settings
 from bot.core.errors import BotError
 from bot.logs import NOISY_LOGGERS, RedactionFilter
+from bot.platforms.console.session import ConsoleIdentity
 from tests.fakes.threaded import FAKE_THREAD_PREFIX
 
 STOP_TIMEOUT_SECONDS = 30.0
@@ -172,10 +178,7 @@ def running_in_thread(workdir: Path, env: Mapping[str, str], template: Path) -> 
     """The bot configured by `env` (as `bot_env` builds it), its database in `workdir/data`
     started from the migrated `template` unless a bot already made it."""
     settings = settings_from(env)
-    database = workdir / "data" / "parlor.db"
-    if not database.exists():
-        database.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(template, database)
+    copy_template(template, workdir)
     log = _LogCapture(settings)
     with log.installed(), sdk_defaults_restored():
         bot = BotThread(settings, log)
@@ -183,6 +186,15 @@ def running_in_thread(workdir: Path, env: Mapping[str, str], template: Path) -> 
             yield bot
         finally:
             bot.stop()
+
+
+def copy_template(template: Path, workdir: Path) -> None:
+    """Start the bot's database (`bot_env` puts it in workdir/data) from the migrated
+    template, unless a bot before it in this test made it already."""
+    database = workdir / "data" / "parlor.db"
+    if not database.exists():
+        database.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(template, database)
 
 
 @contextlib.contextmanager
@@ -200,3 +212,34 @@ def sdk_defaults_restored() -> Iterator[None]:
     finally:
         for owner, name, value in saved:
             setattr(owner, name, value)
+
+
+@dataclass
+class ConsoleRun:
+    """A finished `python -m bot console --jsonl` session: its events and its log."""
+
+    events: list[dict[str, Any]]
+    log: str
+
+
+def run_console_in_thread(
+    workdir: Path, env: Mapping[str, str], *lines: str, template: Path
+) -> ConsoleRun:
+    """Feed `lines` to the console's JSONL session, as `console_process.run_console` does
+    with a subprocess, and return every event once the input is used up."""
+    settings = settings_from(env)
+    copy_template(template, workdir)
+    stdin = io.StringIO("".join(f"{line}\n" for line in lines))
+    stdout = io.StringIO()
+    identity = ConsoleIdentity(chat_id="console", user_name=getpass.getuser())
+
+    async def session() -> None:
+        async with Parlor(settings) as app:
+            await app.run_console(stdin, stdout, identity=identity, jsonl=True)
+
+    log = _LogCapture(settings)
+    with log.installed(), ThreadPoolExecutor(max_workers=1) as pool:
+        # A thread of its own: the caller may be inside an event loop.
+        pool.submit(asyncio.run, session()).result()
+    events = [json.loads(line) for line in stdout.getvalue().splitlines()]
+    return ConsoleRun(events, log.text)

@@ -1,27 +1,28 @@
 """Every emulated backend through the console: /connect, /models, /test and a streamed chat.
 
-One console subprocess per backend runs a script against the fake's profile for it (all of
-them at once, in a module fixture); each test then reads what the user saw. The scripts paste
+One console session per backend (the composition root's, in this process) runs a script
+against the fake's profile for it, all in a module fixture; each test then reads what the
+user saw. The scripts paste
 mangled base URLs on purpose and walk into each backend's quirk.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
 
-from tests.fakes.console_process import ConsoleProcess, bot_env, run_console
+from tests.fakes.bot_thread import ConsoleRun, run_console_in_thread
+from tests.fakes.console_process import bot_env
 from tests.fakes.openai.backends import KOBOLD_PASSWORD, TABBY_KEY
 from tests.fakes.openai.server import FakeOpenAI, RecordedRequest
 
 pytestmark = pytest.mark.slow
 
-CONCURRENT_CONSOLES = 3  # each console spends 3-4 s of CPU starting up; the machine has 2 cores
 LONG_MESSAGE = "tell me everything " * 120  # past the 2,000-character context of the llama profiles
 
 
@@ -255,7 +256,7 @@ class Run:
 
     case: Case
     root: str
-    bot: ConsoleProcess
+    bot: ConsoleRun
     requests: list[RecordedRequest]
 
     def answers(self, command: str) -> list[str]:
@@ -290,23 +291,20 @@ def fake() -> Iterator[FakeOpenAI]:
 
 
 @pytest.fixture(scope="module")
-def runs(fake: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
-    """Every backend's script, run at once: each console is a separate process and workdir."""
+def runs(
+    fake: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory, migrated_template: Path
+) -> dict[str, Run]:
+    """Every backend's script, one after another, each in a workdir of its own."""
     host = f"127.0.0.1:{fake.port}"
     root = f"http://{host}"
     keys = Fernet.generate_key().decode()
-
-    # tmp_path_factory is not thread-safe: the directories are made before the threads start.
-    workdirs = {case.backend: tmp_path_factory.mktemp(case.backend) for case in CASES}
-
-    def run(case: Case) -> Run:
-        workdir = workdirs[case.backend]
+    finished = {}
+    for case in CASES:
+        workdir = tmp_path_factory.mktemp(case.backend)
         lines = [line.format(root=root, host=host) for line in case.lines]
-        bot = run_console(workdir, bot_env(workdir, ENCRYPTION_KEYS=keys), *lines)
-        return Run(case, root, bot, [])
-
-    with ThreadPoolExecutor(max_workers=CONCURRENT_CONSOLES) as pool:
-        finished = {run.case.backend: run for run in pool.map(run, CASES)}
+        env = bot_env(workdir, ENCRYPTION_KEYS=keys)
+        bot = run_console_in_thread(workdir, env, *lines, template=migrated_template)
+        finished[case.backend] = Run(case, root, bot, [])
     for request in fake.requests:
         backend = request.path.split("/")[1]
         if backend in finished:
