@@ -61,8 +61,8 @@ async def one_case(attack: str) -> dict[str, object]:
     """Run one turn of the whole bot against `attack`; what it cost and what it left."""
     from bot.app import Parlor
     from bot.config import Settings
+    from bot.core.clock import SystemClock
     from bot.core.domain import ChannelKey, Incoming, PlatformLimits
-    from bot.reply.pacing import SystemClock
     from bot.storage.db import create_engine, create_sessions
     from bot.storage.store import SqlStore
     from tests.fakes.recording_replier import RecordingReplier

@@ -5,7 +5,7 @@ bench/README.md. Each case runs in a process of its own, so that its peak memory
 own: the file is built in memory (the 19 MB PNG of 1.4 million chunks that froze the bot,
 compression bombs, a CHARX of countless files, JSON of countless values, and a large but
 honest card), then imported through `/character import` as the service runs it
-(`CharacterCommands`, with the card stored in a real SQLite file) while a ticker asks for
+(built by `bot.app.build_service`, the card stored in a real SQLite file) while a ticker asks for
 the loop every 10 ms. Targets: no stall over 100 ms, peak memory under 300 MB.
 """
 
@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,18 +29,26 @@ sys.path.insert(0, str(ROOT))
 
 from readme_tables import write_table  # noqa: E402  (beside this script)
 
+from bot.app import build_service, sql_stores  # noqa: E402
 from bot.characters.reader import CardReader  # noqa: E402
-from bot.core.domain import Actor, Attachment, ChannelKey, CommandCall, Permission  # noqa: E402
+from bot.core.clock import SystemClock  # noqa: E402
+from bot.core.domain import (  # noqa: E402
+    Actor,
+    Attachment,
+    ChannelKey,
+    CommandCall,
+    Completion,
+    CompletionRequest,
+    Connection,
+    Delta,
+    Permission,
+)
 from bot.core.errors import BotError, user_message  # noqa: E402
-from bot.service.commands.characters import CharacterCommands  # noqa: E402
-from bot.service.commands.registry import Registry  # noqa: E402
-from bot.service.turns.prompting import Budget, PromptFactory  # noqa: E402
-from bot.service.turns.tokens import EstimatingCounter, TokenBook  # noqa: E402
-from bot.storage.characters import SqlCharacters  # noqa: E402
+from bot.reply.pacing import Pacing  # noqa: E402
+from bot.service.turns.prompting import Budget  # noqa: E402
+from bot.service.turns.tokens import EstimatingCounter  # noqa: E402
 from bot.storage.db import create_engine, create_sessions  # noqa: E402
 from bot.storage.migrate import upgrade_to_head  # noqa: E402
-from bot.storage.personas import SqlPersonas  # noqa: E402
-from bot.storage.store import SqlStore  # noqa: E402
 from tests.characters import bombs, samples  # noqa: E402
 
 README = ROOT / "bench" / "README.md"
@@ -69,7 +77,22 @@ CASES: dict[str, Callable[[], bytes]] = {
 
 
 class NoFetcher:
+    """Cards come as files here; nothing is downloaded."""
+
     async def fetch(self, url: str, *, max_bytes: int) -> bytes:
+        raise NotImplementedError
+
+
+class NoEndpoint:
+    """An import asks no model anything."""
+
+    def stream(self, request: CompletionRequest) -> AsyncGenerator[Delta, None]:
+        raise NotImplementedError
+
+    async def complete(self, request: CompletionRequest) -> Completion:
+        raise NotImplementedError
+
+    async def models(self, connection: Connection) -> list[str]:
         raise NotImplementedError
 
 
@@ -91,23 +114,17 @@ async def import_once(data: bytes, *, store_it: bool = True) -> dict[str, object
         await upgrade_to_head(url)
         engine = create_engine(url)
         sessions = create_sessions(engine)
-        store = SqlStore(sessions, secret_box=None)
-        characters = SqlCharacters(sessions, secret_box=None)
-        personas = SqlPersonas(sessions, secret_box=None)
-        prompts = PromptFactory(
-            store=store,
-            characters=characters,
-            personas=personas,
-            tokens=TokenBook(EstimatingCounter(), store),
+        service = build_service(
+            sql_stores(sessions, secret_box=None),
+            client=NoEndpoint(),
+            fetcher=NoFetcher(),
+            clock=SystemClock(),
+            pacing=Pacing(),
+            token_counter=EstimatingCounter(),
             budget=Budget(),
             wall_clock=lambda: datetime.now(UTC),
-        )
-        commands = CharacterCommands(
-            store=store,
-            characters=characters,
-            personas=personas,
-            fetcher=NoFetcher(),
-            prompts=prompts,
+            queue_size=1,
+            default_connection=None,
         )
         call = CommandCall(
             "character",
@@ -135,11 +152,11 @@ async def import_once(data: bytes, *, store_it: bool = True) -> dict[str, object
             if data and not store_it:
                 answer = f"read {(await CardReader().read(data)).card.name}, not stored"
             elif data:
-                answer = (await Registry.of([commands]).answerers["character"](call)).text
+                answer = (await service.run_command(call)).text
             else:
                 await asyncio.sleep(1.0)
                 answer = "-"
-        except BotError as exc:  # the service's own boundary turns these into the reply
+        except BotError as exc:  # the reader alone, without the service's boundary
             answer = user_message(exc)
         took = time.perf_counter() - started
         await asyncio.sleep(5 * TICK_SECONDS)

@@ -20,9 +20,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -30,15 +29,19 @@ sys.path.insert(0, str(ROOT))
 from endpoints import endpoint_process  # noqa: E402  (beside this script)
 from readme_tables import write_table  # noqa: E402
 
+from bot.core.domain import MessageId  # noqa: E402
+from bot.core.ports import Clock, ShownTextKeeper, Store  # noqa: E402
+from bot.service.turns.keeping import PartialReplyKeeper  # noqa: E402
+
 README = ROOT / "bench" / "README.md"
 TARGET_EXTRA = 0.05
 
 
+MODES = ("off", "on")
+
+
 class NothingKept:
     """The keeper switched off: every step of text may be shown at once, nothing is stored."""
-
-    def __init__(self, *_: Any, **__: Any) -> None:
-        pass
 
     def seconds_until_next_keep(self, now: float) -> float:
         return 0.0
@@ -47,28 +50,43 @@ class NothingKept:
         return asyncio.sleep(0)
 
 
+class KeeperSwitch:
+    """The bot's keeper factory for this benchmark: each reply gets the real keeper (counted,
+    to sum its keeps) while `keeping` is on, one that stores nothing while it is off."""
+
+    def __init__(self) -> None:
+        self.keeping = True
+        self.keepers: list[PartialReplyKeeper] = []
+
+    def __call__(
+        self,
+        store: Store,
+        reply_id: MessageId,
+        *,
+        clock: Clock,
+        source: Callable[[], tuple[str, str]],
+    ) -> ShownTextKeeper:
+        if not self.keeping:
+            return NothingKept()
+        keeper = PartialReplyKeeper(store, reply_id, clock=clock, source=source)
+        self.keepers.append(keeper)
+        return keeper
+
+
 async def turns(
     base_url: str, *, streams: int, tokens: int, rounds: int
 ) -> dict[str, list[tuple[float, int]]]:
     """Rounds of `streams` simultaneous turns of `tokens` tokens, keeping off and on in
     turn within one process (so both meet the same interpreter, heap and caches): per mode,
     each round's CPU seconds of this process and how many keeps it made."""
-    import bot.service.turns.replying as replying
     from bot.app import Parlor
     from bot.config import Settings
+    from bot.core.clock import SystemClock
     from bot.core.domain import Actor, ChannelKey, CommandCall, Incoming, MessageStatus, Permission
-    from bot.reply.pacing import SystemClock
     from tests.fakes.recording_replier import DISCORD_LIKE, RecordingReplier
 
-    keepers: list[replying.PartialReplyKeeper] = []
-
-    class CountedKeeper(replying.PartialReplyKeeper):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            keepers.append(self)
-
-    kinds: dict[str, Any] = {"off": NothingKept, "on": CountedKeeper}
-    results: dict[str, list[tuple[float, int]]] = {mode: [] for mode in kinds}
+    switch = KeeperSwitch()
+    results: dict[str, list[tuple[float, int]]] = {mode: [] for mode in MODES}
     with tempfile.TemporaryDirectory() as folder:
         settings = Settings(
             _env_file=None,  # type: ignore[call-arg]  # pydantic-settings' own keyword
@@ -76,7 +94,7 @@ async def turns(
             default_base_url=base_url,
             default_model="any",
         )
-        async with Parlor(settings) as parlor:
+        async with Parlor(settings, keeper=switch) as parlor:
             service = parlor.service
             assert service is not None
 
@@ -91,17 +109,17 @@ async def turns(
                 assert outcome.status is MessageStatus.COMPLETE, outcome
                 assert outcome.content.count(" t") == tokens
 
-            for mode, keeper in kinds.items():  # warm-up: imports, pool, caches
-                replying.PartialReplyKeeper = keeper  # type: ignore[misc]
+            for mode in MODES:  # warm-up: imports, pool, caches
+                switch.keeping = mode == "on"
                 await one(f"warm-{mode}")
             for round_ in range(rounds):
-                for mode, keeper in kinds.items():
-                    replying.PartialReplyKeeper = keeper  # type: ignore[misc]
-                    keepers.clear()
+                for mode in MODES:
+                    switch.keeping = mode == "on"
+                    switch.keepers.clear()
                     started = time.process_time()
                     await asyncio.gather(*(one(f"{round_}-{mode}-{n}") for n in range(streams)))
                     spent = time.process_time() - started
-                    results[mode].append((spent, sum(k.keeps for k in keepers)))
+                    results[mode].append((spent, sum(k.keeps for k in switch.keepers)))
     return results
 
 

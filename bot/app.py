@@ -7,13 +7,28 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import TextIO
+from typing import Generic, TextIO, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.core.domain import Connection, Secret
+from bot.core.ports import (
+    Characters,
+    Clock,
+    CompletionClient,
+    EndpointGuard,
+    Fetcher,
+    Personas,
+    Profiles,
+    Store,
+    TokenCounter,
+)
 from bot.llm.client import OpenAICompatClient, build_http_client
 from bot.llm.deadline import StreamTimeouts
 from bot.llm.fetch import GuardedFetcher
@@ -27,6 +42,7 @@ from bot.platforms.telegram.adapter import TelegramAdapter
 from bot.platforms.telegram.outbox import budget_scope as telegram_budget_scope
 from bot.reply.streaming import Pacing, SystemClock
 from bot.service.conversations import ConversationService
+from bot.service.turns.keeping import KeeperFactory, PartialReplyKeeper
 from bot.service.turns.prompting import Budget, PromptFactory
 from bot.service.turns.queue import ChannelQueue
 from bot.service.turns.tokens import TokenBook
@@ -74,6 +90,81 @@ def endpoint_policy(settings: Settings) -> EndpointPolicy:
     )
 
 
+_S = TypeVar("_S", bound=Store)
+
+
+@dataclass(frozen=True, slots=True)
+class Stores(Generic[_S]):
+    """What the service keeps: channels and chats, connection profiles, characters, personas."""
+
+    store: _S
+    profiles: Profiles
+    characters: Characters
+    personas: Personas
+
+
+def sql_stores(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    secret_box: SecretBox | None,
+    keeping: SqliteKeeping | None = None,
+) -> Stores[SqlStore]:
+    """The four stores over one database's sessions, sharing its write lock and key box;
+    `keeping` gives streaming replies' checkpoints a SQLite connection of their own."""
+    return Stores(
+        SqlStore(sessions, secret_box=secret_box, keeping=keeping),
+        SqlProfiles(sessions, secret_box=secret_box),
+        SqlCharacters(sessions, secret_box=secret_box),
+        SqlPersonas(sessions, secret_box=secret_box),
+    )
+
+
+def build_service(
+    stores: Stores[_S],
+    *,
+    client: CompletionClient,
+    fetcher: Fetcher,
+    clock: Clock,
+    pacing: Pacing,
+    token_counter: TokenCounter,
+    budget: Budget,
+    wall_clock: Callable[[], datetime],
+    queue_size: int,
+    default_connection: Connection | None,
+    guard: EndpointGuard | None = None,
+    keeper: KeeperFactory = PartialReplyKeeper,
+) -> ConversationService:
+    """The service from its outside parts: the one wiring, used by `Parlor`, the tests and
+    the benchmarks, so that each passes fakes for the parts it does not want real.
+
+    `guard` judges chat-set URLs that are stored without a probe (None: nothing to ask);
+    `queue_size` is how many turns may wait for a busy channel before it answers busy.
+    """
+    prompts = PromptFactory(
+        store=stores.store,
+        characters=stores.characters,
+        personas=stores.personas,
+        tokens=TokenBook(token_counter, stores.store),
+        budget=budget,
+        wall_clock=wall_clock,
+    )
+    return ConversationService(
+        store=stores.store,
+        profiles=stores.profiles,
+        characters=stores.characters,
+        personas=stores.personas,
+        fetcher=fetcher,
+        client=client,
+        pacing=pacing,
+        clock=clock,
+        prompts=prompts,
+        queue=ChannelQueue(max_waiting=queue_size),
+        default_connection=default_connection,
+        guard=guard,
+        keeper=keeper,
+    )
+
+
 async def migrate(settings: Settings) -> None:
     await upgrade_to_head(settings.database_url)
 
@@ -94,8 +185,10 @@ async def _warn_about_unreadable_keys(store: SqlStore) -> None:
 class Parlor:
     """The running application: open with `async with`, then start a platform."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, keeper: KeeperFactory = PartialReplyKeeper) -> None:
+        """`keeper` makes each streaming reply's keeper (a benchmark swaps it to measure it)."""
         self._settings = settings
+        self._keeper = keeper
         self._resources = AsyncExitStack()
         self.service: ConversationService | None = None
         self.pacing = Pacing()
@@ -111,7 +204,8 @@ class Parlor:
         keeping = SqliteKeeping.for_url(settings.database_url, write_lock=write_lock(sessions))
         if keeping is not None:
             self._resources.push_async_callback(keeping.aclose)
-        store = SqlStore(sessions, secret_box=box, keeping=keeping)
+        stores = sql_stores(sessions, secret_box=box, keeping=keeping)
+        store = stores.store
         settled = await store.settle_interrupted()
         if settled:
             _log.warning(
@@ -134,33 +228,23 @@ class Parlor:
             platform_writes_per_second=BOT_WIDE_WRITES_PER_SECOND,
             budget_scopes={"telegram": telegram_budget_scope, "discord": discord_budget_scope},
         )
-        characters = SqlCharacters(sessions, secret_box=box)
-        personas = SqlPersonas(sessions, secret_box=box)
-        prompts = PromptFactory(
-            store=store,
-            characters=characters,
-            personas=personas,
-            tokens=TokenBook(EndpointTokenizer(guarded, trusted_http=trusted), store),
+        self.service = build_service(
+            stores,
+            client=OpenAICompatClient(guarded, timeouts=timeouts, trusted_http=trusted),
+            fetcher=GuardedFetcher(guarded),
+            clock=clock,
+            pacing=self.pacing,
+            token_counter=EndpointTokenizer(guarded, trusted_http=trusted),
             budget=Budget(
                 context_size=settings.context_size,
                 reply_reserve=settings.reply_tokens,
                 max_messages=settings.history_messages,
             ),
             wall_clock=lambda: datetime.now().astimezone(),
-        )
-        self.service = ConversationService(
-            store=store,
-            profiles=SqlProfiles(sessions, secret_box=box),
-            characters=characters,
-            personas=personas,
-            fetcher=GuardedFetcher(guarded),
-            client=OpenAICompatClient(guarded, timeouts=timeouts, trusted_http=trusted),
-            pacing=self.pacing,
-            clock=clock,
-            prompts=prompts,
-            queue=ChannelQueue(max_waiting=settings.channel_queue_size),
+            queue_size=settings.channel_queue_size,
             default_connection=default_connection(settings),
             guard=AddressGuard(policy),
+            keeper=self._keeper,
         )
         if box is None:
             await _warn_about_unreadable_keys(store)

@@ -42,6 +42,7 @@ from bot.service.commands.replies import ReplyCommands
 from bot.service.commands.settings import SettingsCommands
 from bot.service.commands.suggest import Suggestions
 from bot.service.turns.conversation import Conversation
+from bot.service.turns.keeping import KeeperFactory, PartialReplyKeeper
 from bot.service.turns.models import ModelCatalog
 from bot.service.turns.prompting import PromptFactory
 from bot.service.turns.queue import ChannelQueue
@@ -73,7 +74,9 @@ class ConversationService:
         default_connection: Connection | None,
         max_reply_chars: int = DEFAULT_MAX_REPLY_CHARS,
         guard: EndpointGuard | None = None,
+        keeper: KeeperFactory = PartialReplyKeeper,
     ) -> None:
+        """Built once, by `bot.app.build_service`; the tests and benchmarks build it there too."""
         self._store = store
         self._prompts = prompts
         catalog = ModelCatalog(client, clock=clock)
@@ -85,6 +88,7 @@ class ConversationService:
             clock=clock,
             targets=targets,
             max_reply_chars=max_reply_chars,
+            keeper=keeper,
         )
         self._conversation = Conversation(
             store=store,

@@ -8,7 +8,10 @@ from datetime import UTC, datetime
 
 import pytest
 from cryptography.fernet import Fernet
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import app
+from bot.app import Stores, sql_stores
 from bot.core.domain import (
     Actor,
     ChannelKey,
@@ -21,16 +24,12 @@ from bot.core.domain import (
     TurnOutcome,
 )
 from bot.core.errors import UsageError
-from bot.core.ports import EndpointGuard
+from bot.core.ports import Clock, EndpointGuard, TokenCounter
 from bot.reply.streaming import Pacing
 from bot.service.conversations import ConversationService
-from bot.service.turns.prompting import Budget, PromptFactory
-from bot.service.turns.queue import ChannelQueue
-from bot.service.turns.tokens import EstimatingCounter, TokenBook
-from bot.storage.characters import SqlCharacters
+from bot.service.turns.prompting import Budget
+from bot.service.turns.tokens import EstimatingCounter
 from bot.storage.db import create_engine, create_sessions
-from bot.storage.personas import SqlPersonas
-from bot.storage.profiles import SqlProfiles
 from bot.storage.secrets import SecretBox
 from bot.storage.store import SqlStore
 from tests.fakes.clock import FakeClock
@@ -47,16 +46,20 @@ OPERATOR = Connection("http://operator.example/v1", model="op-model", trusted=Tr
 @dataclass
 class Harness:
     service: ConversationService
-    store: SqlStore
+    stores: Stores[SqlStore]
     client: ScriptedClient
     clock: FakeClock
 
+    @property
+    def store(self) -> SqlStore:
+        return self.stores.store
+
     def rewired(self, *, default: Connection | None, queue_size: int = 3) -> Harness:
-        """The same store, endpoint and clock behind a service wired with other settings."""
+        """The same stores, endpoint and clock behind a service wired with other settings."""
         service = build_service(
-            self.store, self.client, self.clock, default=default, queue_size=queue_size
+            self.stores, self.client, self.clock, default=default, queue_size=queue_size
         )
-        return Harness(service, self.store, self.client, self.clock)
+        return Harness(service, self.stores, self.client, self.clock)
 
     def replier(self) -> RecordingReplier:
         return RecordingReplier(self.clock, limits=LIMITS)
@@ -89,35 +92,28 @@ class Harness:
 
 
 def build_service(
-    store: SqlStore,
+    stores: Stores[SqlStore],
     client: ScriptedClient,
-    clock: FakeClock,
+    clock: Clock,
     *,
     default: Connection | None,
     queue_size: int = 3,
     guard: EndpointGuard | None = None,
+    token_counter: TokenCounter | None = None,
+    budget: Budget | None = None,
 ) -> ConversationService:
-    characters = SqlCharacters(store._sessions, secret_box=None)
-    personas = SqlPersonas(store._sessions, secret_box=None)
-    prompts = PromptFactory(
-        store=store,
-        characters=characters,
-        personas=personas,
-        tokens=TokenBook(EstimatingCounter(), store),
-        budget=Budget(page_size=50),
-        wall_clock=lambda: WALL_CLOCK,
-    )
-    return ConversationService(
-        store=store,
-        profiles=SqlProfiles(store._sessions, secret_box=store._secret_box),
-        characters=characters,
-        personas=personas,
-        fetcher=NoDownloads(),
+    """The application's wiring with the harness's fakes: no network, a fixed wall clock,
+    token counts estimated, history read 50 messages a page."""
+    return app.build_service(
+        stores,
         client=client,
-        pacing=Pacing(clock=clock),
+        fetcher=NoDownloads(),
         clock=clock,
-        prompts=prompts,
-        queue=ChannelQueue(max_waiting=queue_size),
+        pacing=Pacing(clock=clock),
+        token_counter=token_counter or EstimatingCounter(),
+        budget=budget or Budget(page_size=50),
+        wall_clock=lambda: WALL_CLOCK,
+        queue_size=queue_size,
         default_connection=default,
         guard=guard,
     )
@@ -128,6 +124,24 @@ class NoDownloads:
 
     async def fetch(self, url: str, *, max_bytes: int) -> bytes:
         raise UsageError(f"couldn't download the card: nothing answers at {url}")
+
+
+@pytest.fixture
+def secret_box() -> SecretBox:
+    return SecretBox.from_keys([Fernet.generate_key().decode()])
+
+
+@pytest.fixture
+async def sessions(migrated_sqlite_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_engine(migrated_sqlite_url)
+    yield create_sessions(engine)
+    await engine.dispose()
+
+
+@pytest.fixture
+def stores(sessions: async_sessionmaker[AsyncSession], secret_box: SecretBox) -> Stores[SqlStore]:
+    """The application's four stores over this test's database, keys encrypted."""
+    return sql_stores(sessions, secret_box=secret_box)
 
 
 @pytest.fixture
@@ -144,8 +158,8 @@ def client() -> ScriptedClient:
 
 
 @pytest.fixture
-def harness(store: SqlStore, client: ScriptedClient) -> Harness:
+def harness(stores: Stores[SqlStore], client: ScriptedClient) -> Harness:
     # Auto mode: virtual time jumps only when every task waits; the store's
     # thread hops may let it jump early, which only ever loosens pacing here.
     clock = FakeClock(auto=True)
-    return Harness(build_service(store, client, clock, default=OPERATOR), store, client, clock)
+    return Harness(build_service(stores, client, clock, default=OPERATOR), stores, client, clock)

@@ -8,16 +8,31 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Coroutine
+from typing import Protocol
 
 from bot.core.domain import MessageId
 from bot.core.errors import StorageError
-from bot.core.ports import Clock, Store
+from bot.core.ports import Clock, ShownTextKeeper, Store
 
 _log = logging.getLogger(__name__)
 
 KEEP_INTERVAL_SECONDS = 1.0
 """At most one write a second per streaming reply: the platforms' own edit pace in a busy
 channel, so it seldom holds a step of text back."""
+
+
+class KeeperFactory(Protocol):
+    """Makes the keeper of one streaming reply; `PartialReplyKeeper` itself is the usual one
+    (a benchmark passes one that keeps nothing, to measure what keeping costs)."""
+
+    def __call__(
+        self,
+        store: Store,
+        reply_id: MessageId,
+        *,
+        clock: Clock,
+        source: Callable[[], tuple[str, str]],
+    ) -> ShownTextKeeper: ...
 
 
 class PartialReplyKeeper:

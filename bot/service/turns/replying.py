@@ -22,7 +22,7 @@ from bot.core.errors import DeliveryError, EndpointError, StorageError, user_mes
 from bot.core.ports import Clock, CompletionClient, Replier, Store
 from bot.reply.streaming import Pacing, ReplyStream
 from bot.service.turns.generation import STOPPED_NOTE, Generation
-from bot.service.turns.keeping import PartialReplyKeeper
+from bot.service.turns.keeping import KeeperFactory, PartialReplyKeeper
 from bot.service.turns.prompting import BuiltPrompt
 from bot.service.turns.queue import RunningTurn
 from bot.service.turns.requests import build_request
@@ -68,8 +68,10 @@ class ReplyRunner:
         clock: Clock,
         targets: Targets,
         max_reply_chars: int,
+        keeper: KeeperFactory = PartialReplyKeeper,
     ) -> None:
         self._store = store
+        self._keeper = keeper
         self._client = client
         self._pacing = pacing
         self._clock = clock
@@ -96,7 +98,7 @@ class ReplyRunner:
     async def run(self, job: ReplyJob, replier: Replier, run: RunningTurn) -> TurnOutcome:
         started = self._clock.now()
         budget = self._pacing.budget_for(job.channel, replier.limits)
-        keeper = PartialReplyKeeper(
+        keeper = self._keeper(
             self._store,
             job.reply_id,
             clock=self._clock,

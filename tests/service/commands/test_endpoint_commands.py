@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 
+from bot.app import Stores
 from bot.core.domain import (
     ApiType,
     Completion,
@@ -283,15 +284,15 @@ class NewFieldOnly(ScriptedClient):
             yield delta
 
 
-def harness_with(store: SqlStore, client: ScriptedClient) -> Harness:
+def harness_with(stores: Stores[SqlStore], client: ScriptedClient) -> Harness:
     clock = FakeClock(auto=True)
-    return Harness(build_service(store, client, clock, default=OPERATOR), store, client, clock)
+    return Harness(build_service(stores, client, clock, default=OPERATOR), stores, client, clock)
 
 
-async def test_test_learns_the_reply_length_field_as_chat_does(store: SqlStore) -> None:
+async def test_test_learns_the_reply_length_field_as_chat_does(stores: Stores[SqlStore]) -> None:
     """/test on an endpoint that wants max_completion_tokens retries, succeeds and remembers."""
     client = NewFieldOnly([reply("chat works")], models=["gpt-x"])
-    harness = harness_with(store, client)
+    harness = harness_with(stores, client)
     await harness.command("connect", base_url="http://cloud.example/v1", model="gpt-x")
     answer = await harness.command("test")
     assert answer.text.startswith("✅ The endpoint answered"), answer.text
@@ -301,10 +302,12 @@ async def test_test_learns_the_reply_length_field_as_chat_does(store: SqlStore) 
     assert client.refused == 1  # the turn used what /test learned
 
 
-async def test_test_names_text_completion_on_a_server_without_chat(store: SqlStore) -> None:
+async def test_test_names_text_completion_on_a_server_without_chat(
+    stores: Stores[SqlStore],
+) -> None:
     """A 404 for chat from a server whose /completions answers names /api type:text."""
     client = TextOnlyServer(models=["base-7b"])
-    harness = harness_with(store, client)
+    harness = harness_with(stores, client)
     await harness.command("connect", base_url="http://base.example/v1")
     answer = await harness.command("test")
     assert answer.text.startswith("❌ The test failed: this server has no chat completions")
@@ -371,12 +374,12 @@ async def test_connect_to_a_new_url_forgets_the_model(harness: Harness) -> None:
     assert (await harness.store.load_channel(CHANNEL)).model is None
 
 
-def guarded_harness(store: SqlStore) -> Harness:
+def guarded_harness(stores: Stores[SqlStore]) -> Harness:
     """The service with the real endpoint guard (no private addresses) at /connect."""
     client, clock = ScriptedClient(models=["m"]), FakeClock(auto=True)
     guard = AddressGuard(EndpointPolicy(allow_private=False), resolve=fixed_dns)
-    service = build_service(store, client, clock, default=OPERATOR, guard=guard)
-    return Harness(service, store, client, clock)
+    service = build_service(stores, client, clock, default=OPERATOR, guard=guard)
+    return Harness(service, stores, client, clock)
 
 
 async def fixed_dns(host: str, port: int) -> list[str]:
@@ -388,9 +391,9 @@ async def fixed_dns(host: str, port: int) -> list[str]:
     return [known[host]]
 
 
-async def test_bypass_check_still_asks_the_endpoint_guard(store: SqlStore) -> None:
+async def test_bypass_check_still_asks_the_endpoint_guard(stores: Stores[SqlStore]) -> None:
     """bypass_check skips the /models probe, not the guard: a private URL is not stored."""
-    harness = guarded_harness(store)
+    harness = guarded_harness(stores)
     for url in ("http://10.0.0.5:8080/v1", "http://intranet.example/v1", "localhost:8080"):
         answer = await harness.command("connect", base_url=url, bypass_check="true")
         assert answer.text == REFUSAL_MESSAGE
@@ -398,9 +401,9 @@ async def test_bypass_check_still_asks_the_endpoint_guard(store: SqlStore) -> No
     assert harness.client.models_asked == []
 
 
-async def test_bypass_check_stores_an_allowed_url_without_probing(store: SqlStore) -> None:
+async def test_bypass_check_stores_an_allowed_url_without_probing(stores: Stores[SqlStore]) -> None:
     """A public URL with bypass_check is stored without asking /models."""
-    harness = guarded_harness(store)
+    harness = guarded_harness(stores)
     answer = await harness.command("connect", base_url="public.example/v1", bypass_check="true")
     assert "Connected this channel to https://public.example/v1." in answer.text
     assert harness.client.models_asked == []

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core.domain import ChannelKey, MessageId, MessageStatus, Role
 from bot.core.errors import StorageError
 from bot.service.turns.replying import FINAL_WRITE_RETRY_DELAYS_SECONDS
+from bot.storage.secrets import SecretBox
 from bot.storage.store import SqlStore
 from tests.fakes.openai.scripted_client import reply
 from tests.service.conftest import CHANNEL, Harness, build_service
@@ -37,8 +40,10 @@ async def test_a_burst_of_simultaneous_turns_is_stored_whole(harness: Harness) -
 class RefusingStore(SqlStore):
     """The real store, refusing the first `refusals` settling writes as a locked database does."""
 
-    def __init__(self, store: SqlStore, *, refusals: int) -> None:
-        super().__init__(store._sessions, secret_box=store._secret_box)
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], box: SecretBox, *, refusals: int
+    ) -> None:
+        super().__init__(sessions, secret_box=box)
         self.refusals = refusals
 
     async def finish_turn(self, message_id: MessageId, **settled: object) -> None:  # type: ignore[override]
@@ -48,14 +53,23 @@ class RefusingStore(SqlStore):
         await super().finish_turn(message_id, **settled)  # type: ignore[arg-type]
 
 
+def refusing(harness: Harness, store: RefusingStore) -> Harness:
+    """The harness's service with `store` in place of its store, and no default endpoint."""
+    stores = dataclasses.replace(harness.stores, store=store)
+    service = build_service(stores, harness.client, harness.clock, default=None)
+    return Harness(service, stores, harness.client, harness.clock)
+
+
 @pytest.mark.parametrize("refusals", [1, 3, len(FINAL_WRITE_RETRY_DELAYS_SECONDS)])
 async def test_a_refused_final_write_is_retried_until_it_lands(
-    harness: Harness, refusals: int
+    harness: Harness,
+    sessions: async_sessionmaker[AsyncSession],
+    secret_box: SecretBox,
+    refusals: int,
 ) -> None:
     """The reply the chat saw is stored complete although the database refused it at first."""
-    store = RefusingStore(harness.store, refusals=refusals)
-    service = build_service(store, harness.client, harness.clock, default=None)
-    harness = Harness(service, store, harness.client, harness.clock)
+    store = RefusingStore(sessions, secret_box, refusals=refusals)
+    harness = refusing(harness, store)
     await harness.command("connect", base_url="http://operator.example/v1", model="m")
     harness.client.scripts.append(reply("Kept ", "after all."))
     outcome = await harness.say("hello")
@@ -66,12 +80,15 @@ async def test_a_refused_final_write_is_retried_until_it_lands(
 
 
 async def test_a_write_refused_past_every_retry_is_logged_and_left_pending(
-    harness: Harness, caplog: pytest.LogCaptureFixture
+    harness: Harness,
+    sessions: async_sessionmaker[AsyncSession],
+    secret_box: SecretBox,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Retrying is bounded: the turn ends, the log says why, the next start settles the row."""
-    store = RefusingStore(harness.store, refusals=len(FINAL_WRITE_RETRY_DELAYS_SECONDS) + 1)
-    service = build_service(store, harness.client, harness.clock, default=None)
-    harness = Harness(service, store, harness.client, harness.clock)
+    refusals = len(FINAL_WRITE_RETRY_DELAYS_SECONDS) + 1
+    store = RefusingStore(sessions, secret_box, refusals=refusals)
+    harness = refusing(harness, store)
     await harness.command("connect", base_url="http://operator.example/v1", model="m")
     harness.client.scripts.append(reply("Lost ", "for now."))
     with caplog.at_level(logging.WARNING, logger="bot.service.turns.replying"):

@@ -6,6 +6,7 @@ import itertools
 import json
 from collections.abc import AsyncGenerator
 
+from bot.app import Stores
 from bot.core.domain import CompletionRequest, Connection, Delta, MessageStatus, Role
 from bot.core.errors import EndpointStreamError, RoleOrderRejected
 from bot.llm.refusals import provider_said, status_error
@@ -101,10 +102,10 @@ class RoleJudgingClient(ScriptedClient):
             yield delta
 
 
-async def test_a_greeting_first_chat_is_retried_up_to_strict(store: SqlStore) -> None:
+async def test_a_greeting_first_chat_is_retried_up_to_strict(stores: Stores[SqlStore]) -> None:
     """A greeting opens the chat and the endpoint wants the user first: strict gets there."""
     client, clock = RoleJudgingClient([reply("Hello, Alice.")]), FakeClock(auto=True)
-    harness = Harness(build_service(store, client, clock, default=OPERATOR), store, client, clock)
+    harness = Harness(build_service(stores, client, clock, default=OPERATOR), stores, client, clock)
     await bring(harness, ALICE)
     replier = harness.replier()
     outcome = await harness.say("hi", replier=replier)

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from bot.app import Stores
 from bot.characters.card import CharacterCard
 from bot.characters.export import card_to_png
 from bot.core.domain import (
@@ -26,19 +27,12 @@ from bot.core.domain import (
     TokenCounts,
 )
 from bot.prompt.budget import estimate_tokens
-from bot.reply.streaming import Pacing
-from bot.service.conversations import ConversationService
-from bot.service.turns.prompting import Budget, PromptFactory
-from bot.service.turns.queue import ChannelQueue
-from bot.service.turns.tokens import TokenBook
-from bot.storage.characters import SqlCharacters
-from bot.storage.personas import SqlPersonas
-from bot.storage.profiles import SqlProfiles
+from bot.service.turns.prompting import Budget
 from bot.storage.store import SqlStore
 from tests.fakes.clock import FakeClock
 from tests.fakes.openai.scripted_client import ScriptedClient, reply
 from tests.prompt.worked_example import ALICE, MERGED_SYSTEM, SPEC_ASSEMBLED
-from tests.service.conftest import CHANNEL, WALL_CLOCK, Harness, NoDownloads
+from tests.service.conftest import CHANNEL, Harness, build_service
 
 SPEC_MERGE = [
     {"role": "system", "content": MERGED_SYSTEM},
@@ -292,7 +286,7 @@ class CountingCounter:
 
 
 def counting_service(
-    store: SqlStore,
+    stores: Stores[SqlStore],
     client: ScriptedClient,
     counter: CountingCounter,
     *,
@@ -301,30 +295,11 @@ def counting_service(
     """The standard harness, but counting tokens through `counter` (a fresh TokenBook: a
     process that just started) and reading history as `budget` says."""
     clock = FakeClock(auto=True)
-    characters = SqlCharacters(store._sessions, secret_box=None)
-    personas = SqlPersonas(store._sessions, secret_box=None)
-    prompts = PromptFactory(
-        store=store,
-        characters=characters,
-        personas=personas,
-        tokens=TokenBook(counter, store),
-        budget=budget,
-        wall_clock=lambda: WALL_CLOCK,
+    operator = Connection("http://operator.example/v1", model="m", trusted=True)
+    service = build_service(
+        stores, client, clock, default=operator, token_counter=counter, budget=budget
     )
-    service = ConversationService(
-        store=store,
-        profiles=SqlProfiles(store._sessions, secret_box=store._secret_box),
-        characters=characters,
-        personas=personas,
-        fetcher=NoDownloads(),
-        client=client,
-        pacing=Pacing(clock=clock),
-        clock=clock,
-        prompts=prompts,
-        queue=ChannelQueue(max_waiting=3),
-        default_connection=Connection("http://operator.example/v1", model="m", trusted=True),
-    )
-    return Harness(service, store, client, clock)
+    return Harness(service, stores, client, clock)
 
 
 async def test_older_history_drops_first(harness: Harness) -> None:
@@ -397,10 +372,12 @@ async def test_a_character_too_big_for_the_context_says_so(harness: Harness) -> 
     assert harness.client.requests == []
 
 
-async def test_token_counts_are_not_counted_twice(store: SqlStore, client: ScriptedClient) -> None:
+async def test_token_counts_are_not_counted_twice(
+    stores: Stores[SqlStore], client: ScriptedClient
+) -> None:
     """Over several turns, each message's text goes to the tokenizer once."""
     counter = CountingCounter()
-    harness = counting_service(store, client, counter)
+    harness = counting_service(stores, client, counter)
     for n in range(1, 5):
         client.scripts.append(reply(f"reply {n}"))
         await harness.say(f"message {n}")
@@ -411,15 +388,15 @@ async def test_token_counts_are_not_counted_twice(store: SqlStore, client: Scrip
 
 
 async def test_a_restart_does_not_recount_the_history(
-    store: SqlStore, client: ScriptedClient
+    stores: Stores[SqlStore], client: ScriptedClient
 ) -> None:
     """A process that starts afresh reuses the counts stored with the messages."""
-    first = counting_service(store, client, CountingCounter())
+    first = counting_service(stores, client, CountingCounter())
     for n in range(1, 4):
         client.scripts.append(reply(f"reply {n}"))
         await first.say(f"message {n}")
     counter = CountingCounter()
-    restarted = counting_service(store, client, counter)
+    restarted = counting_service(stores, client, counter)
     client.scripts.append(reply("reply 4"))
     await restarted.say("message 4")
     # The last turn's messages were first read back after the restart; the older ones
@@ -430,10 +407,10 @@ async def test_a_restart_does_not_recount_the_history(
 
 
 async def test_history_is_read_page_by_page_in_order(
-    store: SqlStore, client: ScriptedClient
+    stores: Stores[SqlStore], client: ScriptedClient
 ) -> None:
     """History longer than a page is read back whole, in order, with nothing twice."""
-    harness = counting_service(store, client, CountingCounter(), budget=Budget(page_size=3))
+    harness = counting_service(stores, client, CountingCounter(), budget=Budget(page_size=3))
     await harness.command("system", prompt="Be brief.")
     for n in range(1, 5):
         client.scripts.append(reply(f"reply {n}"))
@@ -450,11 +427,13 @@ async def test_history_is_read_page_by_page_in_order(
     ]
 
 
-async def test_no_more_than_max_messages_are_read(store: SqlStore, client: ScriptedClient) -> None:
+async def test_no_more_than_max_messages_are_read(
+    stores: Stores[SqlStore], client: ScriptedClient
+) -> None:
     """However big the context, a prompt holds at most the newest `max_messages` stored
     messages, and the new one."""
     budget = Budget(max_messages=3, page_size=2)
-    harness = counting_service(store, client, CountingCounter(), budget=budget)
+    harness = counting_service(stores, client, CountingCounter(), budget=budget)
     for n in range(1, 5):
         client.scripts.append(reply(f"reply {n}"))
         await harness.say(f"message {n}")
@@ -467,10 +446,10 @@ async def test_no_more_than_max_messages_are_read(store: SqlStore, client: Scrip
 
 
 async def test_older_pages_name_people_by_their_persona(
-    store: SqlStore, client: ScriptedClient
+    stores: Stores[SqlStore], client: ScriptedClient
 ) -> None:
     """Someone who spoke only before the newest page still goes by their persona's name."""
-    harness = counting_service(store, client, CountingCounter(), budget=Budget(page_size=2))
+    harness = counting_service(stores, client, CountingCounter(), budget=Budget(page_size=2))
     await harness.command("persona", user="dan", name="Dax")
     client.scripts += [reply("a"), reply("b"), reply("c")]
     await harness.say("first", author="dan")
