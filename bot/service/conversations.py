@@ -42,13 +42,13 @@ from bot.service.commands.replies import ReplyCommands
 from bot.service.commands.settings import SettingsCommands
 from bot.service.commands.suggest import Suggestions
 from bot.service.turns.conversation import Conversation
+from bot.service.turns.endpoint_choice import EndpointChoice
 from bot.service.turns.keeping import KeeperFactory, PartialReplyKeeper
 from bot.service.turns.models import ModelCatalog
 from bot.service.turns.prompting import PromptFactory
 from bot.service.turns.queue import ChannelQueue
 from bot.service.turns.replying import ReplyRunner
 from bot.service.turns.rewrites import Rewrites
-from bot.service.turns.targets import Targets
 
 _log = logging.getLogger(__name__)
 
@@ -80,20 +80,20 @@ class ConversationService:
         self._store = store
         self._prompts = prompts
         catalog = ModelCatalog(client, clock=clock)
-        targets = Targets(store=store, catalog=catalog, default=default_connection)
+        endpoints = EndpointChoice(store=store, catalog=catalog, default=default_connection)
         replies = ReplyRunner(
             store=store,
             client=client,
             pacing=pacing,
             clock=clock,
-            targets=targets,
+            endpoints=endpoints,
             max_reply_chars=max_reply_chars,
             keeper=keeper,
         )
         self._conversation = Conversation(
             store=store,
             prompts=prompts,
-            targets=targets,
+            endpoints=endpoints,
             replies=replies,
             queue=queue,
             pacing=pacing,
@@ -101,17 +101,19 @@ class ConversationService:
         self.suggestions = Suggestions(
             store=store,
             profiles=profiles,
-            targets=targets,
+            endpoints=endpoints,
             catalog=catalog,
             characters=characters,
         )
-        rewrites = Rewrites(store=store, prompts=prompts, targets=targets, replies=replies)
+        rewrites = Rewrites(store=store, prompts=prompts, endpoints=endpoints, replies=replies)
         families = [  # a new family of commands is listed here once
-            SettingsCommands(store=store, targets=targets, characters=characters),
+            SettingsCommands(store=store, endpoints=endpoints, characters=characters),
             ProfileCommands(profiles=profiles),
-            ConnectionCommands(store=store, client=client, targets=targets, guard=guard),
-            ModelCommands(store=store, targets=targets, catalog=catalog),
-            EndpointTest(store=store, client=client, targets=targets, catalog=catalog, clock=clock),
+            ConnectionCommands(store=store, client=client, endpoints=endpoints, guard=guard),
+            ModelCommands(store=store, endpoints=endpoints, catalog=catalog),
+            EndpointTest(
+                store=store, client=client, endpoints=endpoints, catalog=catalog, clock=clock
+            ),
             CharacterCommands(
                 store=store,
                 characters=characters,

@@ -37,6 +37,8 @@ _CHANGING = frozenset({"import", "use", "remove"})
 
 
 class CharacterCommands:
+    """/character, /greeting and /persona: the channel's character, its greetings, who you are."""
+
     def __init__(
         self,
         *,

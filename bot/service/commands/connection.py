@@ -34,9 +34,9 @@ from bot.endpoints.presets import (
 from bot.endpoints.urls import RepairedUrl, probe_candidates, repair_base_url
 from bot.service.commands.registry import answers
 from bot.service.commands.settings import extras_line, key_line
+from bot.service.turns.endpoint_choice import EndpointChoice
 from bot.service.turns.extras import apply_extras
 from bot.service.turns.models import unlisted_note
-from bot.service.turns.targets import Targets
 
 _log = logging.getLogger(__name__)
 
@@ -58,13 +58,13 @@ class ConnectionCommands:
         *,
         store: Store,
         client: CompletionClient,
-        targets: Targets,
+        endpoints: EndpointChoice,
         guard: EndpointGuard | None = None,
     ) -> None:
         """`guard` judges a URL stored without a probe; None where no guard applies (tests)."""
         self._store = store
         self._client = client
-        self._targets = targets
+        self._endpoints = endpoints
         self._guard = guard
 
     @answers("connect")
@@ -114,7 +114,7 @@ class ConnectionCommands:
                 connection=after.connection,
                 model=after.model,
                 kept=model is None and after.model is not None,
-                targets=self._targets,
+                endpoints=self._endpoints,
             )
         )
 
@@ -199,7 +199,7 @@ def _connected_text(
     connection: Connection | None,
     model: str | None,
     kept: bool,
-    targets: Targets,
+    endpoints: EndpointChoice,
 ) -> str:
     changes = list(repaired.changes)
     if probe.url != repaired.url:
@@ -207,7 +207,7 @@ def _connected_text(
     lines = [f"Connected this channel to {probe.url}."]
     if changes:
         lines.append(f"Using {probe.url}: I {'; '.join(changes)}.")
-    lines.append(key_line(connection, operator=targets.default))
+    lines.append(key_line(connection, operator=endpoints.default))
     keyless = connection is not None and connection.api_key is None
     if preset is not None and preset.key is KeyNeed.REQUIRED and keyless:
         lines.append(f"{preset.title} needs an API key: add api_key:<key>.")

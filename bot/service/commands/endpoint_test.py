@@ -24,10 +24,10 @@ from bot.core.domain import (
 from bot.core.errors import EndpointError, EndpointNotAllowed, EndpointRejected, user_message
 from bot.core.ports import Clock, CompletionClient, Store
 from bot.service.commands.registry import answers
+from bot.service.turns.endpoint_choice import EndpointChoice
 from bot.service.turns.models import ModelCatalog, unlisted_note
 from bot.service.turns.requests import build_request
 from bot.service.turns.retries import Retries
-from bot.service.turns.targets import Targets
 
 TEST_MESSAGE = "Hi"
 TEST_MAX_TOKENS = 32
@@ -39,18 +39,20 @@ TEXT_ONLY = (
 
 
 class EndpointTest:
+    """/test: one real message to the endpoint, and what its answer or refusal means."""
+
     def __init__(
         self,
         *,
         store: Store,
         client: CompletionClient,
-        targets: Targets,
+        endpoints: EndpointChoice,
         catalog: ModelCatalog,
         clock: Clock,
     ) -> None:
         self._store = store
         self._client = client
-        self._targets = targets
+        self._endpoints = endpoints
         self._catalog = catalog
         self._clock = clock
 
@@ -61,7 +63,7 @@ class EndpointTest:
         started = self._clock.now()
         model = ""
         try:
-            connection, model = await self._targets.resolve(state)
+            connection, model = await self._endpoints.resolve(state)
             request = _test_request(state, connection, model, user=call.actor.display_name)
             started = self._clock.now()
             completion, learned = await self._complete(call.channel, request)
@@ -86,7 +88,7 @@ class EndpointTest:
         """The answer, through the same retries as a turn's; and what was learned, in words."""
 
         async def remember(connection: Connection) -> None:
-            await self._targets.learned(channel, connection)
+            await self._endpoints.learned(channel, connection)
 
         retries = Retries(on_options_learned=remember)
         sent = request
@@ -115,7 +117,7 @@ class EndpointTest:
 
     async def _answers_text(self, state: ChannelState, model: str, *, user: str) -> bool:
         """Whether the endpoint that has no chat completions answers the test as text."""
-        connection = self._targets.connection_for(state)
+        connection = self._endpoints.connection_for(state)
         if connection is None:
             return False
         as_text = dataclasses.replace(state, api_type=ApiType.TEXT, instruct_template=None)
@@ -130,7 +132,7 @@ class EndpointTest:
         named = exc.status_code == 400 and "model" in f"{exc} {exc.provider_message}".lower()
         if exc.status_code != 404 and not named:
             return ""
-        connection = self._targets.connection_for(state)
+        connection = self._endpoints.connection_for(state)
         try:
             models = await self._catalog.models(connection) if connection else []
         except (EndpointError, EndpointNotAllowed):

@@ -13,8 +13,8 @@ from bot.core.domain import ChannelChanges, ChannelState, CommandCall, CommandRe
 from bot.core.errors import EndpointError, EndpointNotAllowed, user_message
 from bot.core.ports import Store
 from bot.service.commands.registry import answers
-from bot.service.turns.models import ModelCatalog, filter_models, unlisted_note
-from bot.service.turns.targets import Targets
+from bot.service.turns.endpoint_choice import EndpointChoice
+from bot.service.turns.models import ModelCatalog, best_matches, unlisted_note
 
 _log = logging.getLogger(__name__)
 
@@ -22,9 +22,11 @@ MAX_MODELS_LISTED = 50
 
 
 class ModelCommands:
-    def __init__(self, *, store: Store, targets: Targets, catalog: ModelCatalog) -> None:
+    """/model and /models: the channel's model, and the ones its endpoint lists."""
+
+    def __init__(self, *, store: Store, endpoints: EndpointChoice, catalog: ModelCatalog) -> None:
         self._store = store
-        self._targets = targets
+        self._endpoints = endpoints
         self._catalog = catalog
 
     @answers("model")
@@ -32,7 +34,7 @@ class ModelCommands:
         name = call.options.get("name", "").strip()
         state = await self._store.load_channel(call.channel)
         if not name:
-            current = self._targets.chosen_model(state)
+            current = self._endpoints.chosen_model(state)
             return CommandResult(
                 f"Model: {current}" if current else "No model chosen yet: /model name:<id>."
             )
@@ -41,7 +43,7 @@ class ModelCommands:
 
     async def _checked(self, state: ChannelState, name: str) -> str:
         """A warning when the endpoint's list lacks `name`; a note when it cannot be read."""
-        connection = self._targets.connection_for(state)
+        connection = self._endpoints.connection_for(state)
         if connection is None:
             return ""
         try:
@@ -56,7 +58,7 @@ class ModelCommands:
     @answers("models")
     async def _models(self, call: CommandCall) -> CommandResult:
         state = await self._store.load_channel(call.channel)
-        connection = self._targets.require_connection(state)
+        connection = self._endpoints.require_connection(state)
         try:
             models = await self._catalog.models(connection)
         except EndpointError as exc:
@@ -65,7 +67,7 @@ class ModelCommands:
                 "You can still type a model id with /model name:<id>."
             )
         typed = call.options.get("filter", "")
-        shown = filter_models(models, typed, limit=MAX_MODELS_LISTED) if typed else models
+        shown = best_matches(models, typed, limit=MAX_MODELS_LISTED) if typed else models
         if not shown:
             what = f"no models matching {typed!r}" if typed else "no models"
             return CommandResult(f"The endpoint lists {what}; type one with /model name:<id>.")

@@ -18,6 +18,8 @@ _NAME = re.compile(r"^[\w.\-]{1,40}$")
 
 
 class ProfileCommands:
+    """/profile: named connections saved once per server or chat, used by any channel."""
+
     def __init__(self, *, profiles: Profiles) -> None:
         self._profiles = profiles
 

@@ -22,8 +22,8 @@ from bot.core.untrusted import safe_to_show
 from bot.prompt.postprocess import DEFAULT_PLACEHOLDER
 from bot.service.commands.params import apply_params, describe_params
 from bot.service.commands.registry import answers
+from bot.service.turns.endpoint_choice import EndpointChoice
 from bot.service.turns.requests import DEFAULT_TEMPLATE
-from bot.service.turns.targets import Targets
 
 MAX_SYSTEM_PROMPT_CHARS = 20_000
 PROMPT_PREVIEW_CHARS = 200
@@ -31,9 +31,11 @@ MAX_PLACEHOLDER_CHARS = 500
 
 
 class SettingsCommands:
-    def __init__(self, *, store: Store, targets: Targets, characters: Characters) -> None:
+    """The commands that read or change one channel's own settings."""
+
+    def __init__(self, *, store: Store, endpoints: EndpointChoice, characters: Characters) -> None:
         self._store = store
-        self._targets = targets
+        self._endpoints = endpoints
         self._characters = characters
 
     @answers("params")
@@ -123,7 +125,7 @@ class SettingsCommands:
             name = state.connection.name
             where = f"from the profile {name}" if name else "set in this channel"
             endpoint = f"{state.connection.base_url} ({where})"
-        elif self._targets.default is not None:
+        elif self._endpoints.default is not None:
             endpoint = "the operator's default endpoint"
         else:
             endpoint = "none (an admin can run /connect base_url:<url>)"
@@ -132,8 +134,8 @@ class SettingsCommands:
             prompt = prompt[:PROMPT_PREVIEW_CHARS] + "…"
         lines = [
             f"Endpoint: {endpoint}",
-            f"Model: {self._targets.chosen_model(state) or 'not chosen'}",
-            key_line(state.connection, operator=self._targets.default),
+            f"Model: {self._endpoints.chosen_model(state) or 'not chosen'}",
+            key_line(state.connection, operator=self._endpoints.default),
             _api_line(state),
             f"Reasoning: {state.reasoning_display.value}",
             f"Post-processing: {state.postprocess_mode}",

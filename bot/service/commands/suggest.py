@@ -16,26 +16,28 @@ from bot.core.ports import Characters, Profiles, Store
 from bot.endpoints.presets import find_preset, suggest_presets
 from bot.endpoints.urls import repair_base_url
 from bot.service.commands.connection import BACK_TO_DEFAULT
-from bot.service.turns.models import MAX_SUGGESTIONS, ModelCatalog, filter_models
-from bot.service.turns.targets import Targets
+from bot.service.turns.endpoint_choice import EndpointChoice
+from bot.service.turns.models import MAX_SUGGESTIONS, ModelCatalog, best_matches
 
 _log = logging.getLogger(__name__)
 
 
 class Suggestions:
+    """Values to offer while an option is typed; never an error, a typed value still counts."""
+
     def __init__(
         self,
         *,
         store: Store,
         profiles: Profiles,
-        targets: Targets,
+        endpoints: EndpointChoice,
         catalog: ModelCatalog,
         characters: Characters,
     ) -> None:
         self._store = store
         self._profiles = profiles
         self._characters = characters
-        self._targets = targets
+        self._endpoints = endpoints
         self._catalog = catalog
 
     async def for_option(self, call: CommandCall, option: str, typed: str) -> list[str]:
@@ -45,7 +47,7 @@ class Suggestions:
         if wanted is None:
             return []
         if wanted.choices:
-            return filter_models(list(wanted.choices), typed)
+            return best_matches(list(wanted.choices), typed)
         sources = {
             "presets": self._presets,
             "profiles": self._profile_names,
@@ -66,7 +68,7 @@ class Suggestions:
         none when the endpoint cannot say."""
         try:
             state = await self._store.load_channel(call.channel)
-            connection = self._targets.connection_for(state)
+            connection = self._endpoints.connection_for(state)
             return await self._catalog.models(connection) if connection else []
         except BotError:
             _log.debug("no model list for %s", call.channel)
@@ -77,15 +79,15 @@ class Suggestions:
 
     async def _profile_names(self, call: CommandCall, typed: str) -> list[str]:
         names = [p.name for p in await self._profiles.list_profiles(call.profile_scope)]
-        return filter_models(names, typed)
+        return best_matches(names, typed)
 
     async def _character_names(self, call: CommandCall, typed: str) -> list[str]:
         names = [c.name for c in await self._characters.list_characters(call.profile_scope)]
-        return filter_models(names, typed)
+        return best_matches(names, typed)
 
     async def _models(self, call: CommandCall, typed: str) -> list[str]:
         state = await self._store.load_channel(call.channel)
-        current = self._targets.connection_for(state)
+        current = self._endpoints.connection_for(state)
         named = _endpoint_being_set(call)
         if named is not None and (current is None or current.base_url != named.base_url):
             current = named  # the same URL keeps the channel's connection, key and all

@@ -21,11 +21,11 @@ from bot.core.errors import BotError, user_message
 from bot.core.ports import Replier, Store
 from bot.reply.streaming import Pacing
 from bot.service.turns.attachments import with_text_files
+from bot.service.turns.endpoint_choice import EndpointChoice
 from bot.service.turns.images import PictureTaker
 from bot.service.turns.prompting import PromptFactory, Speaker
 from bot.service.turns.queue import ChannelQueue, RunningTurn
 from bot.service.turns.replying import ReplyRunner
-from bot.service.turns.targets import Targets
 
 _log = logging.getLogger(__name__)
 
@@ -41,14 +41,14 @@ class Conversation:
         *,
         store: Store,
         prompts: PromptFactory,
-        targets: Targets,
+        endpoints: EndpointChoice,
         replies: ReplyRunner,
         queue: ChannelQueue,
         pacing: Pacing,
     ) -> None:
         self._store = store
         self._prompts = prompts
-        self._targets = targets
+        self._endpoints = endpoints
         self._replies = replies
         self._queue = queue
         self._pacing = pacing
@@ -95,7 +95,7 @@ class Conversation:
     async def _answer(self, incoming: Incoming, replier: Replier, run: RunningTurn) -> TurnOutcome:
         content = with_text_files(incoming.text, incoming.attachments)  # or refused, unsent
         state = await self._store.load_channel(incoming.channel)
-        connection, model = await self._targets.resolve(state)
+        connection, model = await self._endpoints.resolve(state)
         pictures = self._pictures.take(
             incoming.attachments,
             api_type=state.api_type,

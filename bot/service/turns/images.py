@@ -21,6 +21,8 @@ class Pictures:
 
 
 class PictureTaker:
+    """Turns a message's images into data URLs a vision model reads, naming what it leaves out."""
+
     def take(
         self, attachments: Sequence[Attachment], *, api_type: ApiType, sees_images: bool = True
     ) -> Pictures:

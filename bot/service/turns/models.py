@@ -16,6 +16,8 @@ MAX_SUGGESTIONS = 25
 
 
 class ModelCatalog:
+    """The model ids each endpoint lists, asked at most once a minute per endpoint and key."""
+
     def __init__(self, client: CompletionClient, *, clock: Clock) -> None:
         self._client = client
         self._clock = clock
@@ -39,13 +41,15 @@ class ModelCatalog:
         self, connection: Connection, typed: str, *, limit: int = MAX_SUGGESTIONS
     ) -> list[str]:
         """Ids containing what was typed, those starting with it first; at most `limit`."""
-        return filter_models(await self.models(connection), typed, limit=limit)
+        return best_matches(await self.models(connection), typed, limit=limit)
 
 
-def filter_models(models: list[str], typed: str, *, limit: int = MAX_SUGGESTIONS) -> list[str]:
+def best_matches(names: list[str], typed: str, *, limit: int = MAX_SUGGESTIONS) -> list[str]:
+    """The names (model ids, profiles, characters, choices) containing what was typed, those
+    starting with it first; at most `limit`."""
     wanted = typed.strip().lower()
-    starts = [m for m in models if m.lower().startswith(wanted)]
-    contains = [m for m in models if wanted in m.lower() and m not in starts]
+    starts = [n for n in names if n.lower().startswith(wanted)]
+    contains = [n for n in names if wanted in n.lower() and n not in starts]
     return (starts + contains)[: max(limit, 0)]
 
 

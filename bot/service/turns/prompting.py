@@ -86,6 +86,8 @@ class Budget:
 
 
 class PromptFactory:
+    """Builds each turn's prompt from the channel's character, the speaker and the history."""
+
     def __init__(
         self,
         *,

@@ -21,7 +21,7 @@ class RunningTurn:
     reply is being shown, how to stop showing more of it."""
 
     requester_id: str
-    generation: asyncio.Task[None] | None = None
+    streaming: asyncio.Task[None] | None = None
     stop_requested: bool = False
     stop_delivery: Callable[[], bool] | None = None
     """Sends no more than the message being written; False when all of it was delivered."""
@@ -29,7 +29,7 @@ class RunningTurn:
     @property
     def generating(self) -> bool:
         """Still preparing or generating: what /stop cancels."""
-        return self.generation is None or not self.generation.done()
+        return self.streaming is None or not self.streaming.done()
 
     @property
     def writing(self) -> bool:
@@ -91,7 +91,7 @@ class ChannelQueue:
             return False
         if running.generating:
             running.stop_requested = True
-            if running.generation is not None:
-                running.generation.cancel()
+            if running.streaming is not None:
+                running.streaming.cancel()
             return True
         return running.stop_delivery is not None and running.stop_delivery()

@@ -21,13 +21,13 @@ from bot.core.domain import (
 from bot.core.errors import DeliveryError, EndpointError, StorageError, user_message
 from bot.core.ports import Clock, CompletionClient, Replier, Store
 from bot.reply.streaming import Pacing, ReplyStream
-from bot.service.turns.generation import STOPPED_NOTE, Generation
+from bot.service.turns.endpoint_choice import EndpointChoice
 from bot.service.turns.keeping import KeeperFactory, PartialReplyKeeper
+from bot.service.turns.postprocess_fallback import PostprocessFallback
 from bot.service.turns.prompting import BuiltPrompt
 from bot.service.turns.queue import RunningTurn
 from bot.service.turns.requests import build_request
-from bot.service.turns.shaping import Shaping
-from bot.service.turns.targets import Targets
+from bot.service.turns.streamed_reply import STOPPED_NOTE, StreamedReply
 
 _log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class ReplyJob:
     reply_id: MessageId
     state: ChannelState
     request: CompletionRequest
-    shaping: Shaping
+    fallback: PostprocessFallback
     prefix: str = ""
     prefix_reasoning: str = ""
     prefix_status: MessageStatus = MessageStatus.COMPLETE
@@ -59,6 +59,8 @@ class ReplyJob:
 
 
 class ReplyRunner:
+    """Streams one reply job into the chat and settles it in the store, however it ends."""
+
     def __init__(
         self,
         *,
@@ -66,7 +68,7 @@ class ReplyRunner:
         client: CompletionClient,
         pacing: Pacing,
         clock: Clock,
-        targets: Targets,
+        endpoints: EndpointChoice,
         max_reply_chars: int,
         keeper: KeeperFactory = PartialReplyKeeper,
     ) -> None:
@@ -75,7 +77,7 @@ class ReplyRunner:
         self._client = client
         self._pacing = pacing
         self._clock = clock
-        self._targets = targets
+        self._endpoints = endpoints
         self._max_reply_chars = max_reply_chars
 
     def job(
@@ -90,10 +92,10 @@ class ReplyRunner:
         asks, and reshaped stricter if the endpoint refuses the order of its messages."""
         names = {"user_name": built.user_name, "char_name": built.char_name}
         request = build_request(state, connection, model, built.messages, **names)
-        shaping = Shaping(
+        fallback = PostprocessFallback(
             self._store, state, built.messages, user=built.user_name, char=built.char_name
         )
-        return ReplyJob(state.key, reply_id, state, request, shaping)
+        return ReplyJob(state.key, reply_id, state, request, fallback)
 
     async def run(self, job: ReplyJob, replier: Replier, run: RunningTurn) -> TurnOutcome:
         started = self._clock.now()
@@ -105,7 +107,7 @@ class ReplyRunner:
             source=lambda: (reply.content, reply.reasoning),  # `reply` is bound just below
         )
         stream = ReplyStream(replier, budget=budget, clock=self._clock, keeper=keeper)
-        reply = Generation(
+        reply = StreamedReply(
             self._client,
             stream,
             clock=self._clock,
@@ -114,7 +116,7 @@ class ReplyRunner:
         )
 
         async def remember(connection: Connection) -> None:
-            await self._targets.learned(job.channel, connection)
+            await self._endpoints.learned(job.channel, connection)
 
         persisted: TurnOutcome | None = None
 
@@ -127,14 +129,14 @@ class ReplyRunner:
         try:
             async with stream:
                 run.stop_delivery = lambda: stream.stop(STOPPED_NOTE)
-                run.generation = asyncio.create_task(
+                run.streaming = asyncio.create_task(
                     reply.run(
-                        job.request, on_options_learned=remember, stricter=job.shaping.stricter
+                        job.request, on_options_learned=remember, stricter=job.fallback.stricter
                     )
                 )
                 if run.stop_requested:  # /stop came while the turn was still preparing
-                    run.generation.cancel()
-                status, error_text = await _await_generation(run)
+                    run.streaming.cancel()
+                status, error_text = await _await_streaming(run)
                 reply.notice = _notice(job, status, reply.notice)
                 # Stored before the final delivery: a platform that stalls cannot lose it.
                 await persist(status, error_text)
@@ -181,7 +183,7 @@ class ReplyRunner:
         self,
         job: ReplyJob,
         *,
-        reply: Generation,
+        reply: StreamedReply,
         outcome: TurnOutcome,
         started: float,
         stream: ReplyStream,
@@ -210,7 +212,7 @@ KEPT_PREVIOUS_NOTE = (
 
 
 def _settled(
-    job: ReplyJob, reply: Generation, status: MessageStatus, error_text: str | None
+    job: ReplyJob, reply: StreamedReply, status: MessageStatus, error_text: str | None
 ) -> TurnOutcome:
     """What is stored. A continuation is never worse than the reply it extended: a stop
     keeps the words so far as the end, a failure leaves the reply as it was, status too."""
@@ -232,22 +234,22 @@ def _notice(job: ReplyJob, status: MessageStatus, learned: str) -> str:
     notes = [note for note in (job.notice, learned) if note]
     if job.falls_back and status is not MessageStatus.COMPLETE:
         notes.append(KEPT_PREVIOUS_NOTE)
-    if job.shaping.switched_to and status is MessageStatus.COMPLETE:
+    if job.fallback.switched_to and status is MessageStatus.COMPLETE:
         notes.append(
             "*(this endpoint wants strictly ordered messages, so this channel now "
-            f"uses /postprocess mode:{job.shaping.switched_to})*"
+            f"uses /postprocess mode:{job.fallback.switched_to})*"
         )
     return "\n".join(notes)
 
 
-async def _await_generation(run: RunningTurn) -> tuple[MessageStatus, str | None]:
+async def _await_streaming(run: RunningTurn) -> tuple[MessageStatus, str | None]:
     """How the generation ended: complete, stopped by /stop, or failed at the endpoint.
 
     A cancellation that is not our /stop (shutdown) propagates; a bug propagates.
     """
-    assert run.generation is not None
+    assert run.streaming is not None
     try:
-        await run.generation
+        await run.streaming
     except asyncio.CancelledError:
         if not run.stop_requested or _current_task_cancelling():
             raise

@@ -12,10 +12,10 @@ import dataclasses
 from bot.core.domain import CommandCall, MessageStatus, Role, StoredMessage, TurnOutcome
 from bot.core.errors import UsageError
 from bot.core.ports import Replier, Store
+from bot.service.turns.endpoint_choice import EndpointChoice
 from bot.service.turns.prompting import PromptFactory, Speaker
 from bot.service.turns.queue import RunningTurn
 from bot.service.turns.replying import ReplyRunner
-from bot.service.turns.targets import Targets
 
 GREETING_ONLY = (
     "The only reply here is the character's greeting; /swipe shows its other greetings "
@@ -27,11 +27,16 @@ class Rewrites:
     """Regenerates or continues the last reply, holding the channel's turn."""
 
     def __init__(
-        self, *, store: Store, prompts: PromptFactory, targets: Targets, replies: ReplyRunner
+        self,
+        *,
+        store: Store,
+        prompts: PromptFactory,
+        endpoints: EndpointChoice,
+        replies: ReplyRunner,
     ) -> None:
         self._store = store
         self._prompts = prompts
-        self._targets = targets
+        self._endpoints = endpoints
         self._replies = replies
 
     async def regenerate(
@@ -48,7 +53,7 @@ class Rewrites:
         self, call: CommandCall, replier: Replier, run: RunningTurn, *, continuing: bool
     ) -> TurnOutcome:
         state = await self._store.load_channel(call.channel)
-        connection, model = await self._targets.resolve(state)
+        connection, model = await self._endpoints.resolve(state)
         last_two = await self._store.history(state.chat_id, limit=2)
         if not last_two or last_two[-1].role is not Role.ASSISTANT:
             raise UsageError("There is no reply of mine to work on yet: say something first.")

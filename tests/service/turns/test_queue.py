@@ -83,10 +83,10 @@ async def test_stop_cancels_only_the_generation() -> None:
     """/stop cancels the running generation task and marks the stop as requested."""
     queue = ChannelQueue(max_waiting=1)
     async with queue.turn(A, requester_id="1") as running:
-        running.generation = asyncio.create_task(asyncio.Event().wait())
+        running.streaming = asyncio.create_task(asyncio.Event().wait())
         assert queue.stop(A) is True
         with pytest.raises(asyncio.CancelledError):
-            await running.generation
+            await running.streaming
         assert running.stop_requested is True
     assert queue.stop(A) is False
 

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from bot.core.domain import Delta, MessageRef, MessageStatus, Permission
-from bot.service.turns.generation import (
+from bot.service.turns.streamed_reply import (
     CAPPED_NOTE,
     DEFAULT_MAX_REASONING_CHARS,
     REASONING_CAPPED_NOTE,

@@ -1,4 +1,4 @@
-"""One reply being generated: deltas in, visible text out to the chat, the whole kept for storage.
+"""One reply as it streams in: deltas in, visible text out to the chat, the whole kept for storage.
 
 Separates reasoning from the answer, shows it as the channel asked, cuts each at its cap,
 and retries what an endpoint refused before any token came. Knows the ports only.
@@ -49,8 +49,11 @@ class TextCap:
         return words.format(limit=self.limit) if self.hit else ""
 
 
-class Generation:
-    """Accumulates one reply; the token loop only appends, never waits for the platform."""
+class StreamedReply:
+    """One reply as it streams in: shown as it comes, kept whole for storage, its end noted.
+
+    The token loop only appends to the chat's stream; it never waits for the platform.
+    """
 
     def __init__(
         self,

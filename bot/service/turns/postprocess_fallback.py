@@ -23,7 +23,7 @@ from bot.service.turns.requests import build_request
 _log = logging.getLogger(__name__)
 
 
-class Shaping:
+class PostprocessFallback:
     """Re-shapes a turn's messages one post-processing step stricter when the endpoint
     refuses their order, and keeps the mode that worked for the channel.
     """

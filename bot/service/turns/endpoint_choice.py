@@ -22,8 +22,11 @@ NO_ENDPOINT = (
 )
 
 
-class Targets:
-    """Shared by the turn logic and the commands, so both see what was learned."""
+class EndpointChoice:
+    """Which endpoint and model each channel talks to, and what requests taught us about them.
+
+    Shared by the turns and the commands, so both see what was learned.
+    """
 
     def __init__(self, *, store: Store, catalog: ModelCatalog, default: Connection | None) -> None:
         self._store = store
