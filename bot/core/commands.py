@@ -2,7 +2,8 @@
 
 Adapters render this into native commands (slash commands, Telegram menus, the
 console's `/name opt:value`); the service checks calls against it. It knows no
-platform.
+platform. To add a command, write its spec here and its handler in one family module
+of bot/service/commands/ (registry.py there says how); the platforms need no change.
 """
 
 from __future__ import annotations
