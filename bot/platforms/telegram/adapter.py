@@ -215,7 +215,7 @@ class TelegramAdapter:
         if call is None:
             return
         if streams(name):
-            await self._rewrite(place, call)
+            await self._turns.rewrite(call, await self._replier(place))
         else:
             await self._run(message, call, place)
         if carries_secret(options):  # a private chat's own key: taken, then not left on screen
@@ -235,14 +235,14 @@ class TelegramAdapter:
                 return
             call = dataclasses.replace(call, attachments=files)
         result = await self._service.run_command(call)
-        text = headed(result.text, result.speaker if place.chat_id < 0 else None)
+        text = headed(result.text, result.speaker if place.in_group else None)
         if call.name == "model" and not call.options.get("name", "").strip():
             models = await self._service.suggestions.model_ids(call)
             if models and call.actor.permission >= Permission.CHANNEL_ADMIN:
                 await self._out.say(place, f"{text}\nPick one:", keyboard=picker(models, 0))
                 return
         admin = call.actor.permission >= Permission.SERVER_ADMIN
-        if place.chat_id < 0 and call.name == "connect" and admin:
+        if place.in_group and call.name == "connect" and admin:
             link = self._keys.offer(message, call.channel, call.options)
             if link is not None:
                 text += f"\n\nTo add an API key, send it to me privately: {link}"
@@ -275,13 +275,9 @@ class TelegramAdapter:
             return None
         return CommandCall(name, options, channel_of(place), actor, server=server_of(place))
 
-    async def _rewrite(self, place: Place, call: CommandCall) -> None:
-        """A streamed command's reply."""
-        await self._turns.rewrite(call, await self._replier(place))
-
     async def _replier(self, place: Place) -> TelegramReplier:
         """A replier for one streamed reply; in a group headed by the character's name."""
         speaker = None
-        if place.chat_id < 0:
+        if place.in_group:
             speaker = await self._service.character_name(channel_of(place))
         return self._out.replier(place, speaker=speaker)

@@ -37,7 +37,7 @@ def channel_of(place: Place) -> ChannelKey:
 
 def server_of(place: Place) -> str | None:
     """The group whose profiles and characters the chat shares; None in a private chat."""
-    return str(place.chat_id) if place.chat_id < 0 else None
+    return str(place.chat_id) if place.in_group else None
 
 
 def budget_scope(channel: ChannelKey) -> ChannelKey:

@@ -165,7 +165,7 @@ class TelegramPress:
     async def show_version(self, result: CommandResult) -> None:
         """In the pressed message; in a group headed by the character's name."""
         await self._query.answer()
-        speaker = result.speaker if self._place.chat_id < 0 else None
+        speaker = result.speaker if self._place.in_group else None
         await self._out.replace(self._place, self.message_id, headed(result.text, speaker))
 
     async def answer(self, result: CommandResult) -> None:

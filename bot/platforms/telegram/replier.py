@@ -77,6 +77,11 @@ class Place:
     thread_id: int | None = None
     reply_to: int | None = None
 
+    @property
+    def in_group(self) -> bool:
+        """A group names who speaks in a reply's heading; a private chat knows already."""
+        return self.chat_id < 0
+
 
 class TelegramReplier:
     """Writes one reply in a chat, by drafts or by sending and editing (a Replier)."""
