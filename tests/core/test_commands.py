@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.core.commands import CATALOGUE, check_call
+from bot.core.commands import CATALOGUE, check_call, streams, takes_file
 from bot.core.domain import Actor, ChannelKey, CommandCall, Permission
 from bot.core.errors import PermissionDenied, UsageError
 
@@ -61,3 +61,17 @@ def test_value_outside_the_choices_is_refused() -> None:
     """An option with fixed choices names them when given something else."""
     with pytest.raises(UsageError, match="type must be one of: chat, text"):
         check_call(call("api", type="json"))
+
+
+def test_the_commands_that_stream_are_the_new_versions_of_a_reply() -> None:
+    """Platforms stream /regenerate and /continue; /swipe shows a kept version in place."""
+    assert [spec.name for spec in CATALOGUE if streams(spec.name)] == ["regenerate", "continue"]
+    assert streams("REGENERATE")
+    assert not streams("swipe")
+    assert not streams("no-such-command")
+
+
+def test_only_character_takes_a_file() -> None:
+    """Platforms attach a file sent with /character; with any other command it is not read."""
+    assert [spec.name for spec in CATALOGUE if takes_file(spec.name)] == ["character"]
+    assert not takes_file("no-such-command")
