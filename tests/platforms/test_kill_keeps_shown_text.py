@@ -9,7 +9,8 @@ import pytest
 
 from bot.platforms.telegram.delivery import PTB_TIMEDELTA
 from tests.fakes.bot_process import BotProcess
-from tests.fakes.console_process import ConsoleProcess, bot_env, run_console
+from tests.fakes.bot_thread import run_console_in_thread
+from tests.fakes.console_process import ConsoleProcess, bot_env
 from tests.fakes.openai.server import FakeOpenAI
 from tests.fakes.telegram.server import FakeTelegram
 
@@ -44,9 +45,12 @@ def last_reply(workdir: Path) -> tuple[str, str]:
 
 
 @pytest.mark.parametrize("run", range(KILLS))
-def test_a_console_reply_killed_mid_stream_keeps_what_was_shown(tmp_path: Path, run: int) -> None:
+def test_a_console_reply_killed_mid_stream_keeps_what_was_shown(
+    tmp_path: Path, run: int, migrated_template: Path
+) -> None:
     """After the kill the pending reply holds the last text shown; the next start keeps it,
-    marked interrupted, and /continue carries it on."""
+    marked interrupted. (The next start runs in this process: settling is done by the
+    composition root as it opens, the same code a new process runs.)"""
     with FakeOpenAI.in_thread() as fake:
         fake.token_interval_seconds = 0.01 + 0.01 * (run % 3)
         env = bot_env(tmp_path, DEFAULT_BASE_URL=fake.base_url, DEFAULT_MODEL="scenario/slow")
@@ -60,7 +64,7 @@ def test_a_console_reply_killed_mid_stream_keeps_what_was_shown(tmp_path: Path, 
         assert shown.strip() not in ("", "…")
         assert pending_partial(tmp_path)[1].strip().startswith(shown.strip())
 
-        restarted = run_console(tmp_path, env, "/settings")
+        restarted = run_console_in_thread(tmp_path, env, "/settings", template=migrated_template)
         assert restarted.events
         status, content = last_reply(tmp_path)
         assert status == "interrupted"
@@ -105,10 +109,15 @@ def test_a_telegram_reply_killed_mid_stream_keeps_what_was_shown(
 
 
 def started_bot(workdir: Path, env: dict[str, str], telegram: FakeTelegram) -> BotProcess:
-    polls = len(telegram.calls_to("getUpdates"))  # a killed bot's poll may still be open
+    """Back once the bot is about to poll: python-telegram-bot deletes any webhook first.
+
+    Not a getUpdates call: the fake records one when it is answered, a 10 s long poll later,
+    and a killed bot's poll may still be open. Updates wait for a poll that confirms them.
+    """
+    starts = len(telegram.calls_to("deleteWebhook"))
     bot = BotProcess(workdir, env)
     telegram.wait_for_sync(
-        lambda: len(telegram.calls_to("getUpdates")) > polls or not bot.alive(),
+        lambda: len(telegram.calls_to("deleteWebhook")) > starts or not bot.alive(),
         timeout=STARTUP_SECONDS,
     )
     assert bot.alive(), bot.log
