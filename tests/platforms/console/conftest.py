@@ -6,12 +6,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from bot.app import Stores, sql_stores
 from bot.storage.db import create_engine, create_sessions
 from bot.storage.store import SqlStore
 
 
 @pytest.fixture
-async def store(migrated_sqlite_url: str) -> AsyncIterator[SqlStore]:
+async def stores(migrated_sqlite_url: str) -> AsyncIterator[Stores[SqlStore]]:
     engine = create_engine(migrated_sqlite_url)
-    yield SqlStore(create_sessions(engine), secret_box=None)
+    yield sql_stores(create_sessions(engine), secret_box=None)
     await engine.dispose()
