@@ -25,7 +25,7 @@ Exceptions that never leave their module, and so are not BotErrors: `_NoCount`
 (bot/llm/tokenize.py, a failed count that falls back to the estimate), `_Gone`
 (bot/platforms/discord/replier.py and telegram/replier.py, a message deleted under us),
 `FileProblem` (bot/platforms/console/files.py, shown as the console's answer) and
-`_Refused`, a ValueError (bot/service/commands/extras.py, one broken /extras rule).
+`_Refused`, a ValueError (bot/service/turns/extras.py, one broken /extras rule).
 
 Adapters translate their libraries' exceptions into these at their edge; nothing
 above them ever sees an httpx or SQLAlchemy exception. Messages never carry a
