@@ -221,6 +221,12 @@ class ConsoleRun:
     events: list[dict[str, Any]]
     log: str
 
+    def command_text(self, name: str) -> str:
+        """The answer to the command `name`."""
+        return str(
+            next(e["text"] for e in self.events if e["type"] == "command" and e["name"] == name)
+        )
+
 
 def run_console_in_thread(
     workdir: Path, env: Mapping[str, str], *lines: str, template: Path

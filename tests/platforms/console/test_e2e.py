@@ -1,4 +1,6 @@
-"""The console bot end to end: a real subprocess, SQLite file and fake endpoint on loopback."""
+"""The console bot end to end: a SQLite file and a fake endpoint on loopback, the bot a real
+subprocess where stdin, a kill or the command line matter and the composition root's
+console session in this process (`console`) elsewhere."""
 
 from __future__ import annotations
 
@@ -6,13 +8,14 @@ import os
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
 
 from bot.endpoints.presets import PRESETS, KeyNeed
+from tests.fakes.bot_thread import ConsoleRun, run_console_in_thread
 from tests.fakes.console_process import ConsoleProcess, bot_env, run_console
 from tests.fakes.openai.server import FakeOpenAI
 
@@ -25,6 +28,19 @@ API_KEY = "sk-test-Very5ecretValue-9876"
 def fake() -> Iterator[FakeOpenAI]:
     with FakeOpenAI.in_thread() as server:
         yield server
+
+
+Console = Callable[..., ConsoleRun]
+
+
+@pytest.fixture
+def console(tmp_path: Path, migrated_template: Path) -> Console:
+    """`console(env, *lines)`: the lines through the console session in this process."""
+
+    def run(env: dict[str, str], *lines: str) -> ConsoleRun:
+        return run_console_in_thread(tmp_path, env, *lines, template=migrated_template)
+
+    return run
 
 
 def db_rows(workdir: Path, query: str) -> list[tuple[object, ...]]:
@@ -60,11 +76,12 @@ def test_reply_streams_and_survives_a_restart(tmp_path: Path, fake: FakeOpenAI) 
     assert contents[-1] == "and again"
 
 
-def test_api_key_is_masked_encrypted_and_never_logged(tmp_path: Path, fake: FakeOpenAI) -> None:
+def test_api_key_is_masked_encrypted_and_never_logged(
+    tmp_path: Path, fake: FakeOpenAI, console: Console
+) -> None:
     """The key reaches the endpoint, but not the database in clear, the logs at DEBUG or stdout."""
     env = bot_env(tmp_path, ENCRYPTION_KEYS=Fernet.generate_key().decode(), LOG_LEVEL="DEBUG")
-    bot = run_console(
-        tmp_path,
+    bot = console(
         env,
         f"/connect base_url:{fake.base_url} api_key:{API_KEY} model:m",
         "/settings",
@@ -73,28 +90,30 @@ def test_api_key_is_masked_encrypted_and_never_logged(tmp_path: Path, fake: Fake
     settings = bot.command_text("settings")
     assert "sk-…9876" in settings
     assert fake.requests[-1].headers["authorization"] == f"Bearer {API_KEY}"
-    everything = "".join(str(e) for e in bot.events) + bot.stderr_text
+    everything = "".join(str(e) for e in bot.events) + bot.log
     assert API_KEY not in everything
     assert "Very5ecret" not in everything
     for path in (tmp_path / "data").iterdir():
         assert API_KEY.encode() not in path.read_bytes(), path.name
-    assert "DEBUG" in bot.stderr_text  # the log really ran at DEBUG
+    assert "DEBUG" in bot.log  # the log really ran at DEBUG
 
 
-def test_info_logs_say_what_happened_not_what_was_said(tmp_path: Path, fake: FakeOpenAI) -> None:
+def test_info_logs_say_what_happened_not_what_was_said(
+    tmp_path: Path, fake: FakeOpenAI, console: Console
+) -> None:
     """At INFO a turn is logged with channel, model and sizes, never its words."""
     env = bot_env(tmp_path, DEFAULT_BASE_URL=fake.base_url, DEFAULT_MODEL="parlor-test")
-    bot = run_console(tmp_path, env, "a very private sentence")
-    assert "model=parlor-test" in bot.stderr_text
-    assert "channel=console:console" in bot.stderr_text
-    assert "private sentence" not in bot.stderr_text
+    bot = console(env, "a very private sentence")
+    assert "model=parlor-test" in bot.log
+    assert "channel=console:console" in bot.log
+    assert "private sentence" not in bot.log
 
 
-def test_key_refused_without_encryption_keys(tmp_path: Path, fake: FakeOpenAI) -> None:
+def test_key_refused_without_encryption_keys(
+    tmp_path: Path, fake: FakeOpenAI, console: Console
+) -> None:
     """Without ENCRYPTION_KEYS a typed key is refused, clearly, and nothing is stored."""
-    bot = run_console(
-        tmp_path, bot_env(tmp_path), f"/connect base_url:{fake.base_url} api_key:{API_KEY}"
-    )
+    bot = console(bot_env(tmp_path), f"/connect base_url:{fake.base_url} api_key:{API_KEY}")
     assert "ENCRYPTION_KEYS" in bot.command_text("connect")
     assert db_rows(tmp_path, "select count(*) from connections") == [(0,)]
 
@@ -115,10 +134,12 @@ def test_stop_keeps_the_partial_reply(tmp_path: Path, fake: FakeOpenAI) -> None:
     assert rows == [("stopped", done["text"])]
 
 
-def test_endpoint_error_is_reported_and_stored(tmp_path: Path, fake: FakeOpenAI) -> None:
+def test_endpoint_error_is_reported_and_stored(
+    tmp_path: Path, fake: FakeOpenAI, console: Console
+) -> None:
     """A rejected key ends the turn with the cause and a hint; the turn is stored as an error."""
     env = bot_env(tmp_path, DEFAULT_BASE_URL=fake.base_url, DEFAULT_MODEL="scenario/unauthorized")
-    bot = run_console(tmp_path, env, "hello")
+    bot = console(env, "hello")
     done = bot.events[-1]
     assert done["status"] == "error"
     assert "key" in done["text"].lower()
@@ -150,11 +171,11 @@ def test_sigkill_mid_reply_leaves_a_sound_database(tmp_path: Path, fake: FakeOpe
 
 
 def test_guard_refuses_a_private_endpoint_and_no_packet_reaches_it(
-    tmp_path: Path, fake: FakeOpenAI
+    tmp_path: Path, fake: FakeOpenAI, console: Console
 ) -> None:
     """By default a URL set in a chat may not reach loopback: refused, stored nowhere, unseen."""
     env = bot_env(tmp_path, ALLOW_PRIVATE_ENDPOINTS="false")
-    bot = run_console(tmp_path, env, f"/connect base_url:{fake.base_url} model:m")
+    bot = console(env, f"/connect base_url:{fake.base_url} model:m")
     answer = bot.command_text("connect")
     assert "not allowed" in answer
     assert "ALLOW_PRIVATE_ENDPOINTS" in answer
@@ -162,13 +183,15 @@ def test_guard_refuses_a_private_endpoint_and_no_packet_reaches_it(
     assert db_rows(tmp_path, "select count(*) from connections") == [(0,)]
 
 
-def test_operator_endpoint_may_be_private(tmp_path: Path, fake: FakeOpenAI) -> None:
+def test_operator_endpoint_may_be_private(
+    tmp_path: Path, fake: FakeOpenAI, console: Console
+) -> None:
     """The operator's DEFAULT_BASE_URL is trusted, so a loopback endpoint works."""
     env = bot_env(
         tmp_path, ALLOW_PRIVATE_ENDPOINTS="false", DEFAULT_BASE_URL=fake.base_url,
         DEFAULT_MODEL="m",
     )  # fmt: skip
-    bot = run_console(tmp_path, env, "hello")
+    bot = console(env, "hello")
     assert bot.events[-1]["status"] == "complete"
 
 
@@ -217,10 +240,11 @@ def test_end_of_input_answers_every_line_read(tmp_path: Path, fake: FakeOpenAI) 
     assert [e["status"] for e in bot.events if e["type"] == "done"] == ["complete", "complete"]
 
 
-def test_text_completion_and_test_through_the_real_client(tmp_path: Path, fake: FakeOpenAI) -> None:
+def test_text_completion_and_test_through_the_real_client(
+    tmp_path: Path, fake: FakeOpenAI, console: Console
+) -> None:
     """/test answers through the fake; /api type:text sends an instruct prompt to /completions."""
-    bot = run_console(
-        tmp_path,
+    bot = console(
         bot_env(tmp_path),
         f"/connect base_url:{fake.base_url.removesuffix('/v1')}/ model:fake-model",
         "/test",
@@ -241,10 +265,10 @@ def test_text_completion_and_test_through_the_real_client(tmp_path: Path, fake: 
     assert (done["status"], done["text"]) == ("complete", "You said: hello there")
 
 
-def test_every_preset_connects_through_the_console(tmp_path: Path) -> None:
+def test_every_preset_connects_through_the_console(tmp_path: Path, console: Console) -> None:
     """Each preset fills its documented URL and says when a key is needed (no probe: offline)."""
     lines = [f"/connect preset:{preset.title} bypass_check:true" for preset in PRESETS]
-    bot = run_console(tmp_path, bot_env(tmp_path), *lines)
+    bot = console(bot_env(tmp_path), *lines)
     answers = [e["text"] for e in bot.events if e["type"] == "command"]
     assert len(answers) == len(PRESETS)
     for preset, answer in zip(PRESETS, answers, strict=True):
