@@ -18,8 +18,9 @@ import json
 import logging
 import shutil
 import threading
+import time
 import traceback
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +52,29 @@ class RunningBot(Protocol):
     def alive(self) -> bool: ...
 
     def stop(self) -> int: ...
+
+
+class WaitsForSync(Protocol):
+    """A fake that can block this thread until a condition on it holds."""
+
+    def wait_for_sync(self, predicate: Callable[[], object], timeout: float = ...) -> object: ...
+
+
+def wait_for_start(
+    fake: WaitsForSync, bot: RunningBot, started: Callable[[], bool], timeout: float
+) -> None:
+    """Until `started()` holds; fails at once, with the bot's log, if the bot ends first.
+
+    The fake wakes its waiters when it is called, not when a bot dies without calling it,
+    so the wait is taken a second at a time to look at the bot in between.
+    """
+    deadline = time.monotonic() + timeout
+    while not started():
+        assert bot.alive(), bot.log
+        left = deadline - time.monotonic()
+        assert left > 0, f"the bot did not start within {timeout} s\n{bot.log}"
+        with contextlib.suppress(TimeoutError):
+            fake.wait_for_sync(started, timeout=min(left, 1.0))
 
 
 class _EnvironmentOnly(Settings):

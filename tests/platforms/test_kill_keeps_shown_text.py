@@ -9,7 +9,7 @@ import pytest
 
 from bot.platforms.telegram.delivery import PTB_TIMEDELTA
 from tests.fakes.bot_process import BotProcess
-from tests.fakes.bot_thread import run_console_in_thread
+from tests.fakes.bot_thread import run_console_in_thread, wait_for_start
 from tests.fakes.console_process import ConsoleProcess, bot_env
 from tests.fakes.openai.server import FakeOpenAI
 from tests.fakes.telegram.server import FakeTelegram
@@ -116,11 +116,9 @@ def started_bot(workdir: Path, env: dict[str, str], telegram: FakeTelegram) -> B
     """
     starts = len(telegram.calls_to("deleteWebhook"))
     bot = BotProcess(workdir, env)
-    telegram.wait_for_sync(
-        lambda: len(telegram.calls_to("deleteWebhook")) > starts or not bot.alive(),
-        timeout=STARTUP_SECONDS,
+    wait_for_start(
+        telegram, bot, lambda: len(telegram.calls_to("deleteWebhook")) > starts, STARTUP_SECONDS
     )
-    assert bot.alive(), bot.log
     return bot
 
 

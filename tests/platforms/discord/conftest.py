@@ -12,7 +12,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from tests.fakes.bot_process import BotProcess, running_bot
-from tests.fakes.bot_thread import RunningBot, running_in_thread
+from tests.fakes.bot_thread import RunningBot, running_in_thread, wait_for_start
 from tests.fakes.console_process import bot_env
 from tests.fakes.discord.server import FakeDiscord
 from tests.fakes.openai.server import FakeOpenAI
@@ -90,11 +90,8 @@ def started(fake: FakeDiscord, starting: contextlib.AbstractContextManager[Bot])
     route = "PUT /applications/{application_id}/commands"
     synced = len(fake.calls_to(route))
     with starting as bot:
-        fake.wait_for_sync(
-            lambda: len(fake.calls_to(route)) > synced or not bot.alive(),
-            timeout=STARTUP_SECONDS,  # generous: a parallel test run slows Python's start
-        )
-        assert bot.alive(), bot.log
+        # Generous: a parallel test run slows Python's start.
+        wait_for_start(fake, bot, lambda: len(fake.calls_to(route)) > synced, STARTUP_SECONDS)
         yield bot
     assert "Traceback" not in bot.log, bot.log
     assert fake.token not in bot.log, "the bot token leaked into the log"

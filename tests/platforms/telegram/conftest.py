@@ -10,7 +10,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from bot.platforms.telegram.delivery import PTB_TIMEDELTA
-from tests.fakes.bot_thread import RunningBot, running_in_thread
+from tests.fakes.bot_thread import RunningBot, running_in_thread, wait_for_start
 from tests.fakes.console_process import bot_env
 from tests.fakes.openai.server import FakeOpenAI
 from tests.fakes.telegram.server import FakeTelegram
@@ -60,10 +60,7 @@ def bot(
     )
     with running_in_thread(tmp_path, env, migrated_template) as process:
         # Generous: a parallel test run slows everything down.
-        telegram.wait_for_sync(
-            lambda: telegram.waiting_polls > 0 or not process.alive(), timeout=STARTUP_SECONDS
-        )
-        assert process.alive(), process.log
+        wait_for_start(telegram, process, lambda: telegram.waiting_polls > 0, STARTUP_SECONDS)
         yield process
     assert "Traceback" not in process.log, process.log
     secret = telegram.token.split(":", 1)[1]
