@@ -17,6 +17,7 @@ from typing import Generic, TextIO, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
+from bot.core.clock import SystemClock
 from bot.core.domain import Connection, Secret
 from bot.core.ports import (
     Characters,
@@ -36,11 +37,12 @@ from bot.llm.guard import AddressGuard, EndpointPolicy, build_guarded_http_clien
 from bot.llm.tokenize import EndpointTokenizer
 from bot.platforms.console.session import ConsoleIdentity, ConsoleOutput, ConsoleSession
 from bot.platforms.discord.adapter import DiscordAdapter
-from bot.platforms.discord.client import Shards
+from bot.platforms.discord.client import Shards, configure_discord_py
 from bot.platforms.discord.places import budget_scope as discord_budget_scope
 from bot.platforms.telegram.adapter import TelegramAdapter
+from bot.platforms.telegram.delivery import use_timedelta_periods
 from bot.platforms.telegram.outbox import budget_scope as telegram_budget_scope
-from bot.reply.streaming import Pacing, SystemClock
+from bot.reply.pacing import Pacing
 from bot.service.conversations import ConversationService
 from bot.service.turns.keeping import KeeperFactory, PartialReplyKeeper
 from bot.service.turns.prompting import Budget, PromptFactory
@@ -271,6 +273,8 @@ class Parlor:
         settings = self._settings
         async with AsyncExitStack() as platforms:
             if settings.telegram_token is not None:
+                # PTB 22 offers no parameter for it: an environment switch, set once here.
+                use_timedelta_periods()
                 await platforms.enter_async_context(
                     TelegramAdapter(
                         self.service,
@@ -281,13 +285,15 @@ class Parlor:
                     )
                 )
             if settings.discord_token is not None:
+                # discord.py offers its URLs only as class attributes: set once, here.
+                configure_discord_py(
+                    api_url=settings.discord_api_url, gateway_url=settings.discord_gateway_url
+                )
                 await platforms.enter_async_context(
                     DiscordAdapter(
                         self.service,
                         token=settings.discord_token.get_secret_value(),
                         pacing=self.pacing,
-                        api_url=settings.discord_api_url,
-                        gateway_url=settings.discord_gateway_url,
                         shards=Shards(settings.discord_shard_count, settings.discord_shard_ids),
                         operators=settings.discord_operator_ids,
                         allow_dms=settings.discord_allow_dms,

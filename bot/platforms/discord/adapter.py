@@ -24,7 +24,7 @@ from bot.platforms.common.key_shapes import looks_like_key
 from bot.platforms.common.press_routing import PressRouter
 from bot.platforms.common.streamed_turns import StreamedTurns
 from bot.platforms.discord import addressing, buttons
-from bot.platforms.discord.client import Shards, make_client, point_at
+from bot.platforms.discord.client import Shards, make_client
 from bot.platforms.discord.incoming import KEY_DELETED, KEY_LEFT, delete, files
 from bot.platforms.discord.places import PLATFORM, Channel, channel_key, talkable
 from bot.platforms.discord.presses import Presses
@@ -53,15 +53,12 @@ class DiscordAdapter:
         *,
         token: str,
         pacing: Pacing,
-        api_url: str | None = None,
-        gateway_url: str | None = None,
         shards: Shards = UNSHARDED,
         operators: frozenset[int] = frozenset(),
         allow_dms: bool = True,
         ready_timeout: float = 2.0,
     ) -> None:
         """`ready_timeout`: discord.py's wait for the servers' data after READY."""
-        point_at(api_url, gateway_url)
         self._service = service
         self._token = token
         self._pacing = pacing

@@ -1,9 +1,11 @@
 """Building discord.py's client for Parlor: where it connects, which intents, which shards.
 
 discord.py keeps its REST base and gateway address as class attributes (`Route.BASE`,
-`DiscordWebSocket.DEFAULT_GATEWAY`, webhooks included); pointing them elsewhere is how an
-operator puts a rate-limit proxy in front of Discord, and how tests reach a simulated
-Discord. They are process-wide, as a process runs one Discord bot.
+`DiscordWebSocket.DEFAULT_GATEWAY`, webhooks included) and offers no parameter for them;
+pointing them elsewhere is how an operator puts a rate-limit proxy in front of Discord, and
+how tests reach a simulated Discord. They are process-wide (a process runs one Discord
+bot), so the composition root sets them once, with `configure_discord_py`, never an
+adapter.
 """
 
 from __future__ import annotations
@@ -25,6 +27,14 @@ class Shards:
 
     count: int | None = None
     ids: tuple[int, ...] = ()
+
+
+def configure_discord_py(*, api_url: str | None, gateway_url: str | None) -> None:
+    """discord.py's process-wide settings, which it offers only as class attributes: where
+    it connects (`point_at`), and no warnings about voice libraries, since Parlor never
+    joins voice (discord.py warns once per process, at the first client)."""
+    point_at(api_url, gateway_url)
+    discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
 
 
 def point_at(api_url: str | None, gateway_url: str | None) -> None:
@@ -51,8 +61,6 @@ def make_client(shards: Shards, *, message_content: bool, ready_timeout: float) 
 
     `allowed_mentions` none is the default for every message: model output that says
     @everyone, or names a user or role, pings nobody."""
-    # Parlor never joins voice: the missing voice libraries are not worth a warning.
-    discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
     wanted = intents(message_content=message_content)
     mentions = discord.AllowedMentions.none()
     if shards.count is None:
