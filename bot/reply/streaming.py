@@ -6,32 +6,22 @@ Talks to the world only through the Replier and Clock ports; knows no SDK and no
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from types import TracebackType
 from typing import Self
 
-from bot.core.clock import SystemClock
 from bot.core.domain import MessageRef
 from bot.core.errors import DeliveryError
 from bot.core.ports import Clock, Replier, ShownTextKeeper
 from bot.reply.layout import NOTE_SEPARATOR, ReplyLayout, Write
-from bot.reply.pacing import CHANNEL_BURST_WRITES, ChannelBudget, Pacing, TokenBucket
-
-__all__ = [
-    "CHANNEL_BURST_WRITES",
-    "NOTE_SEPARATOR",
-    "ChannelBudget",
-    "Pacing",
-    "ReplyStream",
-    "SystemClock",
-    "TokenBucket",
-]
+from bot.reply.pacing import ChannelBudget, write_paced
 
 _log = logging.getLogger(__name__)
 
 PLACEHOLDER = "…"
 MAX_FINAL_FAILURES = 3
-"""Failed attempts at the final text (rate-limited ones at the placeholder) before giving up."""
+"""Failed attempts at the final text before giving up."""
 MAX_FINAL_RATE_LIMITS = 5
 """Rate-limited attempts at the final text before it gives up; each waits its retry_after."""
 ABORT_SECONDS = 10.0
@@ -199,19 +189,12 @@ class ReplyStream:
             _log.error("the reply editor failed", exc_info=error)
 
     async def _send_placeholder(self) -> MessageRef:
-        attempts = 0
-        while True:
-            while (delay := self._budget.delay_until_available(self._clock.now())) > 0:
-                await self._clock.sleep(delay)
-            self._budget.take(self._clock.now())
-            try:
-                return await self._replier.send(self._placeholder)
-            except DeliveryError as exc:
-                attempts += 1
-                if exc.retry_after is None or attempts >= MAX_FINAL_FAILURES:
-                    raise
-                self._budget.pause_until(self._clock.now() + exc.retry_after)
-                _log.warning("placeholder rate-limited; retrying in %.2fs", exc.retry_after)
+        return await write_paced(
+            functools.partial(self._replier.send, self._placeholder),
+            budget=self._budget,
+            clock=self._clock,
+            retry_failures=False,
+        )
 
     async def _edit_loop(self) -> None:
         """Send the latest text whenever there is news and a slot; stop once final."""

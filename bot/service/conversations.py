@@ -29,7 +29,7 @@ from bot.core.ports import (
     Replier,
     Store,
 )
-from bot.reply.streaming import Pacing
+from bot.reply.pacing import Pacing
 from bot.service.commands.characters import CharacterCommands
 from bot.service.commands.connection import ConnectionCommands
 from bot.service.commands.dispatch import CommandDispatcher

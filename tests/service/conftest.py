@@ -25,7 +25,7 @@ from bot.core.domain import (
 )
 from bot.core.errors import UsageError
 from bot.core.ports import Clock, EndpointGuard, TokenCounter
-from bot.reply.streaming import Pacing
+from bot.reply.pacing import Pacing
 from bot.service.conversations import ConversationService
 from bot.service.turns.prompting import Budget
 from bot.service.turns.tokens import EstimatingCounter

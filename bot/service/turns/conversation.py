@@ -19,7 +19,7 @@ from bot.core.domain import (
 )
 from bot.core.errors import BotError, user_message
 from bot.core.ports import Replier, Store
-from bot.reply.streaming import Pacing
+from bot.reply.pacing import Pacing
 from bot.service.turns.attachments import with_text_files
 from bot.service.turns.endpoint_choice import EndpointChoice
 from bot.service.turns.images import PictureTaker

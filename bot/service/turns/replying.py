@@ -20,7 +20,8 @@ from bot.core.domain import (
 )
 from bot.core.errors import DeliveryError, EndpointError, StorageError, user_message
 from bot.core.ports import Clock, CompletionClient, Replier, Store
-from bot.reply.streaming import Pacing, ReplyStream
+from bot.reply.pacing import Pacing
+from bot.reply.streaming import ReplyStream
 from bot.service.turns.endpoint_choice import EndpointChoice
 from bot.service.turns.keeping import KeeperFactory, PartialReplyKeeper
 from bot.service.turns.postprocess_fallback import PostprocessFallback

@@ -12,9 +12,9 @@ import pytest
 
 from bot.app import Stores
 from bot.characters.export import card_to_png
+from bot.core.clock import SystemClock
 from bot.core.domain import Connection
 from bot.platforms.console.session import ConsoleIdentity, ConsoleOutput, ConsoleSession
-from bot.reply.streaming import SystemClock
 from bot.storage.store import SqlStore
 from tests.fakes.openai.scripted_client import ScriptedClient, reply
 from tests.prompt.worked_example import ALICE

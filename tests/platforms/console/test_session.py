@@ -7,9 +7,9 @@ import io
 import json
 
 from bot.app import Stores
+from bot.core.clock import SystemClock
 from bot.core.domain import Connection, Delta
 from bot.platforms.console.session import ConsoleIdentity, ConsoleOutput, ConsoleSession
-from bot.reply.streaming import SystemClock
 from bot.storage.store import SqlStore
 from tests.fakes.openai.scripted_client import Script, ScriptedClient, reply
 from tests.service.conftest import build_service
