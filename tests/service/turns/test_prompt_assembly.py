@@ -1,5 +1,6 @@
-"""The prompt a turn sends once a channel has a character: spec §4.9 end to end, persona,
-the channel's own prompt, several people talking, and post-processing of the whole."""
+"""The prompt a turn sends once a channel has a character: the worked example
+(tests/prompt/worked_example.py) end to end, persona, the channel's own prompt, several
+people talking, and post-processing of the whole."""
 
 from __future__ import annotations
 
@@ -126,7 +127,7 @@ async def test_greeting_without_a_persona_uses_the_display_name(harness: Harness
 
 
 async def test_prompt_is_the_spec_worked_example(harness: Harness) -> None:
-    """The request for the first turn after the greeting is exactly §4.9's assembled list."""
+    """The request for the first turn after the greeting is exactly the worked example's list."""
     harness.client.scripts.append(reply("*purrs*"))
     await harness.command("persona", name="Bob")
     await bring(harness, ALICE)
@@ -146,7 +147,7 @@ async def test_prompt_is_the_spec_worked_example(harness: Harness) -> None:
 async def test_postprocessed_prompt_is_the_spec_worked_example(
     harness: Harness, mode: str, expected: list[dict[str, str]]
 ) -> None:
-    """Each /postprocess mode sends §4.9's output for that mode, message for message."""
+    """Each /postprocess mode sends the worked example's output for it, message for message."""
     harness.client.scripts.append(reply("*purrs*"))
     await harness.command("persona", name="Bob")
     await harness.command("postprocess", mode=mode)
