@@ -22,6 +22,11 @@ def wait_replies(telegram: FakeTelegram, count: int) -> list[str]:
     return [str(m["text"]) for m in telegram.messages(CHAT)]
 
 
+def edit_fetched(telegram: FakeTelegram) -> bool:
+    """The bot has confirmed every update (so has the edit) and polls for more."""
+    return len(telegram.state.updates) == 0 and telegram.waiting_polls > 0
+
+
 def last_prompt(endpoint: FakeOpenAI) -> list[dict[str, str]]:
     bodies = [r.json for r in endpoint.requests if r.path == "/v1/chat/completions"]
     return list(bodies[-1]["messages"])
@@ -33,6 +38,9 @@ def test_an_edit_changes_what_the_model_reads(
     typo = telegram.user_message(CHAT, "my name is Bbo")
     wait_replies(telegram, 1)
     telegram.edit_user_message(CHAT, typo["message_id"], "my name is Bob")
+    # As a person would, ask once the edit is out: the bot takes the updates of one poll
+    # concurrently, so an edit and a message in the same batch race each other.
+    telegram.wait_for_sync(lambda: edit_fetched(telegram), timeout=TIMEOUT)
     telegram.user_message(CHAT, "what is my name?")
     telegram.wait_for_sync(
         lambda: telegram.messages(CHAT)[-1]["text"] == "You said: what is my name?",
