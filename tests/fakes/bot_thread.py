@@ -99,7 +99,7 @@ def settings_from(env: Mapping[str, str]) -> Settings:
     return _EnvironmentOnly(**values)
 
 
-class _LogCapture:
+class LogCapture:
     """The bot's log lines, as its stderr handler would write them: redacted, with the
     chatty libraries held at WARNING. Lines from the fakes' threads are left out, as they
     are not in a subprocess's log."""
@@ -117,7 +117,9 @@ class _LogCapture:
     def installed(self) -> Iterator[None]:
         root = logging.getLogger()
         levels = {name: logging.getLogger(name).level for name in ("", *NOISY_LOGGERS)}
-        root.addHandler(self._handler)
+        # First among the handlers: the redaction filter rewrites the record itself, so
+        # pytest's own capture, after it, never holds a secret either.
+        root.handlers.insert(0, self._handler)
         root.setLevel(self._level)
         for name in NOISY_LOGGERS:
             logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
@@ -146,7 +148,7 @@ def _from_a_fake(thread_name: str) -> bool:
 class BotThread:
     """`python -m bot run`'s work, in a thread: serves the platforms until `stop`."""
 
-    def __init__(self, settings: Settings, log: _LogCapture) -> None:
+    def __init__(self, settings: Settings, log: LogCapture) -> None:
         self._settings = settings
         self._log = log
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -203,7 +205,7 @@ def running_in_thread(workdir: Path, env: Mapping[str, str], template: Path) -> 
     started from the migrated `template` unless a bot already made it."""
     settings = settings_from(env)
     copy_template(template, workdir)
-    log = _LogCapture(settings)
+    log = LogCapture(settings)
     with log.installed(), sdk_defaults_restored():
         bot = BotThread(settings, log)
         try:
@@ -267,7 +269,7 @@ def run_console_in_thread(
         async with Parlor(settings) as app:
             await app.run_console(stdin, stdout, identity=identity, jsonl=True)
 
-    log = _LogCapture(settings)
+    log = LogCapture(settings)
     with log.installed(), ThreadPoolExecutor(max_workers=1) as pool:
         # A thread of its own: the caller may be inside an event loop.
         pool.submit(asyncio.run, session()).result()
