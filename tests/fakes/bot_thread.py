@@ -225,8 +225,8 @@ def copy_template(template: Path, workdir: Path) -> None:
 
 @contextlib.contextmanager
 def sdk_defaults_restored() -> Iterator[None]:
-    """discord.py keeps where it connects as class attributes, which the adapter points at
-    the fake; the next test (or the next bot) starts from discord.py's own again."""
+    """discord.py keeps where it connects as class attributes, which the composition root
+    points at the fake; the next test (or the next bot) starts from discord.py's own again."""
     saved = [
         (Route, "BASE", Route.BASE),
         (DiscordWebSocket, "DEFAULT_GATEWAY", DiscordWebSocket.DEFAULT_GATEWAY),
