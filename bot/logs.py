@@ -10,6 +10,7 @@ import logging
 import re
 import sys
 from collections.abc import Iterable
+from typing import TextIO
 
 _SECRET_PATTERNS = (
     re.compile(r"(?i)(bearer\s+)[^\s'\"]+"),
@@ -55,18 +56,29 @@ def _keep_prefix(match: re.Match[str]) -> str:
 
 
 def configure_logging(level: str, *, secrets: Iterable[str] = ()) -> None:
-    """One stderr handler with redaction; chatty libraries held at WARNING.
-
-    httpx logs every request URL at INFO, and python-telegram-bot puts the bot
-    token in that URL.
-    """
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(RedactionFilter(secrets))
+    """One stderr handler with redaction, the only one the root logger has."""
     root = logging.getLogger()
     for existing in list(root.handlers):
         root.removeHandler(existing)
-    root.addHandler(handler)
+    root.addHandler(log_handler(sys.stderr, RedactionFilter(secrets)))
     root.setLevel(level)
+    hold_noisy_loggers(root.level)
+
+
+def log_handler(stream: TextIO, redaction: RedactionFilter) -> logging.Handler:
+    """A handler writing the bot's log line format to `stream`, every record redacted.
+
+    Tests that run the bot in their own process install the same handler, so what they
+    read is what an operator's stderr would show.
+    """
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(redaction)
+    return handler
+
+
+def hold_noisy_loggers(root_level: int) -> None:
+    """Chatty libraries at WARNING at least: httpx logs every request URL at INFO, and
+    python-telegram-bot puts the bot token in that URL."""
     for name in NOISY_LOGGERS:
-        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+        logging.getLogger(name).setLevel(max(logging.WARNING, root_level))

@@ -34,13 +34,11 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 from bot.app import Parlor, operator_secrets
 from bot.config import Settings
 from bot.core.errors import BotError
-from bot.logs import NOISY_LOGGERS, RedactionFilter
+from bot.logs import NOISY_LOGGERS, RedactionFilter, hold_noisy_loggers, log_handler
 from bot.platforms.console.session import ConsoleIdentity
 from tests.fakes.threaded import FAKE_THREAD_PREFIX
 
 STOP_TIMEOUT_SECONDS = 30.0
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-"""As `bot.logs.configure_logging` formats a line."""
 
 
 class RunningBot(Protocol):
@@ -106,10 +104,8 @@ class LogCapture:
 
     def __init__(self, settings: Settings) -> None:
         self._stream = io.StringIO()
-        self._handler = logging.StreamHandler(self._stream)
-        self._handler.setFormatter(logging.Formatter(LOG_FORMAT))
         self._redaction = RedactionFilter(operator_secrets(settings))
-        self._handler.addFilter(self._redaction)
+        self._handler = log_handler(self._stream, self._redaction)
         self._handler.addFilter(lambda r: not r.threadName or not _from_a_fake(r.threadName))
         self._level = settings.log_level
 
@@ -121,8 +117,7 @@ class LogCapture:
         # pytest's own capture, after it, never holds a secret either.
         root.handlers.insert(0, self._handler)
         root.setLevel(self._level)
-        for name in NOISY_LOGGERS:
-            logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+        hold_noisy_loggers(root.level)
         try:
             yield
         finally:
