@@ -11,7 +11,6 @@ from bot.core.domain import ChannelKey, MessageStatus, NewUserMessage
 from bot.core.errors import StorageError
 from bot.storage.db import create_engine, create_sessions, write_lock
 from bot.storage.keeping import SqliteKeeping
-from bot.storage.migrate import upgrade_to_head
 from bot.storage.store import SqlStore
 from tests.storage.conftest import sqlite_url_in
 
@@ -19,9 +18,8 @@ KEY = ChannelKey("telegram", "5001")
 
 
 @pytest.fixture
-async def keeping_store(tmp_path: Path) -> AsyncIterator[SqlStore]:
-    url = sqlite_url_in(tmp_path)
-    await upgrade_to_head(url)
+async def keeping_store(migrated_sqlite_url: str) -> AsyncIterator[SqlStore]:
+    url = migrated_sqlite_url
     engine = create_engine(url)
     sessions = create_sessions(engine)
     keeping = SqliteKeeping.for_url(url, write_lock=write_lock(sessions))

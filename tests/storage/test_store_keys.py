@@ -12,11 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.core.domain import ChannelKey, Connection, Secret
 from bot.core.errors import SecretsUnavailable, StorageError
 from bot.storage.db import create_engine
-from bot.storage.migrate import upgrade_to_head
 from bot.storage.secrets import SecretBox
 from bot.storage.store import SqlStore
 from bot.storage.tables import ConnectionRow
-from tests.storage.conftest import new_box, sqlite_url_in, store_on
+from tests.storage.conftest import new_box, store_on
 
 KEY = ChannelKey("discord", "1234567890")
 OTHER = ChannelKey("discord", "555")
@@ -57,10 +56,11 @@ async def test_api_key_is_encrypted_in_its_column(store: SqlStore, engine: Async
     assert PLAINTEXT_KEY not in (hint or "")
 
 
-async def test_api_key_is_absent_from_the_sqlite_files(tmp_path: Path) -> None:
+async def test_api_key_is_absent_from_the_sqlite_files(
+    tmp_path: Path, migrated_sqlite_url: str
+) -> None:
     """No byte of the database or its WAL holds the plaintext key."""
-    url = sqlite_url_in(tmp_path)
-    await upgrade_to_head(url)
+    url = migrated_sqlite_url
     engine = create_engine(url)
     try:
         await store_on(engine, new_box()).save_connection(
