@@ -169,8 +169,8 @@ class LlamaCppPython(Backend):
 
     Routes only under /v1 (elsewhere FastAPI's 404 {"detail": "Not Found"}); /models entries
     are owned by "me"; a prompt past the context: streamed, 200 text/event-stream with an empty
-    body; unstreamed, 400 context_length_exceeded (both verified with 0.3.36,
-    security-and-faults.md §5.2). The context size is ours.
+    body; unstreamed, 400 context_length_exceeded (both verified with llama-cpp-python
+    0.3.36). The context size is ours.
     """
 
     name = "llamacpppython"
@@ -270,7 +270,7 @@ class Ollama(Backend):
 
 
 class TextGenerationWebUI(Backend):
-    """text-generation-webui's API (oobabooga/text-generation-webui modules/api; spec §5.6).
+    """text-generation-webui's API (oobabooga/text-generation-webui modules/api).
 
     /models lists the one loaded model, owned by "user"; FastAPI validation answers 422
     {"detail": [{"loc": […], "msg": …}]} (here: an unknown `mode`); thinking is streamed as

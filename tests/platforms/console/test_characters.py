@@ -1,8 +1,8 @@
 """Characters through the console end to end: a PNG card imported from a file, its greeting,
 a streamed chat, /regenerate and /swipe, and the prompt the endpoint received.
 
-The card is the worked example of spec/character-cards.md §4.9, so the request the fake
-endpoint records must be the assembled list printed there, in that order.
+The card is the worked example (tests/prompt/worked_example.py), so the request the fake
+endpoint records must be the assembled list written there, in that order.
 """
 
 from __future__ import annotations

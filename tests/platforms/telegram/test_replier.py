@@ -8,10 +8,11 @@ from collections.abc import AsyncIterator
 import pytest
 from telegram import Bot
 
+from bot.core.clock import SystemClock
 from bot.platforms.telegram.buttons import AFTER_REPLY
 from bot.platforms.telegram.outbox import Outbox
 from bot.platforms.telegram.replier import Place
-from bot.reply.pacing import Pacing, SystemClock
+from bot.reply.pacing import Pacing
 from tests.fakes.telegram.server import FakeTelegram
 
 GROUP = -100111
