@@ -196,6 +196,16 @@ class Parlor:
         self.pacing = Pacing()
 
     async def __aenter__(self) -> Parlor:
+        try:
+            await self._open()
+        except BaseException:
+            # What was opened before the failure (engine, HTTP clients) is closed here:
+            # `async with` never calls __aexit__ for an __aenter__ that raised.
+            await self._resources.aclose()
+            raise
+        return self
+
+    async def _open(self) -> None:
         settings = self._settings
         keys = [k.get_secret_value() for k in settings.encryption_keys]
         box = SecretBox.from_keys(keys) if keys else None
@@ -250,7 +260,6 @@ class Parlor:
         )
         if box is None:
             await _warn_about_unreadable_keys(store)
-        return self
 
     async def __aexit__(
         self,

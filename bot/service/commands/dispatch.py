@@ -18,6 +18,7 @@ class CommandDispatcher:
     """Checks each call (name, options, rights) and hands it to its registered handler."""
 
     def __init__(self, registry: Registry, conversation: Conversation) -> None:
+        registry.check_complete()
         self.registry = registry
         self._conversation = conversation
 

@@ -88,6 +88,12 @@ class Registry:
         """Catalogue commands nobody handles: empty in a well-wired service."""
         return [spec.name for spec in CATALOGUE if spec.name not in self.names]
 
+    def check_complete(self) -> None:
+        """LookupError naming the catalogue's commands nobody handles: a spec shipped
+        without its handler stops the bot at start, rather than answering users wrongly."""
+        if missing := self.missing():
+            raise LookupError("no handler for " + ", ".join(f"/{name}" for name in missing))
+
 
 def _marks(family: type) -> list[tuple[str, str]]:
     """(attribute, command name) for each marked method of the class and its bases."""

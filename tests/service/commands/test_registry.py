@@ -53,6 +53,13 @@ def test_two_handlers_for_one_command_fail() -> None:
         Registry.of([_Help(), _Help()])
 
 
+def test_a_registry_missing_a_handler_is_refused_before_it_serves() -> None:
+    """A command in the catalogue with no handler stops the service at start, named."""
+    with pytest.raises(LookupError, match=r"no handler for /connect, .*/continue"):
+        Registry.of([_Help()]).check_complete()
+    Registry.of([_Help()])  # building one is fine: only serving an incomplete one is not
+
+
 async def test_a_family_handler_answers_its_command() -> None:
     """The registry hands a call to the method marked with its name, bound to its family."""
     registry = Registry.of([_Help()])
