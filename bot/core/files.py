@@ -32,7 +32,7 @@ def is_image(content_type: str) -> bool:
 
 def refusal_by_size(filename: str, content_type: str | None, size: int) -> str | None:
     """One line refusing a file that is not an image and too large to be read as text;
-    None when it may be downloaded. Images keep their own cap (see `images`)."""
+    None when it may be downloaded. Images keep their own cap (`MAX_IMAGE_BYTES`)."""
     if is_image(content_type or "") or size <= MAX_TEXT_FILE_BYTES:
         return None
     return (

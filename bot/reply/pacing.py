@@ -130,8 +130,11 @@ async def write_paced(
             if tries >= attempts or (exc.retry_after is None and not retry_failures):
                 raise
             if exc.retry_after is not None:
+                # A platform asking us to wait is pacing, not a fault: no warning each time.
                 budget.pause_until(clock.now() + exc.retry_after)
-            _log.warning("a paced write failed; trying again (%s)", exc)
+                _log.debug("a write was rate-limited; waiting %.1fs", exc.retry_after)
+            else:
+                _log.warning("a write failed; trying it again (%s)", exc)
 
 
 class Pacing:
