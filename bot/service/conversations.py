@@ -41,7 +41,6 @@ from bot.service.commands.registry import Registry
 from bot.service.commands.replies import ReplyCommands
 from bot.service.commands.settings import SettingsCommands
 from bot.service.commands.suggest import Suggestions
-from bot.service.turns.conversation import Conversation
 from bot.service.turns.endpoint_choice import EndpointChoice
 from bot.service.turns.keeping import KeeperFactory, PartialReplyKeeper
 from bot.service.turns.models import ModelCatalog
@@ -49,6 +48,7 @@ from bot.service.turns.prompting import PromptFactory
 from bot.service.turns.queue import ChannelQueue
 from bot.service.turns.replying import ReplyRunner
 from bot.service.turns.rewrites import Rewrites
+from bot.service.turns.runner import TurnRunner
 
 _log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ class ConversationService:
             max_reply_chars=max_reply_chars,
             keeper=keeper,
         )
-        self._conversation = Conversation(
+        self._turns = TurnRunner(
             store=store,
             prompts=prompts,
             endpoints=endpoints,
@@ -124,11 +124,11 @@ class ConversationService:
             ReplyCommands(store=store, prompts=prompts, queue=queue, rewrites=rewrites),
             HelpCommand(),
         ]
-        self.commands = CommandDispatcher(Registry.of(families), self._conversation)
+        self.commands = CommandDispatcher(Registry.of(families), self._turns)
 
     async def handle(self, incoming: Incoming, replier: Replier) -> TurnOutcome:
         """Answer one message. Errors become a message in the chat, never an exception."""
-        return await self._conversation.handle(incoming, replier)
+        return await self._turns.handle(incoming, replier)
 
     async def rewrite(self, call: CommandCall, replier: Replier) -> TurnOutcome:
         """A command whose spec streams (/regenerate, /continue), written into the chat."""

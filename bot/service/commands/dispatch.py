@@ -11,16 +11,16 @@ from bot.core.domain import CommandCall, CommandResult, TurnOutcome
 from bot.core.errors import BotError, UsageError, user_message
 from bot.core.ports import Replier
 from bot.service.commands.registry import Registry, Writer
-from bot.service.turns.conversation import Conversation
+from bot.service.turns.runner import TurnRunner
 
 
 class CommandDispatcher:
     """Checks each call (name, options, rights) and hands it to its registered handler."""
 
-    def __init__(self, registry: Registry, conversation: Conversation) -> None:
+    def __init__(self, registry: Registry, turns: TurnRunner) -> None:
         registry.check_complete()
         self.registry = registry
-        self._conversation = conversation
+        self._turns = turns
 
     async def run_command(self, call: CommandCall) -> CommandResult:
         """Run a command; bad input and missing rights come back as a plain answer."""
@@ -38,8 +38,8 @@ class CommandDispatcher:
         try:
             writer = self._writer(call)
         except BotError as exc:
-            return await self._conversation.failed(call.channel, replier, exc)
-        return await self._conversation.in_turn(
+            return await self._turns.failed(call.channel, replier, exc)
+        return await self._turns.in_turn(
             call.channel,
             requester_id=call.actor.user_id,
             replier=replier,

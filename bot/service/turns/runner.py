@@ -33,7 +33,7 @@ TurnBody = Callable[[RunningTurn], Awaitable[TurnOutcome]]
 """What a turn does once it holds its channel's lane."""
 
 
-class Conversation:
+class TurnRunner:
     """Answers messages, one turn at a time per channel, and runs the turns commands start."""
 
     def __init__(
