@@ -198,7 +198,7 @@ class TelegramAdapter:
     async def _command(self, message: Message, line: str) -> None:
         name, options = parse_command(line)
         place = place_of(message)
-        group = message.chat.id < 0
+        group = place.in_group
         if group and (carries_secret(options) or looks_like_key(line)):
             await self._keys.refuse_in_group(message, name, channel_of(place), options)
             return  # whichever bot it was for: a key in a group is never left standing

@@ -2,8 +2,9 @@
 
 Streams spend the budget in ReplyStream; answers, files, swipes and the writes a reply
 makes after its stream (drafts settled, buttons changed) spend it here. One budget per
-chat (per forum topic) in the shared `Pacing`, so together they never exceed what
-Telegram allows, and a 429 in one chat pauses only that chat.
+chat in the shared `Pacing` (a forum's topics spend their group's, as Telegram counts
+them), so together they never exceed what Telegram allows, and a 429 in one chat pauses
+only that chat.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ from collections.abc import Awaitable, Callable
 from telegram import Bot, InlineKeyboardMarkup, InputFile, ReplyParameters
 from telegram.error import TelegramError
 
-from bot.core.domain import Attachment, ChannelKey, PlatformLimits
+from bot.core.domain import Attachment, ChannelKey
 from bot.core.errors import DeliveryError
 from bot.platforms.telegram.buttons import AFTER_REPLY, STOP
 from bot.platforms.telegram.delivery import delivery_error, is_not_modified
 from bot.platforms.telegram.render import Rendered, render
-from bot.platforms.telegram.replier import GROUP_LIMITS, PRIVATE_LIMITS, Place, TelegramReplier
+from bot.platforms.telegram.replier import Place, TelegramReplier
 from bot.reply.pacing import ChannelBudget, Pacing, write_paced
 from bot.reply.text import split_for_limit
 
@@ -61,7 +62,7 @@ class Outbox:
         return TelegramReplier(
             self._bot,
             place,
-            drafts=chat_id > 0 and chat_id not in self._no_drafts,
+            drafts=not place.in_group and chat_id not in self._no_drafts,
             budget=self._budget(place),
             clock=self._pacing.clock,
             keyboard=STOP,
@@ -71,7 +72,7 @@ class Outbox:
         )
 
     def _budget(self, place: Place) -> ChannelBudget:
-        return self._pacing.budget_for(channel_of(place), _limits(place))
+        return self._pacing.budget_for(channel_of(place), place.limits)
 
     async def _deliver(
         self, place: Place, write: Callable[[], Awaitable[object]], doing: str
@@ -99,7 +100,7 @@ class Outbox:
     ) -> None:
         """An answer: never streamed, split where it is too long; `keyboard` goes under
         its last part."""
-        limits = _limits(place)
+        limits = place.limits
         parts = split_for_limit(text, limits.max_length, measure=limits.measure)
         for index, part in enumerate(parts):
             rendered = render(part)
@@ -155,7 +156,7 @@ class Outbox:
     ) -> None:
         """Show other text in a message (another version of a reply, a picker's outcome);
         text too long for a single message is sent anew instead."""
-        limits = _limits(place)
+        limits = place.limits
         if limits.measure(text) > limits.max_length:
             await self.say(place, text)
             return
@@ -175,10 +176,6 @@ class Outbox:
                     raise
 
         await self._deliver(place, edit, "showing another version")
-
-
-def _limits(place: Place) -> PlatformLimits:
-    return PRIVATE_LIMITS if place.chat_id > 0 else GROUP_LIMITS
 
 
 def _reply_to(place: Place) -> ReplyParameters | None:

@@ -79,8 +79,15 @@ class Place:
 
     @property
     def in_group(self) -> bool:
-        """A group names who speaks in a reply's heading; a private chat knows already."""
+        """A group, supergroup or channel (Telegram gives them negative ids), not a private
+        chat (whose id is the user's): it shares profiles and characters, its replies name
+        who speaks, and it has a group's write limits and no drafts."""
         return self.chat_id < 0
+
+    @property
+    def limits(self) -> PlatformLimits:
+        """The chat's write limits: a group's are far stricter than a private chat's."""
+        return GROUP_LIMITS if self.in_group else PRIVATE_LIMITS
 
 
 class TelegramReplier:
@@ -120,8 +127,7 @@ class TelegramReplier:
 
     @property
     def limits(self) -> PlatformLimits:
-        chat = PRIVATE_LIMITS if self._place.chat_id > 0 else GROUP_LIMITS
-        return room_under(self._heading, chat)
+        return room_under(self._heading, self._place.limits)
 
     @property
     def message_ids(self) -> list[int]:
