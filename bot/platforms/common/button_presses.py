@@ -16,17 +16,23 @@ PREFIX = "p1:"
 
 @dataclass(frozen=True, slots=True)
 class ButtonPress:
-    """The command a button stands for."""
+    """The command a button stands for, and how its press behaves."""
 
     command: str
     options: Mapping[str, str] = field(default_factory=dict)
+    acts_anywhere: bool = False
+    """It works under any reply, not only the channel's latest (Stop: whatever is being
+    written is stopped, wherever the button was pressed)."""
+    shows_in_place: bool = False
+    """Its answer replaces the pressed message's text, buttons kept (a swipe's version),
+    rather than being said beside it."""
 
 
 PRESSES: Mapping[str, ButtonPress] = {
-    "stop": ButtonPress("stop"),
+    "stop": ButtonPress("stop", acts_anywhere=True),
     "regen": ButtonPress("regenerate"),
-    "prev": ButtonPress("swipe", {"direction": "previous"}),
-    "next": ButtonPress("swipe", {"direction": "next"}),
+    "prev": ButtonPress("swipe", {"direction": "previous"}, shows_in_place=True),
+    "next": ButtonPress("swipe", {"direction": "next"}, shows_in_place=True),
     "cont": ButtonPress("continue"),
 }
 

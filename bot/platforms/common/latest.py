@@ -26,7 +26,7 @@ class LatestReplies:
 
     def acts_on(self, channel: ChannelKey, message_id: int, press: ButtonPress) -> bool:
         """Whether a button pressed under `message_id` may act (else: OLD_BUTTON)."""
-        if press.command == "stop":
+        if press.acts_anywhere:
             return True
         latest = self._by_channel.get(channel)
         return latest is None or latest == message_id

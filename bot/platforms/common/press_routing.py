@@ -74,6 +74,8 @@ class PressRouter:
         self._turns = turns
 
     async def route(self, pressed: Pressed, press: ButtonPress) -> None:
+        """Run what the button stands for, if it may act where it was pressed, and show
+        the result: a streamed reply, a version in place, or an answer to the presser."""
         if not self._turns.latest.acts_on(pressed.channel, pressed.message_id, press):
             await pressed.tell(OLD_BUTTON)
             return
@@ -89,7 +91,7 @@ class PressRouter:
             await self._turns.rewrite(call, await pressed.replier())
             return
         result = await self._service.run_command(call)
-        if press.command == "swipe" and not result.ephemeral:
+        if press.shows_in_place and not result.ephemeral:
             await pressed.show_version(result)
         else:
             await pressed.answer(result)
