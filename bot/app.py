@@ -64,6 +64,16 @@ BOT_WIDE_WRITES_PER_SECOND = {"telegram": 30.0, "discord": 50.0}
 requests per second."""
 
 
+def platform_pacing(clock: Clock) -> Pacing:
+    """The write budgets every platform's writes go through: the bot-wide caps, and each
+    platform's rule for which channels share a budget (a forum's topics, their group's)."""
+    return Pacing(
+        clock=clock,
+        platform_writes_per_second=BOT_WIDE_WRITES_PER_SECOND,
+        budget_scopes={"telegram": telegram_budget_scope, "discord": discord_budget_scope},
+    )
+
+
 def operator_secrets(settings: Settings) -> list[str]:
     """Values the log redaction filter must scrub wherever they appear."""
     values = [settings.default_api_key, settings.discord_token, settings.telegram_token]
@@ -235,11 +245,7 @@ class Parlor:
         trusted = build_http_client(timeouts)
         self._resources.push_async_callback(trusted.aclose)
         clock = SystemClock()
-        self.pacing = Pacing(
-            clock=clock,
-            platform_writes_per_second=BOT_WIDE_WRITES_PER_SECOND,
-            budget_scopes={"telegram": telegram_budget_scope, "discord": discord_budget_scope},
-        )
+        self.pacing = platform_pacing(clock)
         self.service = build_service(
             stores,
             client=OpenAICompatClient(guarded, timeouts=timeouts, trusted_http=trusted),

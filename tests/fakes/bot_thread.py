@@ -16,6 +16,7 @@ import getpass
 import io
 import json
 import logging
+import os
 import shutil
 import threading
 import time
@@ -36,9 +37,12 @@ from bot.config import Settings
 from bot.core.errors import BotError
 from bot.logs import NOISY_LOGGERS, RedactionFilter, hold_noisy_loggers, log_handler
 from bot.platforms.console.session import ConsoleIdentity
+from bot.platforms.telegram.delivery import PTB_TIMEDELTA
 from tests.fakes.threaded import FAKE_THREAD_PREFIX
 
 STOP_TIMEOUT_SECONDS = 30.0
+CONSOLE_TIMEOUT_SECONDS = 60.0
+"""A console session that has not used up its input by then has hung: fail, not stall."""
 
 
 class RunningBot(Protocol):
@@ -220,19 +224,25 @@ def copy_template(template: Path, workdir: Path) -> None:
 
 @contextlib.contextmanager
 def sdk_defaults_restored() -> Iterator[None]:
-    """discord.py keeps where it connects as class attributes, which the composition root
-    points at the fake; the next test (or the next bot) starts from discord.py's own again."""
+    """discord.py keeps where it connects as class attributes, and PTB its timedelta switch
+    in the environment, both set by the composition root; the next test (or the next bot)
+    starts from the libraries' own again."""
     saved = [
         (Route, "BASE", Route.BASE),
         (DiscordWebSocket, "DEFAULT_GATEWAY", DiscordWebSocket.DEFAULT_GATEWAY),
         (discord.VoiceClient, "warn_nacl", discord.VoiceClient.warn_nacl),
         (discord.VoiceClient, "warn_dave", discord.VoiceClient.warn_dave),
     ]
+    timedelta_periods = os.environ.get(PTB_TIMEDELTA)
     try:
         yield
     finally:
         for owner, name, value in saved:
             setattr(owner, name, value)
+        if timedelta_periods is None:
+            os.environ.pop(PTB_TIMEDELTA, None)
+        else:
+            os.environ[PTB_TIMEDELTA] = timedelta_periods
 
 
 @dataclass
@@ -265,8 +275,11 @@ def run_console_in_thread(
             await app.run_console(stdin, stdout, identity=identity, jsonl=True)
 
     log = LogCapture(settings)
-    with log.installed(), ThreadPoolExecutor(max_workers=1) as pool:
-        # A thread of its own: the caller may be inside an event loop.
-        pool.submit(asyncio.run, session()).result()
+    pool = ThreadPoolExecutor(max_workers=1)  # the caller may be inside an event loop
+    with log.installed():
+        try:
+            pool.submit(asyncio.run, session()).result(timeout=CONSOLE_TIMEOUT_SECONDS)
+        finally:
+            pool.shutdown(wait=False)  # after a timeout: report it, not wait for the hang
     events = [json.loads(line) for line in stdout.getvalue().splitlines()]
     return ConsoleRun(events, log.text)

@@ -93,6 +93,7 @@ def started(fake: FakeDiscord, starting: contextlib.AbstractContextManager[Bot])
         # Generous: a parallel test run slows Python's start.
         wait_for_start(fake, bot, lambda: len(fake.calls_to(route)) > synced, STARTUP_SECONDS)
         yield bot
+    assert bot.stop() == 0, bot.log  # SIGTERM for a process, its stop event in-process
     assert "Traceback" not in bot.log, bot.log
     assert fake.token not in bot.log, "the bot token leaked into the log"
 

@@ -285,7 +285,7 @@ def test_stopping_the_bot_mid_reply_leaves_no_stop_button_and_no_traceback(
         slash(fake, CHANNEL_ID, "model", {"name": "scenario/slow"}, permissions=MANAGE_CHANNELS)
         fake.user_message(CHANNEL_ID, "tell me a long story", mentions_bot=True)
         fake.wait_for_sync(lambda: fake.calls_to(edits), timeout=TIMEOUT)  # under way
-        process.stop()
+        assert process.stop() == 0, process.log
         assert "Traceback" not in process.log, process.log
         [reply] = bot_messages(fake, CHANNEL_ID)
         assert "Stop" not in labels(reply), "a Stop button that nothing answers any more"

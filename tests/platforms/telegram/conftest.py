@@ -1,5 +1,5 @@
 """The bot in the test process between a fake Telegram and a fake model (the subprocess
-smoke tests are in test_telegram_keys.py and ../test_kill_keeps_shown_text.py)."""
+smoke tests, real kills of `python -m bot run`, are in ../test_kill_keeps_shown_text.py)."""
 
 from __future__ import annotations
 
@@ -62,6 +62,7 @@ def bot(
         # Generous: a parallel test run slows everything down.
         wait_for_start(telegram, process, lambda: telegram.waiting_polls > 0, STARTUP_SECONDS)
         yield process
+    assert process.stop() == 0, process.log  # a stop as SIGTERM's: a clean exit
     assert "Traceback" not in process.log, process.log
     secret = telegram.token.split(":", 1)[1]
     assert secret not in process.log, "the bot token leaked into the log"

@@ -11,7 +11,7 @@ from telegram import Bot
 from bot.core.clock import SystemClock
 from bot.platforms.telegram.buttons import AFTER_REPLY
 from bot.platforms.telegram.outbox import Outbox
-from bot.platforms.telegram.replier import Place
+from bot.platforms.telegram.replier import GROUP_LIMITS, PRIVATE_LIMITS, Place
 from bot.reply.pacing import Pacing
 from tests.fakes.telegram.server import FakeTelegram
 
@@ -99,3 +99,20 @@ async def test_drafts_off_after_a_refusal_fall_back_to_send_and_edit(
     later = outbox.replier(Place(PRIVATE))
     await later.send("Next")
     assert len(fake.calls_to("sendMessageDraft")) == 1  # the chat is not asked again
+
+
+@pytest.mark.parametrize(
+    ("chat_id", "thread_id", "group"),
+    [(5001, None, False), (-100777, None, True), (-1001234567890, 7, True), (-42, None, True)],
+)
+def test_groups_get_a_groups_limits_and_private_chats_their_own(
+    chat_id: int, thread_id: int | None, group: bool
+) -> None:
+    """Telegram gives groups, supergroups and channels negative ids and a private chat the
+    user's own: the write budget, the heading and drafts all follow from which it is."""
+    place = Place(chat_id, thread_id)
+    assert place.in_group is group
+    assert place.limits == (GROUP_LIMITS if group else PRIVATE_LIMITS)
+    assert GROUP_LIMITS.writes_per_window / GROUP_LIMITS.window_seconds < (
+        PRIVATE_LIMITS.writes_per_window / PRIVATE_LIMITS.window_seconds
+    )
