@@ -16,7 +16,7 @@ import sys
 from bot.app import Parlor, migrate, operator_secrets
 from bot.config import Settings, load_settings
 from bot.core.errors import BotError
-from bot.logs import configure_logging
+from bot.logs import RedactionFilter, configure_logging
 from bot.platforms.console.session import ConsoleIdentity
 
 EXIT_CONFIG = 2
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings()
     except BotError as exc:
-        print(f"parlor: {exc}", file=sys.stderr)
+        _say(exc, RedactionFilter())
         return EXIT_CONFIG
     level = settings.log_level
     if _chatting_in_a_terminal(args) and "log_level" not in settings.model_fields_set:
@@ -97,10 +97,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return asyncio.run(_run(args, settings))
     except BotError as exc:
-        print(f"parlor: {exc}", file=sys.stderr)
+        _say(exc, RedactionFilter(operator_secrets(settings)))
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _say(problem: BotError, redaction: RedactionFilter) -> None:
+    """One line on stderr for the operator. Our errors never carry a secret, and this
+    line is redacted like the log all the same: it is the last thing a crash loop shows."""
+    print(f"parlor: {redaction.redact(str(problem))}", file=sys.stderr)
 
 
 if __name__ == "__main__":
