@@ -4,10 +4,9 @@ FROM python:3.12-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
-COPY pyproject.toml README.md alembic.ini ./
+COPY pyproject.toml README.md LICENSE ./
 COPY bot ./bot
-COPY migrations ./migrations
-RUN pip install -e . && useradd --create-home parlor && mkdir -p /app/data && chown parlor /app/data
+RUN pip install . && useradd --create-home parlor && mkdir -p /app/data && chown parlor /app/data
 USER parlor
 VOLUME ["/app/data"]
-CMD ["python", "-m", "bot", "run"]
+CMD ["parlor", "run"]

@@ -12,10 +12,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m bot run
+	$(VENV)/bin/parlor run
 
 console: $(STAMP)
-	$(PY) -m bot console
+	$(VENV)/bin/parlor console
 
 test: check pytest
 

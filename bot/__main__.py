@@ -1,4 +1,5 @@
-"""`python -m bot [run|console|migrate]`: parse the command line, read settings, run.
+"""`parlor [run|console|migrate]` (or `python -m bot`): parse the command line, read
+settings, run.
 
 Problems an operator can fix (a bad setting, an unreachable database) end the
 process with one line on stderr, not a traceback.
@@ -24,7 +25,7 @@ EXIT_CONFIG = 2
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m bot",
+        prog="parlor",
         description="Parlor: talk to any OpenAI-compatible model from Discord, Telegram "
         "or this console.",
     )

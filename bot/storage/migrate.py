@@ -6,6 +6,7 @@ The database URL always comes from the caller (Settings); this module reads no c
 from __future__ import annotations
 
 import logging
+from importlib import resources
 from pathlib import Path
 
 from alembic import command
@@ -20,11 +21,13 @@ from bot.storage.db import create_engine
 
 _log = logging.getLogger(__name__)
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+MIGRATIONS_DIR = Path(str(resources.files("bot.migrations")))
+"""Shipped inside the package, so an installed wheel migrates from wherever it runs (a
+regular install keeps package files on disk, which alembic needs)."""
 
 
 def alembic_config(url: str) -> Config:
-    """An alembic Config built in code: the repo's `migrations/` and the caller's URL.
+    """An alembic Config built in code: the package's migrations and the caller's URL.
 
     `env.py` uses the connection placed in `attributes["connection"]` when there is one.
     """

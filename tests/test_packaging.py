@@ -1,0 +1,160 @@
+"""Parlor as operators install it: a wheel, outside any checkout, with every import declared.
+
+The wheel test builds the package, installs it with pip into a new virtualenv in a
+temporary directory, and runs the installed `parlor` command there: migrations and a
+console turn against the fake endpoint. The new venv borrows the development venv's
+third-party packages through a path file (offline, and seconds instead of a download);
+only its own site-packages holds Parlor, and the test checks that is what ran.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.metadata
+import json
+import os
+import re
+import subprocess
+import sys
+import sysconfig
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.console_process import bot_env
+from tests.fakes.openai.server import FakeOpenAI
+
+REPO = Path(__file__).resolve().parents[1]
+COMMAND_TIMEOUT_SECONDS = 120.0
+
+
+def declared_distributions() -> set[str]:
+    """The distributions pyproject's `dependencies` name, normalised."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    names = {re.split(r"[\s\[<>=!~;]", spec, maxsplit=1)[0] for spec in project["dependencies"]}
+    return {_normalised(name) for name in names}
+
+
+def imported_top_levels() -> set[str]:
+    """Every third-party top-level module bot/ imports."""
+    found: set[str] = set()
+    for source in (REPO / "bot").rglob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                found.update(alias.name.partition(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                found.add(node.module.partition(".")[0])
+    return {name for name in found if name not in sys.stdlib_module_names and name != "bot"}
+
+
+def _normalised(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_every_module_the_bot_imports_is_a_declared_dependency() -> None:
+    """An import that only works because another package happens to pull it in breaks the
+    day that package stops doing so: each one is named in pyproject."""
+    providers = importlib.metadata.packages_distributions()
+    declared = declared_distributions()
+    undeclared = {
+        module: providers.get(module, ["(not installed)"])
+        for module in imported_top_levels()
+        if not any(_normalised(dist) in declared for dist in providers.get(module, []))
+    }
+    assert undeclared == {}
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A new venv, outside the repository, with the freshly built wheel pip-installed."""
+    root = tmp_path_factory.mktemp("installed")
+    wheels = root / "wheels"
+    build = [sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "--quiet"]
+    _run([*build, "--wheel-dir", str(wheels)], cwd=root)
+    [wheel] = wheels.glob("parlor-*.whl")
+    venv = root / "venv"
+    _run([sys.executable, "-m", "venv", str(venv)], cwd=root)
+    python = venv / "bin" / "python"
+    site = Path(
+        _run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            cwd=root,
+        ).strip()
+    )
+    # Third-party packages from the development venv, behind the new venv's own: its
+    # path files (the editable install among them) are not read from there.
+    (site / "dev_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    _run(
+        [str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", str(wheel)],
+        cwd=root,
+    )
+    return venv
+
+
+def _run(argv: list[str], *, cwd: Path, env: dict[str, str] | None = None, stdin: str = "") -> str:
+    done = subprocess.run(
+        argv,
+        cwd=cwd,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT_SECONDS,
+        check=False,
+    )
+    assert done.returncode == 0, f"{argv} exited {done.returncode}\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def clean_env(workdir: Path, **settings: str) -> dict[str, str]:
+    """The bot's environment with nothing that could reach the checkout."""
+    env = bot_env(workdir, **settings)
+    for name in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"):
+        env.pop(name, None)
+    return env
+
+
+@pytest.mark.slow
+def test_the_installed_wheel_runs_from_its_own_package(installed: Path, tmp_path: Path) -> None:
+    """`bot` comes from the new venv, and the `parlor` script is the one pip wrote there."""
+    where = _run(
+        [str(installed / "bin" / "python"), "-c", "import bot; print(bot.__file__)"],
+        cwd=tmp_path,
+        env=clean_env(tmp_path),
+    )
+    assert Path(where.strip()).is_relative_to(installed), where
+    assert not Path(where.strip()).is_relative_to(REPO)
+    usage = _run(
+        [str(installed / "bin" / "parlor"), "--help"], cwd=tmp_path, env=clean_env(tmp_path)
+    )
+    assert usage.startswith("usage: parlor"), usage
+
+
+@pytest.mark.slow
+def test_the_installed_parlor_migrates_and_answers_outside_the_repository(
+    installed: Path, tmp_path: Path
+) -> None:
+    """`parlor migrate` then a console turn, from a directory with no checkout in sight."""
+    parlor = str(installed / "bin" / "parlor")
+    with FakeOpenAI.in_thread() as endpoint:
+        env = clean_env(tmp_path, DEFAULT_BASE_URL=endpoint.base_url, DEFAULT_MODEL="parlor-test")
+        done = subprocess.run(
+            [parlor, "migrate"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=COMMAND_TIMEOUT_SECONDS,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert "Database is up to date." in done.stderr
+        assert (tmp_path / "data" / "parlor.db").stat().st_size > 0
+        out = _run([parlor, "console", "--jsonl"], cwd=tmp_path, env=env, stdin="hello there\n")
+    events = [json.loads(line) for line in out.splitlines()]
+    assert events[-1]["type"] == "done", events
+    assert events[-1]["status"] == "complete", events
+    assert "hello there" in events[-1]["text"]
+    assert endpoint.requests[-1].json["messages"][-1]["content"] == "hello there"
+    assert os.listdir(tmp_path / "data")  # the database lives where the operator runs it
