@@ -4,9 +4,12 @@ FROM python:3.12-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
+COPY requirements.lock ./
+RUN pip install --require-hashes -r requirements.lock
 COPY pyproject.toml README.md LICENSE ./
 COPY bot ./bot
-RUN pip install . && useradd --create-home parlor && mkdir -p /app/data && chown parlor /app/data
+RUN pip install --no-deps . && useradd --create-home parlor && mkdir -p /app/data \
+    && chown parlor /app/data
 USER parlor
 VOLUME ["/app/data"]
 CMD ["parlor", "run"]

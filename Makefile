@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: run console test check pytest bench clean
+.PHONY: run console test check pytest bench lock clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -41,6 +41,15 @@ bench: $(STAMP)
 	$(PY) bench/keep_cost.py
 	$(PY) bench/attack_memory.py
 	$(PY) bench/card_bomb.py
+
+# The image installs exactly these versions, each checked against its hashes. uv rather
+# than pip-tools: one resolution for every platform the image runs on (--universal) in
+# seconds, for the image's Python, without installing anything. Run after changing
+# pyproject's dependencies; tests/test_packaging.py fails while the two disagree.
+lock: $(STAMP)
+	$(PY) -m pip install --quiet uv
+	$(VENV)/bin/uv pip compile pyproject.toml --universal --python-version 3.12 \
+		--generate-hashes --quiet -o requirements.lock
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -21,6 +21,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
 
 from tests.fakes.console_process import bot_env
 from tests.fakes.openai.server import FakeOpenAI
@@ -158,3 +159,42 @@ def test_the_installed_parlor_migrates_and_answers_outside_the_repository(
     assert "hello there" in events[-1]["text"]
     assert endpoint.requests[-1].json["messages"][-1]["content"] == "hello there"
     assert os.listdir(tmp_path / "data")  # the database lives where the operator runs it
+
+
+def locked_versions() -> dict[str, str]:
+    """`name==version` pins of requirements.lock, names normalised."""
+    pins = re.findall(r"^([A-Za-z0-9][\w.\-]*)(?:\[[^\]]*\])?==([^\s;\\]+)", _lock_text(), re.M)
+    return {_normalised(name): version for name, version in pins}
+
+
+def _lock_text() -> str:
+    return (REPO / "requirements.lock").read_text(encoding="utf-8")
+
+
+def test_the_lock_file_pins_every_dependency_within_its_range() -> None:
+    """`make lock` was run after pyproject's dependencies last changed: each is pinned, at a
+    version its range allows, and every pin carries hashes for the image's --require-hashes."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    pins = locked_versions()
+    for spec in project["dependencies"]:
+        requirement = Requirement(spec)
+        name = _normalised(requirement.name)
+        assert name in pins, f"{requirement.name} is not in requirements.lock: run make lock"
+        assert requirement.specifier.contains(pins[name], prereleases=True), (
+            f"requirements.lock pins {requirement.name}=={pins[name]}, outside {spec}: "
+            "run make lock"
+        )
+    blocks = re.split(r"\n(?=[A-Za-z0-9])", _lock_text().split("\n", 2)[2])
+    assert all("--hash=sha256:" in block for block in blocks if "==" in block)
+
+
+def test_the_image_installs_the_lock_and_runs_the_tested_command() -> None:
+    """The Dockerfile installs the locked versions with their hashes, then Parlor alone, and
+    starts the command the tests above run."""
+    dockerfile = (REPO / "Dockerfile").read_text()
+    assert "pip install --require-hashes -r requirements.lock" in dockerfile
+    assert "pip install --no-deps ." in dockerfile
+    [command] = re.findall(r"^CMD (.+)$", dockerfile, re.M)
+    assert json.loads(command) == ["parlor", "run"]
+    scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["parlor"] == "bot.__main__:main"
