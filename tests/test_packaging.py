@@ -198,3 +198,19 @@ def test_the_image_installs_the_lock_and_runs_the_tested_command() -> None:
     assert json.loads(command) == ["parlor", "run"]
     scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
     assert scripts["parlor"] == "bot.__main__:main"
+
+
+def test_the_build_context_holds_what_the_image_copies_and_no_secrets() -> None:
+    """.dockerignore lets in every path the Dockerfile copies, and keeps out .env (tokens),
+    data/ (the database) and the venv."""
+    rules = [
+        line.strip()
+        for line in (REPO / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert rules[0] == "*", "everything is left out unless let in"
+    allowed = {rule.removeprefix("!").rstrip("/") for rule in rules if rule.startswith("!")}
+    copied = re.findall(r"^COPY (.+) \S+$", (REPO / "Dockerfile").read_text(), re.M)
+    sources = {source.rstrip("/") for line in copied for source in line.split()}
+    assert sources <= allowed, sources - allowed
+    assert not allowed & {".env", "data", ".venv", ".git"}
