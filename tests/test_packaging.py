@@ -19,8 +19,10 @@ import sys
 import sysconfig
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from packaging.requirements import Requirement
 
 from tests.fakes.console_process import bot_env
@@ -192,8 +194,10 @@ def test_the_image_installs_the_lock_and_runs_the_tested_command() -> None:
     """The Dockerfile installs the locked versions with their hashes, then Parlor alone, and
     starts the command the tests above run."""
     dockerfile = (REPO / "Dockerfile").read_text()
-    assert "pip install --require-hashes -r requirements.lock" in dockerfile
-    assert "pip install --no-deps ." in dockerfile
+    assert "pip install --require-hashes -r /tmp/requirements.lock" in dockerfile
+    assert re.search(r"^RUN pip install --no-deps /tmp/wheels/\*\.whl", dockerfile, re.M)
+    assert re.search(r"^USER parlor$", dockerfile, re.M), "the bot never runs as root"
+    assert 'VOLUME ["/app/data"]' in dockerfile
     [command] = re.findall(r"^CMD (.+)$", dockerfile, re.M)
     assert json.loads(command) == ["parlor", "run"]
     scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
@@ -210,7 +214,45 @@ def test_the_build_context_holds_what_the_image_copies_and_no_secrets() -> None:
     ]
     assert rules[0] == "*", "everything is left out unless let in"
     allowed = {rule.removeprefix("!").rstrip("/") for rule in rules if rule.startswith("!")}
-    copied = re.findall(r"^COPY (.+) \S+$", (REPO / "Dockerfile").read_text(), re.M)
+    copied = re.findall(r"^COPY (?!--from)(.+) \S+$", (REPO / "Dockerfile").read_text(), re.M)
     sources = {source.rstrip("/") for line in copied for source in line.split()}
     assert sources <= allowed, sources - allowed
     assert not allowed & {".env", "data", ".venv", ".git"}
+
+
+def compose() -> dict[str, Any]:
+    loaded = yaml.safe_load((REPO / "compose.yaml").read_text())
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def test_compose_runs_the_image_beside_a_model_server_it_reaches_by_name() -> None:
+    """The bot's default endpoint is the model service, by its name and the port the server
+    is told to listen on; both restart on their own; the bot waits for the model to load."""
+    services = compose()["services"]
+    llm, parlor = services["llm"], services["parlor"]
+    port = llm["command"][llm["command"].index("--port") + 1]
+    alias = llm["command"][llm["command"].index("-a") + 1]
+    assert parlor["environment"]["DEFAULT_BASE_URL"] == f"http://llm:{port}/v1"
+    assert parlor["environment"]["DEFAULT_MODEL"] == alias
+    assert f"localhost:{port}/health" in " ".join(llm["healthcheck"]["test"])
+    assert parlor["depends_on"]["llm"]["condition"] == "service_healthy"
+    assert {llm["restart"], parlor["restart"]} == {"unless-stopped"}
+    assert parlor["build"] == "."
+    assert any(volume.endswith(":/app/data") for volume in parlor["volumes"])
+
+
+def test_the_postgres_profile_is_what_the_example_settings_point_at() -> None:
+    """`--profile postgres` starts a database whose user, password and name are the ones
+    .env.example's commented DATABASE_URL uses, at the service's name."""
+    services = compose()["services"]
+    postgres = services["postgres"]
+    assert postgres["profiles"] == ["postgres"]
+    assert services["parlor"]["depends_on"]["postgres"]["required"] is False
+    example = (REPO / ".env.example").read_text()
+    [url] = re.findall(r"^# DATABASE_URL=(postgresql\+asyncpg://\S+)$", example, re.M)
+    env = postgres["environment"]
+    password = env["POSTGRES_PASSWORD"].split(":-")[-1].rstrip("}")
+    assert url == (
+        f"postgresql+asyncpg://{env['POSTGRES_USER']}:{password}@postgres:5432/{env['POSTGRES_DB']}"
+    )
