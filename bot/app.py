@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import Settings
 from bot.core.clock import SystemClock
 from bot.core.domain import Connection, Secret
+from bot.core.errors import PlatformRefused
 from bot.core.ports import (
     Characters,
     Clock,
@@ -283,9 +284,19 @@ class Parlor:
         await session.run(stdin)
 
     async def run_platforms(self, stop: asyncio.Event) -> None:
-        """Serve the configured chat platforms until `stop` is set."""
+        """Serve the configured chat platforms until `stop` is set.
+
+        A platform that refuses us for good while running (a revoked token, another
+        poller) sets `stop` too: every platform is closed, then its PlatformRefused is
+        raised, for the process to end with that one line and a non-zero code."""
         assert self.service is not None, "use Parlor as an async context manager"
         settings = self._settings
+        refusals: list[PlatformRefused] = []  # the first is the one the operator reads
+
+        def on_fatal(error: PlatformRefused) -> None:
+            refusals.append(error)
+            stop.set()  # a refusal stops every platform, as a signal would
+
         async with AsyncExitStack() as platforms:
             if settings.telegram_token is not None:
                 # PTB 22 offers no parameter for it: an environment switch, set once here.
@@ -297,6 +308,7 @@ class Parlor:
                         api_url=settings.telegram_api_url,
                         pacing=self.pacing,
                         operators=settings.telegram_operator_ids,
+                        on_fatal=on_fatal,
                     )
                 )
             if settings.discord_token is not None:
@@ -315,3 +327,5 @@ class Parlor:
                     )
                 )
             await stop.wait()
+        if refusals:
+            raise refusals[0]

@@ -2,6 +2,8 @@
 
 BotError
 ├── ConfigError                   (the settings cannot start the bot)
+│   └── PlatformRefused           (a platform refused the token or the connection, at
+│                                  start or later: the process ends with this line)
 ├── UsageError                    (a command was given bad input; the text says what to fix)
 │   ├── CardError                 (a card file cannot be read; bot/characters/errors.py)
 │   └── PromptTooLarge            (needed, room: the prompt cannot fit; bot/prompt/budget.py)
@@ -43,6 +45,13 @@ class BotError(Exception):
 
 class ConfigError(BotError):
     """The settings cannot start the bot; the text says which setting to fix and how."""
+
+
+class PlatformRefused(ConfigError):
+    """A chat platform refused the bot's token, at start or while running, or another
+    process holds its connection: serving is impossible, so the process ends with this
+    line for the operator (and a restart policy) to see. The text names the setting and
+    what to do, never the token."""
 
 
 class UsageError(BotError):

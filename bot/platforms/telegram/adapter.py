@@ -18,7 +18,7 @@ from telegram import (
     Message,
     Update,
 )
-from telegram.error import TelegramError
+from telegram.error import InvalidToken, TelegramError
 from telegram.ext import (
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -30,7 +30,7 @@ from telegram.ext import (
 
 from bot.core.commands import find_command, streams, takes_file
 from bot.core.domain import Actor, CommandCall, Incoming, Permission
-from bot.core.errors import DeliveryError, UsageError
+from bot.core.errors import DeliveryError, PlatformRefused, UsageError
 from bot.core.ports import Conversations
 from bot.platforms.common.command_syntax import parse_command
 from bot.platforms.common.heading import headed
@@ -46,6 +46,7 @@ from bot.platforms.telegram.menu import bot_commands
 from bot.platforms.telegram.outbox import Outbox, channel_of, server_of
 from bot.platforms.telegram.picker import picker
 from bot.platforms.telegram.presses import STOPPED, Presses
+from bot.platforms.telegram.refusals import ReportFatal, WatchedPolls, refused_at_start
 from bot.platforms.telegram.replier import Place, TelegramReplier
 from bot.reply.pacing import Pacing
 
@@ -61,7 +62,12 @@ _ALLOWED_UPDATES = ["message", "edited_message", "callback_query", STOPPED]
 
 
 class TelegramAdapter:
-    """Open with `async with`: polls until closed."""
+    """Open with `async with`: polls until closed.
+
+    A token Telegram refuses at start raises PlatformRefused from `__aenter__`; one
+    refused later (revoked, or another process polling) is handed to `on_fatal`, for the
+    caller to close this adapter and end the process.
+    """
 
     def __init__(
         self,
@@ -71,10 +77,14 @@ class TelegramAdapter:
         pacing: Pacing,
         api_url: str | None = None,
         operators: frozenset[int] = frozenset(),
+        on_fatal: ReportFatal | None = None,
     ) -> None:
         self._service = service
         self._operators = operators
+        self._token = token
+        self._polls = WatchedPolls(on_fatal or _log_fatal)
         builder = ApplicationBuilder().token(token).concurrent_updates(True)
+        builder = builder.get_updates_request(self._polls)
         if api_url:
             root = api_url.rstrip("/").removesuffix("/bot")  # either form is accepted
             builder = builder.base_url(f"{root}/bot").base_file_url(f"{root}/file/bot")
@@ -111,7 +121,11 @@ class TelegramAdapter:
         self._app.add_error_handler(self._on_error)
 
     async def __aenter__(self) -> TelegramAdapter:
-        await self._app.initialize()
+        try:
+            await self._app.initialize()
+        except InvalidToken as exc:  # its message carries the token: not chained into ours
+            await self._polls.shutdown()
+            raise refused_at_start(exc, self._token) from None
         self._me = Me(self._bot.id, self._bot.username)
         commands = bot_commands()
         for scope in (BotCommandScopeAllPrivateChats(), BotCommandScopeAllGroupChats()):
@@ -128,6 +142,7 @@ class TelegramAdapter:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        self._polls.stopping = True
         if self._app.updater is not None and self._app.updater.running:
             await self._app.updater.stop()
         if self._app.running:
@@ -281,3 +296,8 @@ class TelegramAdapter:
         if place.in_group:
             speaker = await self._service.character_name(channel_of(place))
         return self._out.replier(place, speaker=speaker)
+
+
+def _log_fatal(error: PlatformRefused) -> None:
+    """Without a caller to end the process, a refusal is at least said once."""
+    _log.error("telegram: %s", error)

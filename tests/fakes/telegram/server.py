@@ -78,6 +78,11 @@ class FakeTelegram(WaitsForChange):
         # poll on stop) counts until its timeout or the fake's exit.
         self.waiting_polls = 0
         self._failures: dict[str, deque[ApiError]] = {}
+        # What a wrong token is told (Telegram says 401 to a well-formed one, 404 to junk);
+        # `_revoked` answers every call, `_conflict` every getUpdates, once set.
+        self.wrong_token = ApiError(401, "Unauthorized")
+        self._revoked: ApiError | None = None
+        self._conflict: ApiError | None = None
         self._signal = ChangeSignal()
         self._lock = self._signal.lock  # every change to the state is made under it
         self._runner: web.AppRunner | None = None
@@ -174,6 +179,22 @@ class FakeTelegram(WaitsForChange):
         with self._lock:
             failure = ApiError(status, description, retry_after=retry_after)
             self._failures.setdefault(method.lower(), deque()).append(failure)
+
+    def revoke_token(self, status: int = 401, description: str = "Unauthorized") -> None:
+        """The owner revokes the token in @BotFather: every later call is refused."""
+        with self._lock:
+            self._revoked = ApiError(status, description)
+        self._signal.notify()  # a held long poll answers at once, refused
+
+    def poll_elsewhere(self) -> None:
+        """A second process polls with the same token: every later getUpdates gets 409."""
+        description = (
+            "Conflict: terminated by other getUpdates request; make sure that only one bot "
+            "instance is running"
+        )
+        with self._lock:
+            self._conflict = ApiError(409, description)
+        self._signal.notify()
 
     def add_chat(
         self, chat_id: int, chat_type: str | None = None, *, title: str | None = None
@@ -290,8 +311,9 @@ class FakeTelegram(WaitsForChange):
         """Status and body: the result, a Bot API error, or a bug in the fake as a 500."""
         try:
             if token != self.token:
-                raise ApiError(401, "Unauthorized")
+                raise self.wrong_token
             with self._lock:
+                self._refuse(method)
                 failures = self._failures.get(method.lower())
                 if failures:
                     raise failures.popleft()
@@ -307,6 +329,13 @@ class FakeTelegram(WaitsForChange):
             self.server_errors.append(exc)
             return 500, ApiError(500, f"Internal Server Error: {exc!r}").payload()
         return 200, {"ok": True, "result": result}
+
+    def _refuse(self, method: str) -> None:
+        """A revoked token, or another poller, as Telegram answers them."""
+        if self._revoked is not None:
+            raise self._revoked
+        if self._conflict is not None and method.lower() == "getupdates":
+            raise self._conflict
 
     def _answer(self, call: Call, body: JsonDict) -> web.Response:
         """Record, then answer: a caller that got its answer always finds its call recorded."""
@@ -332,6 +361,7 @@ class FakeTelegram(WaitsForChange):
             while True:
                 changed = self._signal.generation()
                 with self._lock:
+                    self._refuse("getUpdates")  # revoked while this poll was held
                     batch = copy.deepcopy(self.state.updates.batch(params.get("limit")))
                 left = deadline - loop.time()
                 if batch or self._closing or left <= 0:

@@ -1,0 +1,118 @@
+"""A token Telegram refuses, at start or while running, and a second poller on the same
+token: `python -m bot run` ends by itself with exit code 1 and one line saying what to do,
+so an operator, and a container's restart policy, see it."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import copy_of_template
+from tests.fakes.bot_process import BotProcess
+from tests.fakes.bot_thread import wait_for_start
+from tests.fakes.console_process import bot_env
+from tests.fakes.openai.server import FakeOpenAI
+from tests.fakes.telegram.server import FakeTelegram
+from tests.fakes.telegram.wire import ApiError
+
+pytestmark = pytest.mark.slow
+
+STARTUP_SECONDS = 60.0
+EXIT_SECONDS = 30.0  # generous for a loaded machine; a deaf process never exits at all
+
+
+@pytest.fixture
+def start_bot(
+    tmp_path: Path, telegram: FakeTelegram, endpoint: FakeOpenAI, migrated_template: Path
+) -> Callable[[str], BotProcess]:
+    """`python -m bot run` with a token, against the fakes."""
+
+    def start(token: str) -> BotProcess:
+        return bot_process(tmp_path, telegram, endpoint, migrated_template, token=token)
+
+    return start
+
+
+def bot_process(
+    tmp_path: Path,
+    telegram: FakeTelegram,
+    endpoint: FakeOpenAI,
+    migrated_template: Path,
+    *,
+    token: str,
+) -> BotProcess:
+    """The bot as an operator's container runs it: its warnings and errors on stderr."""
+    (tmp_path / "data").mkdir()
+    copy_of_template(migrated_template, tmp_path / "data" / "parlor.db")
+    env = bot_env(
+        tmp_path,
+        TELEGRAM_TOKEN=token,
+        TELEGRAM_API_URL=telegram.base_url,
+        DEFAULT_BASE_URL=endpoint.base_url,
+        DEFAULT_MODEL="fake-model",
+        LOG_LEVEL="WARNING",
+    )
+    return BotProcess(tmp_path, env)
+
+
+def ended(bot: BotProcess) -> tuple[int, list[str]]:
+    """The exit code of a bot that stops by itself, and its stderr lines."""
+    try:
+        code = bot.process.wait(timeout=EXIT_SECONDS)
+    except subprocess.TimeoutExpired:
+        bot.stop()
+        pytest.fail(f"the bot did not exit by itself within {EXIT_SECONDS} s\n{bot.log}")
+    bot.stop()  # the log is complete afterwards
+    return code, bot.log.splitlines()
+
+
+def assert_one_line(lines: list[str], token: str, *words: str) -> None:
+    log = "\n".join(lines)
+    assert len(lines) == 1, log
+    assert lines[0].startswith("parlor: "), log
+    assert "Traceback" not in log
+    assert token.split(":", 1)[1] not in log, "the bot token leaked"
+    for word in words:
+        assert word in lines[0], log
+
+
+@pytest.mark.parametrize(
+    "refusal", [ApiError(401, "Unauthorized"), ApiError(404, "Not Found")], ids=["401", "404"]
+)
+def test_a_refused_token_at_start_ends_with_one_line(
+    telegram: FakeTelegram, start_bot: Callable[[str], BotProcess], refusal: ApiError
+) -> None:
+    """Junk or revoked at start: exit 1, one line naming TELEGRAM_TOKEN, never the token."""
+    telegram.wrong_token = refusal
+    junk = f"{telegram.token.split(':')[0]}:AAjunk{'x' * 30}"
+    code, lines = ended(start_bot(junk))
+    assert code == 1, lines
+    assert_one_line(lines, junk, "TELEGRAM_TOKEN", refusal.description, "@BotFather")
+
+
+def test_a_token_revoked_while_running_ends_the_process(
+    telegram: FakeTelegram, start_bot: Callable[[str], BotProcess]
+) -> None:
+    """Revoked in @BotFather mid-run: not a live but deaf process, an exit 1 and one line."""
+    bot = start_bot(telegram.token)
+    wait_for_start(telegram, bot, lambda: telegram.waiting_polls > 0, STARTUP_SECONDS)
+    telegram.revoke_token()
+    code, lines = ended(bot)
+    assert code == 1, lines
+    assert_one_line(lines, telegram.token, "TELEGRAM_TOKEN", "401 Unauthorized", "revoked")
+
+
+def test_a_second_poller_ends_the_process(
+    telegram: FakeTelegram, start_bot: Callable[[str], BotProcess]
+) -> None:
+    """409 Conflict (the same token polled elsewhere): exit 1 and one line, not a loop."""
+    bot = start_bot(telegram.token)
+    wait_for_start(telegram, bot, lambda: telegram.waiting_polls > 0, STARTUP_SECONDS)
+    telegram.poll_elsewhere()
+    code, lines = ended(bot)
+    assert code == 1, lines
+    assert_one_line(lines, telegram.token, "409 Conflict", "another process", "TELEGRAM_TOKEN")
+    assert len(telegram.calls_to("getUpdates")) < 10, "the refused poll was retried"
