@@ -7,16 +7,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 import sqlite3
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, event, make_url
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
+from bot.core.errors import StorageError
 from bot.core.storable import storable_json_text
 
 _log = logging.getLogger(__name__)
@@ -36,7 +41,8 @@ _WRITE_LOCK = "parlor_write_lock"
 def create_engine(url: str) -> AsyncEngine:
     """One engine per process, for `sqlite+aiosqlite://` or `postgresql+asyncpg://` URLs.
 
-    For a SQLite file the parent directory is created, each new connection gets
+    For a SQLite file the parent directory is created (a `StorageError` saying what to do
+    when it can't be), each new connection gets
     the pragmas of `_on_sqlite_connect`, and every transaction is begun by us:
     BEGIN IMMEDIATE for writes (a deferred transaction that reads and then writes
     fails at once with SQLITE_BUSY when another writer got in first, ignoring
@@ -95,10 +101,93 @@ def _prepare_sqlite_file(url: URL) -> None:
         or database.startswith("file:")
     ):
         return
-    parent = Path(database).expanduser().parent
-    if not parent.exists():
-        _log.info("creating the database directory %s", parent)
+    path = Path(database).expanduser()
+    if not path.parent.is_dir():
+        _create_directory(path.parent)
+    _probe(url, path)
+
+
+def _create_directory(parent: Path) -> None:
+    """Created on first start, as `make run` and a fresh volume rely on."""
+    try:
         parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        _log.debug("creating %s failed: %s: %s", parent, type(exc).__name__, exc)
+        raise StorageError(
+            f"The database directory {parent} can't be created ({exc.strerror or exc}): "
+            f"create it, writable by {_this_user()}, or set DATABASE_URL to a file in a "
+            "writable directory."
+        ) from exc
+    _log.info("created the database directory %s", parent)
+
+
+def _probe(url: URL, path: Path) -> None:
+    """Open the file once, in this thread, so that a file that can't be opened is reported
+    here. Left to aiosqlite, a failed open leaves its worker thread posting to the event
+    loop after `asyncio.run` has closed it, which prints a traceback after our line.
+    A busy file is fine: someone else has it open, so it can be opened."""
+    try:
+        with closing(sqlite3.connect(path)) as probe:
+            probe.execute("PRAGMA schema_version")
+    except sqlite3.Error as exc:
+        if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY:
+            return
+        raise open_failure(url, exc) from exc
+
+
+def open_failure(url: str | URL, exc: Exception) -> StorageError:
+    """The one line an operator reads when the database can't be opened or reached.
+
+    It names the file or the host and port (never the password) and what to do. The
+    reason quoted is an OS error or the server's refusal of the login, which hold no
+    SQL and no values; the driver's whole exception goes to the log at DEBUG.
+    """
+    _log.debug("opening the database failed: %s: %s", type(exc).__name__, exc)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        path = Path(parsed.database or "").expanduser()
+        return StorageError(
+            f"The SQLite database {path} can't be opened ({_reason(exc)}): check that "
+            f"{path.parent} exists and {_this_user()} may write to it, or set DATABASE_URL "
+            "to a file in a writable directory."
+        )
+    where = f"{parsed.host or 'localhost'}:{parsed.port or 5432}"
+    if isinstance(exc, DBAPIError):
+        return StorageError(
+            f"PostgreSQL at {where} refused the connection ({_reason(exc)}): check the user, "
+            "password and database name in DATABASE_URL, and create the database if it is new."
+        )
+    return StorageError(
+        f"PostgreSQL at {where} can't be reached ({_reason(exc)}): start it, or fix the host "
+        "and port in DATABASE_URL."
+    )
+
+
+_OS_REASONS: tuple[tuple[type[OSError], str], ...] = (
+    (ConnectionRefusedError, "connection refused"),
+    (socket.gaierror, "unknown host"),
+    (TimeoutError, "timed out"),
+)
+
+
+def _reason(exc: Exception) -> str:
+    """A few words on why, without the URL: the database's own message (for a
+    DBAPIError, its `orig`: SQLAlchemy's text adds SQL), else the OS's, else the class."""
+    if isinstance(exc, OSError):
+        named = (words for kind, words in _OS_REASONS if isinstance(exc, kind))
+        return next(named, exc.strerror or type(exc).__name__)
+    message = ""
+    if isinstance(exc, DBAPIError):
+        message = str(exc.orig)
+    elif isinstance(exc, sqlite3.Error):
+        message = str(exc)
+    return message.strip() or type(exc).__name__
+
+
+def _this_user() -> str:
+    """Who must be able to write: in a container the uid is what a volume's owner must match."""
+    getuid = getattr(os, "getuid", None)
+    return f"this user (uid {getuid()})" if getuid is not None else "this user"
 
 
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

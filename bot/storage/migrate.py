@@ -17,7 +17,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.core.errors import StorageError
-from bot.storage.db import create_engine
+from bot.storage.db import create_engine, open_failure
 
 _log = logging.getLogger(__name__)
 
@@ -66,22 +66,32 @@ async def upgrade_to(url: str, revision: str) -> None:
     config = alembic_config(url)
     try:
         engine = create_engine(url)
-    except (SQLAlchemyError, OSError, ValueError) as exc:
-        # e.g. a SQLite directory that cannot be created. Only an OSError's text is shown:
-        # the others may quote the URL, password and all.
-        detail = str(exc) if isinstance(exc, OSError) else type(exc).__name__
-        raise StorageError(f"The database can't be opened ({detail}).") from exc
+    except (SQLAlchemyError, ValueError) as exc:
+        # Not expected once Settings has checked the URL; their text may quote it, password
+        # and all, so only the class is shown.
+        _log.debug("creating the engine failed: %s", type(exc).__name__)
+        raise StorageError(
+            f"The database can't be opened ({type(exc).__name__}): check DATABASE_URL."
+        ) from exc
     try:
-        async with engine.connect() as connection:
+        try:
+            connection = await engine.connect()
+        except (SQLAlchemyError, OSError) as exc:
+            raise open_failure(url, exc) from exc
+        try:
             await connection.run_sync(_upgrade, config, revision)
+        finally:
+            await connection.close()
     except CommandError as exc:
         # e.g. a database stamped by a newer Parlor than this one; alembic's text names
         # revisions, never the URL.
         raise StorageError(f"The database schema can't be migrated: {exc}") from exc
     except (SQLAlchemyError, OSError) as exc:
+        # The driver's text may quote SQL, so it goes to the DEBUG log, not the line.
+        _log.debug("migrating the database failed: %s: %s", type(exc).__name__, exc)
         raise StorageError(
             f"The database could not be migrated to revision {current_head()} "
-            f"({type(exc).__name__}). The details are in the bot's log."
+            f"({type(exc).__name__}): run with LOG_LEVEL=DEBUG to see the database's message."
         ) from exc
     finally:
         await engine.dispose()
