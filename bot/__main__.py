@@ -21,6 +21,11 @@ from bot.logs import RedactionFilter, configure_logging
 from bot.platforms.console.session import ConsoleIdentity
 
 EXIT_CONFIG = 2
+NOBODY_TO_CHAT_WITH = (
+    "No platform token is set and stdin is not a terminal, so there is nobody to talk to: "
+    "set TELEGRAM_TOKEN or DISCORD_TOKEN, or run `parlor console` to chat from a terminal "
+    "(it also reads piped input)."
+)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -72,6 +77,14 @@ def _stop_on_signals() -> asyncio.Event:
     return stop
 
 
+def _nobody_to_chat_with(settings: Settings) -> bool:
+    """No platform to serve and no terminal for the console: in a container `run` would
+    read EOF at once and exit, a silent stop or a silent restart loop."""
+    if settings.telegram_token or settings.discord_token:
+        return False
+    return sys.stdin is None or not sys.stdin.isatty()
+
+
 def _chatting_in_a_terminal(args: argparse.Namespace) -> bool:
     console = args.command in {"console", "run"}
     return console and not getattr(args, "jsonl", False) and sys.stderr.isatty()
@@ -95,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     if _chatting_in_a_terminal(args) and "log_level" not in settings.model_fields_set:
         level = "WARNING"  # INFO lines would land in the middle of the conversation
     configure_logging(level, secrets=operator_secrets(settings))
+    if args.command == "run" and _nobody_to_chat_with(settings):
+        print(f"parlor: {NOBODY_TO_CHAT_WITH}", file=sys.stderr)
+        return EXIT_CONFIG
     try:
         return asyncio.run(_run(args, settings))
     except BotError as exc:
