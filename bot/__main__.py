@@ -107,7 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     level = settings.log_level
     if _chatting_in_a_terminal(args) and "log_level" not in settings.model_fields_set:
         level = "WARNING"  # INFO lines would land in the middle of the conversation
-    configure_logging(level, secrets=operator_secrets(settings))
+    configure_logging(
+        level, secrets=operator_secrets(settings), json_lines=settings.log_format == "json"
+    )
     if args.command == "run" and _nobody_to_chat_with(settings):
         print(f"parlor: {NOBODY_TO_CHAT_WITH}", file=sys.stderr)
         return EXIT_CONFIG

@@ -6,7 +6,7 @@ Only the composition root (`bot.app`) and the entry point read this module.
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     allow_private_endpoints: bool = False
     allowed_endpoint_hosts: Annotated[frozenset[tuple[str, int]], NoDecode] = frozenset()
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
     discord_token: SecretStr | None = None
     discord_api_url: str | None = None
     discord_gateway_url: str | None = None
@@ -142,6 +143,11 @@ class Settings(BaseSettings):
             except ValueError as exc:
                 raise ValueError(str(exc).removeprefix("ALLOWED_ENDPOINT_HOSTS: ")) from None
         return value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _log_format(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("log_level")
     @classmethod

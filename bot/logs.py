@@ -10,7 +10,10 @@ import logging
 import re
 import sys
 from collections.abc import Iterable
+from types import TracebackType
 from typing import TextIO
+
+from pythonjsonlogger.json import JsonFormatter
 
 _SECRET_PATTERNS = (
     re.compile(r"(?i)(bearer\s+)[^\s'\"]+"),
@@ -20,6 +23,7 @@ _SECRET_PATTERNS = (
     re.compile(r"(//[^/\s:@]+:)[^@/\s]+@"),
 )
 REDACTED = "[redacted]"
+_ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None] | tuple[None, None, None]
 NOISY_LOGGERS = ("httpx", "httpcore", "aiosqlite", "asyncio")
 
 
@@ -55,26 +59,57 @@ def _keep_prefix(match: re.Match[str]) -> str:
     return f"{prefix}{REDACTED}{suffix}"
 
 
-def configure_logging(level: str, *, secrets: Iterable[str] = ()) -> None:
+def configure_logging(level: str, *, secrets: Iterable[str] = (), json_lines: bool = False) -> None:
     """One stderr handler with redaction, the only one the root logger has."""
     root = logging.getLogger()
     for existing in list(root.handlers):
         root.removeHandler(existing)
-    root.addHandler(log_handler(sys.stderr, RedactionFilter(secrets)))
+    root.addHandler(log_handler(sys.stderr, RedactionFilter(secrets), json_lines=json_lines))
     root.setLevel(level)
     hold_noisy_loggers(root.level)
 
 
-def log_handler(stream: TextIO, redaction: RedactionFilter) -> logging.Handler:
-    """A handler writing the bot's log line format to `stream`, every record redacted.
+def log_handler(
+    stream: TextIO, redaction: RedactionFilter, *, json_lines: bool = False
+) -> logging.Handler:
+    """A handler writing the bot's log lines to `stream`, every record redacted: text for
+    people, or one JSON object a line for a log collector (LOG_FORMAT=json).
 
     Tests that run the bot in their own process install the same handler, so what they
     read is what an operator's stderr would show.
     """
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if json_lines:
+        handler.setFormatter(JsonLines(redaction))
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(redaction)
     return handler
+
+
+class JsonLines(JsonFormatter):
+    """One JSON object a line: `time` (ISO 8601, UTC), `level`, `logger`, `event` (the
+    message), what a call passes in `extra=` (channel, model, durations, cause …), and a
+    traceback as `exc_info`.
+
+    The redaction filter rewrites a record's message and traceback text, but this
+    formatter would format the traceback afresh from the exception: it is redacted here
+    too, so a secret in an exception never reaches a log collector.
+    """
+
+    def __init__(self, redaction: RedactionFilter) -> None:
+        super().__init__(
+            "%(levelname)s %(name)s %(message)s",
+            rename_fields={"levelname": "level", "name": "logger", "message": "event"},
+            timestamp="time",
+            json_ensure_ascii=False,
+        )
+        self._redaction = redaction
+
+    def formatException(self, ei: _ExcInfo) -> str:
+        formatted = super().formatException(ei)  # a list only with exc_info_as_array
+        text = formatted if isinstance(formatted, str) else "\n".join(formatted)
+        return self._redaction.redact(text)
 
 
 def hold_noisy_loggers(root_level: int) -> None:

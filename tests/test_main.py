@@ -3,6 +3,7 @@ non-zero with one line on stderr saying what to do, and never shows a password."
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import shutil
@@ -161,3 +162,28 @@ def test_debug_log_has_the_driver_error_without_the_password(
     )
     assert "Traceback" not in result.stderr
     assert PASSWORD not in result.stderr
+
+
+def test_json_logs_from_the_process_are_one_object_a_line(tmp_path: Path) -> None:
+    """LOG_FORMAT=json: every log line on stderr is a JSON object with time, level, logger
+    and event; the operator's one closing line stays plain text."""
+    env = bot_env(tmp_path, LOG_FORMAT="JSON", LOG_LEVEL="DEBUG")
+    result = run_bot(tmp_path, env, "migrate")
+
+    assert result.returncode == 0, result.stderr
+    *logged, last = [line for line in result.stderr.splitlines() if line.strip()]
+    assert last == "Database is up to date."
+    records = [json.loads(line) for line in logged]
+    assert records, "DEBUG logs something while migrating"
+    assert all({"time", "level", "logger", "event"} <= record.keys() for record in records)
+    assert any(record["logger"].startswith("bot.") for record in records)
+
+
+def test_an_unknown_log_format_is_one_line_naming_the_setting(tmp_path: Path) -> None:
+    """A typo in LOG_FORMAT is refused at start, with the allowed values."""
+    result = run_bot(tmp_path, bot_env(tmp_path, LOG_FORMAT="yaml"), "migrate")
+
+    assert result.returncode == 2
+    line = the_one_line(result)
+    assert "LOG_FORMAT" in line
+    assert "json" in line
