@@ -71,7 +71,9 @@ class SecretsUnavailable(BotError):
 
 
 class StorageError(BotError):
-    """The database failed; the library's exception is its cause, never its text."""
+    """The database failed; the library's exception is its cause, never its text (which may
+    quote SQL or values), except when the database cannot be opened at all: then the OS's or
+    server's reason is quoted, as it holds neither (bot/storage/db.py)."""
 
 
 class EndpointNotAllowed(BotError):

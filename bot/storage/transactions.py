@@ -97,13 +97,14 @@ async def lock_settings(session: AsyncSession, key: ChannelKey) -> ChannelRow:
 def translating(action: str) -> Iterator[None]:
     """Database and driver failures become `StorageError` naming only what we tried.
 
-    The driver's text may quote SQL or values, so it stays on the chained
-    exception (for the log), never in the message.
+    The driver's text may quote SQL or values (what people wrote), so it stays out of the
+    message and goes to the log at DEBUG only, never at INFO or above.
     """
     try:
         yield
     except (SQLAlchemyError, OSError) as exc:
+        _log.debug("the database could not %s: %s: %s", action, type(exc).__name__, exc)
         raise StorageError(
             f"The database could not {action} ({type(exc).__name__}). "
-            "The details are in the bot's log."
+            "The details are in the bot's log at LOG_LEVEL=DEBUG."
         ) from exc
