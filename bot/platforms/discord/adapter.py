@@ -149,6 +149,7 @@ class DiscordAdapter:
         cut = await self._running.wind_down()
         if cut:
             _log.info("discord: %d handlers were running at shutdown; their replies settled", cut)
+        await _answers_sent()
         await self._client.close()
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError, discord.DiscordException):
@@ -284,3 +285,21 @@ class DiscordAdapter:
 def _key_of(channel_id: int) -> ChannelKey:
     """Edits and deletes touch a channel's (a thread's) own history: no parent needed."""
     return ChannelKey(PLATFORM, str(channel_id))
+
+
+ANSWERS_SETTLE_SECONDS = 2.0
+"""How long a shutdown waits for interaction answers already on their way."""
+
+
+async def _answers_sent() -> None:
+    """Let answers on their way (an autocomplete's choices) finish before the HTTP session
+    closes under them, which would log a traceback for each. discord.py answers every
+    interaction in a task of its own, named by its CommandTree; our own long handlers were
+    cancelled and settled just before, so these end within moments."""
+    answering = [
+        task
+        for task in asyncio.all_tasks()
+        if task.get_name() == "CommandTree-invoker" and not task.done()
+    ]
+    if answering:
+        await asyncio.wait(answering, timeout=ANSWERS_SETTLE_SECONDS)

@@ -124,8 +124,9 @@ def test_a_channel_set_up_with_slash_commands_chats_as_its_character(
     assert fake.rate_limited == []
     writes = [c.at for c in webhook_writes(fake, str(webhook["id"]))]
     limits = fake.limits
-    # The character's webhook was driven to its limit, and the limit held without a 429.
-    assert fullest_window(writes, limits.webhook_window_seconds) == limits.webhook_writes
+    # The character's webhook was driven to its limit (the fake counts in fixed windows, so a
+    # sliding one may hold a few more), and no write was refused (no 429, above).
+    assert fullest_window(writes, limits.webhook_window_seconds) >= limits.webhook_writes
     chats = chat_requests(endpoint)
     assert len(chats) == TURNS
     assert all(r.headers.get("authorization") == f"Bearer {key}" for r in chats)
