@@ -120,6 +120,7 @@ class ReplyRunner:
             await self._endpoints.learned(job.channel, connection)
 
         persisted: TurnOutcome | None = None
+        cause: str | None = None
 
         async def persist(status: MessageStatus, error_text: str | None) -> TurnOutcome:
             nonlocal persisted
@@ -137,23 +138,27 @@ class ReplyRunner:
                 )
                 if run.stop_requested:  # /stop came while the turn was still preparing
                     run.streaming.cancel()
-                status, error_text = await _await_streaming(run)
+                status, error_text, cause = await _await_streaming(run)
                 reply.notice = _notice(job, status, reply.notice)
                 # Stored before the final delivery: a platform that stalls cannot lose it.
                 await persist(status, error_text)
                 await stream.finish(note=reply.note(status, error_text))
-        except DeliveryError:
+        except DeliveryError as exc:
+            cause = cause or _cause_of(exc)
             if persisted is None:  # the placeholder could not be sent: nothing streamed
                 await persist(MessageStatus.ERROR, "the reply could not be delivered")
             raise
-        except BaseException:
+        except BaseException as exc:
+            cancelled = _current_task_cancelling()
+            cause = cause or ("cancelled" if cancelled else _cause_of(exc))
             if persisted is None:
-                cancelled = _current_task_cancelling()
                 await persist(MessageStatus.INTERRUPTED if cancelled else MessageStatus.ERROR, None)
             raise
         finally:
             if persisted is not None:
-                self._log_turn(job, reply=reply, outcome=persisted, started=started, stream=stream)
+                self._log_turn(
+                    job, reply=reply, outcome=persisted, cause=cause, started=started, stream=stream
+                )
         assert persisted is not None
         return persisted
 
@@ -186,24 +191,43 @@ class ReplyRunner:
         *,
         reply: StreamedReply,
         outcome: TurnOutcome,
+        cause: str | None,
         started: float,
         stream: ReplyStream,
     ) -> None:
-        now = self._clock.now()
-        first = f"{reply.first_token_at - started:.3f}s" if reply.first_token_at else "-"
+        """One line a turn: how it ended and why, how long it took, how much it wrote.
+        The same values go as fields for LOG_FORMAT=json; never what was said."""
+        duration = self._clock.now() - started
+        first_token = reply.first_token_at - started if reply.first_token_at else None
+        fields = {
+            "channel": str(job.channel),
+            "platform": job.channel.platform,
+            "model": job.request.model,
+            "status": outcome.status.value,
+            "cause": cause,
+            "first_token_seconds": None if first_token is None else round(first_token, 3),
+            "duration_seconds": round(duration, 3),
+            "chars": reply.chars,
+            "reasoning_chars": len(outcome.reasoning),
+            "sends": stream.sends,
+            "edits": stream.edits,
+            "finish_reason": outcome.finish_reason,
+        }
         _log.info(
-            "turn channel=%s model=%s status=%s first_token=%s duration=%.3fs chars=%d "
-            "reasoning_chars=%d sends=%d edits=%d finish=%s",
+            "turn channel=%s model=%s status=%s cause=%s first_token=%s duration=%.3fs "
+            "chars=%d reasoning_chars=%d sends=%d edits=%d finish=%s",
             job.channel,
             job.request.model,
             outcome.status.value,
-            first,
-            now - started,
+            cause or "-",
+            "-" if first_token is None else f"{first_token:.3f}s",
+            duration,
             reply.chars,
             len(outcome.reasoning),
             stream.sends,
             stream.edits,
             outcome.finish_reason or "-",
+            extra=fields,
         )
 
 
@@ -243,8 +267,9 @@ def _notice(job: ReplyJob, status: MessageStatus, learned: str) -> str:
     return "\n".join(notes)
 
 
-async def _await_streaming(run: RunningTurn) -> tuple[MessageStatus, str | None]:
-    """How the generation ended: complete, stopped by /stop, or failed at the endpoint.
+async def _await_streaming(run: RunningTurn) -> tuple[MessageStatus, str | None, str | None]:
+    """How the generation ended (complete, stopped by /stop, or failed at the endpoint),
+    what the chat is told, and the cause for the log.
 
     A cancellation that is not our /stop (shutdown) propagates; a bug propagates.
     """
@@ -254,10 +279,17 @@ async def _await_streaming(run: RunningTurn) -> tuple[MessageStatus, str | None]
     except asyncio.CancelledError:
         if not run.stop_requested or _current_task_cancelling():
             raise
-        return MessageStatus.STOPPED, None
+        return MessageStatus.STOPPED, None, "stop"
     except EndpointError as exc:
-        return MessageStatus.ERROR, user_message(exc)
-    return MessageStatus.COMPLETE, None
+        return MessageStatus.ERROR, user_message(exc), _cause_of(exc)
+    return MessageStatus.COMPLETE, None, None
+
+
+def _cause_of(exc: BaseException) -> str:
+    """The error's class, with the endpoint's HTTP status when it gave one: what an operator
+    needs to tell a wrong key (EndpointRejected 401) from a server that is down."""
+    status = getattr(exc, "status_code", None)
+    return f"{type(exc).__name__} {status}" if isinstance(status, int) else type(exc).__name__
 
 
 def _current_task_cancelling() -> bool:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+
+import pytest
 
 from bot.core.domain import (
     ChannelKey,
@@ -285,3 +288,42 @@ async def test_typing_shows_while_a_message_waits_its_turn(harness: Harness) -> 
     first.release.set()
     await asyncio.gather(one, two)
     assert waiting.typing_windows[0][1] is not None
+
+
+@pytest.mark.parametrize(
+    ("error", "cause"),
+    [
+        (
+            EndpointRejected("the endpoint rejected the API key", status_code=401),
+            "EndpointRejected 401",
+        ),
+        (EndpointRateLimited("slow down", retry_after=3.0), "EndpointRateLimited 429"),
+        (EndpointStreamError("The reply was cut off."), "EndpointStreamError"),
+    ],
+)
+async def test_a_failed_turns_log_line_names_its_cause(
+    harness: Harness, caplog: pytest.LogCaptureFixture, error: Exception, cause: str
+) -> None:
+    """An operator reading the log tells a wrong key from a server that cut a reply off:
+    the turn's line and its fields name the error's class (and HTTP status), nothing said."""
+    harness.client.scripts.append(Script(deltas=[Delta(content="par")], error=error))
+    with caplog.at_level(logging.INFO, logger="bot.service.turns.replying"):
+        outcome = await harness.say("a secret plan")
+    assert outcome.status is MessageStatus.ERROR
+    [line] = [r for r in caplog.records if r.getMessage().startswith("turn ")]
+    assert f"status=error cause={cause} " in line.getMessage()
+    assert (line.__dict__["cause"], line.__dict__["status"]) == (cause, "error")
+    assert line.__dict__["platform"] == CHANNEL.platform
+    assert "secret plan" not in line.getMessage() + repr(line.__dict__)
+
+
+async def test_a_completed_turns_log_line_has_no_cause(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    harness.client.scripts.append(reply("fine"))
+    with caplog.at_level(logging.INFO, logger="bot.service.turns.replying"):
+        await harness.say("hi")
+    [line] = [r for r in caplog.records if r.getMessage().startswith("turn ")]
+    assert "status=complete cause=- " in line.getMessage()
+    assert line.__dict__["cause"] is None
+    assert line.__dict__["duration_seconds"] >= 0
