@@ -9,34 +9,17 @@ import pty
 import shutil
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.fakes.bot_process import run_to_end
 from tests.fakes.console_process import bot_env, run_console
 
 pytestmark = pytest.mark.slow
 
 PASSWORD = "Pg-Pa55word-4711"
-START_TIMEOUT_SECONDS = 60
-
-
-def run_bot(
-    workdir: Path, env: dict[str, str], *args: str, stdin: int = subprocess.DEVNULL
-) -> subprocess.CompletedProcess[str]:
-    """`python -m bot *args` to its end, stdin closed as in a container unless told."""
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        cwd=workdir,
-        env=env,
-        stdin=stdin,
-        capture_output=True,
-        text=True,
-        timeout=START_TIMEOUT_SECONDS,
-        check=False,
-    )
 
 
 def the_one_line(result: subprocess.CompletedProcess[str]) -> str:
@@ -80,7 +63,7 @@ def unwritable(tmp_path: Path) -> Iterator[Path]:
 
 def test_run_without_a_token_or_a_terminal_says_what_to_do(tmp_path: Path) -> None:
     """`run` with no token and stdin closed exits 2 with a hint, before touching the database."""
-    result = run_bot(tmp_path, bot_env(tmp_path), "run")
+    result = run_to_end(tmp_path, bot_env(tmp_path), "run")
 
     assert result.returncode == 2
     line = the_one_line(result)
@@ -94,7 +77,7 @@ def test_run_without_a_token_in_a_terminal_opens_the_console(tmp_path: Path) -> 
     terminal, stdin = pty.openpty()
     try:
         os.write(terminal, b"\x04")  # Ctrl-D, read as end of input by the terminal
-        result = run_bot(tmp_path, bot_env(tmp_path), "run", stdin=stdin)
+        result = run_to_end(tmp_path, bot_env(tmp_path), "run", stdin=stdin)
     finally:
         os.close(stdin)
         os.close(terminal)
@@ -113,7 +96,7 @@ def test_console_still_reads_piped_input_without_a_token(tmp_path: Path) -> None
 def test_unwritable_data_directory_names_it(tmp_path: Path, unwritable: Path) -> None:
     """A data directory the bot can't write to is named, with what to fix, and exit code 1."""
     env = bot_env(tmp_path, DATABASE_URL=f"sqlite+aiosqlite:///{unwritable / 'parlor.db'}")
-    result = run_bot(tmp_path, env, "console", "--jsonl")
+    result = run_to_end(tmp_path, env, "console", "--jsonl")
 
     assert result.returncode == 1
     line = the_one_line(result)
@@ -125,7 +108,7 @@ def test_data_directory_that_cannot_be_created_names_it(tmp_path: Path, unwritab
     """A missing data directory is created; where it can't be, the line names it and exit is 1."""
     data = unwritable / "data"
     env = bot_env(tmp_path, DATABASE_URL=f"sqlite+aiosqlite:///{data / 'parlor.db'}")
-    result = run_bot(tmp_path, env, "migrate")
+    result = run_to_end(tmp_path, env, "migrate")
 
     assert result.returncode == 1
     line = the_one_line(result)
@@ -139,7 +122,7 @@ def test_postgres_down_names_host_and_port_not_password(
 ) -> None:
     """PostgreSQL not listening: one line with host:port and what to do; the password never."""
     url = f"postgresql+asyncpg://parlor:{PASSWORD}@127.0.0.1:{closed_port}/parlor"
-    result = run_bot(tmp_path, bot_env(tmp_path, DATABASE_URL=url), *command)
+    result = run_to_end(tmp_path, bot_env(tmp_path, DATABASE_URL=url), *command)
 
     assert result.returncode == 1
     line = the_one_line(result)
@@ -154,7 +137,7 @@ def test_debug_log_has_the_driver_error_without_the_password(
     """At DEBUG the underlying exception is logged too, class and message, still no password."""
     url = f"postgresql+asyncpg://parlor:{PASSWORD}@127.0.0.1:{closed_port}/parlor"
     env = bot_env(tmp_path, DATABASE_URL=url, LOG_LEVEL="DEBUG")
-    result = run_bot(tmp_path, env, "migrate")
+    result = run_to_end(tmp_path, env, "migrate")
 
     assert result.returncode == 1
     assert "DEBUG bot.storage.db: opening the database failed: ConnectionRefusedError" in (
@@ -168,7 +151,7 @@ def test_json_logs_from_the_process_are_one_object_a_line(tmp_path: Path) -> Non
     """LOG_FORMAT=json: every log line on stderr is a JSON object with time, level, logger
     and event; the operator's one closing line stays plain text."""
     env = bot_env(tmp_path, LOG_FORMAT="JSON", LOG_LEVEL="DEBUG")
-    result = run_bot(tmp_path, env, "migrate")
+    result = run_to_end(tmp_path, env, "migrate")
 
     assert result.returncode == 0, result.stderr
     *logged, last = [line for line in result.stderr.splitlines() if line.strip()]
@@ -181,7 +164,7 @@ def test_json_logs_from_the_process_are_one_object_a_line(tmp_path: Path) -> Non
 
 def test_an_unknown_log_format_is_one_line_naming_the_setting(tmp_path: Path) -> None:
     """A typo in LOG_FORMAT is refused at start, with the allowed values."""
-    result = run_bot(tmp_path, bot_env(tmp_path, LOG_FORMAT="yaml"), "migrate")
+    result = run_to_end(tmp_path, bot_env(tmp_path, LOG_FORMAT="yaml"), "migrate")
 
     assert result.returncode == 2
     line = the_one_line(result)

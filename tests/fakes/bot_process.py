@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 STOP_TIMEOUT_SECONDS = 30.0
+RUN_TIMEOUT_SECONDS = 60.0
 
 
 class BotProcess:
@@ -66,3 +67,20 @@ def running_bot(workdir: Path, env: Mapping[str, str]) -> Iterator[BotProcess]:
         yield bot
     finally:
         bot.stop()
+
+
+def run_to_end(
+    workdir: Path, env: Mapping[str, str], *args: str, stdin: int = subprocess.DEVNULL
+) -> subprocess.CompletedProcess[str]:
+    """`python -m bot *args` run to its end, stdin closed as in a container unless told:
+    for what only a finished process shows (its exit code and its last stderr lines)."""
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=workdir,
+        env=dict(env),
+        stdin=stdin,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_SECONDS,
+        check=False,
+    )

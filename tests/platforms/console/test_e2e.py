@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -15,6 +13,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from bot.endpoints.presets import PRESETS, KeyNeed
+from tests.fakes.bot_process import run_to_end
 from tests.fakes.bot_thread import ConsoleRun, run_console_in_thread
 from tests.fakes.console_process import ConsoleProcess, bot_env, run_console
 from tests.fakes.openai.server import FakeOpenAI
@@ -198,15 +197,7 @@ def test_operator_endpoint_may_be_private(
 def test_invalid_setting_stops_start_up_with_one_line(tmp_path: Path) -> None:
     """A bad setting ends the process with one line naming the variable."""
     env = bot_env(tmp_path, DATABASE_URL="mysql://nope")
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "console"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_to_end(tmp_path, env, "console")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "parlor: Invalid setting DATABASE_URL: must start with sqlite+aiosqlite://… "
@@ -216,15 +207,7 @@ def test_invalid_setting_stops_start_up_with_one_line(tmp_path: Path) -> None:
 
 def test_migrate_creates_the_database(tmp_path: Path) -> None:
     """`python -m bot migrate` creates the data directory and every table."""
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "migrate"],
-        cwd=tmp_path,
-        env=bot_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_to_end(tmp_path, bot_env(tmp_path), "migrate")
     assert result.returncode == 0, result.stderr
     tables = {row[0] for row in db_rows(tmp_path, "select name from sqlite_master")}
     assert {"connections", "channels", "characters", "chats", "messages"} <= tables

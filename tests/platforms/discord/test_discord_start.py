@@ -4,13 +4,12 @@ alongside in the same process."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from bot.platforms.telegram.delivery import PTB_TIMEDELTA
+from tests.fakes.bot_process import run_to_end
 from tests.fakes.console_process import bot_env
 from tests.fakes.discord.server import CHANNEL_ID, FakeDiscord
 from tests.fakes.openai.server import FakeOpenAI
@@ -31,15 +30,7 @@ def test_a_refused_token_is_named_without_a_traceback(
         DISCORD_API_URL=discord_fake.api_url,
         DISCORD_GATEWAY_URL=discord_fake.gateway_url,
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "run"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_to_end(tmp_path, env, "run")
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (
         "parlor: Discord refused DISCORD_TOKEN; copy the bot's token again."
