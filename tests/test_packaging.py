@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 import yaml
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from tests.fakes.console_process import bot_env
 from tests.fakes.openai.server import FakeOpenAI
@@ -35,8 +36,7 @@ COMMAND_TIMEOUT_SECONDS = 120.0
 def declared_distributions() -> set[str]:
     """The distributions pyproject's `dependencies` name, normalised."""
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    names = {re.split(r"[\s\[<>=!~;]", spec, maxsplit=1)[0] for spec in project["dependencies"]}
-    return {_normalised(name) for name in names}
+    return {canonicalize_name(Requirement(spec).name) for spec in project["dependencies"]}
 
 
 def imported_top_levels() -> set[str]:
@@ -51,10 +51,6 @@ def imported_top_levels() -> set[str]:
     return {name for name in found if name not in sys.stdlib_module_names and name != "bot"}
 
 
-def _normalised(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 def test_every_module_the_bot_imports_is_a_declared_dependency() -> None:
     """An import that only works because another package happens to pull it in breaks the
     day that package stops doing so: each one is named in pyproject."""
@@ -63,7 +59,7 @@ def test_every_module_the_bot_imports_is_a_declared_dependency() -> None:
     undeclared = {
         module: providers.get(module, ["(not installed)"])
         for module in imported_top_levels()
-        if not any(_normalised(dist) in declared for dist in providers.get(module, []))
+        if not any(canonicalize_name(dist) in declared for dist in providers.get(module, []))
     }
     assert undeclared == {}
 
@@ -166,7 +162,7 @@ def test_the_installed_parlor_migrates_and_answers_outside_the_repository(
 def locked_versions() -> dict[str, str]:
     """`name==version` pins of requirements.lock, names normalised."""
     pins = re.findall(r"^([A-Za-z0-9][\w.\-]*)(?:\[[^\]]*\])?==([^\s;\\]+)", _lock_text(), re.M)
-    return {_normalised(name): version for name, version in pins}
+    return {canonicalize_name(name): version for name, version in pins}
 
 
 def _lock_text() -> str:
@@ -180,7 +176,7 @@ def test_the_lock_file_pins_every_dependency_within_its_range() -> None:
     pins = locked_versions()
     for spec in project["dependencies"]:
         requirement = Requirement(spec)
-        name = _normalised(requirement.name)
+        name = canonicalize_name(requirement.name)
         assert name in pins, f"{requirement.name} is not in requirements.lock: run make lock"
         assert requirement.specifier.contains(pins[name], prereleases=True), (
             f"requirements.lock pins {requirement.name}=={pins[name]}, outside {spec}: "
