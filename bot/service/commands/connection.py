@@ -15,12 +15,8 @@ from urllib.parse import urlsplit
 from bot.core.commands import parse_boolean
 from bot.core.domain import ChannelChanges, CommandCall, CommandResult, Connection, Secret
 from bot.core.errors import (
-    EndpointError,
-    EndpointNotAllowed,
-    EndpointRejected,
     StorageError,
     UsageError,
-    user_message,
 )
 from bot.core.ports import CompletionClient, EndpointGuard, Store
 from bot.endpoints.presets import (
@@ -31,12 +27,13 @@ from bot.endpoints.presets import (
     preset_names,
     suggest_presets,
 )
-from bot.endpoints.urls import RepairedUrl, probe_candidates, repair_base_url
+from bot.endpoints.urls import RepairedUrl, repair_base_url
 from bot.service.commands.registry import answers
 from bot.service.commands.settings import extras_line, key_line
 from bot.service.turns.endpoint_choice import EndpointChoice
 from bot.service.turns.extras import apply_extras
 from bot.service.turns.models import unlisted_note
+from bot.service.turns.probing import probe_models
 
 _log = logging.getLogger(__name__)
 
@@ -138,34 +135,20 @@ class ConnectionCommands:
             return None
 
     async def _probe(self, repaired: RepairedUrl, key: Secret | None, *, bypass: bool) -> _Probe:
-        """Find where /models answers: the URL as given, then with /v1 added.
-
-        A refusal by the endpoint guard ends it (the URL can never work); any other
-        failure only warns, since some servers have no /models at all.
-        """
+        """Find where /models answers (the URL as given, then with /v1 added); a refusal
+        by the endpoint guard ends it, any other failure only warns."""
         if bypass:
             return _Probe(repaired.url, note="Skipped the /models check, as asked.")
-        first_error: EndpointError | None = None
-        for candidate in probe_candidates(repaired.url):
-            connection = Connection(candidate, api_key=key)
-            try:
-                models = await self._client.models(connection)
-            except EndpointNotAllowed:
-                raise
-            except EndpointRejected as exc:
-                if exc.status_code in (401, 403):  # the endpoint is there; it wants a key
-                    return _Probe(candidate, note=f"/models: {user_message(exc)}")
-                first_error = first_error or exc
-            except EndpointError as exc:
-                first_error = first_error or exc
-            else:
-                return _Probe(candidate, models=tuple(models))
-        reason = user_message(first_error) if first_error else ""
-        return _Probe(
-            repaired.url,
-            note=f"Couldn't list models there ({reason}) Saved anyway; /test sends a real "
-            "message to check.",
-        )
+        found = await probe_models(self._client, repaired.url, key=key)
+        if found.needs_key:
+            return _Probe(found.url, note=f"/models: {found.problem}")
+        if not found.answered:
+            return _Probe(
+                found.url,
+                note=f"Couldn't list models there ({found.problem}) Saved anyway; /test sends "
+                "a real message to check.",
+            )
+        return _Probe(found.url, models=found.models)
 
     @answers("extras")
     async def _extras(self, call: CommandCall) -> CommandResult:
