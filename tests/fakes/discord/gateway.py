@@ -99,6 +99,10 @@ class GatewaySession:
     def close_soon(self) -> None:
         self.loop.call_soon_threadsafe(self._outbox.put_nowait, None)
 
+    def close_with(self, code: int) -> None:
+        """Close the socket with a gateway close code, as Discord ends a session it refuses."""
+        self.loop.call_soon_threadsafe(lambda: self.loop.create_task(self.ws.close(code=code)))
+
     async def pump(self) -> None:
         """Write queued frames until told to stop (None) or the socket closes."""
         while (payload := await self._outbox.get()) is not None:

@@ -12,6 +12,7 @@ import copy
 import json
 import logging
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -21,6 +22,7 @@ from aiohttp import web
 from tests.fakes.discord.calls import Call, Failure
 from tests.fakes.discord.events import ALICE_ID, CHANNEL_ID, GUILD_ID, UserEvents
 from tests.fakes.discord.gateway import (
+    AUTHENTICATION_FAILED,
     PRIVILEGED_INTENTS,
     GatewayFrame,
     GatewayHooks,
@@ -154,6 +156,16 @@ class FakeDiscord(Setup, Readers, UserEvents, WaitsForChange):
             yield fake
 
     # Failures.
+    def revoke_token(self) -> None:
+        """What resetting the token in the developer portal does to a running bot: REST
+        calls answer 401 from now on, and every gateway session is closed with 4004, so a
+        reconnect cannot identify either. Callable from any thread."""
+        with self._lock:
+            self.token = f"reset-{uuid.uuid4().hex}"
+            sessions = list(self.sessions)
+        for session in sessions:
+            session.close_with(AUTHENTICATION_FAILED)
+
     def fail_next(
         self,
         route: str,
