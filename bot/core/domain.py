@@ -448,6 +448,39 @@ class Usage:
     completion_tokens: int | None = None
 
 
+class TokenSource(enum.StrEnum):
+    """Where a turn's token count came from: the endpoint's `usage`, or our own count."""
+
+    ENDPOINT = "endpoint"
+    ESTIMATED = "estimated"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenTally:
+    """Tokens one side of a turn cost (the prompt, or the completion), and who said so."""
+
+    tokens: int
+    source: TokenSource
+
+
+@dataclass(frozen=True, slots=True)
+class TurnReport:
+    """How one turn went, for operators' metrics: bounded values only, never what was said,
+    which channel, or which model (chat admins type model names: unbounded, arbitrary).
+
+    `cause` is an exception's class name with the HTTP status when there was one, "stop"
+    or "cancelled"; None for a turn that ended well.
+    """
+
+    platform: str
+    status: MessageStatus
+    cause: str | None
+    duration_seconds: float | None = None  # None: the turn failed before a reply began
+    first_token_seconds: float | None = None
+    prompt_tokens: TokenTally | None = None
+    completion_tokens: TokenTally | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Delta:
     """One step of a streamed reply; any field may be empty."""

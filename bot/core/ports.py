@@ -36,6 +36,7 @@ from bot.core.domain import (
     TokenCounts,
     TurnIds,
     TurnOutcome,
+    TurnReport,
 )
 
 
@@ -125,6 +126,53 @@ class ShownTextKeeper(Protocol):
         """Take the reply as it stands at this call, and store it; awaiting ends when it is
         stored (or the store refused it, which is logged: delivery never waits on a fault)."""
         ...
+
+
+class DeliveryObserver(Protocol):
+    """Hears about platform writes that did not go through at once. Called on the hot path
+    of delivery: implementations count and return, never wait or raise."""
+
+    def rate_limited(self, platform: str) -> None:
+        """The platform refused a write with retry_after (HTTP 429)."""
+        ...
+
+    def write_retried(self, platform: str) -> None:
+        """A failed write is being tried again (after a 429 or another failure)."""
+        ...
+
+
+class Telemetry(DeliveryObserver, Protocol):
+    """What operators' metrics hear from the service: turns, endpoint failures, writes.
+
+    Only bounded values cross it (see `TurnReport`): no text, ids, keys or model names.
+    """
+
+    def turn_ended(self, report: TurnReport) -> None:
+        """A turn settled, however it ended."""
+        ...
+
+    def endpoint_failed(self, cause: str) -> None:
+        """The model endpoint failed a turn; `cause` is the error's class and HTTP status."""
+        ...
+
+
+class NoTelemetry:
+    """Hears everything and keeps nothing: the default where no metrics are wanted."""
+
+    def turn_ended(self, report: TurnReport) -> None:
+        pass
+
+    def endpoint_failed(self, cause: str) -> None:
+        pass
+
+    def rate_limited(self, platform: str) -> None:
+        pass
+
+    def write_retried(self, platform: str) -> None:
+        pass
+
+
+NO_TELEMETRY = NoTelemetry()
 
 
 class Store(Protocol):

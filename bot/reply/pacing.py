@@ -14,7 +14,7 @@ from typing import TypeVar
 from bot.core.clock import SystemClock
 from bot.core.domain import ChannelKey, PlatformLimits
 from bot.core.errors import DeliveryError
-from bot.core.ports import Clock
+from bot.core.ports import NO_TELEMETRY, Clock, DeliveryObserver
 
 _log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -76,12 +76,23 @@ class TokenBucket:
 class ChannelBudget:
     """What one write in a channel must pass: the channel's bucket and the bot-wide one.
 
-    A retry_after pauses only the channel: another chat's editor keeps going.
+    A retry_after pauses only the channel: another chat's editor keeps going. `observer`
+    hears of rate limits and retries under `platform`, so every writer that paces through
+    a budget (streams, repliers, outboxes) is counted without being told of metrics.
     """
 
-    def __init__(self, channel: TokenBucket, shared: TokenBucket | None = None) -> None:
+    def __init__(
+        self,
+        channel: TokenBucket,
+        shared: TokenBucket | None = None,
+        *,
+        platform: str = "",
+        observer: DeliveryObserver = NO_TELEMETRY,
+    ) -> None:
         self.channel = channel
         self.shared = shared
+        self.platform = platform
+        self.observer = observer
 
     def delay_until_available(self, now: float) -> float:
         delay = self.channel.delay_until_available(now)
@@ -96,6 +107,14 @@ class ChannelBudget:
 
     def pause_until(self, until: float) -> None:
         self.channel.pause_until(until)
+
+    def refused(self, exc: DeliveryError, *, retrying: bool) -> None:
+        """Tell the observer a write failed: a 429 when it carried retry_after, and a retry
+        when the caller goes again."""
+        if exc.retry_after is not None:
+            self.observer.rate_limited(self.platform)
+        if retrying:
+            self.observer.write_retried(self.platform)
 
     async def spend(self, clock: Clock) -> None:
         """Wait until a write may go out, and count it: for writes outside a stream."""
@@ -127,7 +146,9 @@ async def write_paced(
             return await write()
         except DeliveryError as exc:
             tries += 1
-            if tries >= attempts or (exc.retry_after is None and not retry_failures):
+            giving_up = tries >= attempts or (exc.retry_after is None and not retry_failures)
+            budget.refused(exc, retrying=not giving_up)
+            if giving_up:
                 raise
             if exc.retry_after is not None:
                 # A platform asking us to wait is pacing, not a fault: no warning each time.
@@ -152,11 +173,14 @@ class Pacing:
         burst: int = CHANNEL_BURST_WRITES,
         platform_writes_per_second: Mapping[str, float] | None = None,
         budget_scopes: Mapping[str, Callable[[ChannelKey], ChannelKey]] | None = None,
+        observer: DeliveryObserver = NO_TELEMETRY,
     ) -> None:
         """`platform_writes_per_second` caps each named platform's writes bot-wide (Telegram
         about 30/s, Discord 50/s); `global_writes_per_second` caps the others together.
         `budget_scopes` maps a platform's channels to what its limit counts: Telegram's
-        forum topics share their group's 20 writes a minute."""
+        forum topics share their group's 20 writes a minute. `observer` hears every
+        budget's rate limits and retries (the operator's metrics)."""
+        self._observer = observer
         self._scopes = dict(budget_scopes or {})
         self.clock: Clock = clock if clock is not None else SystemClock()
         self._burst = burst
@@ -178,7 +202,9 @@ class Pacing:
                 burst=self._burst,
             )
             shared = self._platforms.get(channel.platform, self._shared)
-            budget = self._budgets[channel] = ChannelBudget(bucket, shared)
+            budget = self._budgets[channel] = ChannelBudget(
+                bucket, shared, platform=channel.platform, observer=self._observer
+            )
         return budget
 
 

@@ -298,6 +298,8 @@ class ReplyStream:
             limit = MAX_FINAL_FAILURES
         if self._final_failures >= limit:
             _log.warning("gave up on a reply's final text after %d failures", self._final_failures)
+            self._budget.refused(exc, retrying=False)
             self._gave_up = True
             return False
+        self._budget.refused(exc, retrying=True)
         return True

@@ -16,10 +16,12 @@ from bot.core.domain import (
     Connection,
     MessageId,
     MessageStatus,
+    TokenTally,
     TurnOutcome,
+    TurnReport,
 )
 from bot.core.errors import DeliveryError, EndpointError, StorageError, user_message
-from bot.core.ports import Clock, CompletionClient, Replier, Store
+from bot.core.ports import NO_TELEMETRY, Clock, CompletionClient, Replier, Store, Telemetry
 from bot.reply.pacing import Pacing
 from bot.reply.streaming import ReplyStream
 from bot.service.turns.endpoint_choice import EndpointChoice
@@ -57,6 +59,9 @@ class ReplyJob:
     falls_back: bool = False
     """A regeneration of a whole reply: if this one ends unfinished, the store chooses the
     version shown before it again, and the chat is told so."""
+    prompt_tokens: int | None = None
+    """The prompt's size as counted while it was built: the estimate when the endpoint
+    reports no usage."""
 
 
 class ReplyRunner:
@@ -72,7 +77,11 @@ class ReplyRunner:
         endpoints: EndpointChoice,
         max_reply_chars: int,
         keeper: KeeperFactory = PartialReplyKeeper,
+        telemetry: Telemetry = NO_TELEMETRY,
     ) -> None:
+        """`telemetry` hears how each turn ended (the operator's metrics); the turns that
+        fail before a reply starts tell it through `TurnRunner`, which reads it here."""
+        self.telemetry = telemetry
         self._store = store
         self._keeper = keeper
         self._client = client
@@ -96,7 +105,9 @@ class ReplyRunner:
         fallback = PostprocessFallback(
             self._store, state, built.messages, user=built.user_name, char=built.char_name
         )
-        return ReplyJob(state.key, reply_id, state, request, fallback)
+        return ReplyJob(
+            state.key, reply_id, state, request, fallback, prompt_tokens=built.fitted.tokens
+        )
 
     async def run(self, job: ReplyJob, replier: Replier, run: RunningTurn) -> TurnOutcome:
         started = self._clock.now()
@@ -139,18 +150,20 @@ class ReplyRunner:
                 if run.stop_requested:  # /stop came while the turn was still preparing
                     run.streaming.cancel()
                 status, error_text, cause = await _await_streaming(run)
+                if status is MessageStatus.ERROR and cause is not None:
+                    self.telemetry.endpoint_failed(cause)
                 reply.notice = _notice(job, status, reply.notice)
                 # Stored before the final delivery: a platform that stalls cannot lose it.
                 await persist(status, error_text)
                 await stream.finish(note=reply.note(status, error_text))
         except DeliveryError as exc:
-            cause = cause or _cause_of(exc)
+            cause = cause or cause_of(exc)
             if persisted is None:  # the placeholder could not be sent: nothing streamed
                 await persist(MessageStatus.ERROR, "the reply could not be delivered")
             raise
         except BaseException as exc:
             cancelled = _current_task_cancelling()
-            cause = cause or ("cancelled" if cancelled else _cause_of(exc))
+            cause = cause or ("cancelled" if cancelled else cause_of(exc))
             if persisted is None:
                 await persist(MessageStatus.INTERRUPTED if cancelled else MessageStatus.ERROR, None)
             raise
@@ -195,10 +208,14 @@ class ReplyRunner:
         started: float,
         stream: ReplyStream,
     ) -> None:
-        """One line a turn: how it ended and why, how long it took, how much it wrote.
-        The same values go as fields for LOG_FORMAT=json; never what was said."""
+        """One line a turn: how it ended and why, how long it took, how much it wrote and
+        what it cost in tokens (the endpoint's count, else estimated: `tokens=` says which).
+        The same values go as fields for LOG_FORMAT=json, and a bounded report of them to
+        the telemetry; never what was said."""
         duration = self._clock.now() - started
         first_token = reply.first_token_at - started if reply.first_token_at else None
+        tallies = reply.token_tallies(job.prompt_tokens)
+        prompt, completion = tallies if tallies is not None else (None, None)
         fields = {
             "channel": str(job.channel),
             "platform": job.channel.platform,
@@ -212,10 +229,15 @@ class ReplyRunner:
             "sends": stream.sends,
             "edits": stream.edits,
             "finish_reason": outcome.finish_reason,
+            "prompt_tokens": None if prompt is None else prompt.tokens,
+            "completion_tokens": None if completion is None else completion.tokens,
+            "prompt_tokens_source": None if prompt is None else prompt.source.value,
+            "completion_tokens_source": None if completion is None else completion.source.value,
         }
         _log.info(
             "turn channel=%s model=%s status=%s cause=%s first_token=%s duration=%.3fs "
-            "chars=%d reasoning_chars=%d sends=%d edits=%d finish=%s",
+            "chars=%d reasoning_chars=%d sends=%d edits=%d finish=%s "
+            "prompt_tokens=%s completion_tokens=%s tokens=%s",
             job.channel,
             job.request.model,
             outcome.status.value,
@@ -227,8 +249,32 @@ class ReplyRunner:
             stream.sends,
             stream.edits,
             outcome.finish_reason or "-",
+            "-" if prompt is None else prompt.tokens,
+            "-" if completion is None else completion.tokens,
+            _token_sources(prompt, completion),
             extra=fields,
         )
+        self.telemetry.turn_ended(
+            TurnReport(
+                platform=job.channel.platform,
+                status=outcome.status,
+                cause=cause,
+                duration_seconds=duration,
+                first_token_seconds=first_token,
+                prompt_tokens=prompt,
+                completion_tokens=completion,
+            )
+        )
+
+
+def _token_sources(prompt: TokenTally | None, completion: TokenTally | None) -> str:
+    """`endpoint` or `estimated` when both sides agree, `mixed` when the endpoint reported
+    only one, `-` when no reply began."""
+    if prompt is None or completion is None:
+        return "-"
+    if prompt.source is completion.source:
+        return prompt.source.value
+    return "mixed"
 
 
 KEPT_PREVIOUS_NOTE = (
@@ -281,11 +327,11 @@ async def _await_streaming(run: RunningTurn) -> tuple[MessageStatus, str | None,
             raise
         return MessageStatus.STOPPED, None, "stop"
     except EndpointError as exc:
-        return MessageStatus.ERROR, user_message(exc), _cause_of(exc)
+        return MessageStatus.ERROR, user_message(exc), cause_of(exc)
     return MessageStatus.COMPLETE, None, None
 
 
-def _cause_of(exc: BaseException) -> str:
+def cause_of(exc: BaseException) -> str:
     """The error's class, with the endpoint's HTTP status when it gave one: what an operator
     needs to tell a wrong key (EndpointRejected 401) from a server that is down."""
     status = getattr(exc, "status_code", None)

@@ -16,8 +16,9 @@ from bot.core.domain import (
     MessageStatus,
     NewUserMessage,
     TurnOutcome,
+    TurnReport,
 )
-from bot.core.errors import BotError, user_message
+from bot.core.errors import BotError, EndpointError, user_message
 from bot.core.ports import Replier, Store
 from bot.reply.pacing import Pacing
 from bot.service.turns.attachments import with_text_files
@@ -25,7 +26,7 @@ from bot.service.turns.endpoint_choice import EndpointChoice
 from bot.service.turns.images import PictureTaker
 from bot.service.turns.prompting import PromptFactory, Speaker
 from bot.service.turns.queue import ChannelQueue, RunningTurn
-from bot.service.turns.replying import ReplyRunner
+from bot.service.turns.replying import ReplyJob, ReplyRunner, cause_of
 
 _log = logging.getLogger(__name__)
 
@@ -93,6 +94,24 @@ class TurnRunner:
         return TurnOutcome(status=MessageStatus.ERROR, content="", error_text=text)
 
     async def _answer(self, incoming: Incoming, replier: Replier, run: RunningTurn) -> TurnOutcome:
+        try:
+            job = await self._prepare(incoming)
+        except BotError as exc:
+            self._report_unstarted(incoming.channel, exc)
+            raise
+        return await self._replies.run(job, replier, run)
+
+    def _report_unstarted(self, channel: ChannelKey, exc: BotError) -> None:
+        """A turn that failed before its reply began (no endpoint, a prompt too large, the
+        database): the reply runner never saw it, so the telemetry hears it from here."""
+        cause = cause_of(exc)
+        telemetry = self._replies.telemetry
+        if isinstance(exc, EndpointError):
+            telemetry.endpoint_failed(cause)
+        telemetry.turn_ended(TurnReport(channel.platform, MessageStatus.ERROR, cause))
+
+    async def _prepare(self, incoming: Incoming) -> ReplyJob:
+        """Everything before the reply streams: state, endpoint, prompt, the stored message."""
         content = with_text_files(incoming.text, incoming.attachments)  # or refused, unsent
         state = await self._store.load_channel(incoming.channel)
         connection, model = await self._endpoints.resolve(state)
@@ -114,4 +133,4 @@ class TurnRunner:
         job = self._replies.job(state, connection, model, built, ids.assistant_message_id)
         if pictures.note:
             job = dataclasses.replace(job, notice=pictures.note)
-        return await self._replies.run(job, replier, run)
+        return job

@@ -10,9 +10,18 @@ import contextlib
 import dataclasses
 from collections.abc import AsyncGenerator
 
-from bot.core.domain import CompletionRequest, Delta, MessageStatus, ReasoningDisplay
+from bot.core.domain import (
+    CompletionRequest,
+    Delta,
+    MessageStatus,
+    ReasoningDisplay,
+    TokenSource,
+    TokenTally,
+    Usage,
+)
 from bot.core.errors import EndpointRejected
 from bot.core.ports import Clock, CompletionClient
+from bot.prompt.budget import estimate_tokens
 from bot.reply.reasoning import ReasoningPresenter, Split, ThinkSplitter
 from bot.reply.streaming import ReplyStream
 from bot.reply.text import SurrogateJoiner
@@ -81,6 +90,8 @@ class StreamedReply:
         self.chars = 0
         self.finish_reason: str | None = None
         self.first_token_at: float | None = None
+        self.usage: Usage | None = None  # what the endpoint reported, merged over the stream
+        self.answered = False  # the endpoint began a reply: a delta came
         self.notice = ""  # told once under a complete reply, e.g. a post-processing switch
 
     @property
@@ -130,6 +141,9 @@ class StreamedReply:
         split, content_joiner = self._splitter.feed, self._content_joiner.feed
         answer_cap, reasoning_cap = self._answer_cap, self._reasoning_cap
         async for delta in deltas:
+            self.answered = True
+            if delta.usage is not None:
+                self.usage = _merged(self.usage, delta.usage)
             if delta.reasoning and not reasoning_cap.hit:
                 self._take_reasoning(self._reasoning_joiner.feed(delta.reasoning))
             if delta.content:
@@ -141,6 +155,30 @@ class StreamedReply:
                     return
             if delta.finish_reason:
                 self.finish_reason = delta.finish_reason
+
+    def token_tallies(self, prompt_estimate: int | None) -> tuple[TokenTally, TokenTally] | None:
+        """What the prompt and the completion cost: the endpoint's `usage` for each side it
+        reported, else estimated; None when the endpoint never began a reply (nothing ran).
+
+        The prompt's estimate is `prompt_estimate`, the count made while building the prompt
+        (the endpoint's tokenizer when it has one, else `estimate_tokens`). The completion's
+        is `estimate_tokens` (bytes / 3.35) over the answer and reasoning streamed in this
+        turn: asking the endpoint's tokenizer would cost a request per turn for a number
+        only metrics read. Servers count reasoning as completion tokens, and so do we.
+        """
+        if not self.answered and self.usage is None:
+            return None
+        usage = self.usage or Usage()
+        if usage.prompt_tokens is not None:
+            prompt = TokenTally(usage.prompt_tokens, TokenSource.ENDPOINT)
+        else:
+            prompt = TokenTally(prompt_estimate or 0, TokenSource.ESTIMATED)
+        if usage.completion_tokens is not None:
+            completion = TokenTally(usage.completion_tokens, TokenSource.ENDPOINT)
+        else:
+            spoken = _estimate(self.content) + _estimate(self.reasoning)
+            completion = TokenTally(spoken, TokenSource.ESTIMATED)
+        return prompt, completion
 
     def _take_reasoning(self, piece: str) -> None:
         piece = self._reasoning_cap.take(piece)
@@ -181,3 +219,26 @@ class StreamedReply:
         if not self.content.strip() and not self.notice:
             return EMPTY_REPLY_NOTE
         return ""
+
+
+def _merged(old: Usage | None, new: Usage) -> Usage:
+    """The latest report of each side wins; a side a later chunk leaves out keeps its value.
+
+    vLLM's continuous usage repeats running totals on every chunk; others send one report,
+    on the chunk with finish_reason (llama.cpp) or after it with no choices (OpenAI)."""
+    if old is None:
+        return new
+    return Usage(
+        prompt_tokens=new.prompt_tokens if new.prompt_tokens is not None else old.prompt_tokens,
+        completion_tokens=(
+            new.completion_tokens if new.completion_tokens is not None else old.completion_tokens
+        ),
+    )
+
+
+def _estimate(text: str) -> int:
+    """`estimate_tokens`, also for text with a lone surrogate (a hostile stream can send one)."""
+    try:
+        return estimate_tokens(text)
+    except UnicodeEncodeError:
+        return estimate_tokens(text.encode("utf-8", "surrogatepass").decode("utf-8", "replace"))
