@@ -5,11 +5,12 @@ Database errors become `StorageError` here; ORM rows never leave this package.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import bindparam, delete, func, literal, select, update
 
 from bot.core.domain import (
     KEEP,
@@ -46,6 +47,9 @@ from bot.storage.transactions import lock_channel, lock_settings, translating
 from bot.storage.user_messages import UserMessageStore
 
 _log = logging.getLogger(__name__)
+
+PING_TIMEOUT_SECONDS = 2.0
+"""How long a readiness probe waits for the database: well inside a probe's own timeout."""
 
 
 class SqlStore(ReplyStore, UserMessageStore):
@@ -292,6 +296,19 @@ class SqlStore(ReplyStore, UserMessageStore):
         if rows:
             _log.info("settled %d reply(ies) left pending by a previous run", len(rows))
         return len(rows)
+
+    async def ping(self, *, timeout_seconds: float = PING_TIMEOUT_SECONDS) -> bool:
+        """Whether the database answers one `SELECT 1` within `timeout_seconds`: for
+        /readyz, so it never raises (but for cancellation); why it failed goes to DEBUG."""
+        try:
+            async with asyncio.timeout(timeout_seconds):
+                with translating("answer a ping"):
+                    async with self.reading() as session:
+                        await session.scalar(select(literal(1)))
+        except (StorageError, TimeoutError) as exc:
+            _log.debug("the database did not answer a ping: %s", type(exc).__name__)
+            return False
+        return True
 
     async def count_encrypted_keys(self) -> int:
         """How many stored API keys need ENCRYPTION_KEYS: start-up refuses to run without them."""

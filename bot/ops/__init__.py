@@ -1,0 +1,1 @@
+"""What operators run beside the bot: metrics, health and readiness over HTTP."""
