@@ -9,6 +9,7 @@ BotError
 │   └── PromptTooLarge            (needed, room: the prompt cannot fit; bot/prompt/budget.py)
 ├── PermissionDenied              (the caller lacks the right for a command)
 ├── ChannelBusy                   (the channel's queue is full)
+├── ShuttingDown                  (the bot is stopping: no new turn starts)
 ├── SecretsUnavailable            (no ENCRYPTION_KEYS: a chat-entered key cannot be stored)
 ├── StorageError                  (the database failed; SQLAlchemy's error is its cause)
 ├── EndpointNotAllowed            (the endpoint guard said no)
@@ -64,6 +65,11 @@ class PermissionDenied(BotError):
 
 class ChannelBusy(BotError):
     """The channel's queue of turns is full."""
+
+
+class ShuttingDown(BotError):
+    """The bot is stopping (SIGTERM, a container's stop): a turn asked for now, or still
+    waiting for its channel, is refused with a line saying to send it again."""
 
 
 class SecretsUnavailable(BotError):

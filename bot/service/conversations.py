@@ -6,6 +6,8 @@ are commands/' (one family module each, found through the registry). Knows the p
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 
 from bot.characters.stored import StoredCharacter
@@ -45,7 +47,7 @@ from bot.service.turns.endpoint_choice import EndpointChoice
 from bot.service.turns.keeping import KeeperFactory, PartialReplyKeeper
 from bot.service.turns.models import ModelCatalog
 from bot.service.turns.prompting import PromptFactory
-from bot.service.turns.queue import ChannelQueue
+from bot.service.turns.queue import ChannelQueue, QueueLoad
 from bot.service.turns.replying import ReplyRunner
 from bot.service.turns.rewrites import Rewrites
 from bot.service.turns.runner import TurnRunner
@@ -79,6 +81,7 @@ class ConversationService:
         """Built once, by `bot.app.build_service`; the tests and benchmarks build it there too."""
         self._store = store
         self._prompts = prompts
+        self._queue = queue
         catalog = ModelCatalog(client, clock=clock)
         endpoints = EndpointChoice(store=store, catalog=catalog, default=default_connection)
         replies = ReplyRunner(
@@ -125,6 +128,33 @@ class ConversationService:
             HelpCommand(),
         ]
         self.commands = CommandDispatcher(Registry.of(families), self._turns)
+
+    def load(self) -> QueueLoad:
+        """Turns running and waiting now, over every channel (for the metrics' gauges)."""
+        return self._queue.load()
+
+    @property
+    def shutting_down(self) -> bool:
+        """Whether `shut_down` has begun (for readiness: a stopping bot takes no turns)."""
+        return self._queue.closed
+
+    async def shut_down(self, *, within: float) -> int:
+        """Stop taking turns and end the running ones as /stop does, so that each is stored
+        as stopped and its chat shows the text so far with the stopped note. Waits for them
+        at most `within` seconds: the platforms must still be open to deliver those last
+        edits, so the caller closes them only after this. A message arriving from now on is
+        answered that the bot is restarting.
+
+        Returns how many turns were still running or waiting when the wait ended."""
+        stopped = self._queue.close()
+        if stopped:
+            _log.info("shutting down: stopped %d replies being written", stopped)
+        # Real time, not the pacing clock: this bound is the process manager's, which
+        # kills the process on a wall clock of its own.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._queue.drained(), timeout=within)
+        left = self._queue.load()
+        return left.running + left.waiting
 
     async def handle(self, incoming: Incoming, replier: Replier) -> TurnOutcome:
         """Answer one message. Errors become a message in the chat, never an exception."""

@@ -1,7 +1,8 @@
 """One turn at a time per channel, in arrival order, with a bounded wait and a stop switch.
 
 Channels never wait for each other: each has its own lane. Lanes that fall
-idle are dropped so the map does not grow with every channel ever seen.
+idle are dropped so the map does not grow with every channel ever seen. At
+shutdown the queue closes: no turn starts any more, and every running one is stopped.
 """
 
 from __future__ import annotations
@@ -10,9 +11,12 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from bot.core.domain import ChannelKey
-from bot.core.errors import ChannelBusy
+from bot.core.errors import ChannelBusy, ShuttingDown
+
+SHUTTING_DOWN_TEXT = "I'm restarting; send that again in a minute."
 
 
 @dataclass(eq=False)
@@ -37,6 +41,13 @@ class RunningTurn:
         return self.generating or self.stop_delivery is not None
 
 
+class QueueLoad(NamedTuple):
+    """How many turns hold a channel's lane now, and how many wait behind them."""
+
+    running: int
+    waiting: int
+
+
 @dataclass(eq=False)
 class _Lane:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -50,10 +61,15 @@ class ChannelQueue:
     def __init__(self, *, max_waiting: int) -> None:
         self._max_waiting = max_waiting
         self._lanes: dict[ChannelKey, _Lane] = {}
+        self._closed = False
+        self._emptied = asyncio.Event()  # set whenever the last lane is dropped
 
     @asynccontextmanager
     async def turn(self, channel: ChannelKey, *, requester_id: str) -> AsyncIterator[RunningTurn]:
-        """Wait for the channel's lane; raises ChannelBusy when too many turns already wait."""
+        """Wait for the channel's lane; raises ChannelBusy when too many turns already wait,
+        and ShuttingDown once the queue is closed, also to a turn that was waiting."""
+        if self._closed:
+            raise ShuttingDown(SHUTTING_DOWN_TEXT)
         lane = self._lanes.setdefault(channel, _Lane())
         waiting = lane.users - (1 if lane.lock.locked() else 0)
         if lane.lock.locked() and waiting >= self._max_waiting:
@@ -63,6 +79,8 @@ class ChannelQueue:
         lane.users += 1
         try:
             async with lane.lock:
+                if self._closed:
+                    raise ShuttingDown(SHUTTING_DOWN_TEXT)
                 running = RunningTurn(requester_id=requester_id)
                 lane.running = running
                 try:
@@ -73,6 +91,32 @@ class ChannelQueue:
             lane.users -= 1
             if lane.users == 0:
                 self._lanes.pop(channel, None)
+                if not self._lanes:
+                    self._emptied.set()
+
+    def load(self) -> QueueLoad:
+        """Turns running and waiting, over every channel: cheap enough for a metrics scrape."""
+        running = sum(1 for lane in self._lanes.values() if lane.running is not None)
+        users = sum(lane.users for lane in self._lanes.values())
+        return QueueLoad(running=running, waiting=users - running)
+
+    @property
+    def closed(self) -> bool:
+        """Whether the queue refuses turns: the bot is shutting down."""
+        return self._closed
+
+    def close(self) -> int:
+        """Refuse every turn from now on and stop each running one as /stop does (its text
+        so far kept, stored as stopped); turns waiting for a lane are refused as they get
+        it. Returns how many turns were stopped."""
+        self._closed = True
+        return sum(self.stop(channel) for channel in list(self._lanes))
+
+    async def drained(self) -> None:
+        """Until no turn holds or waits for a lane."""
+        while self._lanes:
+            self._emptied.clear()
+            await self._emptied.wait()
 
     def running(self, channel: ChannelKey) -> RunningTurn | None:
         lane = self._lanes.get(channel)

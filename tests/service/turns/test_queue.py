@@ -7,8 +7,8 @@ import asyncio
 import pytest
 
 from bot.core.domain import ChannelKey
-from bot.core.errors import ChannelBusy
-from bot.service.turns.queue import ChannelQueue
+from bot.core.errors import ChannelBusy, ShuttingDown
+from bot.service.turns.queue import ChannelQueue, QueueLoad
 
 A = ChannelKey("test", "a")
 B = ChannelKey("test", "b")
@@ -98,3 +98,74 @@ async def test_idle_lanes_are_forgotten() -> None:
         assert queue.running(A) is not None
     assert queue.running(A) is None
     assert queue._lanes == {}
+
+
+async def test_load_counts_running_and_waiting_turns() -> None:
+    """`load` says how many turns hold a lane and how many wait, over every channel."""
+    queue = ChannelQueue(max_waiting=3)
+    assert queue.load() == QueueLoad(running=0, waiting=0)
+    gate = asyncio.Event()
+    holding = asyncio.Event()
+
+    async def hold(channel: ChannelKey, n: int) -> None:
+        async with queue.turn(channel, requester_id=str(n)):
+            holding.set()
+            await gate.wait()
+
+    first = asyncio.create_task(hold(A, 1))
+    await holding.wait()
+    waiting = [asyncio.create_task(hold(A, n)) for n in (2, 3)]
+    other = asyncio.create_task(hold(B, 4))
+    await asyncio.sleep(0)  # the three new tasks take their first step: queued or holding
+    assert queue.load() == QueueLoad(running=2, waiting=2)
+    gate.set()
+    await asyncio.gather(first, *waiting, other)
+    assert queue.load() == QueueLoad(running=0, waiting=0)
+
+
+async def test_a_closed_queue_refuses_new_turns() -> None:
+    """After `close` a turn is refused at once, with a line saying to send it again."""
+    queue = ChannelQueue(max_waiting=1)
+    assert queue.close() == 0
+    with pytest.raises(ShuttingDown, match="send that again"):
+        async with queue.turn(A, requester_id="1"):
+            pass
+    assert queue.load() == QueueLoad(running=0, waiting=0)
+
+
+async def test_close_stops_the_running_turn_and_refuses_the_waiting_one() -> None:
+    """`close` stops a generating turn as /stop does; a turn waiting behind it never starts."""
+    queue = ChannelQueue(max_waiting=2)
+    holding = asyncio.Event()
+    outcomes: list[str] = []
+
+    async def generate() -> None:
+        async with queue.turn(A, requester_id="1") as running:
+            running.streaming = asyncio.create_task(asyncio.Event().wait())
+            holding.set()
+            try:
+                await running.streaming
+            except asyncio.CancelledError:
+                outcomes.append(f"stopped={running.stop_requested}")
+
+    async def wait_in_line() -> None:
+        try:
+            async with queue.turn(A, requester_id="2"):
+                outcomes.append("started")
+        except ShuttingDown:
+            outcomes.append("refused")
+
+    first = asyncio.create_task(generate())
+    await holding.wait()
+    second = asyncio.create_task(wait_in_line())
+    await asyncio.sleep(0)  # the second turn is in line
+    assert queue.close() == 1
+    await asyncio.wait_for(queue.drained(), timeout=5)
+    await asyncio.gather(first, second)
+    assert outcomes == ["stopped=True", "refused"]
+
+
+async def test_drained_returns_at_once_when_nothing_runs() -> None:
+    """With no lane in use, waiting for the queue to drain does not wait."""
+    queue = ChannelQueue(max_waiting=1)
+    await asyncio.wait_for(queue.drained(), timeout=5)
