@@ -59,6 +59,7 @@ class Settings(BaseSettings):
     history_messages: int = Field(default=1000, ge=0, le=100_000)
     context_size: int = Field(default=8192, ge=256, le=10_000_000)
     reply_tokens: int = Field(default=512, ge=16, le=1_000_000)
+    shutdown_grace_seconds: float = Field(default=8.0, gt=0, le=600)
 
     @field_validator("database_url")
     @classmethod

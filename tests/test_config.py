@@ -131,3 +131,24 @@ def test_discord_addresses_must_be_urls(monkeypatch: pytest.MonkeyPatch) -> None
     settings = load_settings()
     assert settings.discord_api_url == "http://nirn:8080/api/v10"
     assert settings.discord_gateway_url == "ws://gateway:7878"
+
+
+def test_shutdown_grace_defaults_inside_dockers_stop_timeout() -> None:
+    """Eight seconds unless set: under the 10 s after which `docker stop` kills."""
+    assert load_settings().shutdown_grace_seconds == 8.0
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "601", "soon"])
+def test_shutdown_grace_must_be_a_sensible_number(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    """A grace of zero or less, over ten minutes, or not a number is refused by name."""
+    monkeypatch.setenv("SHUTDOWN_GRACE_SECONDS", value)
+    with pytest.raises(ConfigError, match=r"^Invalid setting SHUTDOWN_GRACE_SECONDS: "):
+        load_settings()
+
+
+def test_shutdown_grace_may_be_a_fraction(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Seconds need not be whole."""
+    monkeypatch.setenv("SHUTDOWN_GRACE_SECONDS", "2.5")
+    assert load_settings().shutdown_grace_seconds == 2.5
