@@ -1,18 +1,24 @@
 """`parlor [run|console|migrate]` (or `python -m bot`): parse the command line, read
-settings, run.
+settings, run, and stop like a service.
 
 Problems an operator can fix (a bad setting, an unreachable database) end the
-process with one line on stderr, not a traceback.
+process with one line on stderr, not a traceback. SIGTERM and SIGINT stop it within
+SHUTDOWN_GRACE_SECONDS in every mode, the console as PID 1 included.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import io
+import logging
+import os
 import signal
 import sys
+import threading
+from types import FrameType
 
 from bot.app import Parlor, migrate, operator_secrets
 from bot.config import Settings, load_settings
@@ -20,7 +26,13 @@ from bot.core.errors import BotError
 from bot.logs import RedactionFilter, configure_logging
 from bot.platforms.console.session import ConsoleIdentity
 
+_log = logging.getLogger("bot.main")
+
 EXIT_CONFIG = 2
+EXIT_SHUTDOWN_OVERRAN = 1
+"""The code when the shutdown did not finish within the grace and was cut short."""
+OVERRAN_LINE_SECONDS = 0.5
+"""How long the watchdog waits for its line to be written (stderr may be stuck too)."""
 NOBODY_TO_CHAT_WITH = (
     "No platform token is set and stdin is not a terminal, so there is nobody to talk to: "
     "set TELEGRAM_TOKEN or DISCORD_TOKEN, or run `parlor console` to chat from a terminal "
@@ -52,9 +64,10 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         await migrate(settings)
         print("Database is up to date.", file=sys.stderr)
         return 0
+    stop = StopSignals(settings.shutdown_grace_seconds).install()
     if args.command == "run" and (settings.telegram_token or settings.discord_token):
         async with Parlor(settings) as app:
-            await app.run_platforms(_stop_on_signals())
+            await app.run_platforms(stop)
         return 0
     identity = ConsoleIdentity(
         chat_id=getattr(args, "chat", "console"),
@@ -64,17 +77,58 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     if isinstance(sys.stdin, io.TextIOWrapper):
         sys.stdin.reconfigure(errors="replace")  # one bad byte must not end the session
     async with Parlor(settings) as app:
-        await app.run_console(sys.stdin, sys.stdout, identity=identity, jsonl=jsonl)
+        await app.run_console(sys.stdin, sys.stdout, identity=identity, jsonl=jsonl, stop=stop)
     return 0
 
 
-def _stop_on_signals() -> asyncio.Event:
-    """Set on SIGINT or SIGTERM (a container's stop), so replies and polls end cleanly."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    return stop
+class StopSignals:
+    """SIGINT and SIGTERM (a container's stop) set an event the running mode winds down on.
+
+    The first signal also starts a watchdog thread: if the process has not ended
+    `grace` seconds later (a stuck loop, a platform that does not let go), it logs one
+    line and exits anyway, before the process manager's SIGKILL. What the chats were
+    shown is already in the database by then, and the next start settles it. A second
+    signal exits at once. Python-level handlers rather than the loop's, so that a loop
+    that is stuck still gets the watchdog started.
+    """
+
+    def __init__(self, grace: float) -> None:
+        self._grace = grace
+        self._signalled: int | None = None
+        self._loop = asyncio.get_running_loop()
+        self.stop = asyncio.Event()
+
+    def install(self) -> asyncio.Event:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, self._on_signal)
+        return self.stop
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        if self._signalled is not None:
+            os.write(2, b"parlor: stopped at once on a second signal\n")
+            os._exit(128 + signum)
+        self._signalled = signum
+        watchdog = threading.Timer(self._grace, self._overran)
+        watchdog.name = "shutdown-watchdog"
+        watchdog.daemon = True
+        watchdog.start()
+        with contextlib.suppress(RuntimeError):  # the loop has closed: the process is ending
+            self._loop.call_soon_threadsafe(self.stop.set)
+
+    def _overran(self) -> None:
+        line = threading.Thread(target=self._say_overran, name="shutdown-line", daemon=True)
+        line.start()
+        line.join(OVERRAN_LINE_SECONDS)
+        os._exit(EXIT_SHUTDOWN_OVERRAN)
+
+    def _say_overran(self) -> None:
+        _log.warning(
+            "shutdown took longer than SHUTDOWN_GRACE_SECONDS=%g; exiting now, and replies "
+            "still being written are settled at the next start",
+            self._grace,
+        )
+        for handler in logging.getLogger().handlers:
+            handler.flush()
 
 
 def _nobody_to_chat_with(settings: Settings) -> bool:

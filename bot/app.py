@@ -60,6 +60,11 @@ from bot.storage.store import SqlStore
 
 _log = logging.getLogger(__name__)
 
+CLOSING_RESERVE_SECONDS = 2.0
+"""Of SHUTDOWN_GRACE_SECONDS, what is kept for closing the platforms' connections and the
+database (a quarter of the grace, when that is less). The rest is for the stopped replies
+to be stored and shown stopped while the platforms are still open to carry those edits."""
+
 BOT_WIDE_WRITES_PER_SECOND = {"telegram": 30.0, "discord": 50.0}
 """Each platform's global cap: Telegram's "about 30 messages per second", Discord's 50
 requests per second."""
@@ -277,20 +282,47 @@ class Parlor:
         await self._resources.aclose()
 
     async def run_console(
-        self, stdin: TextIO, stdout: TextIO, *, identity: ConsoleIdentity, jsonl: bool
+        self,
+        stdin: TextIO,
+        stdout: TextIO,
+        *,
+        identity: ConsoleIdentity,
+        jsonl: bool,
+        stop: asyncio.Event | None = None,
     ) -> None:
+        """Chat on stdin/stdout until the input ends, or until `stop` is set: then the reply
+        being written is stopped (kept, and shown, as stopped) and the session ends without
+        waiting for more input."""
         assert self.service is not None, "use Parlor as an async context manager"
         session = ConsoleSession(self.service, ConsoleOutput(stdout, jsonl=jsonl), identity)
-        await session.run(stdin)
+        chatting = asyncio.create_task(session.run(stdin), name="console-session")
+        try:
+            if stop is None or await _first_of(chatting, stop):
+                await chatting
+                return
+            session.end_input()
+            deadline = self._shutdown_deadline()
+            await self._stop_turns(deadline)
+            done, _ = await asyncio.wait({chatting}, timeout=deadline.left())
+            if done:
+                chatting.result()
+            else:
+                _log.warning("shutting down: the console's last line was left unfinished")
+        finally:
+            chatting.cancel()
+            await asyncio.gather(chatting, return_exceptions=True)
 
     async def run_platforms(self, stop: asyncio.Event) -> None:
-        """Serve the configured chat platforms until `stop` is set.
+        """Serve the configured chat platforms until `stop` is set; then stop the replies
+        being written (kept, and shown, as stopped) while the platforms are still open,
+        and close them, all within SHUTDOWN_GRACE_SECONDS.
 
         A platform that refuses us for good while running (a revoked token, another
         poller) sets `stop` too: every platform is closed, then its PlatformRefused is
         raised, for the process to end with that one line and a non-zero code."""
         assert self.service is not None, "use Parlor as an async context manager"
         settings = self._settings
+        adapters: list[TelegramAdapter | DiscordAdapter] = []
         refusals: list[PlatformRefused] = []  # the first is the one the operator reads
 
         def on_fatal(error: PlatformRefused) -> None:
@@ -301,31 +333,71 @@ class Parlor:
             if settings.telegram_token is not None:
                 # PTB 22 offers no parameter for it: an environment switch, set once here.
                 use_timedelta_periods()
-                await platforms.enter_async_context(
-                    TelegramAdapter(
-                        self.service,
-                        token=settings.telegram_token.get_secret_value(),
-                        api_url=settings.telegram_api_url,
-                        pacing=self.pacing,
-                        operators=settings.telegram_operator_ids,
-                        on_fatal=on_fatal,
-                    )
+                telegram = TelegramAdapter(
+                    self.service,
+                    token=settings.telegram_token.get_secret_value(),
+                    api_url=settings.telegram_api_url,
+                    pacing=self.pacing,
+                    operators=settings.telegram_operator_ids,
+                    on_fatal=on_fatal,
                 )
+                adapters.append(await platforms.enter_async_context(telegram))
             if settings.discord_token is not None:
                 # discord.py offers its URLs only as class attributes: set once, here.
                 configure_discord_py(
                     api_url=settings.discord_api_url, gateway_url=settings.discord_gateway_url
                 )
-                await platforms.enter_async_context(
-                    DiscordAdapter(
-                        self.service,
-                        token=settings.discord_token.get_secret_value(),
-                        pacing=self.pacing,
-                        shards=Shards(settings.discord_shard_count, settings.discord_shard_ids),
-                        operators=settings.discord_operator_ids,
-                        allow_dms=settings.discord_allow_dms,
-                    )
+                discord = DiscordAdapter(
+                    self.service,
+                    token=settings.discord_token.get_secret_value(),
+                    pacing=self.pacing,
+                    shards=Shards(settings.discord_shard_count, settings.discord_shard_ids),
+                    operators=settings.discord_operator_ids,
+                    allow_dms=settings.discord_allow_dms,
                 )
+                adapters.append(await platforms.enter_async_context(discord))
             await stop.wait()
+            deadline = self._shutdown_deadline()
+            await self._stop_turns(deadline)
+            # The handlers end once their replies are shown stopped and settled (the Stop
+            # button taken away), which in a busy group waits for its write budget.
+            await asyncio.gather(*(adapter.wind_down(deadline.left()) for adapter in adapters))
         if refusals:
             raise refusals[0]
+
+    def _shutdown_deadline(self) -> _Deadline:
+        """When the replies must be settled, for the platforms and the database to close in
+        the rest of SHUTDOWN_GRACE_SECONDS (the process's watchdog ends it at the grace)."""
+        grace = self._settings.shutdown_grace_seconds
+        return _Deadline.after(grace - min(CLOSING_RESERVE_SECONDS, grace / 4))
+
+    async def _stop_turns(self, deadline: _Deadline) -> None:
+        """Take no more turns and stop the running ones, waiting until `deadline` at most
+        for them to be stored and shown stopped."""
+        assert self.service is not None
+        _log.info("shutting down: no new turns; stopping the replies being written")
+        left = await self.service.shut_down(within=deadline.left())
+        if left:
+            _log.warning("shutting down: %d turns did not end in time; closing anyway", left)
+
+
+@dataclass(frozen=True, slots=True)
+class _Deadline:
+    at: float  # on the event loop's clock
+
+    @classmethod
+    def after(cls, seconds: float) -> _Deadline:
+        return cls(asyncio.get_running_loop().time() + seconds)
+
+    def left(self) -> float:
+        return max(0.0, self.at - asyncio.get_running_loop().time())
+
+
+async def _first_of(task: asyncio.Task[None], stop: asyncio.Event) -> bool:
+    """Whether `task` ended before `stop` was set."""
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    return task.done()

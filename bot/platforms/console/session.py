@@ -54,7 +54,8 @@ class ConsoleSession:
 
     A `/stop` read while a message still waits for its turn stops that message's
     reply as soon as it starts. At end of input every line already read is still
-    answered, then the session ends.
+    answered, then the session ends; after `end_input` (a shutdown) only the line
+    being answered is finished.
     """
 
     def __init__(
@@ -75,14 +76,23 @@ class ConsoleSession:
         self._turn_begun = asyncio.Event()  # the current message's turn has sent something
         self._stops: set[asyncio.Task[None]] = set()
         self._files = ConsoleFiles(identity.export_dir)
+        self._lines: asyncio.Queue[str | None] = asyncio.Queue()
+        self._ending = False
+
+    def end_input(self) -> None:
+        """End the session as a shutdown does: no more lines are read (the reader thread,
+        blocked on its read, is left behind), and lines read but not yet begun are dropped.
+        The line being answered runs on; the service stops its reply."""
+        self._ending = True
+        self._lines.put_nowait(_EOF)
 
     async def run(self, stdin: TextIO) -> None:
-        lines: asyncio.Queue[str | None] = asyncio.Queue()
+        lines = self._lines
         work: asyncio.Queue[str | None] = asyncio.Queue()
         _start_reader(stdin, lines, asyncio.get_running_loop())
         worker = asyncio.create_task(self._work(work))
         try:
-            while (line := await lines.get()) is not _EOF:
+            while (line := await lines.get()) is not _EOF and not self._ending:
                 text = line.strip()
                 if is_command(text) and parse_command(text)[0] == "stop":
                     await self._stop(text)
@@ -119,7 +129,7 @@ class ConsoleSession:
         self._prompt()
         while (line := await work.get()) is not _EOF:
             text = line.strip()
-            if not text:
+            if not text or self._ending:
                 continue
             try:
                 if _rewrites(text):

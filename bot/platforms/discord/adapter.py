@@ -29,7 +29,7 @@ from bot.platforms.discord.incoming import KEY_DELETED, KEY_LEFT, delete, files
 from bot.platforms.discord.places import PLATFORM, Channel, channel_key, talkable
 from bot.platforms.discord.presses import Presses
 from bot.platforms.discord.replier import LIMITS, DiscordReplier
-from bot.platforms.discord.running import RunningHandlers
+from bot.platforms.discord.running import SETTLE_SECONDS, RunningHandlers
 from bot.platforms.discord.slash import SlashCommands
 from bot.platforms.discord.tree import build_commands
 from bot.platforms.discord.voices import Voices
@@ -146,14 +146,23 @@ class DiscordAdapter:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        cut = await self._running.wind_down()
-        if cut:
-            _log.info("discord: %d handlers were running at shutdown; their replies settled", cut)
-        await _answers_sent()
+        await self.wind_down()
         await self._client.close()
         if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError, discord.DiscordException):
-                await asyncio.wait_for(self._task, 10)
+            with contextlib.suppress(
+                asyncio.CancelledError, TimeoutError, discord.DiscordException
+            ):
+                await asyncio.wait_for(self._task, GATEWAY_CLOSE_SECONDS)
+
+    async def wind_down(self, seconds: float = SETTLE_SECONDS) -> None:
+        """Let the handlers running now end, for up to `seconds`, while Discord still
+        answers; cancel those that do not (their replies settle as interrupted), and let
+        interaction answers already on their way go out. Closing does it too; a shutdown
+        does it first, with the time its grace has left."""
+        cut = await self._running.wind_down(seconds)
+        if cut:
+            _log.info("discord: %d handlers were cut short at shutdown; their replies settled", cut)
+        await _answers_sent()
 
     # Gateway events
 
@@ -287,8 +296,10 @@ def _key_of(channel_id: int) -> ChannelKey:
     return ChannelKey(PLATFORM, str(channel_id))
 
 
-ANSWERS_SETTLE_SECONDS = 2.0
+ANSWERS_SETTLE_SECONDS = 1.0
 """How long a shutdown waits for interaction answers already on their way."""
+GATEWAY_CLOSE_SECONDS = 1.0
+"""How long closing waits for discord.py's client to end once told to close."""
 
 
 async def _answers_sent() -> None:

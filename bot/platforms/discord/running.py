@@ -2,8 +2,9 @@
 
 discord.py runs each event and interaction in a task of its own and, on close, shuts
 the HTTP session under them. Replies cut off that way would keep their Stop button
-and log errors; instead the adapter cancels what is running and gives it a few seconds
-to settle its messages (Stop removed, the text so far kept) while Discord still answers.
+and log errors; instead the adapter lets what runs finish (the service has stopped the
+replies being written by then), cancels what is still running, and gives it a moment to
+settle its messages (Stop removed, the text so far kept) while Discord still answers.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from typing import Any, ParamSpec
 
 P = ParamSpec("P")
 
-SETTLE_SECONDS = 10.0
-"""How long a shutdown waits for cancelled handlers to settle their replies."""
+SETTLE_SECONDS = 2.0
+"""How long closing waits for handlers to end when no shutdown wound them down first."""
+CANCELLED_SETTLE_SECONDS = 1.0
+"""How long handlers cancelled at shutdown get to settle their replies."""
 
 
 class RunningHandlers:
@@ -44,10 +47,15 @@ class RunningHandlers:
         return run
 
     async def wind_down(self, seconds: float = SETTLE_SECONDS) -> int:
-        """Cancel what runs and wait (bounded) for it to settle; returns how many ran."""
+        """Wait up to `seconds` for what runs to end by itself (at shutdown the service has
+        stopped the replies being written, so handlers end as soon as those are shown
+        stopped), then cancel what is left and give it a moment to settle. Returns how
+        many were cancelled."""
         running = set(self._running)
+        if running:
+            _, running = await asyncio.wait(running, timeout=seconds)
         for task in running:
             task.cancel()
         if running:
-            await asyncio.wait(running, timeout=seconds)
+            await asyncio.wait(running, timeout=CANCELLED_SETTLE_SECONDS)
         return len(running)

@@ -8,6 +8,7 @@ the chat's budget in the `Pacing` the reply streams use.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from types import TracebackType
@@ -59,6 +60,10 @@ START_TEXT = (
     "/character. /help lists every command."
 )
 _ALLOWED_UPDATES = ["message", "edited_message", "callback_query", STOPPED]
+SETTLE_SECONDS = 2.0
+"""How long closing waits for updates being handled when no shutdown wound them down first."""
+CANCELLED_SETTLE_SECONDS = 1.0
+"""How long updates cancelled at shutdown get to settle their replies."""
 
 
 class TelegramAdapter:
@@ -142,12 +147,38 @@ class TelegramAdapter:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        await self.wind_down()
+        await self._app.shutdown()
+
+    async def wind_down(self, seconds: float = SETTLE_SECONDS) -> None:
+        """Stop polling, and let the updates being handled end, for up to `seconds`, while
+        Telegram still answers; cancel those that do not (their replies settle as
+        interrupted). Closing does it too; a shutdown does it first, with the time its
+        grace has left.
+
+        `Application.stop` alone waits for every update being handled, a whole reply's
+        stream included: that made a stop take as long as the longest reply."""
         self._polls.stopping = True
         if self._app.updater is not None and self._app.updater.running:
             await self._app.updater.stop()
-        if self._app.running:
-            await self._app.stop()
-        await self._app.shutdown()
+        if not self._app.running:
+            return
+        stopping = asyncio.ensure_future(self._app.stop())
+        done, _ = await asyncio.wait({stopping}, timeout=seconds)
+        if not done:
+            handling = [
+                task
+                for task in asyncio.all_tasks()
+                if task.get_name().endswith(":process_concurrent_update") and not task.done()
+            ]
+            for task in handling:  # PTB names the task of each update it handles so
+                task.cancel()
+            _log.info("telegram: %d updates were cut short at shutdown", len(handling))
+            done, _ = await asyncio.wait({stopping}, timeout=CANCELLED_SETTLE_SECONDS)
+        if done:
+            stopping.result()
+        else:
+            _log.warning("telegram: updates still being handled were left at shutdown")
 
     # Updates
 
