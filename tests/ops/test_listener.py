@@ -204,7 +204,10 @@ async def fake() -> AsyncIterator[FakeOpenAI]:
 
 
 def metered_turns(
-    stores: Stores[SqlStore], client: OpenAICompatClient, default: Connection, metrics: Metrics
+    stores: Stores[SqlStore],
+    client: OpenAICompatClient,
+    default: Connection | None,
+    metrics: Metrics,
 ) -> TurnRunner:
     """The turn half of `ConversationService`'s wiring, with the metrics as its telemetry.
 
@@ -298,3 +301,24 @@ async def test_metrics_after_two_turns_and_an_endpoint_error(
     assert sample(scraped, "parlor_platform_write_retries_total", **tg) == 1.0
     assert CHANNEL.external_id not in scraped
     assert "fake-model" not in scraped
+
+
+async def test_a_turn_that_fails_before_its_reply_is_counted_once(
+    fake: FakeOpenAI, stores: Stores[SqlStore]
+) -> None:
+    """No endpoint configured: the turn fails while it is prepared, and counts as one
+    failed turn with its cause, but as no reply duration and no endpoint error."""
+    metrics = Metrics()
+    async with build_http_client(TIMEOUTS) as endpoint_http:
+        client = OpenAICompatClient(endpoint_http, timeouts=TIMEOUTS)
+        turns = metered_turns(stores, client, None, metrics)
+        incoming = Incoming(CHANNEL, author_id="ann", author_name="Ann", text="hello")
+        outcome = await turns.handle(incoming, RecordingReplier(SystemClock(), limits=ROOMY))
+    assert outcome.status is MessageStatus.ERROR
+    body, _ = metrics.exposition()
+    scraped = body.decode()
+    turns = [line for line in scraped.splitlines() if line.startswith("parlor_turns_total{")]
+    labels = 'cause="UsageError",platform="telegram",status="error"'
+    assert turns == [f"parlor_turns_total{{{labels}}} 1.0"]
+    assert sample(scraped, "parlor_reply_duration_seconds_count", platform="telegram") == 0.0
+    assert "parlor_endpoint_errors_total{" not in scraped
