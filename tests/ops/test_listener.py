@@ -317,8 +317,8 @@ async def test_a_turn_that_fails_before_its_reply_is_counted_once(
     assert outcome.status is MessageStatus.ERROR
     body, _ = metrics.exposition()
     scraped = body.decode()
-    turns = [line for line in scraped.splitlines() if line.startswith("parlor_turns_total{")]
+    counted = [line for line in scraped.splitlines() if line.startswith("parlor_turns_total{")]
     labels = 'cause="UsageError",platform="telegram",status="error"'
-    assert turns == [f"parlor_turns_total{{{labels}}} 1.0"]
+    assert counted == [f"parlor_turns_total{{{labels}}} 1.0"]
     assert sample(scraped, "parlor_reply_duration_seconds_count", platform="telegram") == 0.0
     assert "parlor_endpoint_errors_total{" not in scraped
