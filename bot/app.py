@@ -60,10 +60,11 @@ from bot.storage.store import SqlStore
 
 _log = logging.getLogger(__name__)
 
-CLOSING_RESERVE_SECONDS = 2.0
+CLOSING_RESERVE_SECONDS = 1.5
 """Of SHUTDOWN_GRACE_SECONDS, what is kept for closing the platforms' connections and the
-database (a quarter of the grace, when that is less). The rest is for the stopped replies
-to be stored and shown stopped while the platforms are still open to carry those edits."""
+database (a quarter of the grace, when that is less; it takes well under a second). The
+rest is for the stopped replies to be stored and shown stopped while the platforms are
+still open to carry those edits, which wait for each chat's write budget."""
 
 BOT_WIDE_WRITES_PER_SECOND = {"telegram": 30.0, "discord": 50.0}
 """Each platform's global cap: Telegram's "about 30 messages per second", Discord's 50
