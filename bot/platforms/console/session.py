@@ -260,6 +260,8 @@ def _start_reader(
                 loop.call_soon_threadsafe(lines.put_nowait, line)
         except (OSError, ValueError):
             _log.warning("stopped reading the console input")
+        except RuntimeError:  # the session ended on a signal and its loop has closed
+            return
         finally:
             with contextlib.suppress(RuntimeError):  # the loop may already be closed
                 loop.call_soon_threadsafe(lines.put_nowait, _EOF)
