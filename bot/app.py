@@ -60,7 +60,7 @@ from bot.storage.store import SqlStore
 
 _log = logging.getLogger(__name__)
 
-CLOSING_RESERVE_SECONDS = 1.5
+CLOSING_RESERVE_SECONDS = 2.0
 """Of SHUTDOWN_GRACE_SECONDS, what is kept for closing the platforms' connections and the
 database (a quarter of the grace, when that is less; it takes well under a second). The
 rest is for the stopped replies to be stored and shown stopped while the platforms are

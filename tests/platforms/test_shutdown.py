@@ -181,3 +181,28 @@ def test_discord(tmp_path: Path, endpoint: FakeOpenAI) -> None:
         [reply] = bot_messages(fake, CHANNEL_ID)
         assert_stopped_with(tmp_path, reply["content"])
         assert "Stop" not in labels(reply)
+
+
+def test_telegram_told_to_wait_a_minute_at_shutdown(
+    tmp_path: Path, endpoint: FakeOpenAI, telegram: FakeTelegram
+) -> None:
+    """Telegram answers the stopped reply's last write with "retry after 60": the reply is
+    stored as stopped all the same, and the handler waiting to retry is cut at the
+    deadline, so the process still exits 0 within the grace."""
+    bot = telegram_bot(tmp_path, endpoint, telegram)
+    telegram.user_message(PRIVATE_CHAT, "a long story, please")
+    telegram.wait_for_sync(
+        lambda: any("t000003" in str(d["text"]) for d in telegram.drafts(PRIVATE_CHAT).values()),
+        timeout=TIMEOUT,
+    )
+    telegram.fail_next("sendMessage", 429, "Too Many Requests: retry after 60", retry_after=60)
+
+    code, seconds = terminated(bot.process)
+    bot.stop()
+
+    print(f"telegram (told to retry after 60 s) exited in {seconds:.2f}s")
+    assert code == 0, bot.log
+    assert seconds < GRACE_SECONDS, bot.log
+    assert "Traceback" not in bot.log, bot.log
+    assert last_reply(tmp_path)[0] == "stopped"
+    assert "updates were cut short at shutdown" in bot.log

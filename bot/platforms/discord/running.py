@@ -18,7 +18,7 @@ P = ParamSpec("P")
 
 SETTLE_SECONDS = 2.0
 """How long closing waits for handlers to end when no shutdown wound them down first."""
-CANCELLED_SETTLE_SECONDS = 1.0
+CANCELLED_SETTLE_SECONDS = 0.5
 """How long handlers cancelled at shutdown get to settle their replies."""
 
 

@@ -62,7 +62,7 @@ START_TEXT = (
 _ALLOWED_UPDATES = ["message", "edited_message", "callback_query", STOPPED]
 SETTLE_SECONDS = 2.0
 """How long closing waits for updates being handled when no shutdown wound them down first."""
-CANCELLED_SETTLE_SECONDS = 1.0
+CANCELLED_SETTLE_SECONDS = 0.5
 """How long updates cancelled at shutdown get to settle their replies."""
 
 
