@@ -16,7 +16,7 @@ from typing import Self
 
 from aiohttp import web
 
-from bot.ops.metrics import Metrics
+from bot.web.metrics import Metrics
 
 _log = logging.getLogger(__name__)
 

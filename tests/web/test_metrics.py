@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.core.domain import MessageStatus, TokenSource, TokenTally, TurnReport
 from bot.core.ports import Telemetry
-from bot.ops.metrics import MAX_LABEL_CHARS, Metrics
+from bot.web.metrics import MAX_LABEL_CHARS, Metrics
 
 
 def value(metrics: Metrics, name: str, **labels: str) -> float | None:

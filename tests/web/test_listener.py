@@ -24,8 +24,8 @@ from bot.core.domain import (
 )
 from bot.llm.client import OpenAICompatClient, build_http_client
 from bot.llm.deadline import StreamTimeouts
-from bot.ops.listener import SHUTTING_DOWN, OpsListener
-from bot.ops.metrics import Metrics
+from bot.web.listener import SHUTTING_DOWN, OpsListener
+from bot.web.metrics import Metrics
 from bot.reply.pacing import Pacing
 from bot.service.turns.endpoint_choice import EndpointChoice
 from bot.service.turns.models import ModelCatalog
