@@ -26,8 +26,9 @@ from tests.platforms.discord.helpers import bot_messages, labels
 pytestmark = pytest.mark.slow
 
 GRACE_SECONDS = 8.0  # SHUTDOWN_GRACE_SECONDS's default, under Docker's 10 s
-STOPPED_NOTE = "*(stopped)*"
-STOPPED_NOTE_RENDERED = "(stopped)"  # Telegram shows the note in italics: an entity, not stars
+STOPPED_NOTE = "*(stopped: the bot is restarting)*"
+# Telegram shows the note in italics: an entity, not stars.
+STOPPED_NOTE_RENDERED = "(stopped: the bot is restarting)"
 STARTUP_SECONDS = 60.0
 TIMEOUT = 30.0
 PRIVATE_CHAT = 5001

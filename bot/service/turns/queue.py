@@ -27,6 +27,8 @@ class RunningTurn:
     requester_id: str
     streaming: asyncio.Task[None] | None = None
     stop_requested: bool = False
+    stopped_by_shutdown: bool = False
+    """Stopped because the bot is shutting down, not by a person: the chat is told so."""
     stop_delivery: Callable[[], bool] | None = None
     """Sends no more than the message being written; False when all of it was delivered."""
 
@@ -110,6 +112,9 @@ class ChannelQueue:
         so far kept, stored as stopped); turns waiting for a lane are refused as they get
         it. Returns how many turns were stopped."""
         self._closed = True
+        for lane in self._lanes.values():
+            if lane.running is not None:
+                lane.running.stopped_by_shutdown = True
         return sum(self.stop(channel) for channel in list(self._lanes))
 
     async def drained(self) -> None:

@@ -30,7 +30,7 @@ from bot.service.turns.postprocess_fallback import PostprocessFallback
 from bot.service.turns.prompting import BuiltPrompt
 from bot.service.turns.queue import RunningTurn
 from bot.service.turns.requests import build_request
-from bot.service.turns.streamed_reply import STOPPED_NOTE, StreamedReply
+from bot.service.turns.streamed_reply import SHUTDOWN_NOTE, STOPPED_NOTE, StreamedReply
 
 _log = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ class ReplyRunner:
 
         try:
             async with stream:
-                run.stop_delivery = lambda: stream.stop(STOPPED_NOTE)
+                run.stop_delivery = lambda: stream.stop(_stopped_note(run))
                 run.streaming = asyncio.create_task(
                     reply.run(
                         job.request, on_options_learned=remember, stricter=job.fallback.stricter
@@ -155,7 +155,9 @@ class ReplyRunner:
                 reply.notice = _notice(job, status, reply.notice)
                 # Stored before the final delivery: a platform that stalls cannot lose it.
                 await persist(status, error_text)
-                await stream.finish(note=reply.note(status, error_text))
+                await stream.finish(
+                    note=reply.note(status, error_text, stopped=_stopped_note(run))
+                )
         except DeliveryError as exc:
             cause = cause or cause_of(exc)
             if persisted is None:  # the placeholder could not be sent: nothing streamed
@@ -325,7 +327,7 @@ async def _await_streaming(run: RunningTurn) -> tuple[MessageStatus, str | None,
     except asyncio.CancelledError:
         if not run.stop_requested or _current_task_cancelling():
             raise
-        return MessageStatus.STOPPED, None, "stop"
+        return MessageStatus.STOPPED, None, "shutdown" if run.stopped_by_shutdown else "stop"
     except EndpointError as exc:
         return MessageStatus.ERROR, user_message(exc), cause_of(exc)
     return MessageStatus.COMPLETE, None, None
@@ -336,6 +338,10 @@ def cause_of(exc: BaseException) -> str:
     needs to tell a wrong key (EndpointRejected 401) from a server that is down."""
     status = getattr(exc, "status_code", None)
     return f"{type(exc).__name__} {status}" if isinstance(status, int) else type(exc).__name__
+
+
+def _stopped_note(run: RunningTurn) -> str:
+    return SHUTDOWN_NOTE if run.stopped_by_shutdown else STOPPED_NOTE
 
 
 def _current_task_cancelling() -> bool:

@@ -28,6 +28,8 @@ from bot.reply.text import SurrogateJoiner
 from bot.service.turns.retries import OptionsLearned, Retries, Stricter
 
 STOPPED_NOTE = "*(stopped)*"
+SHUTDOWN_NOTE = "*(stopped: the bot is restarting)*"
+"""Under a reply a shutdown stopped: nobody pressed Stop, so the chat is told why."""
 EMPTY_REPLY_NOTE = "*(the model sent an empty reply)*"
 CAPPED_NOTE = "*(reply cut: it grew past {limit} characters)*"
 REASONING_CAPPED_NOTE = "*(reasoning cut: it grew past {limit} characters)*"
@@ -198,20 +200,22 @@ class StreamedReply:
             self.chars += len(answer)
             self._stream.append(self._presenter.answer(answer))
 
-    def note(self, status: MessageStatus, error_text: str | None) -> str:
+    def note(
+        self, status: MessageStatus, error_text: str | None, *, stopped: str = STOPPED_NOTE
+    ) -> str:
         """The lines added under the reply: why it ended, when that is not plain success, and
         what holds however it ended: reasoning cut short, or a notice (an image left out, a
-        setting learned)."""
+        setting learned). `stopped` is the note for a stopped reply (who stopped it)."""
         lines = (
-            self._ending(status, error_text),
+            self._ending(status, error_text, stopped),
             self._reasoning_cap.note(REASONING_CAPPED_NOTE),
             self.notice,
         )
         return "\n".join(line for line in lines if line)
 
-    def _ending(self, status: MessageStatus, error_text: str | None) -> str:
+    def _ending(self, status: MessageStatus, error_text: str | None, stopped: str) -> str:
         if status is MessageStatus.STOPPED:
-            return STOPPED_NOTE
+            return stopped
         if status is MessageStatus.ERROR:
             return f"⚠️ {error_text}"
         if self.capped:

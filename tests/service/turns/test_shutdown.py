@@ -39,7 +39,7 @@ async def test_shut_down_stops_a_streaming_reply_as_stop_does(harness: Harness) 
     outcome = turn.result()
     assert outcome.status is MessageStatus.STOPPED
     assert script.closed.is_set()
-    assert replier.texts[-1] == "Once upon\n\n*(stopped)*"
+    assert replier.texts[-1] == "Once upon\n\n*(stopped: the bot is restarting)*"
     assert (await stored(harness))[1] == ("assistant", "stopped", "Once upon")
 
 
