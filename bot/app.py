@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,8 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import Settings
 from bot.core.clock import SystemClock
 from bot.core.domain import Connection, Secret
-from bot.core.errors import PlatformRefused
+from bot.core.errors import ConfigError, PlatformRefused
 from bot.core.ports import (
+    NO_TELEMETRY,
     Characters,
     Clock,
     CompletionClient,
@@ -29,6 +30,7 @@ from bot.core.ports import (
     Personas,
     Profiles,
     Store,
+    Telemetry,
     TokenCounter,
 )
 from bot.llm.client import OpenAICompatClient, build_http_client
@@ -45,9 +47,10 @@ from bot.platforms.telegram.delivery import use_timedelta_periods
 from bot.platforms.telegram.outbox import budget_scope as telegram_budget_scope
 from bot.reply.pacing import Pacing
 from bot.service.conversations import ConversationService
+from bot.service.default_endpoint import check_default_endpoint
 from bot.service.turns.keeping import KeeperFactory, PartialReplyKeeper
 from bot.service.turns.prompting import Budget, PromptFactory
-from bot.service.turns.queue import ChannelQueue
+from bot.service.turns.queue import ChannelQueue, QueueLoad
 from bot.service.turns.tokens import TokenBook
 from bot.storage.characters import SqlCharacters
 from bot.storage.db import create_engine, create_sessions, write_lock
@@ -57,6 +60,8 @@ from bot.storage.personas import SqlPersonas
 from bot.storage.profiles import SqlProfiles
 from bot.storage.secrets import SecretBox
 from bot.storage.store import SqlStore
+from bot.web.listener import OpsListener
+from bot.web.metrics import Metrics
 
 _log = logging.getLogger(__name__)
 
@@ -71,13 +76,15 @@ BOT_WIDE_WRITES_PER_SECOND = {"telegram": 30.0, "discord": 50.0}
 requests per second."""
 
 
-def platform_pacing(clock: Clock) -> Pacing:
+def platform_pacing(clock: Clock, *, observer: Telemetry = NO_TELEMETRY) -> Pacing:
     """The write budgets every platform's writes go through: the bot-wide caps, and each
-    platform's rule for which channels share a budget (a forum's topics, their group's)."""
+    platform's rule for which channels share a budget (a forum's topics, their group's);
+    `observer` hears of refused and retried writes."""
     return Pacing(
         clock=clock,
         platform_writes_per_second=BOT_WIDE_WRITES_PER_SECOND,
         budget_scopes={"telegram": telegram_budget_scope, "discord": discord_budget_scope},
+        observer=observer,
     )
 
 
@@ -152,12 +159,14 @@ def build_service(
     default_connection: Connection | None,
     guard: EndpointGuard | None = None,
     keeper: KeeperFactory = PartialReplyKeeper,
+    telemetry: Telemetry = NO_TELEMETRY,
 ) -> ConversationService:
     """The service from its outside parts: the one wiring, used by `Parlor`, the tests and
     the benchmarks, so that each passes fakes for the parts it does not want real.
 
     `guard` judges chat-set URLs that are stored without a probe (None: nothing to ask);
-    `queue_size` is how many turns may wait for a busy channel before it answers busy.
+    `queue_size` is how many turns may wait for a busy channel before it answers busy;
+    `telemetry` hears how turns and platform writes went (the operator's metrics).
     """
     prompts = PromptFactory(
         store=stores.store,
@@ -181,6 +190,7 @@ def build_service(
         default_connection=default_connection,
         guard=guard,
         keeper=keeper,
+        telemetry=telemetry,
     )
 
 
@@ -211,6 +221,7 @@ class Parlor:
         self._resources = AsyncExitStack()
         self.service: ConversationService | None = None
         self.pacing = Pacing()
+        self.listener: OpsListener | None = None  # with HTTP_PORT: /healthz /readyz /metrics
 
     async def __aenter__(self) -> Parlor:
         try:
@@ -252,10 +263,16 @@ class Parlor:
         trusted = build_http_client(timeouts)
         self._resources.push_async_callback(trusted.aclose)
         clock = SystemClock()
-        self.pacing = platform_pacing(clock)
+        metrics = self._metrics() if settings.http_port is not None else None
+        telemetry: Telemetry = metrics or NO_TELEMETRY
+        self.pacing = platform_pacing(clock, observer=telemetry)
+        client = OpenAICompatClient(guarded, timeouts=timeouts, trusted_http=trusted)
+        operator_endpoint = default_connection(settings)
+        if operator_endpoint is not None:
+            operator_endpoint = (await check_default_endpoint(operator_endpoint, client)).connection
         self.service = build_service(
             stores,
-            client=OpenAICompatClient(guarded, timeouts=timeouts, trusted_http=trusted),
+            client=client,
             fetcher=GuardedFetcher(guarded),
             clock=clock,
             pacing=self.pacing,
@@ -267,12 +284,37 @@ class Parlor:
             ),
             wall_clock=lambda: datetime.now().astimezone(),
             queue_size=settings.channel_queue_size,
-            default_connection=default_connection(settings),
+            default_connection=operator_endpoint,
             guard=AddressGuard(policy),
             keeper=self._keeper,
+            telemetry=telemetry,
         )
+        if settings.http_port is not None:
+            await self._listen(settings.http_host, settings.http_port, metrics, store)
         if box is None:
             await _warn_about_unreadable_keys(store)
+
+    def _metrics(self) -> Metrics:
+        """Metrics whose gauges read the service's queue at each scrape."""
+
+        def load() -> QueueLoad:
+            return self.service.load() if self.service is not None else QueueLoad(0, 0)
+
+        return Metrics(queue_depth=lambda: load().waiting, active_streams=lambda: load().running)
+
+    async def _listen(self, host: str, port: int, metrics: Metrics | None, store: SqlStore) -> None:
+        """The operator's HTTP listener, ready when the database answers; the platforms add
+        their own checks as they start."""
+        listener = OpsListener(
+            metrics=metrics, checks={"database": store.ping}, host=host, port=port
+        )
+        try:
+            self.listener = await self._resources.enter_async_context(listener)
+        except OSError as exc:
+            raise ConfigError(
+                f"Can't listen on {host}:{port} for HTTP_PORT ({exc.strerror or exc}); "
+                "choose another HTTP_PORT or HTTP_HOST, or stop what uses that port."
+            ) from None
 
     async def __aexit__(
         self,
@@ -342,6 +384,7 @@ class Parlor:
                     operators=settings.telegram_operator_ids,
                     on_fatal=on_fatal,
                 )
+                self._ready_when("telegram", telegram.connected)
                 adapters.append(await platforms.enter_async_context(telegram))
             if settings.discord_token is not None:
                 # discord.py offers its URLs only as class attributes: set once, here.
@@ -355,7 +398,9 @@ class Parlor:
                     shards=Shards(settings.discord_shard_count, settings.discord_shard_ids),
                     operators=settings.discord_operator_ids,
                     allow_dms=settings.discord_allow_dms,
+                    on_fatal=on_fatal,
                 )
+                self._ready_when("discord", discord.connected)
                 adapters.append(await platforms.enter_async_context(discord))
             await stop.wait()
             deadline = self._shutdown_deadline()
@@ -365,6 +410,11 @@ class Parlor:
             await asyncio.gather(*(adapter.wind_down(deadline.left()) for adapter in adapters))
         if refusals:
             raise refusals[0]
+
+    def _ready_when(self, platform: str, connected: Callable[[], Awaitable[bool]]) -> None:
+        """/readyz waits for the platform from before it starts until it is connected."""
+        if self.listener is not None:
+            self.listener.add_check(platform, connected)
 
     def _shutdown_deadline(self) -> _Deadline:
         """When the replies must be settled, for the platforms and the database to close in
@@ -376,6 +426,8 @@ class Parlor:
         """Take no more turns and stop the running ones, waiting until `deadline` at most
         for them to be stored and shown stopped."""
         assert self.service is not None
+        if self.listener is not None:
+            self.listener.shutting_down()  # a balancer stops sending work here first
         _log.info("shutting down: no new turns; stopping the replies being written")
         left = await self.service.shut_down(within=deadline.left())
         if left:

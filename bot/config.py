@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     context_size: int = Field(default=8192, ge=256, le=10_000_000)
     reply_tokens: int = Field(default=512, ge=16, le=1_000_000)
     shutdown_grace_seconds: float = Field(default=8.0, gt=0, le=600)
+    http_port: int | None = Field(default=None, ge=1, le=65535)
+    http_host: str = "127.0.0.1"
 
     @field_validator("database_url")
     @classmethod
@@ -87,6 +89,14 @@ class Settings(BaseSettings):
         except ValueError:
             raise ValueError("has a port that is not a number") from None
         return value.strip().rstrip("/")
+
+    @field_validator("http_host")
+    @classmethod
+    def _listen_address(cls, value: str) -> str:
+        host = value.strip().removeprefix("[").removesuffix("]")
+        if not host or any(char.isspace() or char in "/?#@" for char in host):
+            raise ValueError("must be an address to listen on, e.g. 127.0.0.1 or 0.0.0.0")
+        return host
 
     @field_validator("encryption_keys", mode="before")
     @classmethod

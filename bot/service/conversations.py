@@ -21,6 +21,7 @@ from bot.core.domain import (
 )
 from bot.core.errors import BotError
 from bot.core.ports import (
+    NO_TELEMETRY,
     Characters,
     Clock,
     CompletionClient,
@@ -30,6 +31,7 @@ from bot.core.ports import (
     Profiles,
     Replier,
     Store,
+    Telemetry,
 )
 from bot.reply.pacing import Pacing
 from bot.service.commands.characters import CharacterCommands
@@ -77,8 +79,10 @@ class ConversationService:
         max_reply_chars: int = DEFAULT_MAX_REPLY_CHARS,
         guard: EndpointGuard | None = None,
         keeper: KeeperFactory = PartialReplyKeeper,
+        telemetry: Telemetry = NO_TELEMETRY,
     ) -> None:
-        """Built once, by `bot.app.build_service`; the tests and benchmarks build it there too."""
+        """Built once, by `bot.app.build_service`; the tests and benchmarks build it there too.
+        `telemetry` hears how each turn ended (the operator's metrics)."""
         self._store = store
         self._prompts = prompts
         self._queue = queue
@@ -92,6 +96,7 @@ class ConversationService:
             endpoints=endpoints,
             max_reply_chars=max_reply_chars,
             keeper=keeper,
+            telemetry=telemetry,
         )
         self._turns = TurnRunner(
             store=store,

@@ -72,6 +72,10 @@ class OpsListener:
         address = self._runner.addresses[0]
         return int(address[1])
 
+    def add_check(self, name: str, check: ReadinessCheck) -> None:
+        """One more part /readyz waits for (a platform, once it is being started)."""
+        self._checks[name] = check
+
     def shutting_down(self) -> None:
         """From now on /readyz answers 503, so a balancer stops sending work here while
         the process finishes what it has."""

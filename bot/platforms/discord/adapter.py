@@ -12,13 +12,14 @@ import asyncio
 import contextlib
 import functools
 import logging
+from collections.abc import Callable
 from types import TracebackType
 
 import discord
 from discord import app_commands
 
 from bot.core.domain import ChannelKey, CommandCall, Incoming
-from bot.core.errors import BotError, ConfigError, DeliveryError, UsageError
+from bot.core.errors import BotError, ConfigError, DeliveryError, PlatformRefused, UsageError
 from bot.core.ports import Conversations
 from bot.platforms.common.key_shapes import looks_like_key
 from bot.platforms.common.press_routing import PressRouter
@@ -28,6 +29,7 @@ from bot.platforms.discord.client import Shards, make_client
 from bot.platforms.discord.incoming import KEY_DELETED, KEY_LEFT, delete, files
 from bot.platforms.discord.places import PLATFORM, Channel, channel_key, talkable
 from bot.platforms.discord.presses import Presses
+from bot.platforms.discord.refusals import ended_for_good
 from bot.platforms.discord.replier import LIMITS, DiscordReplier
 from bot.platforms.discord.running import SETTLE_SECONDS, RunningHandlers
 from bot.platforms.discord.slash import SlashCommands
@@ -57,8 +59,11 @@ class DiscordAdapter:
         operators: frozenset[int] = frozenset(),
         allow_dms: bool = True,
         ready_timeout: float = 2.0,
+        on_fatal: Callable[[PlatformRefused], None] | None = None,
     ) -> None:
-        """`ready_timeout`: discord.py's wait for the servers' data after READY."""
+        """`ready_timeout`: discord.py's wait for the servers' data after READY;
+        `on_fatal` hears that Discord ended the connection for good while running (a
+        token reset), for the process to end; without it, that is logged."""
         self._service = service
         self._token = token
         self._pacing = pacing
@@ -85,6 +90,8 @@ class DiscordAdapter:
         self._client = self._make_client(message_content=True)
         self._voices = Voices(self._client)
         self._task: asyncio.Task[None] | None = None
+        self._on_fatal = on_fatal or _log_fatal
+        self._closing = False
 
     def _make_client(self, *, message_content: bool) -> discord.Client:
         client = make_client(
@@ -120,7 +127,24 @@ class DiscordAdapter:
             await self._tree.sync()  # one process publishes the commands
         user = self._client.user
         _log.info("discord: connected as %s", user.name if user else "?")
+        if self._task is not None:
+            self._task.add_done_callback(self._ended)
         return self
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        """The client's task ended: at our close, or because Discord will not have us."""
+        if self._closing or task.cancelled():
+            return
+        self._on_fatal(ended_for_good(task.exception()))
+
+    async def connected(self) -> bool:
+        """Whether every gateway connection of this process is up (for /readyz)."""
+        client = self._client
+        if client.is_closed() or not client.is_ready():
+            return False
+        if isinstance(client, discord.AutoShardedClient):
+            return all(not shard.is_closed() for shard in client.shards.values())
+        return client.ws is not None and client.ws.open
 
     async def _connect(self) -> None:
         task = asyncio.create_task(self._client.start(self._token), name="discord-client")
@@ -146,6 +170,7 @@ class DiscordAdapter:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        self._closing = True
         await self.wind_down()
         await self._client.close()
         if self._task is not None:
@@ -314,3 +339,7 @@ async def _answers_sent() -> None:
     ]
     if answering:
         await asyncio.wait(answering, timeout=ANSWERS_SETTLE_SECONDS)
+
+
+def _log_fatal(error: PlatformRefused) -> None:
+    _log.error("discord: %s", error)

@@ -150,6 +150,11 @@ class TelegramAdapter:
         await self.wind_down()
         await self._app.shutdown()
 
+    async def connected(self) -> bool:
+        """Whether the bot is polling and its last poll got an answer (for /readyz)."""
+        updater = self._app.updater
+        return updater is not None and updater.running and not self._polls.failing
+
     async def wind_down(self, seconds: float = SETTLE_SECONDS) -> None:
         """Stop polling, and let the updates being handled end, for up to `seconds`, while
         Telegram still answers; cancel those that do not (their replies settle as

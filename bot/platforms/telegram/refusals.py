@@ -11,7 +11,7 @@ from collections.abc import Callable
 from http import HTTPStatus
 
 from telegram._utils.types import ODVInput
-from telegram.error import InvalidToken
+from telegram.error import InvalidToken, TelegramError
 from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
 from bot.core.errors import PlatformRefused
@@ -67,6 +67,8 @@ class WatchedPolls(HTTPXRequest):
         self._report = report
         self._refused = False
         self.stopping = False
+        self.failing = False
+        """The last poll failed (Telegram unreachable, or refusing): not ready."""
 
     async def do_request(  # noqa: PLR0917 (PTB's signature, overridden)
         self,
@@ -78,15 +80,20 @@ class WatchedPolls(HTTPXRequest):
         connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
         pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
-        status, payload = await super().do_request(
-            url,
-            method,
-            request_data,
-            read_timeout=read_timeout,
-            write_timeout=write_timeout,
-            connect_timeout=connect_timeout,
-            pool_timeout=pool_timeout,
-        )
+        try:
+            status, payload = await super().do_request(
+                url,
+                method,
+                request_data,
+                read_timeout=read_timeout,
+                write_timeout=write_timeout,
+                connect_timeout=connect_timeout,
+                pool_timeout=pool_timeout,
+            )
+        except TelegramError:
+            self.failing = True
+            raise
+        self.failing = status >= HTTPStatus.INTERNAL_SERVER_ERROR or status in REFUSING_STATUSES
         if status not in REFUSING_STATUSES:
             return status, payload
         if not self._refused:
