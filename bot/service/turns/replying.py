@@ -155,9 +155,7 @@ class ReplyRunner:
                 reply.notice = _notice(job, status, reply.notice)
                 # Stored before the final delivery: a platform that stalls cannot lose it.
                 await persist(status, error_text)
-                await stream.finish(
-                    note=reply.note(status, error_text, stopped=_stopped_note(run))
-                )
+                await stream.finish(note=reply.note(status, error_text, stopped=_stopped_note(run)))
         except DeliveryError as exc:
             cause = cause or cause_of(exc)
             if persisted is None:  # the placeholder could not be sent: nothing streamed

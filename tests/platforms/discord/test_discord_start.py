@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 
 from bot.platforms.telegram.delivery import PTB_TIMEDELTA
-from tests.fakes.bot_process import run_to_end
+from tests.fakes.bot_process import BotProcess, run_to_end
+from tests.fakes.bot_thread import wait_for_start
 from tests.fakes.console_process import bot_env
 from tests.fakes.discord.server import CHANNEL_ID, FakeDiscord
 from tests.fakes.openai.server import FakeOpenAI
 from tests.fakes.telegram.server import FakeTelegram
-from tests.platforms.discord.conftest import running, running_process
+from tests.platforms.discord.conftest import discord_env, running, running_process
 from tests.platforms.discord.helpers import last_finished
 
 PRIVATE_CHAT = 5001
@@ -89,3 +90,29 @@ def test_discord_and_telegram_run_in_one_process(
                 timeout=30,
             )
     assert reply["content"] == "You said: hello from Discord"
+
+
+def test_a_token_reset_while_running_ends_the_process_with_one_line(
+    tmp_path: Path, discord_fake: FakeDiscord, endpoint: FakeOpenAI, encryption_key: str
+) -> None:
+    """A token reset in the developer portal closes the gateway with 4004, which discord.py
+    does not retry: not a live but deaf process, an exit 1 and one line saying what to do."""
+    route = "PUT /applications/{application_id}/commands"
+    env = discord_env(tmp_path, endpoint, discord_fake, {"LOG_LEVEL": "WARNING"}, encryption_key)
+    bot = BotProcess(tmp_path, env)
+    try:
+        wait_for_start(discord_fake, bot, lambda: bool(discord_fake.calls_to(route)), 60.0)
+        token = discord_fake.token
+        discord_fake.revoke_token()
+        code = bot.process.wait(timeout=30)
+    finally:
+        bot.stop()
+    lines = [line for line in bot.log.splitlines() if line.strip()]
+    assert code == 1, bot.log
+    assert lines[-1] == (
+        "parlor: Discord closed the connection (code 4004): it refused DISCORD_TOKEN (the "
+        "token was reset, or the bot deleted); copy the bot's current token from the "
+        "developer portal into DISCORD_TOKEN"
+    ), bot.log
+    assert "Traceback" not in bot.log
+    assert token not in bot.log
