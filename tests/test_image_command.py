@@ -12,17 +12,21 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from bot.platforms.telegram.delivery import PTB_TIMEDELTA
 from tests.fakes.discord.server import FakeDiscord
+from tests.fakes.openai.server import FakeOpenAI
 from tests.fakes.telegram.server import FakeTelegram
 from tests.fakes.telegram.wire import ApiError
 
@@ -43,6 +47,7 @@ class Image:
     env: dict[str, str]
     uid: int
     data_dir: str
+    healthcheck: list[str]
 
 
 def read_image() -> Image:
@@ -55,7 +60,8 @@ def read_image() -> Image:
             env[name] = value
     [uid] = re.findall(r"useradd .*--uid (\d+)", last_stage)
     [volume] = re.findall(r"^VOLUME (.+)$", last_stage, re.M)
-    return Image(json.loads(command), env, int(uid), json.loads(volume)[0])
+    [check] = re.findall(r"^HEALTHCHECK (?:.*\\\n)*.*CMD (\[.*\])$", last_stage, re.M)
+    return Image(json.loads(command), env, int(uid), json.loads(volume)[0], json.loads(check))
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +84,10 @@ class Container:
         env.update(settings)
         return env
 
-    def popen(self, env: Mapping[str, str]) -> subprocess.Popen[str]:
-        program, *args = self.image.command
+    def popen(
+        self, env: Mapping[str, str], command: list[str] | None = None
+    ) -> subprocess.Popen[str]:
+        program, *args = command or self.image.command
         return subprocess.Popen(
             [str(Path(sys.executable).parent / program), *args],
             cwd=self.workdir,
@@ -93,8 +101,10 @@ class Container:
             extra_groups=[],
         )
 
-    def run(self, **settings: str) -> subprocess.CompletedProcess[str]:
-        with self.popen(self.env(**settings)) as process:
+    def run(
+        self, command: list[str] | None = None, **settings: str
+    ) -> subprocess.CompletedProcess[str]:
+        with self.popen(self.env(**settings), command) as process:
             try:
                 out, err = process.communicate(timeout=RUN_TIMEOUT_SECONDS)
             except subprocess.TimeoutExpired:
@@ -219,3 +229,44 @@ def test_a_discord_token_refused_at_start_is_one_line_and_exit_1(container: Cont
     assert result.returncode == 1
     assert "Discord refused DISCORD_TOKEN" in one_line(result)
     assert wrong not in result.stderr + result.stdout
+
+
+def test_the_image_serves_passes_its_healthcheck_and_stops_on_sigterm(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The happy path as the image runs it: it migrates into the volume, polls Telegram,
+    its own HEALTHCHECK command passes, and `docker stop`'s SIGTERM ends it with 0 well
+    within the grace; nothing is written outside the data directory."""
+    assert container.image.env["HTTP_PORT"], "the image turns the listener on"
+    monkeypatch.setenv(PTB_TIMEDELTA, "true")
+    with FakeTelegram.in_thread() as telegram, FakeOpenAI.in_thread() as endpoint:
+        settings = {
+            "TELEGRAM_TOKEN": telegram.token,
+            "TELEGRAM_API_URL": telegram.base_url,
+            "DEFAULT_BASE_URL": endpoint.base_url,
+            "HTTP_PORT": str(_free_port()),  # the image's 8080, moved for parallel tests
+        }
+        with container.popen(container.env(**settings)) as process:
+            try:
+                telegram.wait_for_sync(lambda: telegram.waiting_polls > 0, timeout=60)
+                checked = container.run(container.image.healthcheck, **settings)
+                started = time.monotonic()
+                process.send_signal(signal.SIGTERM)
+                code = process.wait(timeout=RUN_TIMEOUT_SECONDS)
+                seconds = time.monotonic() - started
+            finally:
+                if process.poll() is None:
+                    process.kill()
+                _, err = process.communicate()
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert code == 0, err
+    assert seconds < 8.0, err
+    assert "Traceback" not in err
+    assert sorted(os.listdir(container.workdir)) == ["data"]
+    assert "parlor.db" in os.listdir(container.data)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
