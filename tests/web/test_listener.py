@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.app import Stores, sql_stores
+from bot.app import Stores, build_service, platform_pacing, sql_stores
 from bot.core.clock import SystemClock
 from bot.core.domain import (
     ChannelKey,
@@ -24,20 +24,16 @@ from bot.core.domain import (
 )
 from bot.llm.client import OpenAICompatClient, build_http_client
 from bot.llm.deadline import StreamTimeouts
-from bot.web.listener import SHUTTING_DOWN, OpsListener
-from bot.web.metrics import Metrics
-from bot.reply.pacing import Pacing
-from bot.service.turns.endpoint_choice import EndpointChoice
-from bot.service.turns.models import ModelCatalog
-from bot.service.turns.prompting import Budget, PromptFactory
-from bot.service.turns.queue import ChannelQueue
-from bot.service.turns.replying import ReplyRunner
-from bot.service.turns.runner import TurnRunner
-from bot.service.turns.tokens import EstimatingCounter, TokenBook
+from bot.service.conversations import ConversationService
+from bot.service.turns.prompting import Budget
+from bot.service.turns.tokens import EstimatingCounter
 from bot.storage.db import create_engine, create_sessions
 from bot.storage.store import SqlStore
+from bot.web.listener import SHUTTING_DOWN, OpsListener
+from bot.web.metrics import Metrics
 from tests.fakes.openai.server import FakeOpenAI
 from tests.fakes.recording_replier import RecordingReplier
+from tests.service.conftest import NoDownloads
 
 TIMEOUTS = StreamTimeouts(
     connect_seconds=5.0, first_token_seconds=5.0, idle_seconds=5.0, total_seconds=10.0
@@ -208,39 +204,21 @@ def metered_turns(
     client: OpenAICompatClient,
     default: Connection | None,
     metrics: Metrics,
-) -> TurnRunner:
-    """The turn half of `ConversationService`'s wiring, with the metrics as its telemetry.
-
-    Built here until `build_service` takes a telemetry: then this is `build_service(...,
-    telemetry=metrics)`."""
-    clock, pacing = SystemClock(), Pacing(observer=metrics)
-    endpoints = EndpointChoice(
-        store=stores.store, catalog=ModelCatalog(client, clock=clock), default=default
-    )
-    prompts = PromptFactory(
-        store=stores.store,
-        characters=stores.characters,
-        personas=stores.personas,
-        tokens=TokenBook(EstimatingCounter(), stores.store),
+) -> ConversationService:
+    """The application's own wiring, with the metrics as its telemetry."""
+    clock = SystemClock()
+    return build_service(
+        stores,
+        client=client,
+        fetcher=NoDownloads(),
+        clock=clock,
+        pacing=platform_pacing(clock, observer=metrics),
+        token_counter=EstimatingCounter(),
         budget=Budget(),
         wall_clock=lambda: datetime(2026, 12, 1, tzinfo=UTC),
-    )
-    replies = ReplyRunner(
-        store=stores.store,
-        client=client,
-        pacing=pacing,
-        clock=clock,
-        endpoints=endpoints,
-        max_reply_chars=20_000,
+        queue_size=3,
+        default_connection=default,
         telemetry=metrics,
-    )
-    return TurnRunner(
-        store=stores.store,
-        prompts=prompts,
-        endpoints=endpoints,
-        replies=replies,
-        queue=ChannelQueue(max_waiting=3),
-        pacing=pacing,
     )
 
 
