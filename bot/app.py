@@ -65,11 +65,12 @@ from bot.web.metrics import Metrics
 
 _log = logging.getLogger(__name__)
 
-CLOSING_RESERVE_SECONDS = 2.0
+CLOSING_RESERVE_SECONDS = 3.0
 """Of SHUTDOWN_GRACE_SECONDS, what is kept for closing the platforms' connections and the
-database (a quarter of the grace, when that is less; it takes well under a second). The
-rest is for the stopped replies to be stored and shown stopped while the platforms are
-still open to carry those edits, which wait for each chat's write budget."""
+database and for the interpreter to exit (at most 40% of the grace). Under a second on
+an idle machine, but 2.6 s was seen on a loaded 2-core one. The rest is for the stopped
+replies to be stored and shown stopped while the platforms are still open to carry those
+edits, which wait for each chat's write budget."""
 
 BOT_WIDE_WRITES_PER_SECOND = {"telegram": 30.0, "discord": 50.0}
 """Each platform's global cap: Telegram's "about 30 messages per second", Discord's 50
@@ -420,7 +421,7 @@ class Parlor:
         """When the replies must be settled, for the platforms and the database to close in
         the rest of SHUTDOWN_GRACE_SECONDS (the process's watchdog ends it at the grace)."""
         grace = self._settings.shutdown_grace_seconds
-        return _Deadline.after(grace - min(CLOSING_RESERVE_SECONDS, grace / 4))
+        return _Deadline.after(grace - min(CLOSING_RESERVE_SECONDS, grace * 0.4))
 
     async def _stop_turns(self, deadline: _Deadline) -> None:
         """Take no more turns and stop the running ones, waiting until `deadline` at most

@@ -8,6 +8,7 @@ there, not only in a developer's checkout run as root.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -114,6 +115,7 @@ class Container:
         return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
 
+@functools.cache
 def _unprivileged_python_works(uid: int) -> str | None:
     """Why the image's user cannot run this interpreter here, or None when it can."""
     if os.geteuid() != 0:
