@@ -47,9 +47,19 @@ class Settings(BaseSettings):
     discord_shard_ids: Annotated[tuple[int, ...], NoDecode] = ()
     discord_operator_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     discord_allow_dms: bool = True
+    discord_allowed_servers: Annotated[frozenset[int], NoDecode] = frozenset()
+    discord_blocked_servers: Annotated[frozenset[int], NoDecode] = frozenset()
+    discord_allowed_users: Annotated[frozenset[int], NoDecode] = frozenset()
+    discord_blocked_users: Annotated[frozenset[int], NoDecode] = frozenset()
     telegram_token: SecretStr | None = None
     telegram_api_url: str | None = None
     telegram_operator_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    telegram_allow_private: bool = True
+    telegram_allowed_chats: Annotated[frozenset[int], NoDecode] = frozenset()
+    telegram_blocked_chats: Annotated[frozenset[int], NoDecode] = frozenset()
+    telegram_allowed_users: Annotated[frozenset[int], NoDecode] = frozenset()
+    telegram_blocked_users: Annotated[frozenset[int], NoDecode] = frozenset()
+    access_notice_seconds: float = Field(default=600.0, ge=0, le=86_400)
 
     llm_connect_timeout_seconds: float = Field(default=10.0, gt=0)
     llm_first_token_timeout_seconds: float = Field(default=120.0, gt=0)
@@ -105,7 +115,15 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("telegram_operator_ids", "discord_operator_ids", mode="before")
+    @field_validator(
+        "telegram_operator_ids",
+        "discord_operator_ids",
+        "discord_allowed_users",
+        "discord_blocked_users",
+        "telegram_allowed_users",
+        "telegram_blocked_users",
+        mode="before",
+    )
     @classmethod
     def _user_ids(cls, value: object) -> object:
         if isinstance(value, str):
@@ -113,6 +131,23 @@ class Settings(BaseSettings):
                 return frozenset(_numbers(value))
             except ValueError:
                 raise ValueError("must be user ids (numbers), separated by commas") from None
+        return value
+
+    @field_validator(
+        "discord_allowed_servers",
+        "discord_blocked_servers",
+        "telegram_allowed_chats",
+        "telegram_blocked_chats",
+        mode="before",
+    )
+    @classmethod
+    def _place_ids(cls, value: object) -> object:
+        """Server ids, or Telegram chat ids (groups are negative: -100…)."""
+        if isinstance(value, str):
+            try:
+                return frozenset(_numbers(value))
+            except ValueError:
+                raise ValueError("must be ids (numbers), separated by commas") from None
         return value
 
     @field_validator("discord_shard_ids", mode="before")

@@ -340,6 +340,9 @@ class Incoming:
     text: str
     platform_message_id: str | None = None
     attachments: tuple[Attachment, ...] = ()
+    server: str | None = None
+    """The Discord server or Telegram group the channel belongs to; None in a DM or private
+    chat (and the console). What usage is counted and limited per, besides the person."""
 
 
 @dataclass(frozen=True, slots=True)

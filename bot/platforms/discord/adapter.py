@@ -27,7 +27,7 @@ from bot.platforms.common.streamed_turns import StreamedTurns
 from bot.platforms.discord import addressing, buttons
 from bot.platforms.discord.client import Shards, make_client
 from bot.platforms.discord.incoming import KEY_DELETED, KEY_LEFT, delete, files
-from bot.platforms.discord.places import PLATFORM, Channel, channel_key, talkable
+from bot.platforms.discord.places import PLATFORM, Channel, channel_key, server_of, talkable
 from bot.platforms.discord.presses import Presses
 from bot.platforms.discord.refusals import ended_for_good
 from bot.platforms.discord.replier import LIMITS, DiscordReplier
@@ -222,6 +222,7 @@ class DiscordAdapter:
             text=text,
             platform_message_id=str(message.id),
             attachments=attached,
+            server=server_of(channel),
         )
         await self._turns.reply(incoming, await self._replier(channel, reply_to=message))
 

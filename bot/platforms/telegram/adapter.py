@@ -212,6 +212,7 @@ class TelegramAdapter:
             text=text,
             platform_message_id=str(message.message_id),
             attachments=files,
+            server=server_of(place),
         )
         await self._turns.reply(incoming, await self._replier(place))
 
