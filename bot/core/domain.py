@@ -525,3 +525,76 @@ class PlatformLimits:
     window_seconds: float
     measure: Callable[[str], int] = count_chars
     placeholder: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Billing:
+    """Whom a turn is counted to: the person who asked for the reply (for a regenerated one,
+    who pressed the button) and the server it happened in (None in a DM and the console)."""
+
+    user_id: str
+    server: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UsageEntry:
+    """One turn whose reply began at the endpoint, as usage accounting keeps it.
+
+    Never text, a key or a full URL: `endpoint_host` is the host (and port, when the URL
+    names one) alone. `trusted` says the operator's endpoint paid for it.
+    """
+
+    created_at: datetime
+    platform: str
+    user_id: str
+    server: str | None
+    channel: str
+    model: str
+    endpoint_host: str
+    trusted: bool
+    prompt_tokens: TokenTally
+    completion_tokens: TokenTally
+    duration_seconds: float
+    status: MessageStatus
+
+
+@dataclass(frozen=True, slots=True)
+class UsageTotals:
+    """What some turns cost in tokens; `estimated_turns` of them had a side we counted."""
+
+    turns: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    estimated_turns: int = 0
+
+    def __add__(self, other: UsageTotals) -> UsageTotals:
+        return UsageTotals(
+            self.turns + other.turns,
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+            self.estimated_turns + other.estimated_turns,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class UsageGroup:
+    """The totals of one person's turns with one model, over some time."""
+
+    user_id: str
+    model: str
+    totals: UsageTotals
+
+
+@dataclass(frozen=True, slots=True)
+class ModelPrice:
+    """What the operator says a model costs, in USD per million tokens of each side."""
+
+    prompt_per_million: float
+    completion_per_million: float
+
+    def cost(self, totals: UsageTotals) -> float:
+        """USD for those totals."""
+        return (
+            totals.prompt_tokens * self.prompt_per_million
+            + totals.completion_tokens * self.completion_per_million
+        ) / 1_000_000

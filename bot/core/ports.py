@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Awaitable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
+from datetime import datetime
 from typing import Protocol
 
 from bot.characters.card import CharacterCard
@@ -37,6 +38,8 @@ from bot.core.domain import (
     TurnIds,
     TurnOutcome,
     TurnReport,
+    UsageEntry,
+    UsageGroup,
 )
 
 
@@ -173,6 +176,50 @@ class NoTelemetry:
 
 
 NO_TELEMETRY = NoTelemetry()
+
+
+class UsageLedger(Protocol):
+    """What each turn cost, kept per person, server and model. Raises StorageError.
+
+    Times are UTC; a window is `since` inclusive to `until` exclusive.
+    """
+
+    async def record(self, entry: UsageEntry) -> None:
+        """Keep one turn's usage."""
+        ...
+
+    async def totals(
+        self,
+        platform: str,
+        *,
+        since: datetime,
+        until: datetime,
+        user_id: str | None = None,
+        server: str | None = None,
+    ) -> list[UsageGroup]:
+        """The window's totals per (user, model), of one user or one server or both."""
+        ...
+
+
+class NoUsage:
+    """Keeps nothing and totals nothing: the default where usage is not accounted."""
+
+    async def record(self, entry: UsageEntry) -> None:
+        pass
+
+    async def totals(
+        self,
+        platform: str,
+        *,
+        since: datetime,
+        until: datetime,
+        user_id: str | None = None,
+        server: str | None = None,
+    ) -> list[UsageGroup]:
+        return []
+
+
+NO_USAGE = NoUsage()
 
 
 class Store(Protocol):

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -243,3 +244,33 @@ class MessageRow(Base):
     platform_message_ids: Mapped[list[str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = _updated_at()
+
+
+class UsageRow(Base):
+    """One turn whose reply began at the endpoint: who, where, which model, what it cost.
+
+    No text, no key and no URL: `endpoint_host` is the host (and an explicit port) only.
+    `server_id` is None in DMs and the console.
+    """
+
+    __tablename__ = "usage"
+    __table_args__ = (
+        Index("ix_usage_platform_user_id_created_at", "platform", "user_id", "created_at"),
+        Index("ix_usage_platform_server_id_created_at", "platform", "server_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    platform: Mapped[str] = mapped_column(StorableString(32))
+    user_id: Mapped[str] = mapped_column(StorableString())
+    server_id: Mapped[str | None] = mapped_column(StorableString())
+    channel_id: Mapped[str] = mapped_column(StorableString())
+    model: Mapped[str] = mapped_column(StorableString())
+    endpoint_host: Mapped[str] = mapped_column(StorableString())
+    trusted: Mapped[bool] = mapped_column(Boolean)
+    prompt_tokens: Mapped[int] = mapped_column(Integer)
+    completion_tokens: Mapped[int] = mapped_column(Integer)
+    prompt_estimated: Mapped[bool] = mapped_column(Boolean)
+    completion_estimated: Mapped[bool] = mapped_column(Boolean)
+    duration_seconds: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(StorableString(16))
