@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
 from collections.abc import Callable
@@ -21,13 +22,22 @@ from discord import app_commands
 from bot.core.domain import ChannelKey, CommandCall, Incoming
 from bot.core.errors import BotError, ConfigError, DeliveryError, PlatformRefused, UsageError
 from bot.core.ports import Conversations
+from bot.platforms.common.access import EVERYONE, AccessGate, AccessPolicy, Refusal
 from bot.platforms.common.key_shapes import looks_like_key
 from bot.platforms.common.press_routing import PressRouter
 from bot.platforms.common.streamed_turns import StreamedTurns
 from bot.platforms.discord import addressing, buttons
 from bot.platforms.discord.client import Shards, make_client
 from bot.platforms.discord.incoming import KEY_DELETED, KEY_LEFT, delete, files
-from bot.platforms.discord.places import PLATFORM, Channel, channel_key, server_of, talkable
+from bot.platforms.discord.places import (
+    PLATFORM,
+    WORDING,
+    Channel,
+    channel_key,
+    server_id_of,
+    server_of,
+    talkable,
+)
 from bot.platforms.discord.presses import Presses
 from bot.platforms.discord.refusals import ended_for_good
 from bot.platforms.discord.replier import LIMITS, DiscordReplier
@@ -43,7 +53,6 @@ _log = logging.getLogger(__name__)
 READY_SECONDS = 60.0
 """How long start-up waits for the gateway's READY before giving up."""
 UNSHARDED = Shards()
-NO_DMS = "I only chat in servers here; the operator has turned direct messages off."
 
 
 class DiscordAdapter:
@@ -57,11 +66,14 @@ class DiscordAdapter:
         pacing: Pacing,
         shards: Shards = UNSHARDED,
         operators: frozenset[int] = frozenset(),
+        access: AccessPolicy = EVERYONE,
         allow_dms: bool = True,
         ready_timeout: float = 2.0,
         on_fatal: Callable[[PlatformRefused], None] | None = None,
     ) -> None:
-        """`ready_timeout`: discord.py's wait for the servers' data after READY;
+        """`access`: who may use the bot where (its operators are never refused, and
+        `operators` are added to them); `allow_dms=False` turns its DMs off too.
+        `ready_timeout`: discord.py's wait for the servers' data after READY;
         `on_fatal` hears that Discord ended the connection for good while running (a
         token reset), for the process to end; without it, that is logged."""
         self._service = service
@@ -69,7 +81,12 @@ class DiscordAdapter:
         self._pacing = pacing
         self._shards = shards
         self._operators = operators
-        self._allow_dms = allow_dms
+        access = dataclasses.replace(
+            access,
+            operators=access.operators | operators,
+            private_chats=access.private_chats and allow_dms,
+        )
+        self._gate = AccessGate(access, pacing.clock, wording=WORDING)
         self._ready_timeout = ready_timeout
         self._turns = StreamedTurns(service)
         self._ready = asyncio.Event()
@@ -79,6 +96,7 @@ class DiscordAdapter:
             rewrite=self._rewrite,
             post=self._post,
             operators=operators,
+            gate=self._gate,
             track=self._running.tracked,
         )
         self._presses = Presses(
@@ -86,6 +104,7 @@ class DiscordAdapter:
             replier=lambda channel: self._replier(channel, reply_to=None),
             post=self._post,
             operators=operators,
+            gate=self._gate,
         )
         self._client = self._make_client(message_content=True)
         self._voices = Voices(self._client)
@@ -199,10 +218,12 @@ class DiscordAdapter:
         channel = talkable(message.channel)
         if me is None or channel is None or not addressing.from_a_person(message):
             return
-        if not await self._addressed(message, me, channel):
+        refusal = self._refusal(message.author.id, channel)
+        if refusal is not None:
+            if await self._asked_me(message, me, channel):
+                await self._turn_away(message.author, refusal)
             return
-        if isinstance(channel, discord.DMChannel) and not self._allow_dms:
-            await self._post(channel, NO_DMS, False)
+        if not await self._addressed(message, me, channel):
             return
         if looks_like_key(message.content):
             await self._refuse_key(channel, message)
@@ -229,11 +250,33 @@ class DiscordAdapter:
     async def _addressed(
         self, message: discord.Message, me: discord.ClientUser, channel: Channel
     ) -> bool:
-        if isinstance(channel, discord.DMChannel) or addressing.mentions_me(message, me):
-            return True
-        if await addressing.replies_to_me(message, me, self._is_our_webhook):
+        if await self._asked_me(message, me, channel):
             return True
         return await self._service.answers_all(channel_key(channel))
+
+    async def _asked_me(
+        self, message: discord.Message, me: discord.ClientUser, channel: Channel
+    ) -> bool:
+        """A DM, a mention of the bot or a reply to it: asking the service is not needed."""
+        if isinstance(channel, discord.DMChannel) or addressing.mentions_me(message, me):
+            return True
+        return await addressing.replies_to_me(message, me, self._is_our_webhook)
+
+    def _refusal(self, user_id: int, channel: Channel) -> Refusal | None:
+        server = server_id_of(channel)
+        return self._gate.refusal(user_id, server, private=server is None)
+
+    async def _turn_away(self, user: discord.User | discord.Member, refusal: Refusal) -> None:
+        """A refused person hears why in a DM, once per window, never in the channel; a
+        DM Discord refuses (closed, or no server shared) is left at that."""
+        _log.debug("discord: refused a message (%s)", refusal.reason.value)
+        text = self._gate.notice(user.id, refusal)
+        if text is None:
+            return
+        try:
+            await user.send(text)
+        except discord.HTTPException as exc:
+            _log.debug("discord: could not tell a refused person why (HTTP %s)", exc.status)
 
     async def _is_our_webhook(self, message: discord.Message) -> bool:
         channel = talkable(message.channel)
@@ -249,6 +292,9 @@ class DiscordAdapter:
         message = payload.message
         if me is None or not addressing.from_a_person(message):
             return
+        private = payload.guild_id is None
+        if self._gate.refusal(message.author.id, payload.guild_id, private=private):
+            return  # its message was never taken in
         text = addressing.text_of(message, me)
         key = _key_of(payload.channel_id)
         if looks_like_key(text):  # edited into a key: out of the history, off the screen

@@ -12,8 +12,15 @@ from typing import TypeAlias
 import discord
 
 from bot.core.domain import ChannelKey
+from bot.platforms.common.access import Wording
 
 PLATFORM = "discord"
+WORDING = Wording(
+    place="server",
+    private="The operator has turned direct messages off for this bot; talk to it in a "
+    "server where it is.",
+)
+"""How a refusal names Discord's places (the DM text keeps DISCORD_ALLOW_DMS's words)."""
 
 Channel: TypeAlias = (
     discord.TextChannel
@@ -39,8 +46,14 @@ def budget_scope(channel: ChannelKey) -> ChannelKey:
 
 def server_of(channel: Channel) -> str | None:
     """The server whose profiles and characters the channel shares; None in a DM."""
+    server = server_id_of(channel)
+    return str(server) if server is not None else None
+
+
+def server_id_of(channel: Channel) -> int | None:
+    """The channel's server as the operator's access lists name it; None in a DM."""
     guild = getattr(channel, "guild", None)
-    return str(guild.id) if guild is not None else None
+    return guild.id if guild is not None else None
 
 
 def talkable(channel: object) -> Channel | None:

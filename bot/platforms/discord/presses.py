@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 import discord
 
 from bot.core.domain import Actor, ChannelKey, CommandResult
+from bot.platforms.common.access import AccessGate
 from bot.platforms.common.button_presses import ButtonPress
 from bot.platforms.common.heading import headed
 from bot.platforms.common.press_routing import PressRouter
@@ -19,7 +20,7 @@ from bot.platforms.discord import buttons
 from bot.platforms.discord.access import actor_of
 from bot.platforms.discord.places import Channel, channel_key, server_of, talkable
 from bot.platforms.discord.replier import LIMITS, DiscordReplier
-from bot.platforms.discord.slash import Post
+from bot.platforms.discord.slash import Post, turned_away
 
 NewReplier = Callable[[Channel], Awaitable[DiscordReplier]]
 
@@ -28,15 +29,25 @@ class Presses:
     """Hears every press of a reply's buttons and hands it to the router."""
 
     def __init__(
-        self, router: PressRouter, *, replier: NewReplier, post: Post, operators: frozenset[int]
+        self,
+        router: PressRouter,
+        *,
+        replier: NewReplier,
+        post: Post,
+        operators: frozenset[int],
+        gate: AccessGate,
     ) -> None:
-        """`replier` makes one for a new reply in a channel; `post` says something there."""
+        """`replier` makes one for a new reply in a channel; `post` says something there;
+        `gate` turns away whom the operator refuses (told ephemerally)."""
         self._router = router
         self._replier = replier
         self._post = post
         self._operators = operators
+        self._gate = gate
 
     async def press(self, interaction: discord.Interaction, press: ButtonPress) -> None:
+        if await turned_away(interaction, self._gate):
+            return
         channel = talkable(interaction.channel)
         message = interaction.message
         if channel is None or message is None:

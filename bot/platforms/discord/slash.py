@@ -20,6 +20,7 @@ from bot.core.commands import CommandSpec, OptionSpec, streams
 from bot.core.domain import Attachment, CommandCall, CommandResult, Permission
 from bot.core.errors import UsageError
 from bot.core.ports import Conversations
+from bot.platforms.common.access import AccessGate, Refusal
 from bot.platforms.discord.access import actor_of, permission_of
 from bot.platforms.discord.forms import OnSubmit, SecretForm
 from bot.platforms.discord.places import Channel, channel_key, server_of, talkable
@@ -50,18 +51,22 @@ class SlashCommands:
         rewrite: Rewrite,
         post: Post,
         operators: frozenset[int],
+        gate: AccessGate,
         track: Track,
     ) -> None:
         """`rewrite` streams a command's reply into a channel; `post(channel, text,
-        as_character)` says something there that is not streamed; `track` registers the
-        handlers of forms."""
+        as_character)` says something there that is not streamed; `gate` turns away
+        whom the operator refuses; `track` registers the handlers of forms."""
         self._service = service
         self._rewrite = rewrite
         self._post = post
         self._operators = operators
+        self._gate = gate
         self._submitted_tracked = track(self._submitted)
 
     async def run(self, interaction: discord.Interaction, call: SlashCall) -> None:
+        if await turned_away(interaction, self._gate):
+            return
         if call.secret_forms:
             if permission_of(interaction, self._operators) >= call.spec.permission:
                 await interaction.response.send_modal(SecretForm(call, self._submitted_tracked))
@@ -77,7 +82,7 @@ class SlashCommands:
         self, interaction: discord.Interaction, spec: CommandSpec, option: OptionSpec, typed: str
     ) -> list[str]:
         channel = talkable(interaction.channel)
-        if channel is None:
+        if channel is None or refusal_of(interaction, self._gate) is not None:
             return []
         typed_so_far = read_call(spec, dict(iter(interaction.namespace))).options
         typed_so_far.pop(option.name, None)
@@ -91,6 +96,8 @@ class SlashCommands:
     async def _submitted(
         self, interaction: discord.Interaction, call: SlashCall, secrets: Mapping[str, str]
     ) -> None:
+        if await turned_away(interaction, self._gate):  # refused since the form opened
+            return
         await interaction.response.defer(ephemeral=True, thinking=True)
         await self._execute(interaction, call, secrets)
 
@@ -150,6 +157,25 @@ class SlashCommands:
             server=server_of(channel),
             attachments=files,
         )
+
+
+def refusal_of(interaction: discord.Interaction, gate: AccessGate) -> Refusal | None:
+    server = interaction.guild_id
+    return gate.refusal(interaction.user.id, server, private=server is None)
+
+
+async def turned_away(interaction: discord.Interaction, gate: AccessGate) -> bool:
+    """Whether the operator refuses whoever did this; if so they are told why, ephemerally.
+
+    Told every time, not once per window: an interaction must be answered (or Discord
+    shows it failed), and an ephemeral answer to one's own command bothers no one else.
+    """
+    refusal = refusal_of(interaction, gate)
+    if refusal is None:
+        return False
+    _log.debug("discord: refused an interaction (%s)", refusal.reason.value)
+    await interaction.response.send_message(refusal.text, ephemeral=True)
+    return True
 
 
 async def _download(attachment: discord.Attachment) -> Attachment:
