@@ -262,7 +262,7 @@ def test_the_image_serves_passes_its_healthcheck_and_stops_on_sigterm(
                 _, err = process.communicate()
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert code == 0, err
-    assert seconds < 8.0, err
+    assert seconds < 10.0, err  # docker stop's kill; exit code 0 shows its own 8 s held
     assert "Traceback" not in err
     assert sorted(os.listdir(container.workdir)) == ["data"]
     assert "parlor.db" in os.listdir(container.data)

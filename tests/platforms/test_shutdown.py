@@ -25,7 +25,10 @@ from tests.platforms.discord.helpers import bot_messages, labels
 
 pytestmark = pytest.mark.slow
 
-GRACE_SECONDS = 8.0  # SHUTDOWN_GRACE_SECONDS's default, under Docker's 10 s
+DOCKER_STOP_SECONDS = 10.0
+"""`docker stop` kills at 10 s. Exit code 0 shows the bot ended within its own 8 s grace
+(its watchdog ends it with 1 at the grace); seen from outside, on a loaded machine, the
+signal's delivery and the reaping add to that, so this is the bound checked from here."""
 STOPPED_NOTE = "*(stopped: the bot is restarting)*"
 # Telegram shows the note in italics: an entity, not stars.
 STOPPED_NOTE_RENDERED = "(stopped: the bot is restarting)"
@@ -84,7 +87,7 @@ def test_console(tmp_path: Path, endpoint: FakeOpenAI) -> None:
 
     print(f"console exited in {seconds:.2f}s")
     assert code == 0, bot.stderr_text
-    assert seconds < GRACE_SECONDS
+    assert seconds < DOCKER_STOP_SECONDS
     assert "Traceback" not in bot.stderr_text, bot.stderr_text
     done = next(e for e in bot.events if e["type"] == "done")
     assert done["status"] == "stopped"
@@ -133,7 +136,7 @@ def test_telegram_private_chat(
 
     print(f"telegram (private chat) exited in {seconds:.2f}s")
     assert code == 0, bot.log
-    assert seconds < GRACE_SECONDS, bot.log
+    assert seconds < DOCKER_STOP_SECONDS, bot.log
     assert "Traceback" not in bot.log, bot.log
     assert_stopped_with(tmp_path, texts(telegram, PRIVATE_CHAT)[-1], note=STOPPED_NOTE_RENDERED)
 
@@ -151,7 +154,7 @@ def test_telegram_group(tmp_path: Path, endpoint: FakeOpenAI, telegram: FakeTele
 
     print(f"telegram (group) exited in {seconds:.2f}s")
     assert code == 0, bot.log
-    assert seconds < GRACE_SECONDS, bot.log
+    assert seconds < DOCKER_STOP_SECONDS, bot.log
     assert "Traceback" not in bot.log, bot.log
     [reply] = telegram.messages(GROUP)
     assert_stopped_with(tmp_path, str(reply["text"]), note=STOPPED_NOTE_RENDERED)
@@ -177,7 +180,7 @@ def test_discord(tmp_path: Path, endpoint: FakeOpenAI) -> None:
 
         print(f"discord exited in {seconds:.2f}s")
         assert code == 0, bot.log
-        assert seconds < GRACE_SECONDS, bot.log
+        assert seconds < DOCKER_STOP_SECONDS, bot.log
         assert "Traceback" not in bot.log, bot.log
         [reply] = bot_messages(fake, CHANNEL_ID)
         assert_stopped_with(tmp_path, reply["content"])
@@ -203,7 +206,7 @@ def test_telegram_told_to_wait_a_minute_at_shutdown(
 
     print(f"telegram (told to retry after 60 s) exited in {seconds:.2f}s")
     assert code == 0, bot.log
-    assert seconds < GRACE_SECONDS, bot.log
+    assert seconds < DOCKER_STOP_SECONDS, bot.log
     assert "Traceback" not in bot.log, bot.log
     assert last_reply(tmp_path)[0] == "stopped"
     assert "updates were cut short at shutdown" in bot.log
