@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,10 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.core.clock import SystemClock
-from bot.core.domain import Connection, Secret
+from bot.core.domain import Connection, ModelPrice, Secret
 from bot.core.errors import ConfigError, PlatformRefused
 from bot.core.ports import (
     NO_TELEMETRY,
+    NO_USAGE,
     Characters,
     Clock,
     CompletionClient,
@@ -32,6 +33,7 @@ from bot.core.ports import (
     Store,
     Telemetry,
     TokenCounter,
+    UsageLedger,
 )
 from bot.llm.client import OpenAICompatClient, build_http_client
 from bot.llm.deadline import StreamTimeouts
@@ -60,6 +62,7 @@ from bot.storage.personas import SqlPersonas
 from bot.storage.profiles import SqlProfiles
 from bot.storage.secrets import SecretBox
 from bot.storage.store import SqlStore
+from bot.storage.usage import SqlUsage
 from bot.web.listener import OpsListener
 from bot.web.metrics import Metrics
 
@@ -122,12 +125,14 @@ _S = TypeVar("_S", bound=Store)
 
 @dataclass(frozen=True, slots=True)
 class Stores(Generic[_S]):
-    """What the service keeps: channels and chats, connection profiles, characters, personas."""
+    """What the service keeps: channels and chats, connection profiles, characters, personas,
+    and what each turn cost (nothing, unless a ledger is given)."""
 
     store: _S
     profiles: Profiles
     characters: Characters
     personas: Personas
+    usage: UsageLedger = NO_USAGE
 
 
 def sql_stores(
@@ -136,13 +141,14 @@ def sql_stores(
     secret_box: SecretBox | None,
     keeping: SqliteKeeping | None = None,
 ) -> Stores[SqlStore]:
-    """The four stores over one database's sessions, sharing its write lock and key box;
+    """The stores over one database's sessions, sharing its write lock and key box;
     `keeping` gives streaming replies' checkpoints a SQLite connection of their own."""
     return Stores(
         SqlStore(sessions, secret_box=secret_box, keeping=keeping),
         SqlProfiles(sessions, secret_box=secret_box),
         SqlCharacters(sessions, secret_box=secret_box),
         SqlPersonas(sessions, secret_box=secret_box),
+        SqlUsage(sessions, secret_box=None),  # keeps no keys
     )
 
 
@@ -161,13 +167,15 @@ def build_service(
     guard: EndpointGuard | None = None,
     keeper: KeeperFactory = PartialReplyKeeper,
     telemetry: Telemetry = NO_TELEMETRY,
+    prices: Mapping[str, ModelPrice] | None = None,
 ) -> ConversationService:
     """The service from its outside parts: the one wiring, used by `Parlor`, the tests and
     the benchmarks, so that each passes fakes for the parts it does not want real.
 
     `guard` judges chat-set URLs that are stored without a probe (None: nothing to ask);
     `queue_size` is how many turns may wait for a busy channel before it answers busy;
-    `telemetry` hears how turns and platform writes went (the operator's metrics).
+    `telemetry` hears how turns and platform writes went (the operator's metrics);
+    `prices` (MODEL_PRICES) turn /usage's tokens into estimated dollars.
     """
     prompts = PromptFactory(
         store=stores.store,
@@ -192,6 +200,9 @@ def build_service(
         guard=guard,
         keeper=keeper,
         telemetry=telemetry,
+        usage=stores.usage,
+        wall_clock=wall_clock,
+        prices=prices,
     )
 
 
@@ -289,6 +300,7 @@ class Parlor:
             guard=AddressGuard(policy),
             keeper=self._keeper,
             telemetry=telemetry,
+            prices=settings.model_prices,
         )
         if settings.http_port is not None:
             await self._listen(settings.http_host, settings.http_port, metrics, store)

@@ -6,6 +6,7 @@ Only the composition root (`bot.app`) and the entry point read this module.
 from __future__ import annotations
 
 import logging
+import math
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
@@ -14,6 +15,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from bot.core.domain import ModelPrice
 from bot.core.errors import ConfigError
 from bot.llm.guard import parse_allowed_hosts
 
@@ -72,6 +74,7 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = Field(default=8.0, gt=0, le=600)
     http_port: int | None = Field(default=None, ge=1, le=65535)
     http_host: str = "127.0.0.1"
+    model_prices: Annotated[dict[str, ModelPrice], NoDecode] = Field(default_factory=dict)
 
     @field_validator("database_url")
     @classmethod
@@ -190,6 +193,19 @@ class Settings(BaseSettings):
                 raise ValueError(str(exc).removeprefix("ALLOWED_ENDPOINT_HOSTS: ")) from None
         return value
 
+    @field_validator("model_prices", mode="before")
+    @classmethod
+    def _model_prices(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                return parse_model_prices(value)
+            except ValueError:
+                raise ValueError(
+                    "must be model=prompt/completion USD per million tokens, separated by "
+                    "commas, e.g. gpt-4o-mini=0.15/0.60,deepseek-chat=0.27/1.10"
+                ) from None
+        return value
+
     @field_validator("log_format", mode="before")
     @classmethod
     def _log_format(cls, value: object) -> object:
@@ -224,3 +240,22 @@ def load_settings() -> Settings:
 def _numbers(value: str) -> list[int]:
     """Whole numbers separated by commas or spaces; ValueError for anything else."""
     return [int(part) for part in value.replace(",", " ").split()]
+
+
+def parse_model_prices(value: str) -> dict[str, ModelPrice]:
+    """`model=prompt/completion,…` in USD per million tokens; ValueError for anything else.
+
+    A model id may itself hold `/` or `=` (`meta-llama/Llama-3-8B`): the price is what
+    follows the last `=`. Keys are lower case, as /usage matches them ignoring case.
+    """
+    prices: dict[str, ModelPrice] = {}
+    for entry in filter(None, (part.strip() for part in value.split(","))):
+        model, equals, price = entry.rpartition("=")
+        prompt, slash, completion = price.partition("/")
+        if not (model.strip() and equals and slash):
+            raise ValueError(entry)
+        rates = float(prompt), float(completion)
+        if not all(math.isfinite(rate) and rate >= 0 for rate in rates):
+            raise ValueError(entry)
+        prices[model.strip().lower()] = ModelPrice(*rates)
+    return prices

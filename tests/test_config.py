@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import load_settings
+from bot.core.domain import ModelPrice
 from bot.core.errors import ConfigError
 
 
@@ -22,6 +23,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         "DEFAULT_API_KEY",
         "ALLOW_PRIVATE_ENDPOINTS",
         "ALLOWED_ENDPOINT_HOSTS",
+        "MODEL_PRICES",
     ):
         monkeypatch.delenv(name, raising=False)
 
@@ -152,3 +154,38 @@ def test_shutdown_grace_may_be_a_fraction(monkeypatch: pytest.MonkeyPatch) -> No
     """Seconds need not be whole."""
     monkeypatch.setenv("SHUTDOWN_GRACE_SECONDS", "2.5")
     assert load_settings().shutdown_grace_seconds == 2.5
+
+
+def test_model_prices_are_per_million_tokens_by_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """MODEL_PRICES reads model=prompt/completion; an id with / and = keeps its last price."""
+    monkeypatch.setenv(
+        "MODEL_PRICES", "gpt-4o-mini=0.15/0.60, meta-llama/Llama-3=8B=0/0.2,DeepSeek-Chat=0.27/1.1"
+    )
+
+    assert load_settings().model_prices == {
+        "gpt-4o-mini": ModelPrice(0.15, 0.60),
+        "meta-llama/llama-3=8b": ModelPrice(0.0, 0.2),
+        "deepseek-chat": ModelPrice(0.27, 1.1),
+    }
+
+
+def test_model_prices_default_to_none() -> None:
+    """Without MODEL_PRICES, /usage counts tokens only."""
+    assert load_settings().model_prices == {}
+
+
+@pytest.mark.parametrize(
+    "value", ["gpt-4o=0.15", "gpt-4o=cheap/0.6", "=1/2", "gpt-4o=-1/2", "gpt-4o=nan/1", "gpt-4o"]
+)
+def test_bad_model_prices_are_named_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    """A price that can't be read names MODEL_PRICES and shows the expected form."""
+    monkeypatch.setenv("MODEL_PRICES", value)
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+
+    message = str(caught.value)
+    assert message.startswith("Invalid setting MODEL_PRICES: must be model=prompt/completion")
+    assert "\n" not in message

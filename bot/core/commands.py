@@ -20,6 +20,7 @@ from bot.prompt.postprocess import PostProcessMode
 TEMPLATE_NAMES = tuple(TEMPLATES)
 CHARACTER_ACTIONS = ("import", "list", "use", "show", "remove", "export")
 LISTEN_MODES = ("mentions", "all")
+USAGE_SCOPES = ("me", "server")
 
 
 class OptionKind(enum.StrEnum):
@@ -228,6 +229,12 @@ CATALOGUE: tuple[CommandSpec, ...] = (
     CommandSpec(
         "continue", "Carry on my last reply where it stopped.", Permission.EVERYONE,
         streams=True,
+    ),
+    CommandSpec(
+        "usage",
+        "Tokens you used today and this month; scope:server shows this server's (admins).",
+        Permission.EVERYONE,
+        (OptionSpec("scope", "me (default) or server", choices=USAGE_SCOPES),),
     ),
     CommandSpec("stop", "Stop the reply being written.", Permission.EVERYONE),
     CommandSpec("help", "List the commands.", Permission.EVERYONE),

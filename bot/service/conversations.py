@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 
 from bot.characters.stored import StoredCharacter
 from bot.core.domain import (
@@ -17,11 +19,13 @@ from bot.core.domain import (
     CommandResult,
     Connection,
     Incoming,
+    ModelPrice,
     TurnOutcome,
 )
 from bot.core.errors import BotError
 from bot.core.ports import (
     NO_TELEMETRY,
+    NO_USAGE,
     Characters,
     Clock,
     CompletionClient,
@@ -32,6 +36,7 @@ from bot.core.ports import (
     Replier,
     Store,
     Telemetry,
+    UsageLedger,
 )
 from bot.reply.pacing import Pacing
 from bot.service.commands.characters import CharacterCommands
@@ -45,6 +50,7 @@ from bot.service.commands.registry import Registry
 from bot.service.commands.replies import ReplyCommands
 from bot.service.commands.settings import SettingsCommands
 from bot.service.commands.suggest import Suggestions
+from bot.service.commands.usage import UsageCommands
 from bot.service.turns.endpoint_choice import EndpointChoice
 from bot.service.turns.keeping import KeeperFactory, PartialReplyKeeper
 from bot.service.turns.models import ModelCatalog
@@ -80,9 +86,14 @@ class ConversationService:
         guard: EndpointGuard | None = None,
         keeper: KeeperFactory = PartialReplyKeeper,
         telemetry: Telemetry = NO_TELEMETRY,
+        usage: UsageLedger = NO_USAGE,
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        prices: Mapping[str, ModelPrice] | None = None,
     ) -> None:
         """Built once, by `bot.app.build_service`; the tests and benchmarks build it there too.
-        `telemetry` hears how each turn ended (the operator's metrics)."""
+        `telemetry` hears how each turn ended (the operator's metrics); `usage` keeps what
+        each turn cost, dated by `wall_clock`, for /usage, which prices it with `prices`
+        (USD per million tokens, by model)."""
         self._store = store
         self._prompts = prompts
         self._queue = queue
@@ -97,6 +108,8 @@ class ConversationService:
             max_reply_chars=max_reply_chars,
             keeper=keeper,
             telemetry=telemetry,
+            usage=usage,
+            wall_clock=wall_clock,
         )
         self._turns = TurnRunner(
             store=store,
@@ -130,6 +143,7 @@ class ConversationService:
                 prompts=prompts,
             ),
             ReplyCommands(store=store, prompts=prompts, queue=queue, rewrites=rewrites),
+            UsageCommands(usage=usage, wall_clock=wall_clock, prices=prices or {}),
             HelpCommand(),
         ]
         self.commands = CommandDispatcher(Registry.of(families), self._turns)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -19,6 +19,7 @@ from bot.core.domain import (
     CommandResult,
     Connection,
     Incoming,
+    ModelPrice,
     Permission,
     PlatformLimits,
     TurnOutcome,
@@ -71,8 +72,11 @@ class Harness:
         replier: RecordingReplier | None = None,
         author: str = "ann",
         channel: ChannelKey = CHANNEL,
+        server: str | None = None,
     ) -> TurnOutcome:
-        incoming = Incoming(channel, author_id=author, author_name=author.title(), text=text)
+        incoming = Incoming(
+            channel, author_id=author, author_name=author.title(), text=text, server=server
+        )
         return await self.service.handle(incoming, replier or self.replier())
 
     async def command(
@@ -101,9 +105,11 @@ def build_service(
     guard: EndpointGuard | None = None,
     token_counter: TokenCounter | None = None,
     budget: Budget | None = None,
+    wall_clock: Callable[[], datetime] = lambda: WALL_CLOCK,
+    prices: Mapping[str, ModelPrice] | None = None,
 ) -> ConversationService:
-    """The application's wiring with the harness's fakes: no network, a fixed wall clock,
-    token counts estimated, history read 50 messages a page."""
+    """The application's wiring with the harness's fakes: no network, a fixed wall clock
+    unless another is given, token counts estimated, history read 50 messages a page."""
     return app.build_service(
         stores,
         client=client,
@@ -112,10 +118,11 @@ def build_service(
         pacing=Pacing(clock=clock),
         token_counter=token_counter or EstimatingCounter(),
         budget=budget or Budget(page_size=50),
-        wall_clock=lambda: WALL_CLOCK,
+        wall_clock=wall_clock,
         queue_size=queue_size,
         default_connection=default,
         guard=guard,
+        prices=prices,
     )
 
 

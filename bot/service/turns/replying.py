@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from bot.core.domain import (
+    Billing,
     ChannelKey,
     ChannelState,
     CompletionRequest,
@@ -19,9 +23,19 @@ from bot.core.domain import (
     TokenTally,
     TurnOutcome,
     TurnReport,
+    UsageEntry,
 )
 from bot.core.errors import DeliveryError, EndpointError, StorageError, user_message
-from bot.core.ports import NO_TELEMETRY, Clock, CompletionClient, Replier, Store, Telemetry
+from bot.core.ports import (
+    NO_TELEMETRY,
+    NO_USAGE,
+    Clock,
+    CompletionClient,
+    Replier,
+    Store,
+    Telemetry,
+    UsageLedger,
+)
 from bot.reply.pacing import Pacing
 from bot.reply.streaming import ReplyStream
 from bot.service.turns.endpoint_choice import EndpointChoice
@@ -52,6 +66,7 @@ class ReplyJob:
     state: ChannelState
     request: CompletionRequest
     fallback: PostprocessFallback
+    billing: Billing
     prefix: str = ""
     prefix_reasoning: str = ""
     prefix_status: MessageStatus = MessageStatus.COMPLETE
@@ -78,10 +93,15 @@ class ReplyRunner:
         max_reply_chars: int,
         keeper: KeeperFactory = PartialReplyKeeper,
         telemetry: Telemetry = NO_TELEMETRY,
+        usage: UsageLedger = NO_USAGE,
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         """`telemetry` hears how each turn ended (the operator's metrics); the turns that
-        fail before a reply starts tell it through `TurnRunner`, which reads it here."""
+        fail before a reply starts tell it through `TurnRunner`, which reads it here.
+        `usage` keeps what each turn whose reply began cost, dated by `wall_clock`."""
         self.telemetry = telemetry
+        self._usage = usage
+        self._wall_clock = wall_clock
         self._store = store
         self._keeper = keeper
         self._client = client
@@ -97,16 +117,25 @@ class ReplyRunner:
         model: str,
         built: BuiltPrompt,
         reply_id: MessageId,
+        *,
+        billing: Billing,
     ) -> ReplyJob:
         """The job of streaming `built` into the reply `reply_id`, shaped as the channel
-        asks, and reshaped stricter if the endpoint refuses the order of its messages."""
+        asks, and reshaped stricter if the endpoint refuses the order of its messages;
+        what it costs is counted to `billing`."""
         names = {"user_name": built.user_name, "char_name": built.char_name}
         request = build_request(state, connection, model, built.messages, **names)
         fallback = PostprocessFallback(
             self._store, state, built.messages, user=built.user_name, char=built.char_name
         )
         return ReplyJob(
-            state.key, reply_id, state, request, fallback, prompt_tokens=built.fitted.tokens
+            state.key,
+            reply_id,
+            state,
+            request,
+            fallback,
+            billing,
+            prompt_tokens=built.fitted.tokens,
         )
 
     async def run(self, job: ReplyJob, replier: Replier, run: RunningTurn) -> TurnOutcome:
@@ -169,9 +198,20 @@ class ReplyRunner:
             raise
         finally:
             if persisted is not None:
+                duration = self._clock.now() - started
+                tallies = reply.token_tallies(job.prompt_tokens)
                 self._log_turn(
-                    job, reply=reply, outcome=persisted, cause=cause, started=started, stream=stream
+                    job,
+                    reply=reply,
+                    outcome=persisted,
+                    cause=cause,
+                    started=started,
+                    duration=duration,
+                    tallies=tallies,
+                    stream=stream,
                 )
+                if tallies is not None:
+                    await asyncio.shield(self._record_usage(job, persisted, tallies, duration))
         assert persisted is not None
         return persisted
 
@@ -198,6 +238,36 @@ class ReplyRunner:
             else:
                 return
 
+    async def _record_usage(
+        self,
+        job: ReplyJob,
+        outcome: TurnOutcome,
+        tallies: tuple[TokenTally, TokenTally],
+        duration: float,
+    ) -> None:
+        """Keep what the turn cost for /usage, after the chat has its reply. A database that
+        refuses is logged (no text, no key) and forgotten: accounting never fails a turn,
+        and a retry would hold the channel's lane for a number nobody is waiting on."""
+        connection = job.request.connection
+        entry = UsageEntry(
+            created_at=self._wall_clock().astimezone(UTC),
+            platform=job.channel.platform,
+            user_id=job.billing.user_id,
+            server=job.billing.server,
+            channel=job.channel.external_id,
+            model=job.request.model,
+            endpoint_host=endpoint_host(connection.base_url),
+            trusted=connection.trusted,
+            prompt_tokens=tallies[0],
+            completion_tokens=tallies[1],
+            duration_seconds=duration,
+            status=outcome.status,
+        )
+        try:
+            await self._usage.record(entry)
+        except StorageError as exc:
+            _log.warning("could not record a turn's usage: %s", type(exc).__name__)
+
     def _log_turn(
         self,
         job: ReplyJob,
@@ -206,15 +276,15 @@ class ReplyRunner:
         outcome: TurnOutcome,
         cause: str | None,
         started: float,
+        duration: float,
+        tallies: tuple[TokenTally, TokenTally] | None,
         stream: ReplyStream,
     ) -> None:
         """One line a turn: how it ended and why, how long it took, how much it wrote and
         what it cost in tokens (the endpoint's count, else estimated: `tokens=` says which).
         The same values go as fields for LOG_FORMAT=json, and a bounded report of them to
         the telemetry; never what was said."""
-        duration = self._clock.now() - started
         first_token = reply.first_token_at - started if reply.first_token_at else None
-        tallies = reply.token_tallies(job.prompt_tokens)
         prompt, completion = tallies if tallies is not None else (None, None)
         fields = {
             "channel": str(job.channel),
@@ -265,6 +335,20 @@ class ReplyRunner:
                 completion_tokens=completion,
             )
         )
+
+
+def endpoint_host(base_url: str) -> str:
+    """The host of an endpoint's URL, with its port when the URL names one: never the
+    scheme, credentials, path or query, which may carry a key."""
+    parts = urlsplit(base_url)
+    host = parts.hostname or ""
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"{host}:{port}" if port is not None else host
 
 
 def _token_sources(prompt: TokenTally | None, completion: TokenTally | None) -> str:

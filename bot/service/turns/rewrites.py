@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from bot.core.domain import CommandCall, MessageStatus, Role, StoredMessage, TurnOutcome
+from bot.core.domain import Billing, CommandCall, MessageStatus, Role, StoredMessage, TurnOutcome
 from bot.core.errors import UsageError
 from bot.core.ports import Replier, Store
 from bot.service.turns.endpoint_choice import EndpointChoice
@@ -64,12 +64,13 @@ class Rewrites:
             raise UsageError(GREETING_ONLY)
         speaker = _speaker_of(last_two[0]) if len(last_two) == 2 else None
         speaker = speaker or Speaker(call.actor.user_id, call.actor.display_name)
+        billing = Billing(call.actor.user_id, call.server)  # who asked pays, not who was answered
         if continuing:
             built = await self._prompts.build(
                 state, connection, model, speaker=speaker, continuing=True
             )
             previous = await self._store.begin_continuation(state.chat_id)
-            job = self._replies.job(state, connection, model, built, previous.id)
+            job = self._replies.job(state, connection, model, built, previous.id, billing=billing)
             job = dataclasses.replace(
                 job,
                 prefix=previous.content,
@@ -81,7 +82,7 @@ class Rewrites:
                 state, connection, model, speaker=speaker, before=last.id
             )
             previous = await self._store.begin_regeneration(state.chat_id)
-            job = self._replies.job(state, connection, model, built, previous.id)
+            job = self._replies.job(state, connection, model, built, previous.id, billing=billing)
             whole = previous.status is MessageStatus.COMPLETE and bool(previous.content)
             job = dataclasses.replace(job, falls_back=whole)
         return await self._replies.run(job, replier, run)

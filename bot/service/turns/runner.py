@@ -11,6 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from bot.core.domain import (
+    Billing,
     ChannelKey,
     Incoming,
     MessageStatus,
@@ -130,7 +131,10 @@ class TurnRunner:
         speaker = Speaker(incoming.author_id, incoming.author_name)
         built = await self._prompts.build(state, connection, model, speaker=speaker, new=message)
         ids = await self._store.begin_turn(state.chat_id, message)
-        job = self._replies.job(state, connection, model, built, ids.assistant_message_id)
+        billing = Billing(incoming.author_id, incoming.server)
+        job = self._replies.job(
+            state, connection, model, built, ids.assistant_message_id, billing=billing
+        )
         if pictures.note:
             job = dataclasses.replace(job, notice=pictures.note)
         return job

@@ -165,8 +165,10 @@ class StreamedReply:
         The prompt's estimate is `prompt_estimate`, the count made while building the prompt
         (the endpoint's tokenizer when it has one, else `estimate_tokens`). The completion's
         is `estimate_tokens` (bytes / 3.35) over the answer and reasoning streamed in this
-        turn: asking the endpoint's tokenizer would cost a request per turn for a number
-        only metrics read. Servers count reasoning as completion tokens, and so do we.
+        turn: asking the endpoint's tokenizer (the budget's `TokenBook`) would cost a request
+        per turn, after the reply, holding the channel's lane, for a side most servers report
+        anyway; so usage rows keep this estimate, marked estimated. Servers count reasoning
+        as completion tokens, and so do we.
         """
         if not self.answered and self.usage is None:
             return None
