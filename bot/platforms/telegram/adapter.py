@@ -33,6 +33,14 @@ from bot.core.commands import find_command, streams, takes_file
 from bot.core.domain import Actor, CommandCall, Incoming, Permission
 from bot.core.errors import DeliveryError, PlatformRefused, UsageError
 from bot.core.ports import Conversations
+from bot.platforms.common.access import (
+    EVERYONE,
+    AccessGate,
+    AccessPolicy,
+    Refusal,
+    Refused,
+    Wording,
+)
 from bot.platforms.common.command_syntax import parse_command
 from bot.platforms.common.heading import headed
 from bot.platforms.common.key_shapes import looks_like_key
@@ -59,6 +67,8 @@ START_TEXT = (
     "reply to me. Admins set me up with /connect (the model's address), /model and "
     "/character. /help lists every command."
 )
+WORDING = Wording(place="chat")
+"""How a refusal names Telegram's places (the private text is Telegram's already)."""
 _ALLOWED_UPDATES = ["message", "edited_message", "callback_query", STOPPED]
 SETTLE_SECONDS = 2.0
 """How long closing waits for updates being handled when no shutdown wound them down first."""
@@ -82,10 +92,14 @@ class TelegramAdapter:
         pacing: Pacing,
         api_url: str | None = None,
         operators: frozenset[int] = frozenset(),
+        access: AccessPolicy = EVERYONE,
         on_fatal: ReportFatal | None = None,
     ) -> None:
+        """`access`: who may use the bot in which chats (`operators` are never refused)."""
         self._service = service
         self._operators = operators
+        access = dataclasses.replace(access, operators=access.operators | operators)
+        self._gate = AccessGate(access, pacing.clock, wording=WORDING)
         self._token = token
         self._polls = WatchedPolls(on_fatal or _log_fatal)
         builder = ApplicationBuilder().token(token).concurrent_updates(True)
@@ -112,6 +126,7 @@ class TelegramAdapter:
             router=PressRouter(service, self._turns),
             replier=self._replier,
             operators=operators,
+            gate=self._gate,
         )
         new = filters.UpdateType.MESSAGE  # an edited command is not run again
         self._app.add_handler(MessageHandler(filters.COMMAND & new, self._on_command))
@@ -191,6 +206,13 @@ class TelegramAdapter:
         message = update.effective_message
         if message is None or message.from_user is None:
             return
+        user = message.from_user.id
+        key_awaited = message.chat.id > 0 and self._keys.expects_key(user)
+        refusal = self._refusal(message, user, key_flow=key_awaited)
+        if refusal is not None:
+            if self._me.addressed(message):
+                await self._turn_away(user, refusal)
+            return
         if await self._handled_apart(message):
             return
         place = place_of(message)
@@ -234,6 +256,9 @@ class TelegramAdapter:
         message = update.edited_message
         if message is None or (message.text or message.caption or "").startswith("/"):
             return
+        user = message.from_user
+        if user is not None and self._refusal(message, user.id) is not None:
+            return  # its message was never taken in
         place = place_of(message)
         text = self._me.text_of(message, latest_reply=self._out.newest.get(place.chat_id))
         if looks_like_key(text):  # edited into a key: out of the history, off the screen
@@ -251,6 +276,8 @@ class TelegramAdapter:
         name, options = parse_command(line)
         place = place_of(message)
         group = place.in_group
+        if await self._command_refused(message, name, line):
+            return
         if group and (carries_secret(options) or looks_like_key(line)):
             await self._keys.refuse_in_group(message, name, channel_of(place), options)
             return  # whichever bot it was for: a key in a group is never left standing
@@ -272,6 +299,41 @@ class TelegramAdapter:
             await self._run(message, call, place)
         if carries_secret(options):  # a private chat's own key: taken, then not left on screen
             await self._keys.delete(message)
+
+    async def _command_refused(self, message: Message, name: str, line: str) -> bool:
+        """Whether the operator refuses whoever sent this command here; they are told why,
+        privately, if the command was ours. In a private chat, /help and a key link's
+        `/start <token>` work even when private chats are off (see key_flow)."""
+        user = message.from_user
+        if user is None:
+            return False
+        linked = name == "start" and len(line.split(maxsplit=1)) > 1
+        refusal = self._refusal(message, user.id, key_flow=linked or name == "help")
+        if refusal is None:
+            return False
+        group = message.chat.id < 0
+        if self._me.commands_me(line) and (not group or self._knows(name, line)):
+            await self._turn_away(user.id, refusal)
+        return True
+
+    def _refusal(self, message: Message, user: int, *, key_flow: bool = False) -> Refusal | None:
+        """Why the operator refuses `user` in this message's chat, if they do. `key_flow`
+        waives the private switch and the chat lists in a private chat, never a refusal
+        of the user."""
+        chat = message.chat.id
+        private = chat > 0  # a private chat's id is its user's
+        refusal = self._gate.refusal(user, chat, private=private)
+        if refusal is not None and key_flow and private and refusal.reason is not Refused.USER:
+            return None
+        return refusal
+
+    async def _turn_away(self, user: int, refusal: Refusal) -> None:
+        """Tell a refused user why, in their private chat (never the group), once per
+        window; Telegram refusing it (they never started the bot) is left at that."""
+        _log.debug("telegram: refused a message (%s)", refusal.reason.value)
+        text = self._gate.notice(user, refusal)
+        if text is not None:
+            await self._out.tell_privately(user, text)
 
     def _knows(self, name: str, line: str) -> bool:
         """In a group, a command we do not have is another bot's, unless it names us."""

@@ -4,6 +4,11 @@ A key typed in a group is deleted if the bot can, the group is told to revoke it
 nothing is stored, not even the rest of that /connect. The admin gets a link instead;
 in the private chat it opens, their rights in the group are checked again, and the next
 message is the key: deleted at once, stored encrypted, confirmed only masked.
+
+The private half works even where the operator turned private chats off (or left the
+private chat off TELEGRAM_ALLOWED_CHATS): a link is only handed out in a group the bot
+serves, to an admin it serves, and finishing it privately is the only safe way to give
+a key. The adapter waives those refusals for `/start <token>` and the awaited key.
 """
 
 from __future__ import annotations
@@ -121,6 +126,10 @@ class KeyFlow:
             f"Send me the API key for {request.group_title} as your next message. I'll delete "
             "that message as soon as I have read it, and show the key only masked.",
         )
+
+    def expects_key(self, user_id: int) -> bool:
+        """Whether `user_id`'s next private message is the key a link asked for."""
+        return self._links.waiting(user_id)
 
     async def receive(self, message: Message) -> bool:
         """Whether this private message was the key someone was asked for (and is handled)."""

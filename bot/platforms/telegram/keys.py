@@ -82,6 +82,11 @@ class KeyLinks:
     def await_key(self, request: KeyRequest) -> None:
         self._waiting[request.user_id] = (request, self._clock.now() + LINK_SECONDS)
 
+    def waiting(self, user_id: int) -> bool:
+        """Whether this user's next private message is a key they were asked for."""
+        self._forget_expired()
+        return user_id in self._waiting
+
     def take_waiting(self, user_id: int) -> KeyRequest | None:
         """The request whose key this user's next private message is, once."""
         self._forget_expired()

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from telegram import Bot, InlineKeyboardMarkup, InputFile, ReplyParameters
-from telegram.error import TelegramError
+from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot.core.domain import Attachment, ChannelKey
 from bot.core.errors import DeliveryError
@@ -120,6 +120,19 @@ class Outbox:
 
             if not await self._deliver(place, send, "sending an answer"):
                 return
+
+    async def tell_privately(self, user_id: int, text: str) -> None:
+        """A short note in the user's private chat, never in a group. Telegram refuses it
+        when the user never started the bot, or blocked it: expected, so left at a debug
+        line."""
+
+        async def send() -> None:
+            try:
+                await self._bot.send_message(user_id, text)
+            except (Forbidden, BadRequest) as exc:
+                _log.debug("telegram: could not tell a user privately (%s)", exc.message)
+
+        await self._deliver(Place(user_id), send, "telling a user privately")
 
     async def send_file(self, place: Place, file: Attachment) -> None:
         async def send() -> None:

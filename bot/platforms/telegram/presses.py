@@ -13,6 +13,7 @@ from telegram.ext import ContextTypes
 
 from bot.core.domain import Actor, ChannelKey, CommandCall, CommandResult, Permission
 from bot.core.ports import Conversations
+from bot.platforms.common.access import AccessGate
 from bot.platforms.common.heading import headed
 from bot.platforms.common.latest import OLD_BUTTON
 from bot.platforms.common.press_routing import PressRouter
@@ -44,18 +45,27 @@ class Presses:
         router: PressRouter,
         replier: NewReplier,
         operators: frozenset[int],
+        gate: AccessGate,
     ) -> None:
+        """`gate` turns away whom the operator refuses: told in the press's toast."""
         self._bot = bot
         self._service = service
         self._out = out
         self._router = router
         self._replier = replier
         self._operators = operators
+        self._gate = gate
 
     async def on_button(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
         if query is None:
             return
+        if query.message is not None:
+            chat = query.message.chat.id
+            refusal = self._gate.refusal(query.from_user.id, chat, private=chat > 0)
+            if refusal is not None:  # every time: a press must be answered anyway
+                await query.answer(refusal.text[:TOAST_CHARS])
+                return
         picked = read_picker(query.data)
         if picked is not None and isinstance(query.message, Message):
             await self._on_picker(query, query.message, picked)
@@ -82,6 +92,8 @@ class Presses:
         chat_id = stopped["chat"].get("id")
         if not isinstance(chat_id, int) or chat_id <= 0:
             return
+        if self._gate.refusal(chat_id, chat_id, private=True) is not None:
+            return  # a refused user has no reply to stop
         thread = stopped.get("message_thread_id")
         place = Place(chat_id, thread if isinstance(thread, int) else None)
         actor = Actor(str(chat_id), "you", Permission.SERVER_ADMIN)  # the chat's own user
