@@ -122,7 +122,7 @@ class UsageCommands:
                     f"{head}: {self._summary(groups)}",
                     *self._ranking("Top users", by_user, top, name=lambda user: user),
                     *self._ranking("Top models", by_model, top, name=_model_name),
-                    *_estimated_note(_sum(groups), "these"),
+                    *_blank_line_before(_estimated_note(_sum(groups), "these")),
                 ]
             )
             if len(text) <= MAX_ANSWER_CHARS:
@@ -137,9 +137,10 @@ class UsageCommands:
         *,
         name: Callable[[str], str],
     ) -> list[str]:
-        lines = [f"{title}:"]
-        for place, (key, groups) in enumerate(ranked[:top], start=1):
-            lines.append(f"{place}. {name(key)} — {self._summary(groups, short=True)}")
+        # Bullets, not "1." lists: the platforms render Markdown, which renumbers those.
+        lines = ["", f"{title}:"]
+        for key, groups in ranked[:top]:
+            lines.append(f"• {name(key)} — {self._summary(groups, short=True)}")
         if len(ranked) > top:
             lines.append(f"…and {len(ranked) - top} more")
         return lines
@@ -195,9 +196,15 @@ def _estimated_note(totals: UsageTotals, whose: str) -> list[str]:
     ]
 
 
+def _blank_line_before(lines: list[str]) -> list[str]:
+    return ["", *lines] if lines else []
+
+
 def _model_name(model: str) -> str:
-    shown = safe_to_show(model)
-    return shown if len(shown) <= MAX_MODEL_CHARS else shown[: MAX_MODEL_CHARS - 1] + "…"
+    """As inline code, so that Markdown in a typed name (`_`, `*`) is shown, not applied."""
+    shown = safe_to_show(model).replace("`", "'")
+    shown = shown if len(shown) <= MAX_MODEL_CHARS else shown[: MAX_MODEL_CHARS - 1] + "…"
+    return f"`{shown}`"
 
 
 def _dollars(amount: float) -> str:

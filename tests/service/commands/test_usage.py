@@ -137,12 +137,12 @@ async def test_an_admin_sees_the_server_by_user_and_model(priced: Harness) -> No
     users = answer.split("Top users:")[1].split("Top models:")[0]
     models = answer.split("Top models:")[1]
     assert users.strip().splitlines() == [
-        "1. bob — 1 turn, 300 + 30 tokens ≈ $0.0004",
-        "2. ann — 2 turns, 150 + 15 tokens ≈ $0.0001 (+ unpriced models)",
+        "• bob — 1 turn, 300 + 30 tokens ≈ $0.0004",
+        "• ann — 2 turns, 150 + 15 tokens ≈ $0.0001 (+ unpriced models)",
     ]
     assert models.strip().splitlines() == [
-        "1. op-model — 2 turns, 400 + 40 tokens ≈ $0.0005",
-        "2. other-model — 1 turn, 50 + 5 tokens",
+        "• `op-model` — 2 turns, 400 + 40 tokens ≈ $0.0005",
+        "• `other-model` — 1 turn, 50 + 5 tokens",
     ]
 
 
@@ -333,7 +333,7 @@ async def test_a_crowded_server_answer_fits_one_discord_message(
     answer = (await priced.command("usage", scope="server", server=SERVER)).text
 
     assert len(answer) <= 2000
-    assert "1. 100000000000000039 — 1 turn, 1,039 + 100 tokens" in answer
+    assert answer.split("Top users:\n")[1].startswith("• 100000000000000039 — 1 turn, 1,039 + 100")
     assert "more" in answer
     assert "40 of these 40 turns" in answer
 
