@@ -90,13 +90,19 @@ class UsageCommands:
         )
         if not month:
             return f"You have used no tokens this month ({bounds})."
-        lines = [
-            f"Your usage ({bounds}):",
-            f"• Today: {self._summary(today)}",
-            f"• This month: {self._summary(month)}",
-        ]
-        lines += _estimated_note(_sum(month), "this month's")
-        return "\n".join(lines)
+        by_model = _grouped(month, key=lambda group: group.model)
+
+        def answer(top: int) -> list[str]:
+            lines = [
+                f"Your usage ({bounds}):",
+                f"• Today: {self._summary(today)}",
+                f"• This month: {self._summary(month)}",
+            ]
+            if len(by_model) > 1:
+                lines += self._ranking("This month by model", by_model, top, name=_model_name)
+            return lines + _blank_line_before(_estimated_note(_sum(month), "this month's"))
+
+        return _fitted(answer)
 
     async def _server(self, call: CommandCall, windows: Windows) -> str:
         if call.server is None:
@@ -116,18 +122,14 @@ class UsageCommands:
             return f"{head}: no turns yet."
         by_user = _grouped(groups, key=lambda group: group.user_id)
         by_model = _grouped(groups, key=lambda group: group.model)
-        for top in range(TOP_ROWS, 0, -1):
-            text = "\n".join(
-                [
-                    f"{head}: {self._summary(groups)}",
-                    *self._ranking("Top users", by_user, top, name=lambda user: user),
-                    *self._ranking("Top models", by_model, top, name=_model_name),
-                    *_blank_line_before(_estimated_note(_sum(groups), "these")),
-                ]
-            )
-            if len(text) <= MAX_ANSWER_CHARS:
-                return text
-        return text[: MAX_ANSWER_CHARS - 1] + "…"
+        return _fitted(
+            lambda top: [
+                f"{head}: {self._summary(groups)}",
+                *self._ranking("Top users", by_user, top, name=lambda user: user),
+                *self._ranking("Top models", by_model, top, name=_model_name),
+                *_blank_line_before(_estimated_note(_sum(groups), "these")),
+            ]
+        )
 
     def _ranking(
         self,
@@ -166,6 +168,15 @@ class UsageCommands:
             return ""
         unpriced = any(price is None for price, _ in priced)
         return f" ≈ {_dollars(sum(known))}" + (" (+ unpriced models)" if unpriced else "")
+
+
+def _fitted(answer: Callable[[int], list[str]]) -> str:
+    """The answer with the longest rankings that fit one message: TOP_ROWS, else fewer."""
+    for top in range(TOP_ROWS, 0, -1):
+        text = "\n".join(answer(top))
+        if len(text) <= MAX_ANSWER_CHARS:
+            return text
+    return text[: MAX_ANSWER_CHARS - 1] + "…"
 
 
 def _grouped(

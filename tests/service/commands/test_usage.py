@@ -345,3 +345,21 @@ def test_windows_are_utc_days_and_months() -> None:
     assert windows.day_start == datetime(2027, 1, 1, tzinfo=UTC)
     assert windows.month_start == datetime(2027, 1, 1, tzinfo=UTC)
     assert windows.month_end == datetime(2027, 2, 1, tzinfo=UTC)
+
+
+async def test_a_person_with_several_models_sees_each(priced: Harness) -> None:
+    """Someone who used two models this month sees what each cost, the biggest first."""
+    priced.client.scripts += [
+        counted("a", prompt=100, completion=10),
+        counted("b", prompt=300, completion=30),
+    ]
+    await priced.say("one")
+    await priced.command("model", name="other-model")
+    await priced.say("two")
+
+    answer = (await priced.command("usage", permission=Permission.EVERYONE)).text
+
+    assert answer.split("This month by model:\n")[1].splitlines() == [
+        "• `other-model` — 1 turn, 300 + 30 tokens",
+        "• `op-model` — 1 turn, 100 + 10 tokens ≈ $0.0001",
+    ]
