@@ -363,3 +363,24 @@ async def test_a_person_with_several_models_sees_each(priced: Harness) -> None:
         "• `other-model` — 1 turn, 300 + 30 tokens",
         "• `op-model` — 1 turn, 100 + 10 tokens ≈ $0.0001",
     ]
+
+
+async def test_a_database_that_refuses_the_row_does_not_fail_the_turn(
+    priced: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With the usage table gone the reply is still delivered and stored complete."""
+    usage = priced.stores.usage
+    assert isinstance(usage, SqlUsage)
+    async with usage.writing() as session:
+        await session.execute(text("DROP TABLE usage"))
+    priced.client.scripts.append(counted("Hello", prompt=3, completion=1))
+    replier = priced.replier()
+
+    with caplog.at_level(logging.WARNING):
+        outcome = await priced.say("hi", replier=replier)
+
+    state = await priced.store.load_channel(CHANNEL)
+    stored = await priced.store.history(state.chat_id, limit=1)
+    assert (outcome.status, list(replier.messages.values())) == (MessageStatus.COMPLETE, ["Hello"])
+    assert [(m.content, m.status) for m in stored] == [("Hello", MessageStatus.COMPLETE)]
+    assert "could not record a turn's usage: StorageError" in caplog.text
