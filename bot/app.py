@@ -40,6 +40,7 @@ from bot.llm.deadline import StreamTimeouts
 from bot.llm.fetch import GuardedFetcher
 from bot.llm.guard import AddressGuard, EndpointPolicy, build_guarded_http_client
 from bot.llm.tokenize import EndpointTokenizer
+from bot.platforms.common.access import AccessPolicy
 from bot.platforms.console.session import ConsoleIdentity, ConsoleOutput, ConsoleSession
 from bot.platforms.discord.adapter import DiscordAdapter
 from bot.platforms.discord.client import Shards, configure_discord_py
@@ -109,6 +110,32 @@ def default_connection(settings: Settings) -> Connection | None:
         model=settings.default_model,
         api_key=Secret(key.get_secret_value()) if key else None,
         trusted=True,
+    )
+
+
+def discord_access(settings: Settings) -> AccessPolicy:
+    """Who may use the bot on Discord: the operator's server and user lists, and DMs."""
+    return AccessPolicy(
+        allowed_places=settings.discord_allowed_servers,
+        blocked_places=settings.discord_blocked_servers,
+        allowed_users=settings.discord_allowed_users,
+        blocked_users=settings.discord_blocked_users,
+        private_chats=settings.discord_allow_dms,
+        operators=settings.discord_operator_ids,
+        notice_seconds=settings.access_notice_seconds,
+    )
+
+
+def telegram_access(settings: Settings) -> AccessPolicy:
+    """Who may use the bot on Telegram: the operator's chat and user lists, private chats."""
+    return AccessPolicy(
+        allowed_places=settings.telegram_allowed_chats,
+        blocked_places=settings.telegram_blocked_chats,
+        allowed_users=settings.telegram_allowed_users,
+        blocked_users=settings.telegram_blocked_users,
+        private_chats=settings.telegram_allow_private,
+        operators=settings.telegram_operator_ids,
+        notice_seconds=settings.access_notice_seconds,
     )
 
 
@@ -396,6 +423,7 @@ class Parlor:
                     pacing=self.pacing,
                     operators=settings.telegram_operator_ids,
                     on_fatal=on_fatal,
+                    access=telegram_access(settings),
                 )
                 self._ready_when("telegram", telegram.connected)
                 adapters.append(await platforms.enter_async_context(telegram))
@@ -410,7 +438,7 @@ class Parlor:
                     pacing=self.pacing,
                     shards=Shards(settings.discord_shard_count, settings.discord_shard_ids),
                     operators=settings.discord_operator_ids,
-                    allow_dms=settings.discord_allow_dms,
+                    access=discord_access(settings),
                     on_fatal=on_fatal,
                 )
                 self._ready_when("discord", discord.connected)

@@ -67,12 +67,11 @@ class DiscordAdapter:
         shards: Shards = UNSHARDED,
         operators: frozenset[int] = frozenset(),
         access: AccessPolicy = EVERYONE,
-        allow_dms: bool = True,
         ready_timeout: float = 2.0,
         on_fatal: Callable[[PlatformRefused], None] | None = None,
     ) -> None:
-        """`access`: who may use the bot where (its operators are never refused, and
-        `operators` are added to them); `allow_dms=False` turns its DMs off too.
+        """`access`: who may use the bot where, DMs included (its operators are never
+        refused, and `operators` are added to them).
         `ready_timeout`: discord.py's wait for the servers' data after READY;
         `on_fatal` hears that Discord ended the connection for good while running (a
         token reset), for the process to end; without it, that is logged."""
@@ -81,11 +80,7 @@ class DiscordAdapter:
         self._pacing = pacing
         self._shards = shards
         self._operators = operators
-        access = dataclasses.replace(
-            access,
-            operators=access.operators | operators,
-            private_chats=access.private_chats and allow_dms,
-        )
+        access = dataclasses.replace(access, operators=access.operators | operators)
         self._gate = AccessGate(access, pacing.clock, wording=WORDING)
         self._ready_timeout = ready_timeout
         self._turns = StreamedTurns(service)
