@@ -10,7 +10,14 @@ import math
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -125,18 +132,6 @@ class Settings(BaseSettings):
         "discord_blocked_users",
         "telegram_allowed_users",
         "telegram_blocked_users",
-        mode="before",
-    )
-    @classmethod
-    def _user_ids(cls, value: object) -> object:
-        if isinstance(value, str):
-            try:
-                return frozenset(_numbers(value))
-            except ValueError:
-                raise ValueError("must be user ids (numbers), separated by commas") from None
-        return value
-
-    @field_validator(
         "discord_allowed_servers",
         "discord_blocked_servers",
         "telegram_allowed_chats",
@@ -144,13 +139,14 @@ class Settings(BaseSettings):
         mode="before",
     )
     @classmethod
-    def _place_ids(cls, value: object) -> object:
-        """Server ids, or Telegram chat ids (groups are negative: -100…)."""
+    def _ids(cls, value: object, info: ValidationInfo) -> object:
+        """User, server or Telegram chat ids (groups are negative: -100…)."""
         if isinstance(value, str):
             try:
                 return frozenset(_numbers(value))
             except ValueError:
-                raise ValueError("must be ids (numbers), separated by commas") from None
+                kind = "user ids" if (info.field_name or "").endswith(("_ids", "_users")) else "ids"
+                raise ValueError(f"must be {kind} (numbers), separated by commas") from None
         return value
 
     @field_validator("discord_shard_ids", mode="before")

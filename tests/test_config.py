@@ -105,6 +105,41 @@ def test_telegram_operator_ids_are_numbers(monkeypatch: pytest.MonkeyPatch) -> N
     assert "TELEGRAM_OPERATOR_IDS" in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "ids"),
+    [
+        ("TELEGRAM_ALLOWED_CHATS", "-1001234567890, 42", {-1001234567890, 42}),
+        ("TELEGRAM_BLOCKED_USERS", "7 8", {7, 8}),
+        ("DISCORD_ALLOWED_SERVERS", "910000000000000001,", {910000000000000001}),
+        ("DISCORD_BLOCKED_USERS", "", set()),
+    ],
+)
+def test_access_lists_take_ids_however_they_are_separated(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, ids: set[int]
+) -> None:
+    """Commas or spaces, a trailing comma, negative group ids; empty means no list."""
+    monkeypatch.setenv(variable, value)
+    assert getattr(load_settings(), variable.lower()) == frozenset(ids)
+
+
+@pytest.mark.parametrize(
+    ("variable", "says"),
+    [
+        ("DISCORD_BLOCKED_SERVERS", "must be ids (numbers)"),
+        ("TELEGRAM_ALLOWED_USERS", "must be user ids (numbers)"),
+    ],
+)
+def test_an_access_list_with_a_name_is_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch, variable: str, says: str
+) -> None:
+    """@names are not ids: the line names the variable and the rule, never the value."""
+    monkeypatch.setenv(variable, "123, @some_group")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert str(caught.value).startswith(f"Invalid setting {variable}: {says}")
+    assert "some_group" not in str(caught.value)
+
+
 def test_discord_shards_are_checked_against_the_count(monkeypatch: pytest.MonkeyPatch) -> None:
     """DISCORD_SHARD_IDS lists this process's shards; each must exist under the count."""
     monkeypatch.setenv("DISCORD_SHARD_COUNT", "4")
