@@ -3,6 +3,7 @@ smoke tests, real kills of `python -m bot run`, are in ../test_kill_keeps_shown_
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,6 +43,35 @@ def bot_settings() -> dict[str, str]:
     return {"DEFAULT_MODEL": "fake-model"}
 
 
+@contextlib.contextmanager
+def running(
+    tmp_path: Path,
+    endpoint: FakeOpenAI,
+    telegram: FakeTelegram,
+    settings: dict[str, str],
+    *,
+    template: Path,
+) -> Iterator[RunningBot]:
+    """The bot in this process configured by `settings` (variables as in .env) against the
+    fakes, back once it polls; afterwards it must have stopped cleanly, token unlogged."""
+    env = bot_env(
+        tmp_path,
+        TELEGRAM_TOKEN=telegram.token,
+        TELEGRAM_API_URL=telegram.base_url,
+        DEFAULT_BASE_URL=endpoint.base_url,
+        ENCRYPTION_KEYS=Fernet.generate_key().decode(),
+        **settings,
+    )
+    with running_in_thread(tmp_path, env, template) as process:
+        # Generous: a parallel test run slows everything down.
+        wait_for_start(telegram, process, lambda: telegram.waiting_polls > 0, STARTUP_SECONDS)
+        yield process
+    assert process.stop() == 0, process.log  # a stop as SIGTERM's: a clean exit
+    assert "Traceback" not in process.log, process.log
+    secret = telegram.token.split(":", 1)[1]
+    assert secret not in process.log, "the bot token leaked into the log"
+
+
 @pytest.fixture
 def bot(
     tmp_path: Path,
@@ -50,19 +80,5 @@ def bot(
     bot_settings: dict[str, str],
     migrated_template: Path,
 ) -> Iterator[RunningBot]:
-    env = bot_env(
-        tmp_path,
-        TELEGRAM_TOKEN=telegram.token,
-        TELEGRAM_API_URL=telegram.base_url,
-        DEFAULT_BASE_URL=endpoint.base_url,
-        ENCRYPTION_KEYS=Fernet.generate_key().decode(),
-        **bot_settings,
-    )
-    with running_in_thread(tmp_path, env, migrated_template) as process:
-        # Generous: a parallel test run slows everything down.
-        wait_for_start(telegram, process, lambda: telegram.waiting_polls > 0, STARTUP_SECONDS)
-        yield process
-    assert process.stop() == 0, process.log  # a stop as SIGTERM's: a clean exit
-    assert "Traceback" not in process.log, process.log
-    secret = telegram.token.split(":", 1)[1]
-    assert secret not in process.log, "the bot token leaked into the log"
+    with running(tmp_path, endpoint, telegram, bot_settings, template=migrated_template) as bot_:
+        yield bot_
