@@ -3,19 +3,12 @@ per window; the channel sees nothing, and nothing reaches the model."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bot.app import Parlor
-from bot.platforms.common.access import AccessPolicy
-from bot.platforms.discord.adapter import DiscordAdapter
-from bot.platforms.discord.client import configure_discord_py
 from tests.fakes.discord.server import ALICE_ID, CHANNEL_ID, GUILD_ID, FakeDiscord
 from tests.fakes.openai.server import FakeOpenAI
-from tests.platforms.adapter_thread import AdapterThread, running_adapter
-from tests.platforms.discord.conftest import discord_env, started
+from tests.platforms.discord.conftest import running
 from tests.platforms.discord.helpers import (
     answer_to,
     bot_messages,
@@ -25,34 +18,14 @@ from tests.platforms.discord.helpers import (
 )
 
 BOB_ID = 930_000_000_000_000_002
+CAROL_ID = 930_000_000_000_000_003
 OPERATOR_ID = 930_000_000_000_000_099
 OTHER_GUILD_ID = 910_000_000_000_000_002
+UNUSED_GUILD_ID = 910_000_000_000_000_003
 OTHER_CHANNEL_ID = 920_000_000_000_000_002
 EPHEMERAL = 1 << 6
 REFUSED_HERE = "This bot isn't available in this server; its operator decides where it runs."
 REFUSED_YOU = "This bot isn't available to you; its operator decides who may use it."
-
-
-@contextlib.contextmanager
-def bot_with(
-    policy: AccessPolicy,
-    tmp_path: Path,
-    endpoint: FakeOpenAI,
-    fake: FakeDiscord,
-    key: str,
-    template: Path,
-) -> Iterator[AdapterThread]:
-    """The bot on the simulated Discord, its adapter given `policy` (what app.py will pass
-    from DISCORD_ALLOWED_SERVERS and the rest)."""
-
-    def build(app: Parlor) -> DiscordAdapter:
-        configure_discord_py(api_url=fake.api_url, gateway_url=fake.gateway_url)
-        assert app.service is not None
-        return DiscordAdapter(app.service, token=fake.token, pacing=app.pacing, access=policy)
-
-    env = discord_env(tmp_path, endpoint, fake, {"DEFAULT_MODEL": "fake-model"}, key)
-    with started(fake, running_adapter(tmp_path, env, template, build)) as bot:
-        yield bot
 
 
 def wait_for_replies(fake: FakeDiscord, channel_id: int, count: int) -> list[dict[str, Any]]:
@@ -73,6 +46,7 @@ def test_a_blocked_user_gets_one_dm_and_no_reply_in_the_channel(
     tmp_path: Path,
     discord_fake: FakeDiscord,
     endpoint: FakeOpenAI,
+    bot_settings: dict[str, str],
     encryption_key: str,
     migrated_template: Path,
 ) -> None:
@@ -80,8 +54,8 @@ def test_a_blocked_user_gets_one_dm_and_no_reply_in_the_channel(
     the channel, no request to the model; Bob, who is not blocked, is answered."""
     fake = discord_fake
     fake.add_member(BOB_ID, "bob")
-    policy = AccessPolicy(blocked_users=frozenset({ALICE_ID}))
-    with bot_with(policy, tmp_path, endpoint, fake, encryption_key, migrated_template):
+    settings = bot_settings | {"DISCORD_BLOCKED_USERS": str(ALICE_ID)}
+    with running(tmp_path, endpoint, fake, settings, encryption_key, template=migrated_template):
         fake.user_message(CHANNEL_ID, "hello?", mentions_bot=True)
         found(fake, lambda: dm_texts(fake, ALICE_ID) or None)
         fake.user_message(CHANNEL_ID, "hello again?", mentions_bot=True)
@@ -97,14 +71,17 @@ def test_a_closed_dm_is_swallowed_and_the_channel_still_hears_nothing(
     tmp_path: Path,
     discord_fake: FakeDiscord,
     endpoint: FakeOpenAI,
+    bot_settings: dict[str, str],
     encryption_key: str,
     migrated_template: Path,
 ) -> None:
     """Discord refuses the DM (the user closed DMs): no error in the log, no channel post."""
     fake = discord_fake
-    policy = AccessPolicy(blocked_users=frozenset({ALICE_ID}))
+    settings = bot_settings | {"DISCORD_BLOCKED_USERS": str(ALICE_ID)}
     route = "POST /channels/{channel_id}/messages"
-    with bot_with(policy, tmp_path, endpoint, fake, encryption_key, migrated_template) as bot:
+    with running(
+        tmp_path, endpoint, fake, settings, encryption_key, template=migrated_template
+    ) as bot:
         fake.fail_next(route, 403, message="Cannot send messages to this user", code=50007)
         fake.user_message(CHANNEL_ID, "hello?", mentions_bot=True)
         found(fake, lambda: [c for c in fake.calls_to(route) if c.status == 403] or None)
@@ -118,6 +95,7 @@ def test_an_allowed_servers_list_admits_only_those_servers(
     tmp_path: Path,
     discord_fake: FakeDiscord,
     endpoint: FakeOpenAI,
+    bot_settings: dict[str, str],
     encryption_key: str,
     migrated_template: Path,
 ) -> None:
@@ -126,8 +104,8 @@ def test_an_allowed_servers_list_admits_only_those_servers(
     fake.add_guild(OTHER_GUILD_ID, "Elsewhere")
     fake.add_channel(OTHER_CHANNEL_ID, "lobby", guild_id=OTHER_GUILD_ID)
     fake.add_member(ALICE_ID, "alice", guild_id=OTHER_GUILD_ID)
-    policy = AccessPolicy(allowed_places=frozenset({GUILD_ID}))
-    with bot_with(policy, tmp_path, endpoint, fake, encryption_key, migrated_template):
+    settings = bot_settings | {"DISCORD_ALLOWED_SERVERS": f"{GUILD_ID}, {UNUSED_GUILD_ID}"}
+    with running(tmp_path, endpoint, fake, settings, encryption_key, template=migrated_template):
         fake.user_message(OTHER_CHANNEL_ID, "over here", mentions_bot=True)
         found(fake, lambda: dm_texts(fake, ALICE_ID) or None)
         fake.user_message(CHANNEL_ID, "in the right place", mentions_bot=True)
@@ -141,14 +119,18 @@ def test_unaddressed_messages_in_a_blocked_server_are_ignored_without_a_notice(
     tmp_path: Path,
     discord_fake: FakeDiscord,
     endpoint: FakeOpenAI,
+    bot_settings: dict[str, str],
     encryption_key: str,
     migrated_template: Path,
 ) -> None:
     """People talking among themselves in a refused server are not sent DMs."""
     fake = discord_fake
-    policy = AccessPolicy(blocked_places=frozenset({GUILD_ID}), operators=frozenset({BOB_ID}))
+    settings = bot_settings | {
+        "DISCORD_BLOCKED_SERVERS": str(GUILD_ID),
+        "DISCORD_OPERATOR_IDS": str(BOB_ID),
+    }
     fake.add_member(BOB_ID, "bob")
-    with bot_with(policy, tmp_path, endpoint, fake, encryption_key, migrated_template):
+    with running(tmp_path, endpoint, fake, settings, encryption_key, template=migrated_template):
         fake.user_message(CHANNEL_ID, "just chatting")
         fake.user_message(CHANNEL_ID, "operator here", mentions_bot=True, author=BOB_ID)
         wait_for_replies(fake, CHANNEL_ID, 1)
@@ -160,6 +142,7 @@ def test_slash_commands_buttons_and_autocomplete_of_a_refused_user_are_answered_
     tmp_path: Path,
     discord_fake: FakeDiscord,
     endpoint: FakeOpenAI,
+    bot_settings: dict[str, str],
     encryption_key: str,
     migrated_template: Path,
 ) -> None:
@@ -167,8 +150,9 @@ def test_slash_commands_buttons_and_autocomplete_of_a_refused_user_are_answered_
     interaction must be answered); autocomplete offers nothing; the model is never asked."""
     fake = discord_fake
     fake.add_member(BOB_ID, "bob")
-    policy = AccessPolicy(blocked_users=frozenset({BOB_ID}))
-    with bot_with(policy, tmp_path, endpoint, fake, encryption_key, migrated_template):
+    # Ids separated by spaces, as by commas.
+    settings = bot_settings | {"DISCORD_BLOCKED_USERS": f"{CAROL_ID} {BOB_ID}"}
+    with running(tmp_path, endpoint, fake, settings, encryption_key, template=migrated_template):
         fake.user_message(CHANNEL_ID, "hi", mentions_bot=True)
         [reply] = replies_finished(fake, CHANNEL_ID, 1)
         for _ in range(2):
@@ -185,18 +169,22 @@ def test_slash_commands_buttons_and_autocomplete_of_a_refused_user_are_answered_
     assert dm_texts(fake, BOB_ID) == []
 
 
-def test_with_direct_messages_off_in_the_policy_a_dm_is_refused_in_the_dm(
+def test_with_direct_messages_off_a_dm_is_refused_once_and_an_operator_still_answered(
     tmp_path: Path,
     discord_fake: FakeDiscord,
     endpoint: FakeOpenAI,
+    bot_settings: dict[str, str],
     encryption_key: str,
     migrated_template: Path,
 ) -> None:
-    """private_chats=False (DISCORD_ALLOW_DMS=false): one note in the DM per window; an
-    operator is still answered in theirs."""
+    """DISCORD_ALLOW_DMS=false: one note in the DM per window; an operator is still answered
+    in theirs."""
     fake = discord_fake
-    policy = AccessPolicy(private_chats=False, operators=frozenset({OPERATOR_ID}))
-    with bot_with(policy, tmp_path, endpoint, fake, encryption_key, migrated_template):
+    settings = bot_settings | {
+        "DISCORD_ALLOW_DMS": "false",
+        "DISCORD_OPERATOR_IDS": str(OPERATOR_ID),
+    }
+    with running(tmp_path, endpoint, fake, settings, encryption_key, template=migrated_template):
         dm = fake.dm_channel(ALICE_ID)
         fake.user_message(dm, "hello in private")
         found(fake, lambda: dm_texts(fake, ALICE_ID) or None)

@@ -4,71 +4,26 @@ reaches the model. Private chats can be turned off; key links still work there."
 
 from __future__ import annotations
 
-import contextlib
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from cryptography.fernet import Fernet
-
-from bot.app import Parlor
-from bot.platforms.common.access import AccessPolicy
-from bot.platforms.telegram.adapter import TelegramAdapter
-from tests.fakes.bot_thread import wait_for_start
-from tests.fakes.console_process import bot_env
 from tests.fakes.openai.server import FakeOpenAI
 from tests.fakes.telegram.server import FakeTelegram
-from tests.platforms.adapter_thread import AdapterThread, running_adapter
-from tests.platforms.telegram.conftest import STARTUP_SECONDS
+from tests.platforms.telegram.conftest import running
 
 GROUP = -1001234567890
 OTHER_GROUP = -1009876543210
+UNUSED_GROUP = -1005555555555
 ALICE = 1001
 BOB = 1002
+CAROL = 1003
 OPERATOR = 1099
 TIMEOUT = 30.0
 REFUSED_HERE = "This bot isn't available in this chat; its operator decides where it runs."
 REFUSED_YOU = "This bot isn't available to you; its operator decides who may use it."
 PRIVATE_OFF = "Private chats with this bot are turned off; talk to it in a group where it is."
 LINK = re.compile(r"https://t\.me/parlor_test_bot\?start=(\S+?)\)?(?:\s|$)")
-
-
-@contextlib.contextmanager
-def bot_with(
-    policy: AccessPolicy,
-    tmp_path: Path,
-    endpoint: FakeOpenAI,
-    telegram: FakeTelegram,
-    template: Path,
-    *,
-    model: str = "fake-model",
-) -> Iterator[AdapterThread]:
-    """The bot on the fake Telegram, its adapter given `policy` (what app.py will pass from
-    TELEGRAM_ALLOWED_CHATS and the rest); stopped cleanly, with no traceback."""
-
-    def build(app: Parlor) -> TelegramAdapter:
-        assert app.service is not None
-        return TelegramAdapter(
-            app.service,
-            token=telegram.token,
-            api_url=telegram.base_url,
-            pacing=app.pacing,
-            access=policy,
-        )
-
-    env = bot_env(
-        tmp_path,
-        TELEGRAM_TOKEN=telegram.token,
-        DEFAULT_BASE_URL=endpoint.base_url,
-        DEFAULT_MODEL=model,
-        ENCRYPTION_KEYS=Fernet.generate_key().decode(),
-    )
-    with running_adapter(tmp_path, env, template, build) as bot:
-        wait_for_start(telegram, bot, lambda: telegram.waiting_polls > 0, STARTUP_SECONDS)
-        yield bot
-    assert bot.stop() == 0, bot.log
-    assert "Traceback" not in bot.log, bot.log
 
 
 def texts(telegram: FakeTelegram, chat_id: int) -> list[str]:
@@ -104,13 +59,17 @@ def mention(telegram: FakeTelegram, chat_id: int, text: str, user: int) -> dict[
 
 
 def test_a_blocked_group_gets_no_reply_and_the_sender_one_private_note(
-    tmp_path: Path, endpoint: FakeOpenAI, telegram: FakeTelegram, migrated_template: Path
+    tmp_path: Path,
+    endpoint: FakeOpenAI,
+    telegram: FakeTelegram,
+    bot_settings: dict[str, str],
+    migrated_template: Path,
 ) -> None:
     """Two mentions in a blocked group: nothing in the group, one private message to the
     sender, no request to the model; another group is answered."""
     telegram.add_chat(ALICE)  # Alice has started the bot, so it may write to her
-    policy = AccessPolicy(blocked_places=frozenset({GROUP}))
-    with bot_with(policy, tmp_path, endpoint, telegram, migrated_template):
+    access = {"TELEGRAM_BLOCKED_CHATS": str(GROUP)}  # a group's id is negative
+    with running(tmp_path, endpoint, telegram, bot_settings | access, template=migrated_template):
         mention(telegram, GROUP, "hello?", ALICE)
         wait_texts(telegram, ALICE, 1)
         mention(telegram, GROUP, "hello again?", ALICE)
@@ -123,11 +82,16 @@ def test_a_blocked_group_gets_no_reply_and_the_sender_one_private_note(
 
 
 def test_a_refused_user_who_never_started_the_bot_is_left_alone(
-    tmp_path: Path, endpoint: FakeOpenAI, telegram: FakeTelegram, migrated_template: Path
+    tmp_path: Path,
+    endpoint: FakeOpenAI,
+    telegram: FakeTelegram,
+    bot_settings: dict[str, str],
+    migrated_template: Path,
 ) -> None:
     """Telegram forbids the private note: swallowed, no warning, the group still silent."""
-    policy = AccessPolicy(blocked_users=frozenset({BOB}))
-    with bot_with(policy, tmp_path, endpoint, telegram, migrated_template) as bot:
+    access = {"TELEGRAM_BLOCKED_USERS": str(BOB)}
+    settings = bot_settings | access
+    with running(tmp_path, endpoint, telegram, settings, template=migrated_template) as bot:
         telegram.fail_next("sendMessage", 403, "Forbidden: bot can't initiate conversation")
         mention(telegram, GROUP, "hi", BOB)
         telegram.wait_for_sync(
@@ -143,12 +107,19 @@ def test_a_refused_user_who_never_started_the_bot_is_left_alone(
 
 
 def test_an_allowed_chats_list_admits_only_those_groups(
-    tmp_path: Path, endpoint: FakeOpenAI, telegram: FakeTelegram, migrated_template: Path
+    tmp_path: Path,
+    endpoint: FakeOpenAI,
+    telegram: FakeTelegram,
+    bot_settings: dict[str, str],
+    migrated_template: Path,
 ) -> None:
     """Listed group answered; an unlisted one refused privately; an operator admitted in it."""
     telegram.add_chat(ALICE)
-    policy = AccessPolicy(allowed_places=frozenset({GROUP}), operators=frozenset({OPERATOR}))
-    with bot_with(policy, tmp_path, endpoint, telegram, migrated_template):
+    access = {
+        "TELEGRAM_ALLOWED_CHATS": f"{GROUP},{UNUSED_GROUP}",  # negative ids, commas
+        "TELEGRAM_OPERATOR_IDS": str(OPERATOR),
+    }
+    with running(tmp_path, endpoint, telegram, bot_settings | access, template=migrated_template):
         mention(telegram, OTHER_GROUP, "let me in", ALICE)
         wait_texts(telegram, ALICE, 1)
         mention(telegram, OTHER_GROUP, "operator here", OPERATOR)
@@ -160,12 +131,16 @@ def test_an_allowed_chats_list_admits_only_those_groups(
 
 
 def test_with_private_chats_off_a_private_message_is_refused_in_that_chat(
-    tmp_path: Path, endpoint: FakeOpenAI, telegram: FakeTelegram, migrated_template: Path
+    tmp_path: Path,
+    endpoint: FakeOpenAI,
+    telegram: FakeTelegram,
+    bot_settings: dict[str, str],
+    migrated_template: Path,
 ) -> None:
     """One note in the private chat per window, /help still answers, nothing reaches the
     model; groups still work."""
-    policy = AccessPolicy(private_chats=False)
-    with bot_with(policy, tmp_path, endpoint, telegram, migrated_template):
+    access = {"TELEGRAM_ALLOW_PRIVATE": "false"}
+    with running(tmp_path, endpoint, telegram, bot_settings | access, template=migrated_template):
         telegram.user_message(ALICE, "hello in private")
         wait_texts(telegram, ALICE, 1)
         telegram.user_message(ALICE, "hello again")
@@ -180,15 +155,19 @@ def test_with_private_chats_off_a_private_message_is_refused_in_that_chat(
 
 
 def test_with_private_chats_off_a_key_link_still_takes_the_key_privately(
-    tmp_path: Path, endpoint: FakeOpenAI, telegram: FakeTelegram, migrated_template: Path
+    tmp_path: Path,
+    endpoint: FakeOpenAI,
+    telegram: FakeTelegram,
+    bot_settings: dict[str, str],
+    migrated_template: Path,
 ) -> None:
     """A group admin's /connect link (offered as the key typed in the group is refused)
     opens in the private chat and takes the key there."""
     key = "sk-alice-9876543210"
     endpoint.required_api_key = key
     telegram.set_member(GROUP, ALICE, "administrator", can_change_info=True)
-    policy = AccessPolicy(private_chats=False)
-    with bot_with(policy, tmp_path, endpoint, telegram, migrated_template):
+    access = {"TELEGRAM_ALLOW_PRIVATE": "false"}
+    with running(tmp_path, endpoint, telegram, bot_settings | access, template=migrated_template):
         telegram.user_message(
             GROUP,
             f"/connect base_url:{endpoint.base_url} model:fake-model api_key:{key}",
@@ -210,12 +189,16 @@ def test_with_private_chats_off_a_key_link_still_takes_the_key_privately(
 
 
 def test_a_refused_users_button_press_is_answered_in_its_toast(
-    tmp_path: Path, endpoint: FakeOpenAI, telegram: FakeTelegram, migrated_template: Path
+    tmp_path: Path,
+    endpoint: FakeOpenAI,
+    telegram: FakeTelegram,
+    bot_settings: dict[str, str],
+    migrated_template: Path,
 ) -> None:
     """Bob, blocked, presses Regenerate under Alice's reply: a toast says why, every time;
     no new reply, no request."""
-    policy = AccessPolicy(blocked_users=frozenset({BOB}))
-    with bot_with(policy, tmp_path, endpoint, telegram, migrated_template):
+    access = {"TELEGRAM_BLOCKED_USERS": f"{CAROL} {BOB}"}  # spaces separate ids as commas do
+    with running(tmp_path, endpoint, telegram, bot_settings | access, template=migrated_template):
         mention(telegram, GROUP, "hi", ALICE)
         wait_for_text(telegram, GROUP, "You said: hi")
         reply = telegram.messages(GROUP)[0]
@@ -235,3 +218,24 @@ def test_a_refused_users_button_press_is_answered_in_its_toast(
     assert len(telegram.messages(GROUP)) == 1
     assert asked(endpoint) == ["hi"]
     assert texts(telegram, BOB) == []
+
+
+def test_with_the_notice_window_off_every_refused_mention_is_told(
+    tmp_path: Path,
+    endpoint: FakeOpenAI,
+    telegram: FakeTelegram,
+    bot_settings: dict[str, str],
+    migrated_template: Path,
+) -> None:
+    """ACCESS_NOTICE_SECONDS=0: each mention in a blocked group earns its own private note;
+    the group still sees nothing and the model is never asked."""
+    telegram.add_chat(ALICE)
+    access = {"TELEGRAM_BLOCKED_CHATS": str(GROUP), "ACCESS_NOTICE_SECONDS": "0"}
+    with running(tmp_path, endpoint, telegram, bot_settings | access, template=migrated_template):
+        mention(telegram, GROUP, "hello?", ALICE)
+        wait_texts(telegram, ALICE, 1)
+        mention(telegram, GROUP, "hello again?", ALICE)
+        wait_texts(telegram, ALICE, 2)
+    assert texts(telegram, ALICE) == [REFUSED_HERE, REFUSED_HERE]
+    assert texts(telegram, GROUP) == []
+    assert asked(endpoint) == []
