@@ -5,6 +5,7 @@ against our fake Bot API, and the fake endpoint, which reports `usage` for every
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,28 @@ def said(telegram: FakeTelegram, chat_id: int, text: str, **sender: int) -> str:
     return texts(telegram, chat_id)[before]
 
 
+def replied(telegram: FakeTelegram, tmp_path: Path, chat_id: int, text: str, **sender: int) -> str:
+    """Send `text` and return the bot's reply once it is shown and its usage stored. The
+    usage is written after the service's last write of the reply, so a group's message,
+    edited as it streams, is whole by then; a private chat's reply becomes a message only
+    as its drafts are closed, which may come after."""
+    before = len(texts(telegram, chat_id))
+    turns = len(usage_rows(tmp_path))
+    telegram.user_message(chat_id, text, **sender)  # type: ignore[arg-type]
+    recorded(tmp_path, turns + 1)
+    telegram.wait_for_sync(lambda: len(texts(telegram, chat_id)) > before, timeout=TIMEOUT)
+    return texts(telegram, chat_id)[before]
+
+
+def recorded(tmp_path: Path, count: int) -> None:
+    """Until `count` usage rows are stored: each is written just after its reply's last
+    write, which the chat sees first."""
+    deadline = time.monotonic() + TIMEOUT
+    while len(usage_rows(tmp_path)) < count:
+        assert time.monotonic() < deadline, f"fewer than {count} usage rows"
+        time.sleep(0.02)  # polls the database, which tells no one when it is written
+
+
 def words(text: str) -> int:
     """The completion tokens the fake endpoint reports for a reply: its words."""
     return len(text.split(" "))
@@ -59,7 +82,9 @@ def test_usage_after_twenty_turns_equals_what_the_endpoint_reported(
     telegram: FakeTelegram, bot: RunningBot, tmp_path: Path
 ) -> None:
     """/usage in a private chat totals the endpoint's own counts over every turn."""
-    replies = [said(telegram, PRIVATE_CHAT, f"message number {turn}") for turn in range(TURNS)]
+    replies = [
+        replied(telegram, tmp_path, PRIVATE_CHAT, f"message number {turn}") for turn in range(TURNS)
+    ]
     assert replies[-1] == f"You said: message number {TURNS - 1}"
 
     answer = said(telegram, PRIVATE_CHAT, "/usage")
@@ -79,14 +104,15 @@ def test_usage_after_twenty_turns_equals_what_the_endpoint_reported(
 
 
 def test_a_groups_admin_sees_its_usage_by_user_and_a_member_does_not(
-    telegram: FakeTelegram, bot: RunningBot
+    telegram: FakeTelegram, bot: RunningBot, tmp_path: Path
 ) -> None:
     """In a group the admin's scope:server lists both people and the model; a member's is
     refused; a private chat has no server."""
     telegram.set_member(GROUP_CHAT, ADMIN, "creator")
     telegram.set_member(GROUP_CHAT, MEMBER, "member")
-    first = said(telegram, GROUP_CHAT, "@parlor_test_bot hello from the admin", from_user=ADMIN)
-    second = said(telegram, GROUP_CHAT, "@parlor_test_bot hi", from_user=MEMBER)
+    admins = "@parlor_test_bot hello from the admin"
+    first = replied(telegram, tmp_path, GROUP_CHAT, admins, from_user=ADMIN)
+    second = replied(telegram, tmp_path, GROUP_CHAT, "@parlor_test_bot hi", from_user=MEMBER)
 
     refused = said(telegram, GROUP_CHAT, "/usage scope:server", from_user=MEMBER)
     answer = said(telegram, GROUP_CHAT, "/usage scope:server", from_user=ADMIN)
