@@ -249,6 +249,12 @@ class Store(Protocol):
         """Cache messages' token counts; a later change of a message's text clears its count."""
         ...
 
+    async def alternatives(self, chat_id: ChatId) -> dict[MessageId, list[StoredMessage]]:
+        """Every kept version of the chat's replies that have more than one, by message id,
+        in swipe order, whatever their status; `swipe_index` is each one's place. `history`
+        gives only the version shown; a chat file keeps them all."""
+        ...
+
     async def begin_turn(self, chat_id: ChatId, message: NewUserMessage) -> TurnIds: ...
 
     async def edit_user_message(

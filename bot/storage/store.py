@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from sqlalchemy import bindparam, delete, func, literal, select, update
@@ -22,6 +23,7 @@ from bot.core.domain import (
     MessageId,
     MessageStatus,
     NewUserMessage,
+    Role,
     Secret,
     StoredMessage,
     TurnIds,
@@ -105,6 +107,23 @@ class SqlStore(ReplyStore, UserMessageStore):
             async with self.reading() as session:
                 rows = (await session.scalars(newest_first)).all()
         return [to_stored_message(row) for row in reversed(rows)]
+
+    async def alternatives(self, chat_id: ChatId) -> dict[MessageId, list[StoredMessage]]:
+        """Reads only the replies' swipe columns, in one pass over the chat's index."""
+        replies = select(MessageRow.id, MessageRow.created_at, MessageRow.swipes).where(
+            MessageRow.chat_id == chat_id, MessageRow.role == Role.ASSISTANT.value
+        )
+        with translating("read the replies' versions"):
+            async with self.reading() as session:
+                rows = (await session.execute(replies)).all()
+        found: dict[MessageId, list[StoredMessage]] = {}
+        for message_id, created_at, swipes in rows:
+            if isinstance(swipes, list) and len(swipes) > 1:
+                found[MessageId(message_id)] = [
+                    _version(MessageId(message_id), created_at, swipe, index, len(swipes))
+                    for index, swipe in enumerate(swipes)
+                ]
+        return found
 
     async def save_token_counts(self, tokenizer: str, counts: Mapping[MessageId, int]) -> None:
         """One executemany UPDATE by id; a vanished message is skipped.
@@ -344,6 +363,29 @@ class SqlStore(ReplyStore, UserMessageStore):
         if chat is None:
             return None
         return channel, connection, chat.current_chat_id
+
+
+def _version(
+    message_id: MessageId, created_at: datetime, swipe: object, index: int, count: int
+) -> StoredMessage:
+    """One kept version of a reply; malformed JSON reads as empty text, as `_mirror` reads
+    it, and an unknown status as an error, so that it is never taken for something said."""
+    fields: Mapping[str, object] = swipe if isinstance(swipe, dict) else {}
+    content, reasoning = fields.get("content"), fields.get("reasoning")
+    status = fields.get("status")
+    known = {member.value for member in MessageStatus}
+    return StoredMessage(
+        id=message_id,
+        role=Role.ASSISTANT,
+        content=content if isinstance(content, str) else "",
+        status=MessageStatus(status)
+        if isinstance(status, str) and status in known
+        else MessageStatus.ERROR,
+        reasoning=reasoning if isinstance(reasoning, str) else "",
+        created_at=created_at,
+        swipe_index=index,
+        swipe_count=count,
+    )
 
 
 def _move_words(old_url: str, new_url: str) -> str:
