@@ -21,6 +21,7 @@ TEMPLATE_NAMES = tuple(TEMPLATES)
 CHARACTER_ACTIONS = ("import", "list", "use", "show", "remove", "export")
 LISTEN_MODES = ("mentions", "all")
 USAGE_SCOPES = ("me", "server")
+EXPORT_FORMATS = ("jsonl", "markdown")
 
 
 class OptionKind(enum.StrEnum):
@@ -235,6 +236,13 @@ CATALOGUE: tuple[CommandSpec, ...] = (
         "Tokens you used today and this month; scope:server shows this server's (admins).",
         Permission.EVERYONE,
         (OptionSpec("scope", "me (default) or server", choices=USAGE_SCOPES),),
+    ),
+    CommandSpec(
+        "export",
+        "Send this channel's conversation as a file: a SillyTavern chat, or Markdown.",
+        Permission.EVERYONE,
+        (OptionSpec("format", "jsonl (default; opens in SillyTavern) or markdown",
+                    choices=EXPORT_FORMATS),),
     ),
     CommandSpec("stop", "Stop the reply being written.", Permission.EVERYONE),
     CommandSpec("help", "List the commands.", Permission.EVERYONE),

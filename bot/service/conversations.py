@@ -40,6 +40,7 @@ from bot.core.ports import (
 )
 from bot.reply.pacing import Pacing
 from bot.service.commands.characters import CharacterCommands
+from bot.service.commands.chats import ChatCommands
 from bot.service.commands.connection import ConnectionCommands
 from bot.service.commands.dispatch import CommandDispatcher
 from bot.service.commands.endpoint_test import EndpointTest
@@ -144,6 +145,7 @@ class ConversationService:
             ),
             ReplyCommands(store=store, prompts=prompts, queue=queue, rewrites=rewrites),
             UsageCommands(usage=usage, wall_clock=wall_clock, prices=prices or {}),
+            ChatCommands(store=store, prompts=prompts, wall_clock=wall_clock),
             HelpCommand(),
         ]
         self.commands = CommandDispatcher(Registry.of(families), self._turns)

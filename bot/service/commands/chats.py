@@ -1,0 +1,107 @@
+"""/export: the channel's current conversation as a file its people can keep.
+
+What is exported is what the conversation was: the messages the model reads again
+(`is_prompt_history`), so a stopped reply keeps its text and a failed one is left out,
+with each reply's kept versions as its swipes. The formats live in `service.chatfiles`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+
+from bot.core.commands import EXPORT_FORMATS
+from bot.core.domain import (
+    Attachment,
+    ChatId,
+    CommandCall,
+    CommandResult,
+    MessageId,
+    Role,
+    StoredMessage,
+)
+from bot.core.ports import Store
+from bot.prompt.assemble import ASSISTANT_NAME, is_prompt_history
+from bot.service.chatfiles import ChatLine, export_title, markdown_transcript, sillytavern_jsonl
+from bot.service.commands.registry import answers
+from bot.service.turns.prompting import PromptFactory
+
+PAGE = 500
+"""Messages read at a time: a long chat is read in pages, as the prompt builder reads it."""
+NOTHING_TO_EXPORT = "There is nothing to export yet: this conversation has no messages."
+USER_NAME = "User"
+"""A message stored without its author's name (none are written so now)."""
+
+
+class ChatCommands:
+    """/export: this channel's conversation as SillyTavern chat JSONL or Markdown."""
+
+    def __init__(
+        self, *, store: Store, prompts: PromptFactory, wall_clock: Callable[[], datetime]
+    ) -> None:
+        """`wall_clock` dates the file (its name, and messages without a date of their own)."""
+        self._store = store
+        self._prompts = prompts
+        self._wall_clock = wall_clock
+
+    @answers("export")
+    async def _export(self, call: CommandCall) -> CommandResult:
+        form = call.options.get("format", "").strip().lower() or EXPORT_FORMATS[0]
+        state = await self._store.load_channel(call.channel)
+        card = await self._prompts.character(state)
+        character = card.name if card is not None else ASSISTANT_NAME
+        messages = [m for m in await self._whole_chat(state.chat_id) if is_prompt_history(m)]
+        if not messages:
+            return CommandResult(NOTHING_TO_EXPORT)
+        versions = await self._store.alternatives(state.chat_id)
+        lines = [_line(m, versions, character=character) for m in messages]
+        now = self._wall_clock()
+        title = export_title(character, now.date())
+        if form == "markdown":
+            text = markdown_transcript(lines, title=title)
+            file = Attachment(f"{title}.md", "text/markdown", text.encode())
+        else:
+            text = sillytavern_jsonl(lines, character=character, exported_at=now)
+            file = Attachment(f"{title}.jsonl", "application/jsonl", text.encode())
+        count = f"{len(lines)} message{'s' if len(lines) != 1 else ''}"
+        how = "Markdown" if form == "markdown" else "a SillyTavern chat file (Import chat there)"
+        return CommandResult(f"This conversation with {character}, {count}, as {how}.", file=file)
+
+    async def _whole_chat(self, chat_id: ChatId) -> list[StoredMessage]:
+        pages: list[list[StoredMessage]] = []
+        before: MessageId | None = None
+        while True:
+            page = await self._store.history(chat_id, limit=PAGE, before=before)
+            pages.append(page)
+            if len(page) < PAGE:
+                break
+            before = page[0].id
+        return [message for page in reversed(pages) for message in page]
+
+
+def _line(
+    message: StoredMessage,
+    versions: Mapping[MessageId, Sequence[StoredMessage]],
+    *,
+    character: str,
+) -> ChatLine:
+    if message.role is not Role.ASSISTANT:
+        return ChatLine(
+            name=message.author_name or USER_NAME,
+            is_user=True,
+            text=message.content,
+            sent_at=message.created_at,
+        )
+    said = [v for v in versions.get(message.id, ()) if is_prompt_history(v)]
+    shown = next((i for i, v in enumerate(said) if v.swipe_index == message.swipe_index), None)
+    if shown is None:  # the shown version is the only one said
+        said, shown = [message], 0
+    return ChatLine(
+        name=character,
+        is_user=False,
+        text=message.content,
+        sent_at=message.created_at,
+        reasoning=message.reasoning,
+        swipes=tuple(v.content for v in said),
+        swipe_id=shown,
+    )
