@@ -41,6 +41,8 @@ from bot.core.domain import (
     UsageEntry,
     UsageGroup,
 )
+from bot.core.errors import StorageError
+from bot.core.server_access import NO_RULES, RuleKind, ServerRules
 
 
 class Replier(Protocol):
@@ -406,6 +408,45 @@ class Personas(Protocol):
         ...
 
 
+class AccessRules(Protocol):
+    """Each server's own /access rules, per platform. Raises StorageError."""
+
+    async def rules(self, platform: str, server: str) -> ServerRules:
+        """The server's allowed channels and roles (empty: no narrowing)."""
+        ...
+
+    async def allow(self, platform: str, server: str, kind: RuleKind, value: str) -> bool:
+        """Add a rule; False when the server had it already."""
+        ...
+
+    async def remove(self, platform: str, server: str, kind: RuleKind, value: str) -> bool:
+        """Take a rule away; False when the server had no such rule."""
+        ...
+
+    async def clear(self, platform: str, server: str) -> int:
+        """Take every rule of the server away; how many there were."""
+        ...
+
+
+class NoAccessRules:
+    """No server narrows anything: the default where rules are not stored."""
+
+    async def rules(self, platform: str, server: str) -> ServerRules:
+        return NO_RULES
+
+    async def allow(self, platform: str, server: str, kind: RuleKind, value: str) -> bool:
+        raise StorageError("server access rules are not kept here")
+
+    async def remove(self, platform: str, server: str, kind: RuleKind, value: str) -> bool:
+        return False
+
+    async def clear(self, platform: str, server: str) -> int:
+        return 0
+
+
+NO_ACCESS_RULES = NoAccessRules()
+
+
 class Suggester(Protocol):
     """Values to offer while someone types an option: autocomplete and pickers."""
 
@@ -444,6 +485,10 @@ class Conversations(Protocol):
 
     async def deleted(self, channel: ChannelKey, platform_message_id: str) -> bool:
         """A user deleted a message: the model no longer reads it."""
+        ...
+
+    async def server_rules(self, channel: ChannelKey, server: str | None) -> ServerRules:
+        """Where in its server, and to whom, the bot answers (/access); none outside one."""
         ...
 
     async def answers_all(self, channel: ChannelKey) -> bool:

@@ -274,3 +274,17 @@ class UsageRow(Base):
     completion_estimated: Mapped[bool] = mapped_column(Boolean)
     duration_seconds: Mapped[float] = mapped_column(Float)
     status: Mapped[str] = mapped_column(StorableString(16))
+
+
+class AccessRuleRow(Base):
+    """One of a server's /access rules: the bot answers in this channel, or to this role."""
+
+    __tablename__ = "access_rules"
+    __table_args__ = (UniqueConstraint("platform", "server_id", "kind", "value"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(StorableString(32))
+    server_id: Mapped[str] = mapped_column(StorableString())
+    kind: Mapped[str] = mapped_column(StorableString(16))  # RuleKind
+    value: Mapped[str] = mapped_column(StorableString())  # the channel's or role's id
+    created_at: Mapped[datetime] = _created_at()
