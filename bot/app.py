@@ -21,8 +21,10 @@ from bot.core.clock import SystemClock
 from bot.core.domain import Connection, ModelPrice, Secret
 from bot.core.errors import ConfigError, PlatformRefused
 from bot.core.ports import (
+    NO_ACCESS_RULES,
     NO_TELEMETRY,
     NO_USAGE,
+    AccessRules,
     Characters,
     Clock,
     CompletionClient,
@@ -55,6 +57,7 @@ from bot.service.turns.keeping import KeeperFactory, PartialReplyKeeper
 from bot.service.turns.prompting import Budget, PromptFactory
 from bot.service.turns.queue import ChannelQueue, QueueLoad
 from bot.service.turns.tokens import TokenBook
+from bot.storage.access_rules import SqlAccessRules
 from bot.storage.characters import SqlCharacters
 from bot.storage.db import create_engine, create_sessions, write_lock
 from bot.storage.keeping import SqliteKeeping
@@ -160,6 +163,7 @@ class Stores(Generic[_S]):
     characters: Characters
     personas: Personas
     usage: UsageLedger = NO_USAGE
+    access_rules: AccessRules = NO_ACCESS_RULES
 
 
 def sql_stores(
@@ -176,6 +180,7 @@ def sql_stores(
         SqlCharacters(sessions, secret_box=secret_box),
         SqlPersonas(sessions, secret_box=secret_box),
         SqlUsage(sessions, secret_box=None),  # keeps no keys
+        SqlAccessRules(sessions, secret_box=None),
     )
 
 
@@ -230,6 +235,7 @@ def build_service(
         usage=stores.usage,
         wall_clock=wall_clock,
         prices=prices,
+        access_rules=stores.access_rules,
     )
 
 

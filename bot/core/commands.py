@@ -22,6 +22,7 @@ CHARACTER_ACTIONS = ("import", "list", "use", "show", "remove", "export")
 LISTEN_MODES = ("mentions", "all")
 USAGE_SCOPES = ("me", "server")
 EXPORT_FORMATS = ("jsonl", "markdown")
+ACCESS_ACTIONS = ("list", "allow", "remove", "clear")
 
 
 class OptionKind(enum.StrEnum):
@@ -230,6 +231,16 @@ CATALOGUE: tuple[CommandSpec, ...] = (
     CommandSpec(
         "continue", "Carry on my last reply where it stopped.", Permission.EVERYONE,
         streams=True,
+    ),
+    CommandSpec(
+        "access",
+        "Keep the bot to some channels or roles of this server (list, allow, remove, clear).",
+        Permission.SERVER_ADMIN,
+        (
+            OptionSpec("action", "list (default), allow, remove or clear", choices=ACCESS_ACTIONS),
+            OptionSpec("channel", "A #channel, its id, or here"),
+            OptionSpec("role", "A @role or its id"),
+        ),
     ),
     CommandSpec(
         "usage",

@@ -352,6 +352,9 @@ class Actor:
     user_id: str
     display_name: str
     permission: Permission
+    roles: frozenset[str] | None = None
+    """Their roles' ids in this server; None where the platform has no roles (Telegram,
+    the console) or the call came from outside a server."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,8 +24,10 @@ from bot.core.domain import (
 )
 from bot.core.errors import BotError
 from bot.core.ports import (
+    NO_ACCESS_RULES,
     NO_TELEMETRY,
     NO_USAGE,
+    AccessRules,
     Characters,
     Clock,
     CompletionClient,
@@ -38,7 +40,9 @@ from bot.core.ports import (
     Telemetry,
     UsageLedger,
 )
+from bot.core.server_access import NO_RULES, ServerRules
 from bot.reply.pacing import Pacing
+from bot.service.commands.access import AccessCommands
 from bot.service.commands.characters import CharacterCommands
 from bot.service.commands.chats import ChatCommands
 from bot.service.commands.connection import ConnectionCommands
@@ -52,6 +56,7 @@ from bot.service.commands.replies import ReplyCommands
 from bot.service.commands.settings import SettingsCommands
 from bot.service.commands.suggest import Suggestions
 from bot.service.commands.usage import UsageCommands
+from bot.service.server_access import ServerAccess
 from bot.service.turns.endpoint_choice import EndpointChoice
 from bot.service.turns.keeping import KeeperFactory, PartialReplyKeeper
 from bot.service.turns.models import ModelCatalog
@@ -90,12 +95,14 @@ class ConversationService:
         usage: UsageLedger = NO_USAGE,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         prices: Mapping[str, ModelPrice] | None = None,
+        access_rules: AccessRules = NO_ACCESS_RULES,
     ) -> None:
         """Built once, by `bot.app.build_service`; the tests and benchmarks build it there too.
         `telemetry` hears how each turn ended (the operator's metrics); `usage` keeps what
         each turn cost, dated by `wall_clock`, for /usage, which prices it with `prices`
-        (USD per million tokens, by model)."""
+        (USD per million tokens, by model); `access_rules` are servers' own /access rules."""
         self._store = store
+        self._access = ServerAccess(access_rules, clock)
         self._prompts = prompts
         self._queue = queue
         catalog = ModelCatalog(client, clock=clock)
@@ -146,6 +153,7 @@ class ConversationService:
             ReplyCommands(store=store, prompts=prompts, queue=queue, rewrites=rewrites),
             UsageCommands(usage=usage, wall_clock=wall_clock, prices=prices or {}),
             ChatCommands(store=store, prompts=prompts, wall_clock=wall_clock),
+            AccessCommands(access=self._access),
             HelpCommand(),
         ]
         self.commands = CommandDispatcher(Registry.of(families), self._turns)
@@ -188,6 +196,18 @@ class ConversationService:
     async def run_command(self, call: CommandCall) -> CommandResult:
         """Run a command; bad input and missing rights come back as a plain answer."""
         return await self.commands.run_command(call)
+
+    async def server_rules(self, channel: ChannelKey, server: str | None) -> ServerRules:
+        """Where in its server, and to whom, the bot answers; none narrow a DM. A store that
+        cannot be read narrows nothing: the operator's own lists still hold, and a server
+        must not go silent over a database hiccup."""
+        if server is None:
+            return NO_RULES
+        try:
+            return await self._access.rules(channel.platform, server)
+        except BotError:
+            _log.warning("could not read a server's access rules; not narrowing")
+            return NO_RULES
 
     async def edited(self, channel: ChannelKey, platform_message_id: str, text: str) -> bool:
         """A user edited a message: the history says what it says now. Not answered again;
