@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import enum
 from collections import OrderedDict
+from collections.abc import Collection
 from dataclasses import dataclass
 
+from bot.core.domain import ChannelKey
 from bot.core.ports import Clock
+from bot.core.server_access import Narrowed, ServerRules, narrowed_text
 
 DEFAULT_NOTICE_SECONDS = 600.0
 NOTICES_KEPT = 10_000
@@ -26,6 +29,8 @@ class Refused(enum.Enum):
     USER = "user"
     PLACE = "place"
     PRIVATE = "private"
+    CHANNEL = "channel"  # the server's admins keep the bot to other channels (/access)
+    ROLE = "role"  # … or to members with roles this person lacks
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +108,15 @@ def refusal_text(reason: Refused, wording: Wording) -> str:
             f"This bot isn't available in this {wording.place}; its operator decides where it runs."
         )
     return "This bot isn't available to you; its operator decides who may use it."
+
+
+def narrowed(rules: ServerRules, channel: ChannelKey, roles: Collection[str]) -> Refusal | None:
+    """The server's own rules (/access) as a refusal, for someone who is not its admin."""
+    reason = rules.narrowed(channel, roles)
+    if reason is None:
+        return None
+    refused = Refused.CHANNEL if reason is Narrowed.CHANNEL else Refused.ROLE
+    return Refusal(refused, narrowed_text(reason))
 
 
 class RefusalNotices:

@@ -8,9 +8,17 @@ checked again here and in the service against what the member may do in the chan
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import discord
 
-from bot.core.domain import Actor, Permission
+from bot.core.domain import Actor, ChannelKey, Permission
+from bot.core.server_access import ServerRules
+from bot.platforms.common.access import Refusal, narrowed
+from bot.platforms.discord.places import Channel, channel_key, server_of
+
+RulesOf = Callable[[ChannelKey, str | None], Awaitable[ServerRules]]
+"""The server's own /access rules for a channel (the service's `server_rules`)."""
 
 
 def permission_of(
@@ -29,7 +37,45 @@ def permission_of(
 def actor_of(interaction: discord.Interaction, operators: frozenset[int] = frozenset()) -> Actor:
     """Who is running a command or pressing a button, with their rights in this channel."""
     user = interaction.user
-    return Actor(str(user.id), user.display_name, permission_of(interaction, operators))
+    permission = permission_of(interaction, operators)
+    return Actor(str(user.id), user.display_name, permission, roles=roles_of(user))
+
+
+def roles_of(user: discord.User | discord.Member) -> frozenset[str] | None:
+    """A member's role ids (@everyone's, the server's own id, among them); None in a DM."""
+    if isinstance(user, discord.Member):
+        return frozenset(str(role.id) for role in user.roles)
+    return None
+
+
+def member_permission(
+    channel: Channel, user: discord.User | discord.Member, operators: frozenset[int]
+) -> Permission:
+    """What the author of a message may do in its channel (a message carries no resolved
+    permissions, as an interaction does): from the cached roles and overwrites."""
+    if user.id in operators:
+        return Permission.OPERATOR
+    if not isinstance(user, discord.Member) or isinstance(channel, discord.PartialMessageable):
+        return Permission.EVERYONE
+    return permission_from(channel.permissions_for(user))
+
+
+async def server_refusal(
+    rules_of: RulesOf,
+    channel: Channel,
+    user: discord.User | discord.Member,
+    permission: Permission,
+) -> Refusal | None:
+    """Whether the server's own rules keep `user` away here. Its admins (and the bot's
+    operators) always pass, so no rule can lock the people who set rules out."""
+    server = server_of(channel)
+    if server is None or permission >= Permission.SERVER_ADMIN:
+        return None
+    key = channel_key(channel)
+    rules = await rules_of(key, server)
+    if rules.empty:
+        return None
+    return narrowed(rules, key, roles_of(user) or frozenset())
 
 
 def permission_from(permissions: discord.Permissions) -> Permission:

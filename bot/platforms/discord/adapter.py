@@ -27,6 +27,7 @@ from bot.platforms.common.key_shapes import looks_like_key
 from bot.platforms.common.press_routing import PressRouter
 from bot.platforms.common.streamed_turns import StreamedTurns
 from bot.platforms.discord import addressing, buttons
+from bot.platforms.discord.access import member_permission, server_refusal
 from bot.platforms.discord.client import Shards, make_client
 from bot.platforms.discord.incoming import KEY_DELETED, KEY_LEFT, delete, files
 from bot.platforms.discord.places import (
@@ -100,6 +101,7 @@ class DiscordAdapter:
             post=self._post,
             operators=operators,
             gate=self._gate,
+            rules_of=service.server_rules,
         )
         self._client = self._make_client(message_content=True)
         self._voices = Voices(self._client)
@@ -213,12 +215,7 @@ class DiscordAdapter:
         channel = talkable(message.channel)
         if me is None or channel is None or not addressing.from_a_person(message):
             return
-        refusal = self._refusal(message.author.id, channel)
-        if refusal is not None:
-            if await self._asked_me(message, me, channel):
-                await self._turn_away(message.author, refusal)
-            return
-        if not await self._addressed(message, me, channel):
+        if not await self._taken(message, me, channel):
             return
         if looks_like_key(message.content):
             await self._refuse_key(channel, message)
@@ -242,12 +239,27 @@ class DiscordAdapter:
         )
         await self._turns.reply(incoming, await self._replier(channel, reply_to=message))
 
-    async def _addressed(
+    async def _taken(
         self, message: discord.Message, me: discord.ClientUser, channel: Channel
     ) -> bool:
-        if await self._asked_me(message, me, channel):
+        """Whether the message is for the bot and its author may use it here: the
+        operator's lists first, then the server's own rules (/access). A refused author
+        who asked the bot hears why in a DM, once per window; in a channel answering
+        everyone, the rest pass unanswered."""
+        author = message.author
+        asked = await self._asked_me(message, me, channel)
+        refusal = self._refusal(author.id, channel)
+        if refusal is None:
+            if not asked and not await self._service.answers_all(channel_key(channel)):
+                return False
+            permission = member_permission(channel, author, self._gate.policy.operators)
+            rules_of = self._service.server_rules
+            refusal = await server_refusal(rules_of, channel, author, permission)
+        if refusal is None:
             return True
-        return await self._service.answers_all(channel_key(channel))
+        if asked:
+            await self._turn_away(author, refusal)
+        return False
 
     async def _asked_me(
         self, message: discord.Message, me: discord.ClientUser, channel: Channel

@@ -17,7 +17,7 @@ from bot.platforms.common.button_presses import ButtonPress
 from bot.platforms.common.heading import headed
 from bot.platforms.common.press_routing import PressRouter
 from bot.platforms.discord import buttons
-from bot.platforms.discord.access import actor_of
+from bot.platforms.discord.access import RulesOf, actor_of
 from bot.platforms.discord.places import Channel, channel_key, server_of, talkable
 from bot.platforms.discord.replier import LIMITS, DiscordReplier
 from bot.platforms.discord.slash import Post, turned_away
@@ -36,17 +36,20 @@ class Presses:
         post: Post,
         operators: frozenset[int],
         gate: AccessGate,
+        rules_of: RulesOf,
     ) -> None:
         """`replier` makes one for a new reply in a channel; `post` says something there;
-        `gate` turns away whom the operator refuses (told ephemerally)."""
+        `gate` turns away whom the operator refuses, `rules_of` whom the server's own rules
+        do (each told ephemerally)."""
         self._router = router
         self._replier = replier
         self._post = post
         self._operators = operators
         self._gate = gate
+        self._rules_of = rules_of
 
     async def press(self, interaction: discord.Interaction, press: ButtonPress) -> None:
-        if await turned_away(interaction, self._gate):
+        if await turned_away(interaction, self._gate, self._rules_of):
             return
         channel = talkable(interaction.channel)
         message = interaction.message

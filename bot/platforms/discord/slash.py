@@ -21,7 +21,7 @@ from bot.core.domain import Attachment, CommandCall, CommandResult, Permission
 from bot.core.errors import UsageError
 from bot.core.ports import Conversations
 from bot.platforms.common.access import AccessGate, Refusal
-from bot.platforms.discord.access import actor_of, permission_of
+from bot.platforms.discord.access import RulesOf, actor_of, permission_of, server_refusal
 from bot.platforms.discord.forms import OnSubmit, SecretForm
 from bot.platforms.discord.places import Channel, channel_key, server_of, talkable
 from bot.platforms.discord.replier import LIMITS
@@ -65,7 +65,7 @@ class SlashCommands:
         self._submitted_tracked = track(self._submitted)
 
     async def run(self, interaction: discord.Interaction, call: SlashCall) -> None:
-        if await turned_away(interaction, self._gate):
+        if await turned_away(interaction, self._gate, self._service.server_rules):
             return
         if call.secret_forms:
             if permission_of(interaction, self._operators) >= call.spec.permission:
@@ -84,6 +84,10 @@ class SlashCommands:
         channel = talkable(interaction.channel)
         if channel is None or refusal_of(interaction, self._gate) is not None:
             return []
+        permission = permission_of(interaction, self._gate.policy.operators)
+        rules_of = self._service.server_rules
+        if await server_refusal(rules_of, channel, interaction.user, permission) is not None:
+            return []
         typed_so_far = read_call(spec, dict(iter(interaction.namespace))).options
         typed_so_far.pop(option.name, None)
         call = self._call(interaction, channel, spec.name, typed_so_far)
@@ -96,7 +100,9 @@ class SlashCommands:
     async def _submitted(
         self, interaction: discord.Interaction, call: SlashCall, secrets: Mapping[str, str]
     ) -> None:
-        if await turned_away(interaction, self._gate):  # refused since the form opened
+        if await turned_away(
+            interaction, self._gate, self._service.server_rules
+        ):  # refused since the form opened
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         await self._execute(interaction, call, secrets)
@@ -164,13 +170,20 @@ def refusal_of(interaction: discord.Interaction, gate: AccessGate) -> Refusal | 
     return gate.refusal(interaction.user.id, server, private=server is None)
 
 
-async def turned_away(interaction: discord.Interaction, gate: AccessGate) -> bool:
-    """Whether the operator refuses whoever did this; if so they are told why, ephemerally.
+async def turned_away(
+    interaction: discord.Interaction, gate: AccessGate, rules_of: RulesOf
+) -> bool:
+    """Whether the operator, or the server's own rules (/access), refuse whoever did this
+    here; if so they are told why, ephemerally.
 
     Told every time, not once per window: an interaction must be answered (or Discord
     shows it failed), and an ephemeral answer to one's own command bothers no one else.
     """
     refusal = refusal_of(interaction, gate)
+    channel = talkable(interaction.channel)
+    if refusal is None and channel is not None:
+        permission = permission_of(interaction, gate.policy.operators)
+        refusal = await server_refusal(rules_of, channel, interaction.user, permission)
     if refusal is None:
         return False
     _log.debug("discord: refused an interaction (%s)", refusal.reason.value)

@@ -7,11 +7,14 @@ admin loses their rights at once. In a private chat the user is the chat's only 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from telegram import Bot, ChatMemberAdministrator, ChatMemberOwner, Message
 from telegram.error import TelegramError
 
-from bot.core.domain import Permission
+from bot.core.domain import ChannelKey, Permission
+from bot.core.server_access import ServerRules
+from bot.platforms.common.access import Refusal, narrowed
 
 _log = logging.getLogger(__name__)
 
@@ -45,3 +48,25 @@ async def permission_of(
     if isinstance(member, ChatMemberAdministrator) and member.can_change_info:
         return Permission.SERVER_ADMIN
     return Permission.EVERYONE
+
+
+RulesOf = Callable[[ChannelKey, str | None], Awaitable[ServerRules]]
+"""The group's own /access rules for a chat or topic (the service's `server_rules`)."""
+
+
+async def group_refusal(
+    rules_of: RulesOf,
+    channel: ChannelKey,
+    server: str | None,
+    rights: Callable[[], Awaitable[Permission]],
+) -> Refusal | None:
+    """Whether the group's own rules keep someone away from this topic. Telegram gives the
+    bot no roles, so only topics narrow; the group's admins (and the bot's operators) always
+    pass. `rights` is asked only when a rule would refuse: it is a call to Telegram."""
+    if server is None:
+        return None
+    rules = await rules_of(channel, server)
+    refusal = None if rules.empty else narrowed(rules, channel, frozenset())
+    if refusal is None or await rights() >= Permission.SERVER_ADMIN:
+        return None
+    return refusal

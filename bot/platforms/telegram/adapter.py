@@ -46,7 +46,7 @@ from bot.platforms.common.heading import headed
 from bot.platforms.common.key_shapes import looks_like_key
 from bot.platforms.common.press_routing import PressRouter
 from bot.platforms.common.streamed_turns import StreamedTurns
-from bot.platforms.telegram.access import is_anonymous_admin, permission_of
+from bot.platforms.telegram.access import group_refusal, is_anonymous_admin, permission_of
 from bot.platforms.telegram.addressing import Me, place_of
 from bot.platforms.telegram.files import documents_for_command, files_for_chat
 from bot.platforms.telegram.key_flow import KeyFlow
@@ -216,8 +216,7 @@ class TelegramAdapter:
         if await self._handled_apart(message):
             return
         place = place_of(message)
-        addressed = self._me.addressed(message)
-        if not addressed and not await self._service.answers_all(channel_of(place)):
+        if not await self._taken(message, place):
             return
         text = self._me.text_of(message, latest_reply=self._out.newest.get(place.chat_id))
         try:
@@ -293,6 +292,8 @@ class TelegramAdapter:
         call = await self._call(message, name, options, place)
         if call is None:
             return
+        if await self._kept_out(message, call, place):
+            return
         if streams(name):
             await self._turns.rewrite(call, await self._replier(place))
         else:
@@ -314,6 +315,44 @@ class TelegramAdapter:
         group = message.chat.id < 0
         if self._me.commands_me(line) and (not group or self._knows(name, line)):
             await self._turn_away(user.id, refusal)
+        return True
+
+    async def _taken(self, message: Message, place: Place) -> bool:
+        """Whether the message is for the bot and the group's own rules (/access) let its
+        sender use it here; one who addressed the bot hears why privately, once per window."""
+        addressed = self._me.addressed(message)
+        if not addressed and not await self._service.answers_all(channel_of(place)):
+            return False
+        sender = message.from_user
+
+        async def rights() -> Permission:
+            if sender is None or is_anonymous_admin(message):
+                return Permission.EVERYONE  # an anonymous admin's rights cannot be asked
+            return await permission_of(
+                self._bot, message.chat.id, sender.id, operators=self._operators
+            )
+
+        rules_of = self._service.server_rules
+        refusal = await group_refusal(rules_of, channel_of(place), server_of(place), rights)
+        if refusal is None:
+            return True
+        if addressed and sender is not None:  # a chat answering everyone: the rest pass
+            await self._turn_away(sender.id, refusal)
+        return False
+
+    async def _kept_out(self, message: Message, call: CommandCall, place: Place) -> bool:
+        """Whether the group's own rules keep the caller from commands here: told privately,
+        once per window, like a refused message; its admins always pass."""
+
+        async def rights() -> Permission:
+            return call.actor.permission
+
+        rules_of = self._service.server_rules
+        refusal = await group_refusal(rules_of, call.channel, server_of(place), rights)
+        if refusal is None:
+            return False
+        if message.from_user is not None:
+            await self._turn_away(message.from_user.id, refusal)
         return True
 
     def _refusal(self, message: Message, user: int, *, key_flow: bool = False) -> Refusal | None:

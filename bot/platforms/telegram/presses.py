@@ -13,11 +13,11 @@ from telegram.ext import ContextTypes
 
 from bot.core.domain import Actor, ChannelKey, CommandCall, CommandResult, Permission
 from bot.core.ports import Conversations
-from bot.platforms.common.access import AccessGate
+from bot.platforms.common.access import AccessGate, Refusal
 from bot.platforms.common.heading import headed
 from bot.platforms.common.latest import OLD_BUTTON
 from bot.platforms.common.press_routing import PressRouter
-from bot.platforms.telegram.access import permission_of
+from bot.platforms.telegram.access import group_refusal, permission_of
 from bot.platforms.telegram.addressing import place_of
 from bot.platforms.telegram.buttons import read_button
 from bot.platforms.telegram.outbox import Outbox, channel_of, server_of
@@ -63,6 +63,8 @@ class Presses:
         if query.message is not None:
             chat = query.message.chat.id
             refusal = self._gate.refusal(query.from_user.id, chat, private=chat > 0)
+            if refusal is None:
+                refusal = await self._group_refusal(query, query.message.chat.id)
             if refusal is not None:  # every time: a press must be answered anyway
                 await query.answer(refusal.text[:TOAST_CHARS])
                 return
@@ -83,6 +85,20 @@ class Presses:
             operators=self._operators,
         )
         await self._router.route(pressed, press)
+
+    async def _group_refusal(self, query: CallbackQuery, chat: int) -> Refusal | None:
+        """The group's own rules (/access) for the presser, in the pressed message's topic."""
+        if not isinstance(query.message, Message):
+            return None
+        place = place_of(query.message, quote=False)
+
+        async def rights() -> Permission:
+            return await permission_of(
+                self._bot, chat, query.from_user.id, operators=self._operators
+            )
+
+        rules_of = self._service.server_rules
+        return await group_refusal(rules_of, channel_of(place), server_of(place), rights)
 
     async def on_stopped(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         """Stop tapped under a private chat's streaming draft: stop that chat's reply."""
