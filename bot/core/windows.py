@@ -30,9 +30,9 @@ class Windows:
 
 
 def wait_words(seconds: float) -> str:
-    """40 s, 5 min, 3 h 12 min, 8 days 3 h: rounded up, so "in 0 s" is never said."""
+    """40 s, 60 s, 5 min, 3 h 12 min, 8 days 3 h: rounded up, so "in 0 s" is never said."""
     whole = max(1, math.ceil(seconds))
-    if whole < 60:
+    if whole <= 60:
         return f"{whole} s"
     minutes = math.ceil(whole / 60)
     if minutes < 60:
