@@ -32,11 +32,13 @@ from bot.core.ports import (
     Fetcher,
     Personas,
     Profiles,
+    QuotaBook,
     Store,
     Telemetry,
     TokenCounter,
     UsageLedger,
 )
+from bot.core.quotas import NO_LIMITS, Limit, Limits
 from bot.llm.client import OpenAICompatClient, build_http_client
 from bot.llm.deadline import StreamTimeouts
 from bot.llm.fetch import GuardedFetcher
@@ -64,6 +66,7 @@ from bot.storage.keeping import SqliteKeeping
 from bot.storage.migrate import upgrade_to_head
 from bot.storage.personas import SqlPersonas
 from bot.storage.profiles import SqlProfiles
+from bot.storage.quotas import SqlQuotas
 from bot.storage.secrets import SecretBox
 from bot.storage.store import SqlStore
 from bot.storage.usage import SqlUsage
@@ -142,6 +145,11 @@ def telegram_access(settings: Settings) -> AccessPolicy:
     )
 
 
+def operator_limits(settings: Settings) -> Limits:
+    """The operator's quotas (QUOTA_*); 0 or unset is no limit."""
+    return Limits.of({limit: getattr(settings, f"quota_{limit.value}") for limit in Limit})
+
+
 def endpoint_policy(settings: Settings) -> EndpointPolicy:
     """What endpoints set in chats may reach; the operator's own endpoint is not bound by it."""
     return EndpointPolicy(
@@ -164,6 +172,7 @@ class Stores(Generic[_S]):
     personas: Personas
     usage: UsageLedger = NO_USAGE
     access_rules: AccessRules = NO_ACCESS_RULES
+    quotas: QuotaBook | None = None
 
 
 def sql_stores(
@@ -181,6 +190,7 @@ def sql_stores(
         SqlPersonas(sessions, secret_box=secret_box),
         SqlUsage(sessions, secret_box=None),  # keeps no keys
         SqlAccessRules(sessions, secret_box=None),
+        SqlQuotas(sessions, secret_box=None),
     )
 
 
@@ -200,6 +210,7 @@ def build_service(
     keeper: KeeperFactory = PartialReplyKeeper,
     telemetry: Telemetry = NO_TELEMETRY,
     prices: Mapping[str, ModelPrice] | None = None,
+    limits: Limits = NO_LIMITS,
 ) -> ConversationService:
     """The service from its outside parts: the one wiring, used by `Parlor`, the tests and
     the benchmarks, so that each passes fakes for the parts it does not want real.
@@ -207,7 +218,8 @@ def build_service(
     `guard` judges chat-set URLs that are stored without a probe (None: nothing to ask);
     `queue_size` is how many turns may wait for a busy channel before it answers busy;
     `telemetry` hears how turns and platform writes went (the operator's metrics);
-    `prices` (MODEL_PRICES) turn /usage's tokens into estimated dollars.
+    `prices` (MODEL_PRICES) turn /usage's tokens into estimated dollars; `limits` are the
+    operator's quotas (QUOTA_*), counted in `stores.quotas`.
     """
     prompts = PromptFactory(
         store=stores.store,
@@ -236,6 +248,8 @@ def build_service(
         wall_clock=wall_clock,
         prices=prices,
         access_rules=stores.access_rules,
+        quota_book=stores.quotas,
+        limits=limits,
     )
 
 
@@ -334,6 +348,7 @@ class Parlor:
             keeper=self._keeper,
             telemetry=telemetry,
             prices=settings.model_prices,
+            limits=operator_limits(settings),
         )
         if settings.http_port is not None:
             await self._listen(settings.http_host, settings.http_port, metrics, store)

@@ -82,6 +82,12 @@ class Settings(BaseSettings):
     http_port: int | None = Field(default=None, ge=1, le=65535)
     http_host: str = "127.0.0.1"
     model_prices: Annotated[dict[str, ModelPrice], NoDecode] = Field(default_factory=dict)
+    quota_user_messages_per_minute: int = Field(default=0, ge=0, le=2_000_000_000)
+    quota_server_messages_per_minute: int = Field(default=0, ge=0, le=2_000_000_000)
+    quota_user_tokens_per_day: int = Field(default=0, ge=0, le=2_000_000_000)
+    quota_user_tokens_per_month: int = Field(default=0, ge=0, le=2_000_000_000)
+    quota_server_tokens_per_day: int = Field(default=0, ge=0, le=2_000_000_000)
+    quota_server_tokens_per_month: int = Field(default=0, ge=0, le=2_000_000_000)
 
     @field_validator("database_url")
     @classmethod

@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.app import operator_limits
 from bot.config import load_settings
 from bot.core.domain import ModelPrice
 from bot.core.errors import ConfigError
+from bot.core.quotas import Limits
 
 
 @pytest.fixture(autouse=True)
@@ -224,3 +226,21 @@ def test_bad_model_prices_are_named_in_one_line(
     message = str(caught.value)
     assert message.startswith("Invalid setting MODEL_PRICES: must be model=prompt/completion")
     assert "\n" not in message
+
+
+def test_quotas_default_to_none_and_zero_means_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unset or 0, a QUOTA_* setting is no limit; a number is the operator's limit."""
+    monkeypatch.setenv("QUOTA_USER_TOKENS_PER_DAY", "50000")
+    monkeypatch.setenv("QUOTA_SERVER_MESSAGES_PER_MINUTE", "0")
+
+    limits = operator_limits(load_settings())
+
+    assert limits == Limits(user_tokens_per_day=50_000)
+
+
+def test_a_negative_quota_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A limit below zero means nothing: start-up stops naming the variable."""
+    monkeypatch.setenv("QUOTA_USER_MESSAGES_PER_MINUTE", "-5")
+
+    with pytest.raises(ConfigError, match=r"^Invalid setting QUOTA_USER_MESSAGES_PER_MINUTE"):
+        load_settings()

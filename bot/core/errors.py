@@ -9,6 +9,7 @@ BotError
 │   └── PromptTooLarge            (needed, room: the prompt cannot fit; bot/prompt/budget.py)
 ├── PermissionDenied              (the caller lacks the right for a command)
 ├── ChannelBusy                   (the channel's queue is full)
+├── QuotaReached                  (limit, allowed, resets_at, wait_seconds: a quota is used up)
 ├── ShuttingDown                  (the bot is stopping: no new turn starts)
 ├── SecretsUnavailable            (no ENCRYPTION_KEYS: a chat-entered key cannot be stored)
 ├── StorageError                  (the database failed; SQLAlchemy's error is its cause)
@@ -36,6 +37,10 @@ secret, a full URL with a query, or a raw response body.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
+
+from bot.core.windows import reset_words, wait_words
 
 MAX_PROVIDER_MESSAGE_CHARS = 300
 
@@ -65,6 +70,36 @@ class PermissionDenied(BotError):
 
 class ChannelBusy(BotError):
     """The channel's queue of turns is full."""
+
+
+class QuotaReached(BotError):
+    """A quota is used up: nothing went to the endpoint and the message was not kept.
+
+    `limit` is the limit's name (user_tokens_per_day, …), `allowed` its value, `resets_at`
+    when a turn will be let through again (UTC) and `wait_seconds` how long that is from
+    now. `place` is what the platform calls a server ("server", "group"); `in_server` says
+    a person's limit is this server's own (its admins'), counted in this server only.
+    """
+
+    def __init__(
+        self,
+        *,
+        limit: str,
+        allowed: int,
+        resets_at: datetime,
+        wait_seconds: float,
+        place: str = "server",
+        by_admins: bool = False,
+        in_server: bool = False,
+    ) -> None:
+        super().__init__(f"quota reached: {limit}")
+        self.limit = limit
+        self.allowed = allowed
+        self.resets_at = resets_at
+        self.wait_seconds = wait_seconds
+        self.place = place
+        self.by_admins = by_admins
+        self.in_server = in_server
 
 
 class ShuttingDown(BotError):
@@ -182,6 +217,8 @@ def user_message(exc: BaseException) -> str:
             parts.append(f"The endpoint said: {exc.provider_message}")
         parts.append(exc.hint)
         return " ".join(_sentence(part) for part in parts if part.strip())
+    if isinstance(exc, QuotaReached):
+        return _quota_line(exc)
     if isinstance(exc, BotError):
         return str(exc)
     return "Something went wrong on our side; the details are in the bot's log."
@@ -194,3 +231,25 @@ def _sentence(text: str) -> str:
         return text
     text = text[0].upper() + text[1:]
     return text if text[-1] in ".!?…)" else f"{text}."
+
+
+def _quota_line(exc: QuotaReached) -> str:
+    """One line: whose limit, how much, and when it resets, absolute (UTC) and relative.
+
+    "You've reached your limit of 50,000 tokens per day; it resets at 00:00 UTC, in 3 h
+    12 min." A per-minute rate says only how long to wait.
+    """
+    who, _, rest = exc.limit.partition("_")
+    unit, _, period = rest.partition("_per_")
+    if who == "user":
+        whose = f"your limit in this {exc.place}" if exc.in_server else "your limit"
+        head = f"You've reached {whose}"
+    else:
+        head = f"This {exc.place} has reached its limit"
+    line = f"{head} of {exc.allowed:,} {unit} per {period}"
+    if exc.by_admins:
+        line += f" (set by this {exc.place}'s admins)"
+    if period == "minute":
+        return f"{line}; try again in {wait_words(exc.wait_seconds)}."
+    reset = reset_words(exc.resets_at, monthly=period == "month", wait_seconds=exc.wait_seconds)
+    return f"{line}; it resets {reset}."

@@ -42,6 +42,16 @@ from bot.core.domain import (
     UsageGroup,
 )
 from bot.core.errors import StorageError
+from bot.core.quotas import (
+    Admission,
+    Limit,
+    Limits,
+    QuotaTurn,
+    RateCheck,
+    RateRefusal,
+    Scope,
+    Spent,
+)
 from bot.core.server_access import NO_RULES, RuleKind, ServerRules
 
 
@@ -222,6 +232,62 @@ class NoUsage:
 
 
 NO_USAGE = NoUsage()
+
+
+class QuotaBook(Protocol):
+    """The counters behind quotas and the servers' own limits, shared by every process.
+    Raises StorageError. Times are UTC."""
+
+    async def admit(self, admission: Admission, checks: Sequence[RateCheck]) -> RateRefusal | None:
+        """Keep `admission` unless a check's window is full: then keep nothing and say which.
+        Checking and keeping are one step, so two processes cannot both take the last place."""
+        ...
+
+    async def admissions(self, platform: str, scope: Scope, *, since: datetime) -> int:
+        """How many turns were admitted in `scope` after `since`."""
+        ...
+
+    async def spent(
+        self, platform: str, scope: Scope, *, day: tuple[datetime, datetime], month_start: datetime
+    ) -> Spent:
+        """Tokens (prompt + completion) of the operator's endpoint in `scope`: in `day`
+        ([start, end)) and from `month_start` to the day's end."""
+        ...
+
+    async def overrides(self, platform: str, server: str) -> Limits:
+        """A server's own limits, set by its admins (none set: no limits)."""
+        ...
+
+    async def set_overrides(
+        self, platform: str, server: str, changes: Mapping[Limit, int | None]
+    ) -> Limits:
+        """Set (None: clear) some of a server's own limits; returns them all as they now are."""
+        ...
+
+    async def clear_overrides(self, platform: str, server: str) -> None:
+        """Forget a server's own limits."""
+        ...
+
+    async def prune(self, *, before: datetime, batch: int) -> int:
+        """Delete up to `batch` admissions older than `before`; how many went."""
+        ...
+
+
+class QuotaGate(Protocol):
+    """Lets a turn through to the endpoint, or raises QuotaReached. Asked before anything
+    of the turn is sent or stored."""
+
+    async def admit(self, turn: QuotaTurn) -> None: ...
+
+
+class NoQuotas:
+    """Lets every turn through and reads nothing: the default where no quotas are kept."""
+
+    async def admit(self, turn: QuotaTurn) -> None:
+        pass
+
+
+NO_QUOTAS = NoQuotas()
 
 
 class Store(Protocol):

@@ -25,6 +25,7 @@ from bot.core.domain import (
 from bot.core.errors import BotError
 from bot.core.ports import (
     NO_ACCESS_RULES,
+    NO_QUOTAS,
     NO_TELEMETRY,
     NO_USAGE,
     AccessRules,
@@ -35,11 +36,13 @@ from bot.core.ports import (
     Fetcher,
     Personas,
     Profiles,
+    QuotaBook,
     Replier,
     Store,
     Telemetry,
     UsageLedger,
 )
+from bot.core.quotas import NO_LIMITS, Limits
 from bot.core.server_access import NO_RULES, ServerRules
 from bot.reply.pacing import Pacing
 from bot.service.commands.access import AccessCommands
@@ -49,6 +52,7 @@ from bot.service.commands.connection import ConnectionCommands
 from bot.service.commands.dispatch import CommandDispatcher
 from bot.service.commands.endpoint_test import EndpointTest
 from bot.service.commands.help import HelpCommand
+from bot.service.commands.limits import LimitsCommands
 from bot.service.commands.model_commands import ModelCommands
 from bot.service.commands.profiles import ProfileCommands
 from bot.service.commands.registry import Registry
@@ -56,6 +60,7 @@ from bot.service.commands.replies import ReplyCommands
 from bot.service.commands.settings import SettingsCommands
 from bot.service.commands.suggest import Suggestions
 from bot.service.commands.usage import UsageCommands
+from bot.service.quotas import Quotas
 from bot.service.server_access import ServerAccess
 from bot.service.turns.endpoint_choice import EndpointChoice
 from bot.service.turns.keeping import KeeperFactory, PartialReplyKeeper
@@ -96,11 +101,15 @@ class ConversationService:
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         prices: Mapping[str, ModelPrice] | None = None,
         access_rules: AccessRules = NO_ACCESS_RULES,
+        quota_book: QuotaBook | None = None,
+        limits: Limits = NO_LIMITS,
     ) -> None:
         """Built once, by `bot.app.build_service`; the tests and benchmarks build it there too.
         `telemetry` hears how each turn ended (the operator's metrics); `usage` keeps what
         each turn cost, dated by `wall_clock`, for /usage, which prices it with `prices`
-        (USD per million tokens, by model); `access_rules` are servers' own /access rules."""
+        (USD per million tokens, by model); `access_rules` are servers' own /access rules.
+        `quota_book` counts turns for the operator's `limits` and the servers' own (None: no
+        quotas, nothing read)."""
         self._store = store
         self._access = ServerAccess(access_rules, clock)
         self._prompts = prompts
@@ -119,6 +128,11 @@ class ConversationService:
             usage=usage,
             wall_clock=wall_clock,
         )
+        quotas = (
+            Quotas(book=quota_book, defaults=limits, wall_clock=wall_clock)
+            if quota_book is not None
+            else None
+        )
         self._turns = TurnRunner(
             store=store,
             prompts=prompts,
@@ -126,6 +140,7 @@ class ConversationService:
             replies=replies,
             queue=queue,
             pacing=pacing,
+            quotas=quotas or NO_QUOTAS,
         )
         self.suggestions = Suggestions(
             store=store,
@@ -134,7 +149,13 @@ class ConversationService:
             catalog=catalog,
             characters=characters,
         )
-        rewrites = Rewrites(store=store, prompts=prompts, endpoints=endpoints, replies=replies)
+        rewrites = Rewrites(
+            store=store,
+            prompts=prompts,
+            endpoints=endpoints,
+            replies=replies,
+            quotas=quotas or NO_QUOTAS,
+        )
         families = [  # a new family of commands is listed here once
             SettingsCommands(store=store, endpoints=endpoints, characters=characters),
             ProfileCommands(profiles=profiles),
@@ -154,6 +175,13 @@ class ConversationService:
             UsageCommands(usage=usage, wall_clock=wall_clock, prices=prices or {}),
             ChatCommands(store=store, prompts=prompts, wall_clock=wall_clock),
             AccessCommands(access=self._access),
+            LimitsCommands(
+                quotas=quotas,
+                book=quota_book,
+                store=store,
+                endpoints=endpoints,
+                wall_clock=wall_clock,
+            ),
             HelpCommand(),
         ]
         self.commands = CommandDispatcher(Registry.of(families), self._turns)

@@ -288,3 +288,48 @@ class AccessRuleRow(Base):
     kind: Mapped[str] = mapped_column(StorableString(16))  # RuleKind
     value: Mapped[str] = mapped_column(StorableString())  # the channel's or role's id
     created_at: Mapped[datetime] = _created_at()
+
+
+class AdmissionRow(Base):
+    """One turn a quota let through to the endpoint, for per-minute rates across processes.
+
+    Kept only minutes: the quota gate deletes old rows in small batches as it goes.
+    """
+
+    __tablename__ = "quota_admissions"
+    __table_args__ = (
+        Index(
+            "ix_quota_admissions_platform_user_id_created_at", "platform", "user_id", "created_at"
+        ),
+        Index(
+            "ix_quota_admissions_platform_server_id_created_at",
+            "platform",
+            "server_id",
+            "created_at",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    platform: Mapped[str] = mapped_column(StorableString(32))
+    user_id: Mapped[str] = mapped_column(StorableString())
+    server_id: Mapped[str | None] = mapped_column(StorableString())
+    channel_id: Mapped[str] = mapped_column(StorableString())
+
+
+class QuotaOverrideRow(Base):
+    """A server's own limits, set by its admins within the operator's; NULL is none."""
+
+    __tablename__ = "quota_overrides"
+    __table_args__ = (UniqueConstraint("platform", "server_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(StorableString(32))
+    server_id: Mapped[str] = mapped_column(StorableString())
+    user_messages_per_minute: Mapped[int | None] = mapped_column(Integer)
+    server_messages_per_minute: Mapped[int | None] = mapped_column(Integer)
+    user_tokens_per_day: Mapped[int | None] = mapped_column(Integer)
+    user_tokens_per_month: Mapped[int | None] = mapped_column(Integer)
+    server_tokens_per_day: Mapped[int | None] = mapped_column(Integer)
+    server_tokens_per_month: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = _updated_at()

@@ -26,6 +26,7 @@ from bot.core.domain import (
 )
 from bot.core.errors import UsageError
 from bot.core.ports import Clock, EndpointGuard, TokenCounter
+from bot.core.quotas import NO_LIMITS, Limits
 from bot.reply.pacing import Pacing
 from bot.service.conversations import ConversationService
 from bot.service.turns.prompting import Budget
@@ -107,6 +108,7 @@ def build_service(
     budget: Budget | None = None,
     wall_clock: Callable[[], datetime] = lambda: WALL_CLOCK,
     prices: Mapping[str, ModelPrice] | None = None,
+    limits: Limits = NO_LIMITS,
 ) -> ConversationService:
     """The application's wiring with the harness's fakes: no network, a fixed wall clock
     unless another is given, token counts estimated, history read 50 messages a page."""
@@ -123,6 +125,7 @@ def build_service(
         default_connection=default,
         guard=guard,
         prices=prices,
+        limits=limits,
     )
 
 

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from bot.core.domain import (
     CommandCall,
@@ -22,6 +21,7 @@ from bot.core.domain import (
 from bot.core.errors import PermissionDenied, UsageError
 from bot.core.ports import UsageLedger
 from bot.core.untrusted import safe_to_show
+from bot.core.windows import Windows
 from bot.service.commands.registry import answers
 
 MAX_ANSWER_CHARS = 2000
@@ -33,24 +33,6 @@ MAX_MODEL_CHARS = 48
 NOT_A_SERVER = (
     "This chat belongs to no server, so there is no server usage here; /usage alone shows your own."
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Windows:
-    """Today's and this month's bounds in UTC, as [start, end)."""
-
-    day_start: datetime
-    day_end: datetime
-    month_start: datetime
-    month_end: datetime
-
-    @classmethod
-    def around(cls, now: datetime) -> Windows:
-        now = now.astimezone(UTC)
-        day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        month_start = day_start.replace(day=1)
-        month_end = (month_start + timedelta(days=32)).replace(day=1)
-        return cls(day_start, day_start + timedelta(days=1), month_start, month_end)
 
 
 class UsageCommands:

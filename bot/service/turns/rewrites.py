@@ -11,7 +11,8 @@ import dataclasses
 
 from bot.core.domain import Billing, CommandCall, MessageStatus, Role, StoredMessage, TurnOutcome
 from bot.core.errors import UsageError
-from bot.core.ports import Replier, Store
+from bot.core.ports import NO_QUOTAS, QuotaGate, Replier, Store
+from bot.core.quotas import QuotaTurn
 from bot.service.turns.endpoint_choice import EndpointChoice
 from bot.service.turns.prompting import PromptFactory, Speaker
 from bot.service.turns.queue import RunningTurn
@@ -33,11 +34,14 @@ class Rewrites:
         prompts: PromptFactory,
         endpoints: EndpointChoice,
         replies: ReplyRunner,
+        quotas: QuotaGate = NO_QUOTAS,
     ) -> None:
+        """`quotas` is asked before a new version reaches the endpoint, as for a message."""
         self._store = store
         self._prompts = prompts
         self._endpoints = endpoints
         self._replies = replies
+        self._quotas = quotas
 
     async def regenerate(
         self, call: CommandCall, replier: Replier, run: RunningTurn
@@ -53,7 +57,6 @@ class Rewrites:
         self, call: CommandCall, replier: Replier, run: RunningTurn, *, continuing: bool
     ) -> TurnOutcome:
         state = await self._store.load_channel(call.channel)
-        connection, model = await self._endpoints.resolve(state)
         last_two = await self._store.history(state.chat_id, limit=2)
         if not last_two or last_two[-1].role is not Role.ASSISTANT:
             raise UsageError("There is no reply of mine to work on yet: say something first.")
@@ -62,6 +65,16 @@ class Rewrites:
             raise UsageError("I'm still writing the last reply; wait for it, or /stop it.")
         if not continuing and len(last_two) == 1:
             raise UsageError(GREETING_ONLY)
+        await self._quotas.admit(  # who asks pays: refused, nothing is sent or changed
+            QuotaTurn(
+                call.channel.platform,
+                call.actor.user_id,
+                call.server,
+                call.channel.external_id,
+                operator_endpoint=self._endpoints.require_connection(state).trusted,
+            )
+        )
+        connection, model = await self._endpoints.resolve(state)
         speaker = _speaker_of(last_two[0]) if len(last_two) == 2 else None
         speaker = speaker or Speaker(call.actor.user_id, call.actor.display_name)
         billing = Billing(call.actor.user_id, call.server)  # who asked pays, not who was answered

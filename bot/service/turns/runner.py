@@ -20,7 +20,8 @@ from bot.core.domain import (
     TurnReport,
 )
 from bot.core.errors import BotError, EndpointError, user_message
-from bot.core.ports import Replier, Store
+from bot.core.ports import NO_QUOTAS, QuotaGate, Replier, Store
+from bot.core.quotas import QuotaTurn
 from bot.reply.pacing import Pacing
 from bot.service.turns.attachments import with_text_files
 from bot.service.turns.endpoint_choice import EndpointChoice
@@ -47,13 +48,16 @@ class TurnRunner:
         replies: ReplyRunner,
         queue: ChannelQueue,
         pacing: Pacing,
+        quotas: QuotaGate = NO_QUOTAS,
     ) -> None:
+        """`quotas` is asked before each message's turn reaches the endpoint or the history."""
         self._store = store
         self._prompts = prompts
         self._endpoints = endpoints
         self._replies = replies
         self._queue = queue
         self._pacing = pacing
+        self._quotas = quotas
         self._pictures = PictureTaker()
 
     async def handle(self, incoming: Incoming, replier: Replier) -> TurnOutcome:
@@ -115,6 +119,15 @@ class TurnRunner:
         """Everything before the reply streams: state, endpoint, prompt, the stored message."""
         content = with_text_files(incoming.text, incoming.attachments)  # or refused, unsent
         state = await self._store.load_channel(incoming.channel)
+        await self._quotas.admit(  # refused: nothing sent, nothing stored
+            QuotaTurn(
+                incoming.channel.platform,
+                incoming.author_id,
+                incoming.server,
+                incoming.channel.external_id,
+                operator_endpoint=self._endpoints.require_connection(state).trusted,
+            )
+        )
         connection, model = await self._endpoints.resolve(state)
         pictures = self._pictures.take(
             incoming.attachments,
