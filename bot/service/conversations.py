@@ -40,6 +40,7 @@ from bot.core.ports import (
 )
 from bot.reply.pacing import Pacing
 from bot.service.commands.characters import CharacterCommands
+from bot.service.commands.chat_archive import ChatArchiveCommands
 from bot.service.commands.chats import ChatCommands
 from bot.service.commands.connection import ConnectionCommands
 from bot.service.commands.dispatch import CommandDispatcher
@@ -146,6 +147,7 @@ class ConversationService:
             ReplyCommands(store=store, prompts=prompts, queue=queue, rewrites=rewrites),
             UsageCommands(usage=usage, wall_clock=wall_clock, prices=prices or {}),
             ChatCommands(store=store, prompts=prompts, wall_clock=wall_clock),
+            ChatArchiveCommands(store=store, prompts=prompts, wall_clock=wall_clock),
             HelpCommand(),
         ]
         self.commands = CommandDispatcher(Registry.of(families), self._turns)
