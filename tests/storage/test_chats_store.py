@@ -148,3 +148,29 @@ async def test_an_import_that_fails_part_way_changes_nothing(store: SqlStore) ->
     assert await chat_of(store) == current
     assert (await store.archived_chats(KEY, limit=10)).total == 0
     assert [m.content for m in await store.history(current, limit=10)] == ["about kept", "kept"]
+
+
+async def test_an_imported_text_the_database_cannot_hold_is_made_storable(
+    store: SqlStore,
+) -> None:
+    """A file's NUL characters and lone surrogates (legal in JSON) do not fail the import:
+    NUL goes, a lone surrogate becomes U+FFFD, in texts, names and swipes alike."""
+    odd = (
+        KeptMessage(Role.USER, "A\x00lex", EVENING, (KeptVersion("hi\x00 \ud800"),)),
+        KeptMessage(
+            Role.ASSISTANT,
+            "Sera",
+            EVENING,
+            (KeptVersion("one\x00", "th\ud800ink"), KeptVersion("two")),
+        ),
+    )
+
+    chat = await store.import_chat(KEY, odd)
+
+    history = await store.history(chat, limit=10)
+    assert [(m.author_name, m.content) for m in history] == [
+        ("Alex", "hi \ufffd"),
+        ("Sera", "one"),
+    ]
+    versions = (await store.alternatives(chat))[history[1].id]
+    assert [(v.content, v.reasoning) for v in versions] == [("one", "th\ufffdink"), ("two", "")]

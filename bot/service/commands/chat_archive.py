@@ -7,6 +7,7 @@ continues, so they need the right /reset needs. The file format is read in
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime
 
@@ -44,6 +45,7 @@ class ChatArchiveCommands:
         self._store = store
         self._prompts = prompts
         self._wall_clock = wall_clock
+        self._reading = asyncio.Semaphore(1)
 
     @answers("chats")
     async def _chats(self, call: CommandCall) -> CommandResult:
@@ -100,7 +102,10 @@ class ChatArchiveCommands:
 
     async def _import(self, call: CommandCall) -> CommandResult:
         file = call.attachments[0]
-        read = read_chat_file(file.data, filename=file.filename, received_at=self._wall_clock())
+        async with self._reading:  # off the event loop, one file at a time, as cards are read
+            read = await asyncio.to_thread(
+                read_chat_file, file.data, filename=file.filename, received_at=self._wall_clock()
+            )
         state = await self._store.load_channel(call.channel)
         had_messages = bool(await self._store.history(state.chat_id, limit=1))
         await self._store.import_chat(call.channel, read.messages)

@@ -7,6 +7,7 @@ with each reply's kept versions as its swipes. The formats live in `service.chat
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
@@ -68,7 +69,10 @@ class ChatCommands:
                 return markdown_transcript(part, title=title).encode()
             return sillytavern_jsonl(part, character=character, exported_at=now).encode()
 
-        data, kept = newest_that_fit(lines, render, max_bytes=MAX_EXPORT_BYTES)
+        # Rendering a long chat takes a while, several times when it must be cut: not on the loop.
+        data, kept = await asyncio.to_thread(
+            newest_that_fit, lines, render, max_bytes=MAX_EXPORT_BYTES
+        )
         if not kept:
             return CommandResult(
                 f"The last message here alone is larger than {MAX_EXPORT_BYTES // MIB} MB, the "
