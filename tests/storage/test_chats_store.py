@@ -174,3 +174,24 @@ async def test_an_imported_text_the_database_cannot_hold_is_made_storable(
     ]
     versions = (await store.alternatives(chat))[history[1].id]
     assert [(v.content, v.reasoning) for v in versions] == [("one", "th\ufffdink"), ("two", "")]
+
+
+async def test_a_threads_archived_chats_are_its_own(store: SqlStore) -> None:
+    """A thread lists, reopens and imports its own chats, never its channel's."""
+    thread = ChannelKey("discord", "201", parent_id=KEY.external_id)
+    await a_chat(store, "in the channel")
+    await turn(store, (await store.load_channel(thread)).chat_id, "in the thread")
+    await store.reset_chat(thread)
+
+    listed = await store.archived_chats(thread, limit=10)
+    assert [c.opening for c in listed.chats] == ["about in the thread"]
+
+    await store.import_chat(thread, IMPORTED)
+    assert await store.reopen_chat(thread, 1) is not None
+
+    history = await store.history((await store.load_channel(thread)).chat_id, limit=10)
+    assert [m.content for m in history] == ["about in the thread", "in the thread"]
+    listed = await store.archived_chats(thread, limit=10)
+    assert [c.opening for c in listed.chats] == ["May I rest here?"]
+    channel = await store.archived_chats(KEY, limit=10)
+    assert [c.opening for c in channel.chats] == ["about in the channel"]
