@@ -20,6 +20,8 @@ from bot.storage.transactions import Transactions, lock_channel, translating
 
 IMPORT_BATCH = 500
 """Rows per INSERT of an imported chat: between batches the event loop serves other chats."""
+OPENING_READ_CHARS = 500
+"""How much of a chat's first message a summary carries: a list shows one short line of it."""
 _COUNTED = or_(
     MessageRow.role == Role.USER.value,
     MessageRow.status.in_([status.value for status in SAID_STATUSES]),
@@ -126,8 +128,9 @@ def _as_utc(value: object) -> datetime | None:
 
 async def _opening(session: AsyncSession, chat_id: int) -> str:
     """The first thing a person said in the chat (a greeting is often the same in every
-    chat), else its first message."""
-    first = select(MessageRow.content).where(MessageRow.chat_id == chat_id, _COUNTED)
+    chat), else its first message; only its start is read, as a list shows no more."""
+    start = func.substr(MessageRow.content, 1, OPENING_READ_CHARS)
+    first = select(start).where(MessageRow.chat_id == chat_id, _COUNTED)
     by_person = first.where(MessageRow.role == Role.USER.value).order_by(MessageRow.id).limit(1)
     said = await session.scalar(by_person)
     if said is None:
