@@ -66,10 +66,9 @@ def _from_unix(number: float) -> datetime | None:
 
 def _iso(text: str) -> datetime | None:
     try:
-        moment = datetime.fromisoformat(text.replace("z", "Z"))
-    except ValueError:
+        return _utc(datetime.fromisoformat(text.replace("z", "Z")))
+    except (ValueError, OverflowError):  # not ISO; or moved by its offset past year 1 or 9999
         return None
-    return _utc(moment)
 
 
 def _humanized(text: str) -> datetime | None:
