@@ -45,7 +45,7 @@ def parse_send_date(value: object) -> datetime | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return _from_unix(float(value))
+        return _from_unix(value)
     if not isinstance(value, str):
         return None
     text = " ".join(value.split())
@@ -57,8 +57,8 @@ def parse_send_date(value: object) -> datetime | None:
 
 
 def _from_unix(number: float) -> datetime | None:
-    seconds = number / 1000 if abs(number) >= MILLISECONDS_FROM else number
     try:
+        seconds = number / 1000 if abs(number) >= MILLISECONDS_FROM else number
         return _EPOCH + timedelta(seconds=seconds)
     except (OverflowError, ValueError):  # past the year 9999, or not a number (NaN)
         return None

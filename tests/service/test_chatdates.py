@@ -55,6 +55,7 @@ def test_milliseconds_of_a_humanized_date_are_kept() -> None:
         "June 5, 2024 13:15pm",  # no such hour
         "Juno 5, 2024 9:15pm",
         1e300,  # past the year 9999
+        10**400,  # past what a float holds
         "9999-12-31T23:59:59-05:00",  # in UTC, past the year 9999
         "0001-01-01T00:00:00+05:00",  # in UTC, before the year 1
         float("nan"),

@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.core.domain import Role
 from bot.core.errors import UsageError
@@ -146,3 +148,30 @@ def test_a_hostile_file_name_is_shown_safely() -> None:
 
     assert "\u202e" not in text
     assert "\x1b" not in text
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=12,
+)
+_FIELD = st.sampled_from(
+    ["name", "is_user", "is_system", "send_date", "mes", "swipes", "swipe_id", "swipe_info",
+     "extra", "chat_metadata", "user_name", "character_name"]
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.dictionaries(_FIELD, _JSON, max_size=8), min_size=1, max_size=6))
+def test_any_json_lines_are_read_or_refused_never_crash(lines: list[dict[str, object]]) -> None:
+    """Whatever the fields hold, the answer is messages whose shown version exists, or a
+    UsageError: never another exception."""
+    data = "\n".join(json.dumps(line) for line in lines).encode()
+    try:
+        found = read_chat_file(data, filename="f.jsonl", received_at=RECEIVED)
+    except UsageError:
+        return
+    for message in found.messages:
+        assert 0 <= message.shown < len(message.versions)
+        assert message.current.content or len(message.versions) > 1
+        assert message.sent_at.tzinfo is not None
