@@ -273,6 +273,16 @@ CATALOGUE: tuple[CommandSpec, ...] = (
         (OptionSpec("format", "jsonl (default; opens in SillyTavern) or markdown",
                     choices=EXPORT_FORMATS),),
     ),
+    CommandSpec(
+        "chats",
+        "List this channel's archived chats; open:N reopens one, a SillyTavern chat file "
+        "imports one.",
+        Permission.EVERYONE,
+        (OptionSpec("open", "Reopen chat N of the list (needs the right to manage this channel)",
+                    _INTEGER),
+         OptionSpec("file", "Import a SillyTavern chat (.jsonl) as this channel's conversation",
+                    OptionKind.ATTACHMENT)),
+    ),
     CommandSpec("stop", "Stop the reply being written.", Permission.EVERYONE),
     CommandSpec("help", "List the commands.", Permission.EVERYONE),
 )  # fmt: skip

@@ -42,6 +42,7 @@ from bot.core.domain import (
     UsageGroup,
 )
 from bot.core.errors import StorageError
+from bot.core.kept_chats import ChatListing, ChatSummary, KeptMessage
 from bot.core.quotas import (
     Admission,
     Limit,
@@ -410,6 +411,22 @@ class Store(Protocol):
     async def settle_interrupted(self) -> int:
         """Settle replies left pending by a dead process, keeping the text they had shown,
         marked interrupted; returns how many."""
+        ...
+
+    async def archived_chats(self, key: ChannelKey, *, limit: int) -> ChatListing:
+        """The channel's archived chats that hold messages, the one archived last first:
+        at most `limit` of them, and how many there are."""
+        ...
+
+    async def reopen_chat(self, key: ChannelKey, number: int) -> ChatSummary | None:
+        """Make the `number`th archived chat (as `archived_chats` counts) current again, in
+        one transaction; the current chat is archived, or dropped when it holds nothing.
+        None, with nothing changed, when there is no such chat."""
+        ...
+
+    async def import_chat(self, key: ChannelKey, messages: Sequence[KeptMessage]) -> ChatId:
+        """Store `messages` as a new current chat of the channel, in one transaction: the
+        current chat is archived (dropped when it holds nothing); nothing changes on failure."""
         ...
 
 

@@ -39,6 +39,8 @@ class ChatLine:
     reasoning: str = ""
     swipes: tuple[str, ...] = ()
     swipe_id: int = 0
+    swipe_reasonings: tuple[str, ...] = ()
+    """Each swipe's own reasoning, parallel to `swipes` (kept in its `swipe_info`)."""
 
 
 def send_date(moment: datetime | None, *, fallback: datetime) -> str:
@@ -89,7 +91,11 @@ def _message(line: ChatLine, *, fallback: datetime) -> dict[str, object]:
         swipes = line.swipes or (line.text,)
         message["swipe_id"] = line.swipe_id if line.swipes else 0
         message["swipes"] = list(swipes)
-        message["swipe_info"] = [{"send_date": sent, "extra": {}} for _ in swipes]
+        thoughts = line.swipe_reasonings if line.swipes else (line.reasoning,)
+        message["swipe_info"] = [
+            {"send_date": sent, "extra": _swipe_extra(thoughts, index)}
+            for index in range(len(swipes))
+        ]
     return message
 
 
@@ -97,6 +103,12 @@ def _extra(line: ChatLine) -> dict[str, object]:
     if line.is_user or not line.reasoning:
         return {}
     return {"reasoning": line.reasoning, "reasoning_type": "model"}
+
+
+def _swipe_extra(reasonings: Sequence[str], index: int) -> dict[str, object]:
+    """A swipe's own extras: its reasoning, where SillyTavern keeps it per swipe."""
+    reasoning = reasonings[index] if index < len(reasonings) else ""
+    return {"reasoning": reasoning, "reasoning_type": "model"} if reasoning else {}
 
 
 def _compact(value: object) -> str:

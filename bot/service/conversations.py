@@ -47,6 +47,7 @@ from bot.core.server_access import NO_RULES, ServerRules
 from bot.reply.pacing import Pacing
 from bot.service.commands.access import AccessCommands
 from bot.service.commands.characters import CharacterCommands
+from bot.service.commands.chat_archive import ChatArchiveCommands
 from bot.service.commands.chats import ChatCommands
 from bot.service.commands.connection import ConnectionCommands
 from bot.service.commands.dispatch import CommandDispatcher
@@ -182,6 +183,7 @@ class ConversationService:
                 endpoints=endpoints,
                 wall_clock=wall_clock,
             ),
+            ChatArchiveCommands(store=store, prompts=prompts, wall_clock=wall_clock),
             HelpCommand(),
         ]
         self.commands = CommandDispatcher(Registry.of(families), self._turns)

@@ -29,6 +29,7 @@ from bot.core.domain import (
     TurnIds,
 )
 from bot.core.errors import SecretsUnavailable, StorageError
+from bot.storage.chats import ChatArchiveStore
 from bot.storage.replies import ReplyStore, settle_reply
 from bot.storage.rows import (
     CHANNEL_CONNECTION_NAME,
@@ -54,7 +55,7 @@ PING_TIMEOUT_SECONDS = 2.0
 """How long a readiness probe waits for the database: well inside a probe's own timeout."""
 
 
-class SqlStore(ReplyStore, UserMessageStore):
+class SqlStore(ReplyStore, UserMessageStore, ChatArchiveStore):
     """Channels, settings and history in SQLite or PostgreSQL.
 
     Reads run in DEFERRED transactions and never wait for a writer on SQLite;

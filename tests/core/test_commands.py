@@ -71,7 +71,8 @@ def test_the_commands_that_stream_are_the_new_versions_of_a_reply() -> None:
     assert not streams("no-such-command")
 
 
-def test_only_character_takes_a_file() -> None:
-    """Platforms attach a file sent with /character; with any other command it is not read."""
-    assert [spec.name for spec in CATALOGUE if takes_file(spec.name)] == ["character"]
+def test_only_character_and_chats_take_a_file() -> None:
+    """Platforms attach a file sent with /character (a card) or /chats (a chat to import);
+    with any other command it is not read."""
+    assert [spec.name for spec in CATALOGUE if takes_file(spec.name)] == ["character", "chats"]
     assert not takes_file("no-such-command")

@@ -31,7 +31,8 @@ from bot.reply.text import split_for_limit
 _log = logging.getLogger(__name__)
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
-"""A character card is a few MiB at most; anything bigger is refused before download."""
+"""A character card is a few MiB at most, and a chat file for /chats is read up to 20 MiB
+(`service.chatreader`); anything bigger is refused before download."""
 SUGGEST_SECONDS = 2.5
 """Autocomplete cannot be deferred: what is not ready by then is not offered."""
 SERVERS_ONLY = "This command works in a server channel, not in direct messages."
@@ -193,7 +194,10 @@ async def turned_away(
 
 async def _download(attachment: discord.Attachment) -> Attachment:
     if attachment.size > MAX_FILE_BYTES:
-        raise UsageError(f"{attachment.filename} is over 20 MB; a character card is smaller.")
+        raise UsageError(
+            f"{attachment.filename} is over 20 MB, more than any file a command reads. "
+            "Nothing was changed."
+        )
     try:
         data = await attachment.read()
     except discord.HTTPException:

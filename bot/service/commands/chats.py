@@ -7,6 +7,7 @@ with each reply's kept versions as its swipes. The formats live in `service.chat
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
@@ -26,6 +27,11 @@ from bot.service.chatfiles import ChatLine, export_title, markdown_transcript, s
 from bot.service.commands.registry import answers
 from bot.service.turns.prompting import PromptFactory
 
+MIB = 1024 * 1024
+MAX_EXPORT_BYTES = 10 * MIB
+"""The largest file /export sends: Discord's upload limit for bots (10 MiB, unless a server's
+boosts raise it, which a bot cannot count on), the smallest of our platforms (Telegram bots
+send documents up to 50 MB; the console writes a file). Discord counts the file itself."""
 PAGE = 500
 """Messages read at a time: a long chat is read in pages, as the prompt builder reads it."""
 NOTHING_TO_EXPORT = "There is nothing to export yet: this conversation has no messages."
@@ -57,15 +63,35 @@ class ChatCommands:
         lines = [_line(m, versions, character=character) for m in messages]
         now = self._wall_clock()
         title = export_title(character, now.date())
+
+        def render(part: Sequence[ChatLine]) -> bytes:
+            if form == "markdown":
+                return markdown_transcript(part, title=title).encode()
+            return sillytavern_jsonl(part, character=character, exported_at=now).encode()
+
+        # Rendering a long chat takes a while, several times when it must be cut: not on the loop.
+        data, kept = await asyncio.to_thread(
+            newest_that_fit, lines, render, max_bytes=MAX_EXPORT_BYTES
+        )
+        if not kept:
+            return CommandResult(
+                f"The last message here alone is larger than {MAX_EXPORT_BYTES // MIB} MB, the "
+                "largest file every platform takes, so I can't send this conversation."
+            )
         if form == "markdown":
-            text = markdown_transcript(lines, title=title)
-            file = Attachment(f"{title}.md", "text/markdown", text.encode())
+            file = Attachment(f"{title}.md", "text/markdown", data)
         else:
-            text = sillytavern_jsonl(lines, character=character, exported_at=now)
-            file = Attachment(f"{title}.jsonl", "application/jsonl", text.encode())
-        count = f"{len(lines)} message{'s' if len(lines) != 1 else ''}"
+            file = Attachment(f"{title}.jsonl", "application/jsonl", data)
         how = "Markdown" if form == "markdown" else "a SillyTavern chat file (Import chat there)"
-        return CommandResult(f"This conversation with {character}, {count}, as {how}.", file=file)
+        if kept == len(lines):
+            said = f"This conversation with {character}, {_count(kept)}, as {how}."
+        else:
+            said = (
+                f"This conversation with {character} has {_count(len(lines))}: too many for "
+                f"one file of {MAX_EXPORT_BYTES // MIB} MB, the most every platform takes. "
+                f"Here are the newest {_count(kept)}, as {how}."
+            )
+        return CommandResult(said, file=file)
 
     async def _whole_chat(self, chat_id: ChatId) -> list[StoredMessage]:
         pages: list[list[StoredMessage]] = []
@@ -77,6 +103,38 @@ class ChatCommands:
                 break
             before = page[0].id
         return [message for page in reversed(pages) for message in page]
+
+
+def newest_that_fit(
+    lines: Sequence[ChatLine], render: Callable[[Sequence[ChatLine]], bytes], *, max_bytes: int
+) -> tuple[bytes, int]:
+    """The file of the newest lines that fits in `max_bytes`, and how many lines it holds.
+
+    A chat too large for one upload gives its newest part rather than nothing: that is the
+    part people reopen and carry on (a chat file starting mid-way still opens in SillyTavern),
+    and /export has no other way to get a long chat out. The answer says what was left out.
+    The fit is found by halving, each try rendering the file once. (b"", 0) when not even
+    the newest line fits.
+    """
+    whole = render(lines)
+    if len(whole) <= max_bytes:
+        return whole, len(lines)
+    best = render(lines[-1:])
+    if len(best) > max_bytes:
+        return b"", 0
+    fits, too_many = 1, len(lines)  # fits: a count known to fit; too_many: one known not to
+    while too_many - fits > 1:
+        middle = (fits + too_many) // 2
+        candidate = render(lines[-middle:])
+        if len(candidate) <= max_bytes:
+            fits, best = middle, candidate
+        else:
+            too_many = middle
+    return best, fits
+
+
+def _count(number: int) -> str:
+    return f"{number:,} message{'s' if number != 1 else ''}"
 
 
 def _line(
@@ -97,11 +155,12 @@ def _line(
     if shown is None:  # the shown version is the only one said
         said, shown = [message], 0
     return ChatLine(
-        name=character,
+        name=message.author_name or character,  # a reply keeps its name only when imported
         is_user=False,
         text=message.content,
         sent_at=message.created_at,
         reasoning=message.reasoning,
         swipes=tuple(v.content for v in said),
         swipe_id=shown,
+        swipe_reasonings=tuple(v.reasoning for v in said),
     )
