@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     http_port: int | None = Field(default=None, ge=1, le=65535)
     http_host: str = "127.0.0.1"
     model_prices: Annotated[dict[str, ModelPrice], NoDecode] = Field(default_factory=dict)
+    retention_days: int = Field(default=0, ge=0, le=36_500)  # 0: keep everything
+    retention_batch_rows: int = Field(default=500, ge=1, le=100_000)
+    retention_interval_seconds: float = Field(default=3600.0, ge=1, le=604_800)
 
     @field_validator("database_url")
     @classmethod

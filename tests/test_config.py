@@ -224,3 +224,24 @@ def test_bad_model_prices_are_named_in_one_line(
     message = str(caught.value)
     assert message.startswith("Invalid setting MODEL_PRICES: must be model=prompt/completion")
     assert "\n" not in message
+
+
+def test_retention_is_off_unless_set() -> None:
+    """Nothing is deleted by age unless the operator asks: 0 days, 500 rows, hourly."""
+    settings = load_settings()
+    assert settings.retention_days == 0
+    assert settings.retention_batch_rows == 500
+    assert settings.retention_interval_seconds == 3600.0
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("RETENTION_DAYS", "-1"), ("RETENTION_BATCH_ROWS", "0"), ("RETENTION_INTERVAL_SECONDS", "0")],
+)
+def test_retention_settings_are_checked_by_name(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    """A negative age, an empty batch or a zero interval is refused with its variable."""
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=rf"^Invalid setting {name}: "):
+        load_settings()

@@ -22,6 +22,7 @@ CHARACTER_ACTIONS = ("import", "list", "use", "show", "remove", "export")
 LISTEN_MODES = ("mentions", "all")
 USAGE_SCOPES = ("me", "server")
 EXPORT_FORMATS = ("jsonl", "markdown")
+FORGET_TARGETS = ("me", "channel")
 
 
 class OptionKind(enum.StrEnum):
@@ -243,6 +244,13 @@ CATALOGUE: tuple[CommandSpec, ...] = (
         Permission.EVERYONE,
         (OptionSpec("format", "jsonl (default; opens in SillyTavern) or markdown",
                     choices=EXPORT_FORMATS),),
+    ),
+    CommandSpec(
+        "forget",
+        "Erase what I keep about you, or this channel's history (admins); asks to confirm first.",
+        Permission.EVERYONE,
+        (OptionSpec("target", "me (default) or channel", choices=FORGET_TARGETS),
+         OptionSpec("confirm", "A confirmation's code (its button fills this in)")),
     ),
     CommandSpec("stop", "Stop the reply being written.", Permission.EVERYONE),
     CommandSpec("help", "List the commands.", Permission.EVERYONE),

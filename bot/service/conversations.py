@@ -30,7 +30,9 @@ from bot.core.ports import (
     Clock,
     CompletionClient,
     EndpointGuard,
+    Erasure,
     Fetcher,
+    ForgetHook,
     Personas,
     Profiles,
     Replier,
@@ -44,6 +46,7 @@ from bot.service.commands.chats import ChatCommands
 from bot.service.commands.connection import ConnectionCommands
 from bot.service.commands.dispatch import CommandDispatcher
 from bot.service.commands.endpoint_test import EndpointTest
+from bot.service.commands.forget import ForgetCommands, ForgetHooks
 from bot.service.commands.help import HelpCommand
 from bot.service.commands.model_commands import ModelCommands
 from bot.service.commands.profiles import ProfileCommands
@@ -52,6 +55,7 @@ from bot.service.commands.replies import ReplyCommands
 from bot.service.commands.settings import SettingsCommands
 from bot.service.commands.suggest import Suggestions
 from bot.service.commands.usage import UsageCommands
+from bot.service.confirmations import Confirmations
 from bot.service.turns.endpoint_choice import EndpointChoice
 from bot.service.turns.keeping import KeeperFactory, PartialReplyKeeper
 from bot.service.turns.models import ModelCatalog
@@ -90,14 +94,16 @@ class ConversationService:
         usage: UsageLedger = NO_USAGE,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         prices: Mapping[str, ModelPrice] | None = None,
+        erasure: Erasure | None = None,
     ) -> None:
         """Built once, by `bot.app.build_service`; the tests and benchmarks build it there too.
         `telemetry` hears how each turn ended (the operator's metrics); `usage` keeps what
         each turn cost, dated by `wall_clock`, for /usage, which prices it with `prices`
-        (USD per million tokens, by model)."""
+        (USD per million tokens, by model); `erasure` is what /forget erases with."""
         self._store = store
         self._prompts = prompts
         self._queue = queue
+        self._forget_hooks = ForgetHooks()
         catalog = ModelCatalog(client, clock=clock)
         endpoints = EndpointChoice(store=store, catalog=catalog, default=default_connection)
         replies = ReplyRunner(
@@ -146,6 +152,9 @@ class ConversationService:
             ReplyCommands(store=store, prompts=prompts, queue=queue, rewrites=rewrites),
             UsageCommands(usage=usage, wall_clock=wall_clock, prices=prices or {}),
             ChatCommands(store=store, prompts=prompts, wall_clock=wall_clock),
+            ForgetCommands(
+                erasure=erasure, confirmations=Confirmations(clock), hooks=self._forget_hooks
+            ),
             HelpCommand(),
         ]
         self.commands = CommandDispatcher(Registry.of(families), self._turns)
@@ -225,3 +234,8 @@ class ConversationService:
             return await self._prompts.stored_character(await self._store.load_channel(channel))
         except BotError:
             return None
+
+    def when_forgetting(self, hook: ForgetHook) -> None:
+        """Adapters register what they hold about people in memory (pending key links), for
+        /forget target:me to drop it with the rest."""
+        self._forget_hooks.add(hook)
