@@ -48,6 +48,7 @@ from bot.platforms.common.press_routing import PressRouter
 from bot.platforms.common.streamed_turns import StreamedTurns
 from bot.platforms.telegram.access import is_anonymous_admin, permission_of
 from bot.platforms.telegram.addressing import Me, place_of
+from bot.platforms.telegram.buttons import confirming
 from bot.platforms.telegram.files import documents_for_command, files_for_chat
 from bot.platforms.telegram.key_flow import KeyFlow
 from bot.platforms.telegram.keys import KeyLinks, carries_secret
@@ -112,10 +113,12 @@ class TelegramAdapter:
         self._me = Me(0, "")  # known after initialize()
         self._out = Outbox(self._bot, pacing)
         self._turns = StreamedTurns(service)
+        links = KeyLinks(pacing.clock)
+        service.when_forgetting(links.forget)  # /forget drops their pending key links
         self._keys = KeyFlow(
             self._bot,
             service,
-            KeyLinks(pacing.clock),
+            links,
             lambda message, text: self._out.say(place_of(message), text),
             operators=operators,
         )
@@ -360,6 +363,9 @@ class TelegramAdapter:
             link = self._keys.offer(message, call.channel, call.options)
             if link is not None:
                 text += f"\n\nTo add an API key, send it to me privately: {link}"
+        if result.confirmation is not None:
+            await self._out.say(place, text, keyboard=confirming(result.confirmation))
+            return
         await self._out.say(place, text)
         if result.file is not None:
             await self._out.send_file(place, result.file)
