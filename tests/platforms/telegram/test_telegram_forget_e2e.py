@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from bot.platforms.telegram.adapter import SENT_PRIVATELY
 from bot.service import confirmations
 from bot.service.commands.forget import EXPIRED, MARKER, SOMEONE_ELSE
 from tests.fakes.bot_thread import RunningBot
@@ -100,19 +101,21 @@ def chatted(telegram: FakeTelegram) -> None:
 def test_forget_me_erases_everything_of_theirs_and_keeps_the_conversation(
     telegram: FakeTelegram, endpoint: FakeOpenAI, bot: RunningBot, tmp_path: Path
 ) -> None:
-    """Someone else's press is refused in a toast; the owner's erases their messages (the
-    marker in their place), private chat, persona and usage, and says so in the prompt's
-    place; no row and no byte of the file keeps their id or text; the group's next prompt
-    reads the marker beside the other person's message."""
+    """Asked in a group, the prompt goes to the person's private chat; their press erases
+    their messages (the marker in their place), private chat, persona and usage, and says
+    so in the prompt's place; no row and no byte of the file keeps their id or text; the
+    group's next prompt reads the marker beside the other person's message."""
     chatted(telegram)
     assert SECRET in every_value(tmp_path)
-    prompt = said(telegram, GROUP, "/forget target:me", user=USER)
+    before = len(telegram.messages(USER))
+    note = said(telegram, GROUP, "/forget target:me", user=USER)
+    assert note["text"] == SENT_PRIVATELY
+    prompt = telegram.messages(USER)[before]
     assert "can't be undone" in prompt["text"]
 
-    assert press(telegram, GROUP, prompt, user=OTHER) == SOMEONE_ELSE
-    press(telegram, GROUP, prompt, user=USER)
+    press(telegram, USER, prompt, user=USER)
 
-    done = shown(telegram, GROUP, prompt["message_id"], "Erased")
+    done = shown(telegram, USER, prompt["message_id"], "Erased")
     assert done["text"] == (
         "Erased 1 message, your private chat with me (2 messages), your persona and 2 usage rows."
     )
@@ -131,6 +134,25 @@ def test_forget_me_erases_everything_of_theirs_and_keeps_the_conversation(
     assert MARKER in sent
     assert "hello from someone else" in sent
     assert SECRET not in sent
+
+
+def test_in_a_group_without_a_private_chat_only_the_asker_may_press(
+    telegram: FakeTelegram, bot: RunningBot, tmp_path: Path
+) -> None:
+    """Someone who never started the bot privately gets the prompt in the group; anyone
+    else's press is refused in a toast and spends nothing; theirs erases."""
+    telegram.set_member(GROUP, OTHER, "member")
+    said(telegram, GROUP, f"@parlor_test_bot my {SECRET}", user=USER)
+    prompt = said(telegram, GROUP, "/forget", user=USER)
+    assert "can't be undone" in prompt["text"]
+
+    assert press(telegram, GROUP, prompt, user=OTHER) == SOMEONE_ELSE
+    assert SECRET in every_value(tmp_path)
+    press(telegram, GROUP, prompt, user=USER)
+
+    done = shown(telegram, GROUP, prompt["message_id"], "Erased")
+    assert done["text"] == "Erased 1 message and 1 usage row."
+    assert SECRET not in every_value(tmp_path)
 
 
 def test_an_expired_confirmation_says_so_and_erases_nothing(
