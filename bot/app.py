@@ -10,7 +10,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Generic, TextIO, TypeVar
 
@@ -29,6 +29,7 @@ from bot.core.ports import (
     Clock,
     CompletionClient,
     EndpointGuard,
+    Erasure,
     Fetcher,
     Personas,
     Profiles,
@@ -55,6 +56,7 @@ from bot.platforms.telegram.outbox import budget_scope as telegram_budget_scope
 from bot.reply.pacing import Pacing
 from bot.service.conversations import ConversationService
 from bot.service.default_endpoint import check_default_endpoint
+from bot.service.retention import RetentionPass, keep_retaining
 from bot.service.turns.keeping import KeeperFactory, PartialReplyKeeper
 from bot.service.turns.prompting import Budget, PromptFactory
 from bot.service.turns.queue import ChannelQueue, QueueLoad
@@ -62,11 +64,13 @@ from bot.service.turns.tokens import TokenBook
 from bot.storage.access_rules import SqlAccessRules
 from bot.storage.characters import SqlCharacters
 from bot.storage.db import create_engine, create_sessions, write_lock
+from bot.storage.erasure import SqlErasure
 from bot.storage.keeping import SqliteKeeping
 from bot.storage.migrate import upgrade_to_head
 from bot.storage.personas import SqlPersonas
 from bot.storage.profiles import SqlProfiles
 from bot.storage.quotas import SqlQuotas
+from bot.storage.retention import SqlRetention
 from bot.storage.secrets import SecretBox
 from bot.storage.store import SqlStore
 from bot.storage.usage import SqlUsage
@@ -164,7 +168,8 @@ _S = TypeVar("_S", bound=Store)
 @dataclass(frozen=True, slots=True)
 class Stores(Generic[_S]):
     """What the service keeps: channels and chats, connection profiles, characters, personas,
-    and what each turn cost (nothing, unless a ledger is given)."""
+    and what each turn cost (nothing, unless a ledger is given); `erasure` is what /forget
+    erases with (None: /forget says it is not available)."""
 
     store: _S
     profiles: Profiles
@@ -173,6 +178,7 @@ class Stores(Generic[_S]):
     usage: UsageLedger = NO_USAGE
     access_rules: AccessRules = NO_ACCESS_RULES
     quotas: QuotaBook | None = None
+    erasure: Erasure | None = None
 
 
 def sql_stores(
@@ -191,6 +197,7 @@ def sql_stores(
         SqlUsage(sessions, secret_box=None),  # keeps no keys
         SqlAccessRules(sessions, secret_box=None),
         SqlQuotas(sessions, secret_box=None),
+        SqlErasure(sessions, secret_box=None),
     )
 
 
@@ -250,6 +257,7 @@ def build_service(
         access_rules=stores.access_rules,
         quota_book=stores.quotas,
         limits=limits,
+        erasure=stores.erasure,
     )
 
 
@@ -352,8 +360,32 @@ class Parlor:
         )
         if settings.http_port is not None:
             await self._listen(settings.http_host, settings.http_port, metrics, store)
+        if settings.retention_days > 0:
+            self._retain(SqlRetention(sessions, secret_box=None), clock)
         if box is None:
             await _warn_about_unreadable_keys(store)
+
+    def _retain(self, retention: SqlRetention, clock: Clock) -> None:
+        """Delete what is older than RETENTION_DAYS in the background while the app is open;
+        closing the app cancels it (a batch being written is rolled back)."""
+        settings = self._settings
+        rules = RetentionPass(
+            retention,
+            days=settings.retention_days,
+            wall_clock=lambda: datetime.now(UTC),
+            batch_rows=settings.retention_batch_rows,
+        )
+        interval = settings.retention_interval_seconds
+        task = asyncio.create_task(
+            keep_retaining(rules, interval_seconds=interval, clock=clock), name="retention"
+        )
+        _log.info("retention: deleting what is older than %d days", settings.retention_days)
+
+        async def stop() -> None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+        self._resources.push_async_callback(stop)
 
     def _metrics(self) -> Metrics:
         """Metrics whose gauges read the service's queue at each scrape."""

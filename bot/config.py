@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     quota_user_tokens_per_month: int = Field(default=0, ge=0, le=2_000_000_000)
     quota_server_tokens_per_day: int = Field(default=0, ge=0, le=2_000_000_000)
     quota_server_tokens_per_month: int = Field(default=0, ge=0, le=2_000_000_000)
+    retention_days: int = Field(default=0, ge=0, le=36_500)  # 0: keep everything
+    retention_batch_rows: int = Field(default=500, ge=1, le=100_000)
+    retention_interval_seconds: float = Field(default=3600.0, ge=1, le=604_800)
 
     @field_validator("database_url")
     @classmethod

@@ -244,3 +244,24 @@ def test_a_negative_quota_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) ->
 
     with pytest.raises(ConfigError, match=r"^Invalid setting QUOTA_USER_MESSAGES_PER_MINUTE"):
         load_settings()
+
+
+def test_retention_is_off_unless_set() -> None:
+    """Nothing is deleted by age unless the operator asks: 0 days, 500 rows, hourly."""
+    settings = load_settings()
+    assert settings.retention_days == 0
+    assert settings.retention_batch_rows == 500
+    assert settings.retention_interval_seconds == 3600.0
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("RETENTION_DAYS", "-1"), ("RETENTION_BATCH_ROWS", "0"), ("RETENTION_INTERVAL_SECONDS", "0")],
+)
+def test_retention_settings_are_checked_by_name(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    """A negative age, an empty batch or a zero interval is refused with its variable."""
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=rf"^Invalid setting {name}: "):
+        load_settings()

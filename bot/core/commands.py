@@ -23,6 +23,7 @@ LISTEN_MODES = ("mentions", "all")
 USAGE_SCOPES = ("me", "server")
 EXPORT_FORMATS = ("jsonl", "markdown")
 ACCESS_ACTIONS = ("list", "allow", "remove", "clear")
+FORGET_TARGETS = ("me", "channel")
 
 
 class OptionKind(enum.StrEnum):
@@ -282,6 +283,13 @@ CATALOGUE: tuple[CommandSpec, ...] = (
                     _INTEGER),
          OptionSpec("file", "Import a SillyTavern chat (.jsonl) as this channel's conversation",
                     OptionKind.ATTACHMENT)),
+    ),
+    CommandSpec(
+        "forget",
+        "Erase what I keep about you, or this channel's history (admins); asks to confirm first.",
+        Permission.EVERYONE,
+        (OptionSpec("target", "me (default) or channel", choices=FORGET_TARGETS),
+         OptionSpec("confirm", "A confirmation's code (its button fills this in)")),
     ),
     CommandSpec("stop", "Stop the reply being written.", Permission.EVERYONE),
     CommandSpec("help", "List the commands.", Permission.EVERYONE),

@@ -377,6 +377,22 @@ class CommandCall:
 
 
 @dataclass(frozen=True, slots=True)
+class Confirmation:
+    """A button under an answer that runs `/command confirm:<code>` for the one who asked:
+    what a destructive command (/forget) needs pressed before it acts. The code is the
+    service's, one-time, bound to that person and short-lived; platforms only carry it."""
+
+    label: str
+    command: str
+    code: str
+
+    @property
+    def typed(self) -> str:
+        """What to type where there are no buttons (the console)."""
+        return f"/{self.command} confirm:{self.code}"
+
+
+@dataclass(frozen=True, slots=True)
 class CommandResult:
     """A command's answer; an `ephemeral` one is shown only to the caller where possible."""
 
@@ -385,6 +401,10 @@ class CommandResult:
     choices: tuple[str, ...] = ()
     file: Attachment | None = None  # something to download (an exported card)
     speaker: str | None = None  # said by the character (a greeting, a swipe), not the bot
+    confirmation: Confirmation | None = None  # a button to press before the command acts
+    closes_confirmation: bool = False
+    """The answer to a pressed confirmation that is now spent (done, used or expired): it
+    takes the prompt's place and its button goes. False: told to the presser alone."""
 
 
 @dataclass(frozen=True, slots=True)

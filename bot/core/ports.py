@@ -5,7 +5,7 @@ The core depends only on these Protocols; adapters implement them.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Awaitable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol
@@ -530,6 +530,53 @@ class NoAccessRules:
 NO_ACCESS_RULES = NoAccessRules()
 
 
+class Erasure(Protocol):
+    """What /forget erases: one person's rows on a platform, or a channel's history.
+
+    Counts are by kind of row: "messages", "private_chats", "private_messages", "chats",
+    and one per table of per-user rows ("personas", "usage", …). Raises StorageError.
+    """
+
+    async def user_rows(self, platform: str, user_id: str) -> dict[str, int]:
+        """What `erase_user` would change, counted, changing nothing."""
+        ...
+
+    async def erase_user(self, platform: str, user_id: str, *, marker: str) -> dict[str, int]:
+        """Their private chats and per-user rows deleted; `marker` in place of each message
+        they wrote in shared history, with no author id, name, images or platform ids."""
+        ...
+
+    async def channel_rows(self, key: ChannelKey) -> dict[str, int]:
+        """The channel's "chats" (current and archived) and "messages", counted."""
+        ...
+
+    async def erase_channel(self, key: ChannelKey) -> dict[str, int]:
+        """Every message and archived chat of the channel deleted; UsageError while a reply
+        is being written there."""
+        ...
+
+
+class Retention(Protocol):
+    """Deletes what is older than the operator keeps, one batch (one transaction) per call;
+    each returns how many rows it deleted, fewer than `limit` when none are left. Raises
+    StorageError."""
+
+    async def delete_archived_messages(self, before: datetime, *, limit: int) -> int: ...
+
+    async def delete_archived_chats(self, before: datetime, *, limit: int) -> int: ...
+
+    async def delete_old_messages(self, before: datetime, *, limit: int) -> int:
+        """In chats still going on; never a pending reply."""
+        ...
+
+    async def delete_old_usage(self, before: datetime, *, limit: int) -> int: ...
+
+
+ForgetHook = Callable[[str, str], int]
+"""Forgets what an adapter holds in memory about (platform, user id), such as a pending key
+link; returns how many things it dropped. Called by /forget target:me once confirmed."""
+
+
 class Suggester(Protocol):
     """Values to offer while someone types an option: autocomplete and pickers."""
 
@@ -584,4 +631,9 @@ class Conversations(Protocol):
 
     async def character(self, channel: ChannelKey) -> StoredCharacter | None:
         """The channel's character with its avatar, for platforms that show who speaks."""
+        ...
+
+    def when_forgetting(self, hook: ForgetHook) -> None:
+        """Call `hook` when someone's data is erased (/forget), so an adapter drops what it
+        holds about them in memory too."""
         ...

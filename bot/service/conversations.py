@@ -33,7 +33,9 @@ from bot.core.ports import (
     Clock,
     CompletionClient,
     EndpointGuard,
+    Erasure,
     Fetcher,
+    ForgetHook,
     Personas,
     Profiles,
     QuotaBook,
@@ -52,6 +54,7 @@ from bot.service.commands.chats import ChatCommands
 from bot.service.commands.connection import ConnectionCommands
 from bot.service.commands.dispatch import CommandDispatcher
 from bot.service.commands.endpoint_test import EndpointTest
+from bot.service.commands.forget import ForgetCommands, ForgetHooks
 from bot.service.commands.help import HelpCommand
 from bot.service.commands.limits import LimitsCommands
 from bot.service.commands.model_commands import ModelCommands
@@ -61,6 +64,7 @@ from bot.service.commands.replies import ReplyCommands
 from bot.service.commands.settings import SettingsCommands
 from bot.service.commands.suggest import Suggestions
 from bot.service.commands.usage import UsageCommands
+from bot.service.confirmations import Confirmations
 from bot.service.quotas import Quotas
 from bot.service.server_access import ServerAccess
 from bot.service.turns.endpoint_choice import EndpointChoice
@@ -104,17 +108,19 @@ class ConversationService:
         access_rules: AccessRules = NO_ACCESS_RULES,
         quota_book: QuotaBook | None = None,
         limits: Limits = NO_LIMITS,
+        erasure: Erasure | None = None,
     ) -> None:
         """Built once, by `bot.app.build_service`; the tests and benchmarks build it there too.
         `telemetry` hears how each turn ended (the operator's metrics); `usage` keeps what
         each turn cost, dated by `wall_clock`, for /usage, which prices it with `prices`
         (USD per million tokens, by model); `access_rules` are servers' own /access rules.
         `quota_book` counts turns for the operator's `limits` and the servers' own (None: no
-        quotas, nothing read)."""
+        quotas, nothing read); `erasure` is what /forget erases with."""
         self._store = store
         self._access = ServerAccess(access_rules, clock)
         self._prompts = prompts
         self._queue = queue
+        self._forget_hooks = ForgetHooks()
         catalog = ModelCatalog(client, clock=clock)
         endpoints = EndpointChoice(store=store, catalog=catalog, default=default_connection)
         replies = ReplyRunner(
@@ -184,6 +190,9 @@ class ConversationService:
                 wall_clock=wall_clock,
             ),
             ChatArchiveCommands(store=store, prompts=prompts, wall_clock=wall_clock),
+            ForgetCommands(
+                erasure=erasure, confirmations=Confirmations(clock), hooks=self._forget_hooks
+            ),
             HelpCommand(),
         ]
         self.commands = CommandDispatcher(Registry.of(families), self._turns)
@@ -275,3 +284,8 @@ class ConversationService:
             return await self._prompts.stored_character(await self._store.load_channel(channel))
         except BotError:
             return None
+
+    def when_forgetting(self, hook: ForgetHook) -> None:
+        """Adapters register what they hold about people in memory (pending key links), for
+        /forget target:me to drop it with the rest."""
+        self._forget_hooks.add(hook)

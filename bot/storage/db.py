@@ -201,6 +201,9 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
         _enable_wal(cursor)
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
+        # Deleted and overwritten content is zeroed in the file, not left in free space:
+        # /forget and retention must leave no copy behind (erasure.py empties the log too).
+        cursor.execute("PRAGMA secure_delete = ON")
     finally:
         cursor.close()
 

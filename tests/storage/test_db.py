@@ -51,7 +51,8 @@ async def test_parent_directory_of_the_file_is_created(tmp_path: Path) -> None:
 
 
 async def test_pragmas_are_in_effect(sqlite_engine: AsyncEngine) -> None:
-    """WAL, synchronous NORMAL, foreign keys and busy_timeout are set on every connection."""
+    """WAL, synchronous NORMAL, foreign keys, busy_timeout and secure_delete (erased text is
+    zeroed in the file) are set on every connection."""
     async with sqlite_engine.connect() as connection:
 
         async def pragma(name: str) -> object:
@@ -61,6 +62,7 @@ async def test_pragmas_are_in_effect(sqlite_engine: AsyncEngine) -> None:
         assert await pragma("synchronous") == 1
         assert await pragma("foreign_keys") == 1
         assert await pragma("busy_timeout") == SQLITE_BUSY_TIMEOUT_MS
+        assert await pragma("secure_delete") == 1
 
 
 async def test_write_transactions_take_the_write_lock_at_begin(

@@ -160,6 +160,8 @@ class ConsoleSession:
         saved = self._files.save(result.file) if result.file else None
         if saved:
             text = f"{text}\n{saved}"
+        if result.confirmation is not None:  # no buttons here: the line that presses it
+            text = f"{text}\nTo confirm, type: {result.confirmation.typed}"
         speaker = _printable(result.speaker)
         fields = {"speaker": speaker} if speaker else {}
         self._answer(name, text, **fields)

@@ -97,6 +97,7 @@ class DiscordAdapter:
         )
         self._presses = Presses(
             PressRouter(service, self._turns),
+            service=service,
             replier=lambda channel: self._replier(channel, reply_to=None),
             post=self._post,
             operators=operators,
@@ -118,6 +119,7 @@ class DiscordAdapter:
         client.on_message = track(self.on_message)  # type: ignore[attr-defined]
         client.on_raw_message_edit = track(self.on_raw_message_edit)  # type: ignore[attr-defined]
         client.on_raw_message_delete = track(self.on_raw_message_delete)  # type: ignore[attr-defined]
+        client.on_interaction = track(self._presses.on_interaction)  # type: ignore[attr-defined]
         tree = app_commands.CommandTree(client)
         for command in build_commands(track(self._slash.run), self._slash.suggest):
             tree.add_command(command)

@@ -12,8 +12,10 @@ from collections.abc import Awaitable, Callable
 
 import discord
 
+from bot.core.domain import Confirmation
 from bot.platforms.common import button_presses
 from bot.platforms.common.button_presses import LABELS, PRESSES, ButtonPress, button_data
+from bot.platforms.common.confirmations import confirmation_data
 
 OnPress = Callable[[discord.Interaction, ButtonPress], Awaitable[None]]
 
@@ -38,6 +40,21 @@ def while_streaming() -> discord.ui.View:
 
 def after_reply() -> discord.ui.View:
     return _Shown(button_presses.AFTER_REPLY)
+
+
+def confirming(confirmation: Confirmation) -> discord.ui.View:
+    """The one button under an answer that must be confirmed (/forget). Its presses are
+    heard by the adapter's `on_interaction` (its custom_id carries a one-time code, so no
+    fixed listener can match it)."""
+    view = _Shown(())
+    view.add_item(
+        discord.ui.Button(
+            label=confirmation.label,
+            custom_id=confirmation_data(confirmation),
+            style=discord.ButtonStyle.danger,
+        )
+    )
+    return view
 
 
 class PressListener(discord.ui.View):

@@ -12,8 +12,10 @@ from collections.abc import Awaitable, Callable
 import discord
 
 from bot.core.domain import Actor, ChannelKey, CommandResult
+from bot.core.ports import Conversations
 from bot.platforms.common.access import AccessGate
 from bot.platforms.common.button_presses import ButtonPress
+from bot.platforms.common.confirmations import confirm, read_confirmation
 from bot.platforms.common.heading import headed
 from bot.platforms.common.press_routing import PressRouter
 from bot.platforms.discord import buttons
@@ -32,6 +34,7 @@ class Presses:
         self,
         router: PressRouter,
         *,
+        service: Conversations,
         replier: NewReplier,
         post: Post,
         operators: frozenset[int],
@@ -41,6 +44,7 @@ class Presses:
         """`replier` makes one for a new reply in a channel; `post` says something there;
         `gate` turns away whom the operator refuses, `rules_of` whom the server's own rules
         do (each told ephemerally)."""
+        self._service = service
         self._router = router
         self._replier = replier
         self._post = post
@@ -65,6 +69,53 @@ class Presses:
             operators=self._operators,
         )
         await self._router.route(pressed, press)
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        """Every interaction passes here (discord.py's own dispatch goes on regardless); a
+        press of a confirmation's button (/forget), whose custom_id no fixed listener can
+        match, is taken."""
+        if interaction.type is not discord.InteractionType.component:
+            return
+        custom_id = interaction.data.get("custom_id") if interaction.data else None
+        press = read_confirmation(custom_id if isinstance(custom_id, str) else None)
+        if press is None or await turned_away(interaction, self._gate, self._rules_of):
+            return
+        channel = talkable(interaction.channel)
+        if channel is None:
+            await interaction.response.send_message("I can't act in this channel.", ephemeral=True)
+            return
+        await confirm(
+            self._service, ConfirmationPress(interaction, channel, self._operators), press
+        )
+
+
+class ConfirmationPress:
+    """A press of a confirmation's button (common.confirmations.ConfirmationPressed): the
+    prompt is the caller's own ephemeral answer, edited through the interaction."""
+
+    def __init__(
+        self, interaction: discord.Interaction, channel: Channel, operators: frozenset[int]
+    ) -> None:
+        self._interaction = interaction
+        self._channel = channel
+        self._operators = operators
+
+    @property
+    def channel(self) -> ChannelKey:
+        return channel_key(self._channel)
+
+    @property
+    def server(self) -> str | None:
+        return server_of(self._channel)
+
+    async def presser(self) -> Actor:
+        return actor_of(self._interaction, self._operators)
+
+    async def tell(self, text: str) -> None:
+        await self._interaction.response.send_message(text, ephemeral=True)
+
+    async def close(self, text: str) -> None:
+        await self._interaction.response.edit_message(content=text, view=None)
 
 
 class DiscordPress:

@@ -21,6 +21,7 @@ from bot.core.domain import Attachment, CommandCall, CommandResult, Permission
 from bot.core.errors import UsageError
 from bot.core.ports import Conversations
 from bot.platforms.common.access import AccessGate, Refusal
+from bot.platforms.discord import buttons
 from bot.platforms.discord.access import RulesOf, actor_of, permission_of, server_refusal
 from bot.platforms.discord.forms import OnSubmit, SecretForm
 from bot.platforms.discord.places import Channel, channel_key, server_of, talkable
@@ -141,6 +142,10 @@ class SlashCommands:
             await _quietly(interaction.delete_original_response())
             return
         parts = split_for_limit(result.text, LIMITS.max_length) or ["Done."]
+        if result.confirmation is not None:  # the prompt and its button, to the caller alone
+            view = buttons.confirming(result.confirmation)
+            await interaction.edit_original_response(content=parts[0], view=view)
+            return
         await interaction.edit_original_response(content=parts[0])
         for part in parts[1:]:
             await interaction.followup.send(part, ephemeral=True)

@@ -16,6 +16,7 @@ from types import TracebackType
 from telegram import (
     BotCommandScopeAllGroupChats,
     BotCommandScopeAllPrivateChats,
+    InlineKeyboardMarkup,
     Message,
     Update,
 )
@@ -48,6 +49,7 @@ from bot.platforms.common.press_routing import PressRouter
 from bot.platforms.common.streamed_turns import StreamedTurns
 from bot.platforms.telegram.access import group_refusal, is_anonymous_admin, permission_of
 from bot.platforms.telegram.addressing import Me, place_of
+from bot.platforms.telegram.buttons import confirming
 from bot.platforms.telegram.files import documents_for_command, files_for_chat
 from bot.platforms.telegram.key_flow import KeyFlow
 from bot.platforms.telegram.keys import KeyLinks, carries_secret
@@ -67,6 +69,7 @@ START_TEXT = (
     "reply to me. Admins set me up with /connect (the model's address), /model and "
     "/character. /help lists every command."
 )
+SENT_PRIVATELY = "I've sent you the details privately, with the button that confirms it."
 WORDING = Wording(place="chat")
 """How a refusal names Telegram's places (the private text is Telegram's already)."""
 _ALLOWED_UPDATES = ["message", "edited_message", "callback_query", STOPPED]
@@ -112,10 +115,12 @@ class TelegramAdapter:
         self._me = Me(0, "")  # known after initialize()
         self._out = Outbox(self._bot, pacing)
         self._turns = StreamedTurns(service)
+        links = KeyLinks(pacing.clock)
+        service.when_forgetting(links.forget)  # /forget drops their pending key links
         self._keys = KeyFlow(
             self._bot,
             service,
-            KeyLinks(pacing.clock),
+            links,
             lambda message, text: self._out.say(place_of(message), text),
             operators=operators,
         )
@@ -399,9 +404,29 @@ class TelegramAdapter:
             link = self._keys.offer(message, call.channel, call.options)
             if link is not None:
                 text += f"\n\nTo add an API key, send it to me privately: {link}"
+        if result.confirmation is not None:
+            await self._confirmation(message, place, text, confirming(result.confirmation))
+            return
         await self._out.say(place, text)
         if result.file is not None:
             await self._out.send_file(place, result.file)
+
+    async def _confirmation(
+        self, message: Message, place: Place, text: str, keyboard: InlineKeyboardMarkup
+    ) -> None:
+        """A prompt to confirm (/forget) is the asker's business: in a group it goes to their
+        private chat, the group told only that; where Telegram refuses that (they never
+        started the bot), it is shown in the group, where a press by anyone else is refused."""
+        user = message.from_user
+        private = place.in_group and user is not None and not is_anonymous_admin(message)
+        if (
+            private
+            and user is not None
+            and await self._out.say_privately(user.id, text, keyboard=keyboard)
+        ):
+            await self._out.say(place, SENT_PRIVATELY)
+            return
+        await self._out.say(place, text, keyboard=keyboard)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         error = context.error

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from bot.core.commands import CATALOGUE
 from bot.core.domain import ChannelKey
 from bot.core.ports import Clock
+from bot.platforms.telegram.outbox import PLATFORM
 
 LINK_SECONDS = 10 * 60
 """How long a link, and then the wait for the key, stay valid."""
@@ -92,6 +93,17 @@ class KeyLinks:
         self._forget_expired()
         entry = self._waiting.pop(user_id, None)
         return entry[0] if entry is not None else None
+
+    def forget(self, platform: str, user_id: str) -> int:
+        """Drop a person's links and any wait for their key (/forget): how many."""
+        if platform != PLATFORM or not user_id.isdigit():
+            return 0
+        user = int(user_id)
+        links = [token for token, (request, _) in self._links.items() if request.user_id == user]
+        for token in links:
+            del self._links[token]
+        waited = self._waiting.pop(user, None) is not None
+        return len(links) + waited
 
     def _forget_expired(self) -> None:
         now = self._clock.now()

@@ -134,6 +134,31 @@ class Outbox:
 
         await self._deliver(Place(user_id), send, "telling a user privately")
 
+    async def say_privately(
+        self, user_id: int, text: str, *, keyboard: InlineKeyboardMarkup | None = None
+    ) -> bool:
+        """A short answer for one user's eyes, in their private chat; False when it was not
+        delivered (they never started the bot, or blocked it), for the caller to answer
+        where they asked instead."""
+        place = Place(user_id)
+        if place.limits.measure(text) > place.limits.max_length:
+            return False
+        rendered = render(text)
+        refused = False
+
+        async def send() -> None:
+            nonlocal refused
+            try:
+                await self._bot.send_message(
+                    user_id, rendered.text, entities=list(rendered.entities), reply_markup=keyboard
+                )
+            except (Forbidden, BadRequest) as exc:
+                refused = True
+                _log.debug("telegram: could not answer a user privately (%s)", exc.message)
+
+        delivered = await self._deliver(place, send, "answering privately")
+        return delivered and not refused
+
     async def send_file(self, place: Place, file: Attachment) -> None:
         async def send() -> None:
             await self._bot.send_document(

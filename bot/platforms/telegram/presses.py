@@ -14,6 +14,7 @@ from telegram.ext import ContextTypes
 from bot.core.domain import Actor, ChannelKey, CommandCall, CommandResult, Permission
 from bot.core.ports import Conversations
 from bot.platforms.common.access import AccessGate, Refusal
+from bot.platforms.common.confirmations import Press, confirm, read_confirmation
 from bot.platforms.common.heading import headed
 from bot.platforms.common.latest import OLD_BUTTON
 from bot.platforms.common.press_routing import PressRouter
@@ -72,6 +73,10 @@ class Presses:
         if picked is not None and isinstance(query.message, Message):
             await self._on_picker(query, query.message, picked)
             return
+        confirming = read_confirmation(query.data)
+        if confirming is not None and isinstance(query.message, Message):
+            await self._on_confirmation(query, query.message, confirming)
+            return
         press = read_button(query.data)
         if press is None or not isinstance(query.message, Message):
             await query.answer(OLD_BUTTON if press is not None else None)
@@ -114,6 +119,19 @@ class Presses:
         place = Place(chat_id, thread if isinstance(thread, int) else None)
         actor = Actor(str(chat_id), "you", Permission.SERVER_ADMIN)  # the chat's own user
         await self._service.run_command(CommandCall("stop", {}, channel_of(place), actor))
+
+    async def _on_confirmation(self, query: CallbackQuery, message: Message, press: Press) -> None:
+        """A confirmation's button (/forget): the presser's own answer replaces the prompt;
+        anyone else's press is refused in a toast, the button left for its owner."""
+        pressed = TelegramPress(
+            query,
+            message,
+            bot=self._bot,
+            out=self._out,
+            replier=self._replier,
+            operators=self._operators,
+        )
+        await confirm(self._service, pressed, press)
 
     async def _on_picker(self, query: CallbackQuery, message: Message, press: PickerPress) -> None:
         """A page of the model picker, or a model chosen from it (by an admin: the service
@@ -188,7 +206,7 @@ class TelegramPress:
         await self._query.answer()
 
     async def tell(self, text: str) -> None:
-        await self._query.answer(text)
+        await self._query.answer(text[:TOAST_CHARS])
 
     async def show_version(self, result: CommandResult) -> None:
         """In the pressed message; in a group headed by the character's name."""
@@ -199,3 +217,8 @@ class TelegramPress:
     async def answer(self, result: CommandResult) -> None:
         """Stop's "Stopped.", or why a command could not run: a toast for the presser."""
         await self._query.answer(result.text[:TOAST_CHARS])
+
+    async def close(self, text: str) -> None:
+        """A confirmation's outcome, in place of its prompt, the button gone."""
+        await self._query.answer()
+        await self._out.replace(self._place, self.message_id, text, keyboard=None)

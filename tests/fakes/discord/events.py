@@ -146,15 +146,17 @@ class UserEvents:
         *,
         user: JsonDict | int | None = None,
         values: list[str] | None = None,
+        member_permissions: int | None = None,
     ) -> JsonDict:
-        """A member presses a button (or picks `values` in a select) on a stored message, an
-        ephemeral one included: INTERACTION_CREATE type 3 carrying that message."""
+        """A member (with `member_permissions` in the channel, when given) presses a button
+        (or picks `values` in a select) on a stored message, an ephemeral one included:
+        INTERACTION_CREATE type 3 carrying that message."""
         with self._lock:
             message = self.state.visible_message(channel_id, message_id)
             data: JsonDict = {"custom_id": custom_id, "component_type": 2}
             if values is not None:
                 data |= {"component_type": 3, "values": values}
-            interaction = self._interaction(3, channel_id, data, user, None, message)
+            interaction = self._interaction(3, channel_id, data, user, member_permissions, message)
         return self._send_interaction(interaction)
 
     def submit_modal(
