@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,17 @@ def bot(
 ) -> Iterator[RunningBot]:
     with running(tmp_path, endpoint, telegram, bot_settings, template=migrated_template) as bot_:
         yield bot_
+
+
+MIDNIGHT_MARGIN = timedelta(minutes=2)
+"""Longer than any test of the day's counts takes, on a loaded machine too."""
+
+
+@pytest.fixture
+def away_from_midnight() -> None:
+    """Days and months start again at 00:00 UTC, on the bot's real clock: a test counting
+    today's turns would see them split in two across it, so it does not start that close."""
+    now = datetime.now(UTC)
+    tomorrow = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    if tomorrow - now < MIDNIGHT_MARGIN:
+        pytest.skip("too close to 00:00 UTC, when today's counts start again")

@@ -16,7 +16,7 @@ from tests.fakes.openai.server import FakeOpenAI
 from tests.fakes.telegram.server import FakeTelegram
 from tests.platforms.telegram.test_telegram_usage_e2e import replied, said, texts
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("away_from_midnight")]
 
 PRIVATE_CHAT = 5001
 TIMEOUT = 60.0
@@ -31,14 +31,6 @@ REFUSAL = re.compile(
 @pytest.fixture
 def bot_settings() -> dict[str, str]:
     return {"DEFAULT_MODEL": "fake-model", "QUOTA_USER_TOKENS_PER_DAY": str(TOKENS_PER_DAY)}
-
-
-@pytest.fixture(autouse=True)
-def not_at_midnight() -> None:
-    """The day's count starts again at 00:00 UTC: a test spanning it would see no limit."""
-    now = datetime.now(UTC)
-    if now.hour == 23 and now.minute >= 58:
-        pytest.skip("too close to 00:00 UTC, when the day's quota resets")
 
 
 def stored_texts(tmp_path: Path) -> list[str]:

@@ -14,7 +14,7 @@ from tests.fakes.bot_thread import RunningBot
 from tests.fakes.openai.server import FakeOpenAI
 from tests.fakes.telegram.server import FakeTelegram
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("away_from_midnight")]
 
 PRIVATE_CHAT = 5001
 GROUP_CHAT = -100888
