@@ -11,12 +11,14 @@ import base64
 import binascii
 import hashlib
 import logging
+import socket
 from urllib.parse import urlsplit
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import AuthenticationError, AuthorizationError, RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.core.errors import ConfigError
 from bot.fleet.bucket import Rate, SharedBucket
@@ -104,16 +106,23 @@ def where(url: str) -> str:
     return f"{parts.hostname or 'localhost'}:{parts.port or 6379}"
 
 
-def _reason(exc: Exception) -> str:
-    """A short reason without the client's message, which may quote the URL."""
-    text = str(exc).lower()
-    if "refused" in text:
-        return "connection refused"
-    if "timeout" in text or "timed out" in text:
-        return "timed out"
-    if "auth" in text or "password" in text:
+def _reason(exc: BaseException) -> str:
+    """A short reason from the OS error under the client's, whose message may quote the URL."""
+    cause = exc.__cause__ or exc.__context__
+    for kind, reason in _OS_REASONS:
+        if isinstance(exc, kind) or isinstance(cause, kind):
+            return reason
+    if isinstance(exc, AuthenticationError | AuthorizationError):
         return "the password was refused"
     return type(exc).__name__
+
+
+_OS_REASONS: tuple[tuple[type[BaseException], str], ...] = (
+    (ConnectionRefusedError, "connection refused"),
+    (socket.gaierror, "unknown host"),
+    (TimeoutError, "timed out"),
+    (RedisTimeoutError, "timed out"),
+)
 
 
 def bot_identity(platform: str, token: str) -> str:
