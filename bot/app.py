@@ -34,12 +34,14 @@ from bot.core.ports import (
     Personas,
     Profiles,
     QuotaBook,
+    SharedBudget,
     Store,
     Telemetry,
     TokenCounter,
     UsageLedger,
 )
 from bot.core.quotas import NO_LIMITS, Limit, Limits
+from bot.fleet.budgets import bot_identity, check_reachable, connect, shared_budgets, where
 from bot.llm.client import OpenAICompatClient, build_http_client
 from bot.llm.deadline import StreamTimeouts
 from bot.llm.fetch import GuardedFetcher
@@ -91,15 +93,22 @@ BOT_WIDE_WRITES_PER_SECOND = {"telegram": 30.0, "discord": 50.0}
 requests per second."""
 
 
-def platform_pacing(clock: Clock, *, observer: Telemetry = NO_TELEMETRY) -> Pacing:
+def platform_pacing(
+    clock: Clock,
+    *,
+    observer: Telemetry = NO_TELEMETRY,
+    shared: Mapping[str, SharedBudget] | None = None,
+) -> Pacing:
     """The write budgets every platform's writes go through: the bot-wide caps, and each
     platform's rule for which channels share a budget (a forum's topics, their group's);
-    `observer` hears of refused and retried writes."""
+    `observer` hears of refused and retried writes; `shared` (REDIS_URL) replaces a
+    platform's bot-wide cap with the one every process of the bot draws on."""
     return Pacing(
         clock=clock,
         platform_writes_per_second=BOT_WIDE_WRITES_PER_SECOND,
         budget_scopes={"telegram": telegram_budget_scope, "discord": discord_budget_scope},
         observer=observer,
+        shared_budgets=shared,
     )
 
 
@@ -332,7 +341,8 @@ class Parlor:
         clock = SystemClock()
         metrics = self._metrics() if settings.http_port is not None else None
         telemetry: Telemetry = metrics or NO_TELEMETRY
-        self.pacing = platform_pacing(clock, observer=telemetry)
+        shared = await self._shared_budgets()
+        self.pacing = platform_pacing(clock, observer=telemetry, shared=shared)
         client = OpenAICompatClient(guarded, timeouts=timeouts, trusted_http=trusted)
         operator_endpoint = default_connection(settings)
         if operator_endpoint is not None:
@@ -364,6 +374,28 @@ class Parlor:
             self._retain(SqlRetention(sessions, secret_box=None), clock)
         if box is None:
             await _warn_about_unreadable_keys(store)
+
+    async def _shared_budgets(self) -> dict[str, SharedBudget]:
+        """With REDIS_URL, each configured platform's bot-wide budget in Redis, shared by
+        every process of the bot; a Redis that does not answer at start is a ConfigError."""
+        settings = self._settings
+        if settings.redis_url is None:
+            return {}
+        tokens = {"telegram": settings.telegram_token, "discord": settings.discord_token}
+        bots = {
+            name: bot_identity(name, token.get_secret_value())
+            for name, token in tokens.items()
+            if token is not None
+        }
+        if not bots:
+            return {}  # the console alone writes to no platform
+        redis = connect(settings.redis_url)
+        self._resources.push_async_callback(redis.aclose)
+        await check_reachable(redis, settings.redis_url)
+        _log.info(
+            "Redis at %s: every process shares the bot-wide budgets", where(settings.redis_url)
+        )
+        return dict(shared_budgets(redis, bots, BOT_WIDE_WRITES_PER_SECOND))
 
     def _retain(self, retention: SqlRetention, clock: Clock) -> None:
         """Delete what is older than RETENTION_DAYS in the background while the app is open;

@@ -91,6 +91,7 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=0, ge=0, le=36_500)  # 0: keep everything
     retention_batch_rows: int = Field(default=500, ge=1, le=100_000)
     retention_interval_seconds: float = Field(default=3600.0, ge=1, le=604_800)
+    redis_url: str | None = None  # bot-wide write budgets shared by every process
 
     @field_validator("database_url")
     @classmethod
@@ -118,6 +119,20 @@ class Settings(BaseSettings):
         except ValueError:
             raise ValueError("has a port that is not a number") from None
         return value.strip().rstrip("/")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        try:
+            _ = parts.port  # raises for a port that is not a number
+        except ValueError:
+            raise ValueError("has a port that is not a number") from None
+        return value.strip()
 
     @field_validator("http_host")
     @classmethod

@@ -130,6 +130,20 @@ class Clock(Protocol):
     async def sleep(self, seconds: float) -> None: ...
 
 
+class SharedBudget(Protocol):
+    """A platform's bot-wide write budget, shared by every process of the bot (REDIS_URL).
+
+    It never waits itself: it answers how long to wait, and the caller sleeps on its Clock.
+    A budget that cannot reach what it shares paces this process alone meanwhile, and
+    never raises: replies go on.
+    """
+
+    async def claim(self, now: float) -> float:
+        """0.0 when one write was taken from the budget; else the seconds to wait before
+        asking again, nothing taken. `now` is the caller's clock, for the stand-in."""
+        ...
+
+
 class ShownTextKeeper(Protocol):
     """Keeps a streaming reply's text in the store before the chat is shown it, so that a
     crash never loses text people saw. Paced by itself: `ReplyStream` asks when it may keep."""

@@ -14,7 +14,7 @@ from typing import TypeVar
 from bot.core.clock import SystemClock
 from bot.core.domain import ChannelKey, PlatformLimits
 from bot.core.errors import DeliveryError
-from bot.core.ports import NO_TELEMETRY, Clock, DeliveryObserver
+from bot.core.ports import NO_TELEMETRY, Clock, DeliveryObserver, SharedBudget
 
 _log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -79,6 +79,8 @@ class ChannelBudget:
     A retry_after pauses only the channel: another chat's editor keeps going. `observer`
     hears of rate limits and retries under `platform`, so every writer that paces through
     a budget (streams, repliers, outboxes) is counted without being told of metrics.
+    `fleet`, when set, is the bot-wide budget every process shares (REDIS_URL): only
+    `claim` asks it, and the synchronous methods know only this process's buckets.
     """
 
     def __init__(
@@ -88,11 +90,13 @@ class ChannelBudget:
         *,
         platform: str = "",
         observer: DeliveryObserver = NO_TELEMETRY,
+        fleet: SharedBudget | None = None,
     ) -> None:
         self.channel = channel
         self.shared = shared
         self.platform = platform
         self.observer = observer
+        self.fleet = fleet
 
     def delay_until_available(self, now: float) -> float:
         delay = self.channel.delay_until_available(now)
@@ -116,11 +120,34 @@ class ChannelBudget:
         if retrying:
             self.observer.write_retried(self.platform)
 
+    async def claim(self, clock: Clock) -> float:
+        """Take a write's slot if one is free now and return 0.0; else the seconds to wait
+        before asking again, nothing taken.
+
+        The channel is asked before the shared budget, so a channel that must wait anyway
+        spends none of the bot's writes. While the shared budget is asked, another writer
+        of this channel may take its slot: the shared write is then left unused, which
+        errs towards fewer writes, never more.
+        """
+        now = clock.now()
+        delay = self.delay_until_available(now)
+        if delay > 0:
+            return delay
+        if self.fleet is not None:
+            delay = await self.fleet.claim(now)
+            if delay > 0:
+                return delay
+            now = clock.now()
+            delay = self.delay_until_available(now)
+            if delay > 0:
+                return delay
+        self.take(now)
+        return 0.0
+
     async def spend(self, clock: Clock) -> None:
         """Wait until a write may go out, and count it: for writes outside a stream."""
-        while (delay := self.delay_until_available(clock.now())) > 0:
+        while (delay := await self.claim(clock)) > 0:
             await clock.sleep(delay)
-        self.take(clock.now())
 
 
 async def write_paced(
@@ -174,12 +201,14 @@ class Pacing:
         platform_writes_per_second: Mapping[str, float] | None = None,
         budget_scopes: Mapping[str, Callable[[ChannelKey], ChannelKey]] | None = None,
         observer: DeliveryObserver = NO_TELEMETRY,
+        shared_budgets: Mapping[str, SharedBudget] | None = None,
     ) -> None:
         """`platform_writes_per_second` caps each named platform's writes bot-wide (Telegram
         about 30/s, Discord 50/s); `global_writes_per_second` caps the others together.
         `budget_scopes` maps a platform's channels to what its limit counts: Telegram's
         forum topics share their group's 20 writes a minute. `observer` hears every
-        budget's rate limits and retries (the operator's metrics)."""
+        budget's rate limits and retries (the operator's metrics). `shared_budgets` replace
+        the named platforms' bot-wide caps with budgets every process of the bot shares."""
         self._observer = observer
         self._scopes = dict(budget_scopes or {})
         self.clock: Clock = clock if clock is not None else SystemClock()
@@ -189,6 +218,7 @@ class Pacing:
         self._platforms = {
             name: _shared_bucket(rate) for name, rate in (platform_writes_per_second or {}).items()
         }
+        self._fleet = dict(shared_budgets or {})
 
     def budget_for(self, channel: ChannelKey, limits: PlatformLimits) -> ChannelBudget:
         scope = self._scopes.get(channel.platform)
@@ -201,9 +231,12 @@ class Pacing:
                 limits.window_seconds / limits.writes_per_window,
                 burst=self._burst,
             )
-            shared = self._platforms.get(channel.platform, self._shared)
+            fleet = self._fleet.get(channel.platform)
+            shared = (
+                None if fleet is not None else self._platforms.get(channel.platform, self._shared)
+            )
             budget = self._budgets[channel] = ChannelBudget(
-                bucket, shared, platform=channel.platform, observer=self._observer
+                bucket, shared, platform=channel.platform, observer=self._observer, fleet=fleet
             )
         return budget
 

@@ -209,7 +209,7 @@ class ReplyStream:
                 self._changed.clear()
                 await self._changed.wait()
                 continue
-            delay = self._budget.delay_until_available(self._clock.now())
+            delay = await self._budget.claim(self._clock)
             if delay > 0:
                 await self._clock.sleep(delay)  # then re-plan: newer text may have come
                 continue
@@ -252,8 +252,8 @@ class ReplyStream:
         self._unkept.clear()
 
     async def _perform(self, write: Write) -> bool:
-        """Spend a slot on `write`; False when the stream gives up on its final text."""
-        self._budget.take(self._clock.now())
+        """Write `write` in the slot just claimed; False when the stream gives up on its
+        final text."""
         text = write.chunk.text
         try:
             if write.ref is None:

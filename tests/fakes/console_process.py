@@ -32,6 +32,7 @@ _SCRUBBED = (
     "DISCORD_TOKEN",
     "TELEGRAM_TOKEN",
     "TELEGRAM_API_URL",
+    "REDIS_URL",
 )
 
 

@@ -1,7 +1,8 @@
 """The fake Discord gateway: one websocket session speaking v10 JSON, optionally zlib-stream.
 
 Handles HELLO, IDENTIFY, heartbeats, RESUME and member requests, and sends dispatches queued
-from any thread in order; what READY and GUILD_CREATE carry is given by its owner.
+from any thread in order; what READY and GUILD_CREATE carry is given by its owner. A session
+that identifies as a shard is sent only its shard's guilds, as Discord routes them.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ _log = logging.getLogger(__name__)
 DISPATCH, HEARTBEAT, IDENTIFY, RESUME, REQUEST_MEMBERS = 0, 1, 2, 6, 8
 INVALID_SESSION, HELLO, HEARTBEAT_ACK = 9, 10, 11
 AUTHENTICATION_FAILED = 4004
+INVALID_SHARD = 4010
 DISALLOWED_INTENTS = 4014
 PRIVILEGED_INTENTS = (1 << 1) | (1 << 8) | (1 << 15)
 """Guild members, presences and message content: each must be enabled in the portal."""
@@ -33,6 +35,15 @@ SYNC_FLUSH_SUFFIX = b"\x00\x00\xff\xff"
 GUILDS_INTENT, GUILD_MESSAGES_INTENT, DIRECT_MESSAGES_INTENT = 1 << 0, 1 << 9, 1 << 12
 MESSAGE_EVENTS = {"MESSAGE_CREATE", "MESSAGE_UPDATE", "MESSAGE_DELETE", "MESSAGE_DELETE_BULK"}
 GUILDS_EVENTS = {"THREAD_CREATE", "THREAD_UPDATE", "THREAD_DELETE", "CHANNEL_CREATE"}
+
+
+def owns(shard: tuple[int, int], guild_id: object) -> bool:
+    """Whether shard (id, count) is sent a guild's events: Discord's (guild_id >> 22) % count.
+    Events outside any guild (DMs) go to shard 0 alone."""
+    shard_id, count = shard
+    if guild_id is None:
+        return shard_id == 0
+    return (int(str(guild_id)) >> 22) % count == shard_id
 
 
 def required_intent(event: str, data: JsonDict) -> int:
@@ -79,6 +90,7 @@ class GatewaySession:
     session_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     identified: bool = False
     intents: int | None = None
+    shard: tuple[int, int] = (0, 1)  # (id, count) from IDENTIFY; unsharded is shard 0 of 1
     sequence: int = 0
     _outbox: asyncio.Queue[JsonDict | None] = field(default_factory=asyncio.Queue)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -165,9 +177,18 @@ def _answer(session: GatewaySession, hooks: GatewayHooks, op: int | None, data: 
         if refused:  # as Discord does for an intent not enabled in the developer portal
             session.loop.create_task(session.ws.close(code=DISALLOWED_INTENTS))
             return
-        session.dispatch("READY", hooks.ready(session.session_id, hooks.resume_url))
+        shard = data.get("shard") or [0, 1]
+        if not (isinstance(shard, list) and len(shard) == 2 and 0 <= shard[0] < shard[1]):
+            session.loop.create_task(session.ws.close(code=INVALID_SHARD))
+            return
+        session.shard = (int(shard[0]), int(shard[1]))
+        ready = hooks.ready(session.session_id, hooks.resume_url)
+        ready["shard"] = list(session.shard)
+        ready["guilds"] = [g for g in ready["guilds"] if owns(session.shard, g["id"])]
+        session.dispatch("READY", ready)
         for guild in hooks.guilds(session.intents or 0):
-            session.dispatch("GUILD_CREATE", guild)
+            if owns(session.shard, guild["id"]):
+                session.dispatch("GUILD_CREATE", guild)
         session.identified = True
     elif op == RESUME:
         # Nothing was missed that the fake could replay: the client must identify afresh.

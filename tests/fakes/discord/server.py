@@ -27,6 +27,7 @@ from tests.fakes.discord.gateway import (
     GatewayFrame,
     GatewayHooks,
     GatewaySession,
+    owns,
     required_intent,
     serve_gateway,
 )
@@ -194,13 +195,16 @@ class FakeDiscord(Setup, Readers, UserEvents, WaitsForChange):
     def dispatch(self, event: str, data: JsonDict) -> None:
         """Send a dispatch as given to each client whose intents cover it (message events
         need GUILD_MESSAGES in a guild, DIRECT_MESSAGES in a DM; Discord silently withholds
-        them otherwise). RuntimeError when no client has identified."""
+        them otherwise) and whose shard owns its guild (a DM's: shard 0). RuntimeError when
+        no client has identified."""
         with self._lock:
             sessions = [s for s in self.sessions if s.identified]
         if not sessions:
             raise RuntimeError(f"no client on the gateway to send {event} to")
         needed = required_intent(event, data)
         for session in sessions:
+            if not owns(session.shard, data.get("guild_id")):
+                continue
             if (session.intents or 0) & needed == needed:
                 session.dispatch(event, copy.deepcopy(data))
             else:
