@@ -112,6 +112,7 @@ class TelegramAdapter:
         builder = ApplicationBuilder().token(token).concurrent_updates(True)
         builder = builder.get_updates_request(self._polls)
         self._webhook = webhook
+        self._webhook_set = False
         if webhook is not None:
             builder = builder.updater(None)  # no polling: updates come from the listener
         if api_url:
@@ -165,7 +166,12 @@ class TelegramAdapter:
         await self._app.start()
         if self._webhook is not None:
             self._webhook.receiver.attach(queue_updates(self._bot, self._app.update_queue))
-            await set_webhook(self._bot, self._webhook, _ALLOWED_UPDATES)
+            try:
+                await set_webhook(self._bot, self._webhook, _ALLOWED_UPDATES)
+            except PlatformRefused:  # `async with` never closes what failed to open
+                await self.__aexit__(None, None, None)
+                raise
+            self._webhook_set = True
             _log.info("telegram: receiving updates by webhook as @%s", self._me.username)
             return self
         await leave_webhook(self._bot)
@@ -187,7 +193,7 @@ class TelegramAdapter:
         """Whether the bot is polling and its last poll got an answer, or takes webhook
         updates (for /readyz)."""
         if self._webhook is not None:
-            return self._app.running
+            return self._app.running and self._webhook_set
         updater = self._app.updater
         return updater is not None and updater.running and not self._polls.failing
 

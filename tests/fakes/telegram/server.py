@@ -195,6 +195,17 @@ class FakeTelegram(WaitsForChange):
             self._courier.targets = list(urls)
         self._signal.notify()
 
+    def webhook_set_elsewhere(
+        self, url: str, *, secret: str | None = None, allowed_updates: list[str] | None = None
+    ) -> None:
+        """Another process (or deployment) calls setWebhook on this token."""
+        params: JsonDict = {"url": url, "secret_token": secret}
+        if allowed_updates is not None:
+            params["allowed_updates"] = allowed_updates
+        with self._lock:
+            self.api.handle("setWebhook", {k: v for k, v in params.items() if v is not None})
+        self._signal.notify()  # a held long poll answers at once, refused
+
     def send_secret(self, header: str | None) -> None:
         """The secret header deliveries carry from now on: "" none at all, None the one
         setWebhook set (as Telegram does)."""
