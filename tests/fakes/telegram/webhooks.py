@@ -55,6 +55,7 @@ class Delivery:
     update_id: int
     url: str
     status: int  # 0: no answer (refused connection, timeout)
+    chat_id: int | None = None  # the chat the update is from, when it has one
 
 
 def checked_webhook(params: JsonDict) -> Webhook:
@@ -162,7 +163,7 @@ class Courier:
             status = 0
         update_id: int = update["update_id"]
         with self._signal.lock:
-            self.deliveries.append(Delivery(update_id, url, status))
+            self.deliveries.append(Delivery(update_id, url, status, _chat_of(update)))
             if 200 <= status < 300:
                 self._updates.confirm(update_id + 1)
             elif self._state.webhook is not None:
@@ -170,6 +171,14 @@ class Courier:
                 self._state.webhook.last_error_message = _error_message(status)
         self._signal.notify()
         return 200 <= status < 300
+
+
+def _chat_of(update: JsonDict) -> int | None:
+    payload = next((value for key, value in update.items() if key != "update_id"), None)
+    if not isinstance(payload, dict):
+        return None
+    chat = (payload.get("message") or payload).get("chat")
+    return chat.get("id") if isinstance(chat, dict) else None
 
 
 def _error_message(status: int) -> str:
