@@ -550,6 +550,8 @@ class Parlor:
         assert self.service is not None
         if self.listener is not None:
             self.listener.shutting_down()  # a balancer stops sending work here first
+        if self.webhook_receiver is not None:  # 503: Telegram delivers it to another worker
+            self.webhook_receiver.attach(None)
         _log.info("shutting down: no new turns; stopping the replies being written")
         left = await self.service.shut_down(within=deadline.left())
         if left:

@@ -123,8 +123,9 @@ def test_two_workers_answer_twenty_turns_once_each(
     tmp_path: Path, telegram: FakeTelegram, endpoint: FakeOpenAI, database: str
 ) -> None:
     """20 turns through the balancer: each delivered once and taken (200), each worker
-    taking half; each chat shows exactly its replies, in order, and stores each turn once."""
-    with workers(tmp_path, telegram, endpoint, database):
+    taking half; each chat shows exactly its replies, in order, and stores each turn once.
+    Then one worker stops: the next update it would have had reaches the other."""
+    with workers(tmp_path, telegram, endpoint, database) as bots:
         for round_ in range(ROUNDS):
             for chat in CHATS:
                 telegram.user_message(chat, said(chat, round_))
@@ -137,8 +138,14 @@ def test_two_workers_answer_twenty_turns_once_each(
                 ),
                 timeout=TIMEOUT,
             )
+        deliveries = telegram.deliveries
+        assert bots[0].stop() == 0, bots[0].log
+        telegram.user_message(CHATS[0], "one worker is gone")
+        telegram.wait_for_sync(
+            lambda: shown(telegram, CHATS[0])[-1:] == ["You said: one worker is gone"],
+            timeout=TIMEOUT,
+        )
 
-    deliveries = telegram.deliveries
     assert [d.status for d in deliveries] == [200] * len(CHATS) * ROUNDS, "no retries, none lost"
     assert len({d.update_id for d in deliveries}) == len(CHATS) * ROUNDS
     per_worker = {url: sum(d.url == url for d in deliveries) for url in {d.url for d in deliveries}}
@@ -151,7 +158,13 @@ def test_two_workers_answer_twenty_turns_once_each(
         for round_ in range(ROUNDS):
             expected_rows.append(("user", "complete", said(chat, round_)))
             expected_rows.append(("assistant", "complete", f"You said: {said(chat, round_)}"))
+        if chat == CHATS[0]:
+            expected_rows.append(("user", "complete", "one worker is gone"))
+            expected_rows.append(("assistant", "complete", "You said: one worker is gone"))
         assert turns == expected_rows, turns
+    after = telegram.deliveries[len(deliveries) :]
+    assert [d.status for d in after][-1] == 200, "the survivor took what the gone one could not"
+    assert [d.status for d in after][:-1] in ([], [0], [503]), after
     assert len(telegram.calls_to("setWebhook")) <= 2, "each worker sets it at most once"
     webhook = telegram.webhook
     assert webhook is not None
