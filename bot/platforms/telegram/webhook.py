@@ -16,7 +16,7 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from telegram import Bot, Update, WebhookInfo
-from telegram.error import TelegramError
+from telegram.error import NetworkError, TelegramError
 
 from bot.core.errors import PlatformRefused
 
@@ -73,6 +73,11 @@ async def set_webhook(bot: Bot, webhook: Webhook, allowed_updates: Sequence[str]
             allowed_updates=list(allowed_updates),
             drop_pending_updates=False,
         )
+    except NetworkError as exc:
+        raise PlatformRefused(
+            f"Could not reach Telegram to set the webhook ({exc.message}): check the network "
+            "and TELEGRAM_API_URL, if you set it"
+        ) from None
     except TelegramError as exc:
         raise PlatformRefused(
             f"Telegram refused the webhook TELEGRAM_WEBHOOK_URL ({exc.message}): it must be a "
@@ -85,7 +90,11 @@ async def leave_webhook(bot: Bot) -> None:
     """Before polling: a webhook still set (switching back from webhook mode, or another
     deployment's) is said in the log. PTB's start_polling then removes it (it always calls
     deleteWebhook, which is a no-op when none is set); the updates queued are kept."""
-    info = await bot.get_webhook_info()
+    try:
+        info = await bot.get_webhook_info()
+    except TelegramError as exc:  # not worth stopping for: polling removes a webhook anyway
+        _log.warning("telegram: could not ask for the webhook before polling (%s)", exc.message)
+        return
     if info.url:
         _log.warning(
             "telegram: removing the webhook to %s to poll instead; processes still in "
@@ -99,12 +108,12 @@ def queue_updates(bot: Bot, queue: asyncio.Queue[object]) -> Callable[[Mapping[s
     Application's own loop (which handles updates concurrently), never awaited here."""
 
     def take(data: Mapping[str, object]) -> None:
+        if not isinstance(data.get("update_id"), int):
+            raise ValueError("no update_id")  # noqa: TRY004 - the sink says 400 with ValueError
         try:
             update = Update.de_json(dict(data), bot)
-        except (KeyError, TypeError, ValueError) as exc:
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:  # PTB's, for a bad shape
             raise ValueError("not a Telegram update") from exc
-        if update is None:
-            raise ValueError("not a Telegram update")
         queue.put_nowait(update)
 
     return take
