@@ -16,7 +16,7 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from telegram import Bot, Update, WebhookInfo
-from telegram.error import NetworkError, TelegramError
+from telegram.error import BadRequest, NetworkError, TelegramError
 
 from bot.core.errors import PlatformRefused
 
@@ -73,12 +73,13 @@ async def set_webhook(bot: Bot, webhook: Webhook, allowed_updates: Sequence[str]
             allowed_updates=list(allowed_updates),
             drop_pending_updates=False,
         )
-    except NetworkError as exc:
-        raise PlatformRefused(
-            f"Could not reach Telegram to set the webhook ({exc.message}): check the network "
-            "and TELEGRAM_API_URL, if you set it"
-        ) from None
     except TelegramError as exc:
+        # PTB's BadRequest (Telegram's refusal) is a NetworkError too: told apart here.
+        if isinstance(exc, NetworkError) and not isinstance(exc, BadRequest):
+            raise PlatformRefused(
+                f"Could not reach Telegram to set the webhook ({exc.message}): check the "
+                "network and TELEGRAM_API_URL, if you set it"
+            ) from None
         raise PlatformRefused(
             f"Telegram refused the webhook TELEGRAM_WEBHOOK_URL ({exc.message}): it must be a "
             "public https:// URL on port 443, 80, 88 or 8443 that reaches this listener"

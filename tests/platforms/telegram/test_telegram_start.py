@@ -194,3 +194,18 @@ def test_a_webhook_telegram_refuses_ends_with_one_line(
         "TELEGRAM_WEBHOOK_URL",
         "an https url must be provided",  # as PTB words it
     )
+
+
+def test_telegram_failing_at_set_webhook_ends_with_one_line(
+    tmp_path: Path, telegram: FakeTelegram, endpoint: FakeOpenAI
+) -> None:
+    """Telegram's side failing (502) when the webhook is asked for: exit 1 and one line
+    saying Telegram could not be reached, not that it refused the URL."""
+    telegram.fail_next("getWebhookInfo", 502, "Bad Gateway")
+    ended_run = webhook_start(
+        tmp_path, telegram, endpoint, TELEGRAM_WEBHOOK_SECRET="abc", HTTP_PORT=str(free_port())
+    )
+    assert ended_run.returncode == 1, ended_run.stderr
+    assert_one_line(
+        ended_run.stderr.splitlines(), telegram.token, "Could not reach Telegram", "Bad Gateway"
+    )
