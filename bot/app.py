@@ -55,6 +55,7 @@ from bot.platforms.discord.places import budget_scope as discord_budget_scope
 from bot.platforms.telegram.adapter import TelegramAdapter
 from bot.platforms.telegram.delivery import use_timedelta_periods
 from bot.platforms.telegram.outbox import budget_scope as telegram_budget_scope
+from bot.platforms.telegram.webhook import Webhook
 from bot.reply.pacing import Pacing
 from bot.service.conversations import ConversationService
 from bot.service.default_endpoint import check_default_endpoint
@@ -78,6 +79,7 @@ from bot.storage.store import SqlStore
 from bot.storage.usage import SqlUsage
 from bot.web.listener import OpsListener
 from bot.web.metrics import Metrics
+from bot.web.webhook import WebhookReceiver
 
 _log = logging.getLogger(__name__)
 
@@ -115,8 +117,28 @@ def platform_pacing(
 def operator_secrets(settings: Settings) -> list[str]:
     """Values the log redaction filter must scrub wherever they appear."""
     values = [settings.default_api_key, settings.discord_token, settings.telegram_token]
+    values.append(settings.telegram_webhook_secret)
     values += settings.encryption_keys
     return [value.get_secret_value() for value in values if value is not None]
+
+
+def webhook_receiver(settings: Settings) -> WebhookReceiver | None:
+    """Telegram's webhook route on the listener (TELEGRAM_WEBHOOK_URL); None: polling.
+    Settings have made sure a secret, a path and HTTP_PORT come with the URL."""
+    secret, path = settings.telegram_webhook_secret, settings.telegram_webhook_path
+    if settings.telegram_webhook_url is None or secret is None or path is None:
+        return None
+    if settings.telegram_token is None:
+        return None
+    return WebhookReceiver(path=path, secret=secret.get_secret_value())
+
+
+def telegram_webhook(settings: Settings, receiver: WebhookReceiver | None) -> Webhook | None:
+    """Webhook mode for the Telegram adapter, when there is a route to receive it on."""
+    url, secret = settings.telegram_webhook_url, settings.telegram_webhook_secret
+    if receiver is None or url is None or secret is None:
+        return None
+    return Webhook(url, secret.get_secret_value(), receiver)
 
 
 def default_connection(settings: Settings) -> Connection | None:
@@ -298,6 +320,7 @@ class Parlor:
         self.service: ConversationService | None = None
         self.pacing = Pacing()
         self.listener: OpsListener | None = None  # with HTTP_PORT: /healthz /readyz /metrics
+        self.webhook_receiver = webhook_receiver(settings)  # a route on the listener
 
     async def __aenter__(self) -> Parlor:
         try:
@@ -431,7 +454,11 @@ class Parlor:
         """The operator's HTTP listener, ready when the database answers; the platforms add
         their own checks as they start."""
         listener = OpsListener(
-            metrics=metrics, checks={"database": store.ping}, host=host, port=port
+            metrics=metrics,
+            checks={"database": store.ping},
+            host=host,
+            port=port,
+            routes=[self.webhook_receiver.route()] if self.webhook_receiver else [],
         )
         try:
             self.listener = await self._resources.enter_async_context(listener)
@@ -509,6 +536,7 @@ class Parlor:
                     operators=settings.telegram_operator_ids,
                     on_fatal=on_fatal,
                     access=telegram_access(settings),
+                    webhook=telegram_webhook(settings, self.webhook_receiver),
                 )
                 self._ready_when("telegram", telegram.connected)
                 adapters.append(await platforms.enter_async_context(telegram))
@@ -554,6 +582,8 @@ class Parlor:
         assert self.service is not None
         if self.listener is not None:
             self.listener.shutting_down()  # a balancer stops sending work here first
+        if self.webhook_receiver is not None:  # 503: Telegram delivers it to another worker
+            self.webhook_receiver.attach(None)
         _log.info("shutting down: no new turns; stopping the replies being written")
         left = await self.service.shut_down(within=deadline.left())
         if left:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
@@ -92,6 +93,9 @@ class Settings(BaseSettings):
     retention_batch_rows: int = Field(default=500, ge=1, le=100_000)
     retention_interval_seconds: float = Field(default=3600.0, ge=1, le=604_800)
     redis_url: str | None = None  # bot-wide write budgets shared by every process
+    telegram_webhook_url: str | None = None  # unset: polling
+    telegram_webhook_secret: SecretStr | None = None
+    telegram_webhook_path: str | None = None  # unset: the URL's path
 
     @field_validator("database_url")
     @classmethod
@@ -203,6 +207,43 @@ class Settings(BaseSettings):
             raise ValueError(f"DISCORD_SHARD_IDS must be below DISCORD_SHARD_COUNT ({count})")
         return self
 
+    @field_validator("telegram_webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        return webhook_url(value) if value is not None else None
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not WEBHOOK_HEADER_CHARS.fullmatch(value.get_secret_value()):
+            raise ValueError(WEBHOOK_HEADER_RULE)
+        return value
+
+    @field_validator("telegram_webhook_path")
+    @classmethod
+    def _webhook_path(cls, value: str | None) -> str | None:
+        return webhook_path(value) if value is not None else None
+
+    @model_validator(mode="after")
+    def _webhook_needs(self) -> Settings:
+        """A webhook is received on the HTTP listener and must carry the secret."""
+        if self.telegram_webhook_url is None or self.telegram_token is None:
+            return self  # polling, or no Telegram here (a Discord process sharing .env)
+        if self.telegram_webhook_secret is None:
+            raise ValueError(
+                f"TELEGRAM_WEBHOOK_URL needs TELEGRAM_WEBHOOK_SECRET ({WEBHOOK_HEADER_RULE})"
+            )
+        if self.http_port is None:
+            raise ValueError(
+                "TELEGRAM_WEBHOOK_URL needs HTTP_PORT: Telegram's updates are received on the "
+                "HTTP listener (HTTP_HOST:HTTP_PORT), where your reverse proxy forwards them"
+            )
+        if self.telegram_webhook_path is None:
+            self.telegram_webhook_path = webhook_path(
+                urlsplit(self.telegram_webhook_url).path or "/"
+            )
+        return self
+
     @field_validator("allowed_endpoint_hosts", mode="before")
     @classmethod
     def _host_port_list(cls, value: object) -> object:
@@ -255,6 +296,37 @@ def load_settings() -> Settings:
             raise ConfigError(f"Invalid settings: {reason}") from None
         variable = str(first["loc"][0]).upper()
         raise ConfigError(f"Invalid setting {variable}: {reason}") from None
+
+
+WEBHOOK_HEADER_CHARS = re.compile(r"[A-Za-z0-9_-]{1,256}")
+WEBHOOK_HEADER_RULE = (
+    "1 to 256 characters of A-Z, a-z, 0-9, _ and -, the same on every worker; "
+    "e.g. the output of `openssl rand -hex 32`"
+)
+LISTENER_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+def webhook_url(value: str) -> str:
+    """The public address Telegram posts to: http(s) with a host and no fragment (Telegram
+    itself takes only https on ports 443, 80, 88 and 8443, and says so at setWebhook)."""
+    parts = urlsplit(value.strip())
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or parts.fragment:
+        raise ValueError("must be the public https:// URL Telegram posts updates to")
+    try:
+        _ = parts.port
+    except ValueError:
+        raise ValueError("has a port that is not a number") from None
+    return value.strip()
+
+
+def webhook_path(value: str) -> str:
+    """The listener's path for updates: absolute, and not one the listener already serves."""
+    path = value.strip()
+    if not path.startswith("/") or any(char.isspace() or char in "?#" for char in path):
+        raise ValueError("must be a path starting with /, e.g. /telegram")
+    if path in LISTENER_PATHS:
+        raise ValueError(f"must not be {path}: the listener serves that itself")
+    return path
 
 
 def _numbers(value: str) -> list[int]:

@@ -265,3 +265,73 @@ def test_retention_settings_are_checked_by_name(
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError, match=rf"^Invalid setting {name}: "):
         load_settings()
+
+
+def webhook_env(monkeypatch: pytest.MonkeyPatch, **values: str) -> None:
+    """A Telegram bot with a webhook URL, and whatever else the test gives."""
+    monkeypatch.setenv("TELEGRAM_TOKEN", "123:abc")
+    monkeypatch.setenv("TELEGRAM_WEBHOOK_URL", "https://bot.example.org/tg/updates")
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+
+
+def test_a_webhook_without_a_secret_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One line naming the missing secret and its shape, not a start without one."""
+    webhook_env(monkeypatch, HTTP_PORT="8080")
+    with pytest.raises(ConfigError, match=r"^Invalid settings: TELEGRAM_WEBHOOK_URL needs "
+                       r"TELEGRAM_WEBHOOK_SECRET \(1 to 256 characters"):  # fmt: skip
+        load_settings()
+
+
+def test_a_webhook_without_http_port_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Updates arrive on the HTTP listener, so a webhook needs one."""
+    webhook_env(monkeypatch, TELEGRAM_WEBHOOK_SECRET="abc")
+    with pytest.raises(ConfigError, match="TELEGRAM_WEBHOOK_URL needs HTTP_PORT"):
+        load_settings()
+
+
+@pytest.mark.parametrize("secret", ["has space", "dots.are.out", "x" * 257, "ünï"])
+def test_a_secret_telegram_would_refuse_is_refused(
+    monkeypatch: pytest.MonkeyPatch, secret: str
+) -> None:
+    """Only A-Z a-z 0-9 _ -, 1 to 256 of them; the value itself is not echoed."""
+    webhook_env(monkeypatch, HTTP_PORT="8080", TELEGRAM_WEBHOOK_SECRET=secret)
+    with pytest.raises(ConfigError, match="TELEGRAM_WEBHOOK_SECRET") as caught:
+        load_settings()
+    assert secret not in str(caught.value)
+
+
+def test_the_webhook_path_comes_from_the_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unset, the listener's path is the public URL's (a proxy passing the path through)."""
+    webhook_env(monkeypatch, HTTP_PORT="8080", TELEGRAM_WEBHOOK_SECRET="a-B_9")
+    settings = load_settings()
+    assert settings.telegram_webhook_path == "/tg/updates"
+
+
+def test_the_webhook_path_may_differ_from_the_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A proxy that rewrites the path: TELEGRAM_WEBHOOK_PATH says where it arrives."""
+    webhook_env(
+        monkeypatch, HTTP_PORT="8080", TELEGRAM_WEBHOOK_SECRET="s", TELEGRAM_WEBHOOK_PATH="/in"
+    )
+    assert load_settings().telegram_webhook_path == "/in"
+
+
+@pytest.mark.parametrize("path", ["/healthz", "telegram", "/a b"])
+def test_a_webhook_path_the_listener_cannot_serve_is_refused(
+    monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    """Not absolute, or one of the listener's own routes."""
+    webhook_env(
+        monkeypatch, HTTP_PORT="8080", TELEGRAM_WEBHOOK_SECRET="s", TELEGRAM_WEBHOOK_PATH=path
+    )
+    with pytest.raises(ConfigError, match="TELEGRAM_WEBHOOK_PATH"):
+        load_settings()
+
+
+def test_without_a_webhook_url_telegram_polls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default: no URL, no listener needed, a stray secret ignored."""
+    monkeypatch.setenv("TELEGRAM_TOKEN", "123:abc")
+    monkeypatch.setenv("TELEGRAM_WEBHOOK_SECRET", "unused")
+    settings = load_settings()
+    assert settings.telegram_webhook_url is None
+    assert settings.telegram_webhook_path is None

@@ -59,6 +59,7 @@ from bot.platforms.telegram.picker import picker
 from bot.platforms.telegram.presses import STOPPED, Presses
 from bot.platforms.telegram.refusals import ReportFatal, WatchedPolls, refused_at_start
 from bot.platforms.telegram.replier import Place, TelegramReplier
+from bot.platforms.telegram.webhook import Webhook, leave_webhook, queue_updates, set_webhook
 from bot.reply.pacing import Pacing
 
 _log = logging.getLogger(__name__)
@@ -80,7 +81,8 @@ CANCELLED_SETTLE_SECONDS = 0.5
 
 
 class TelegramAdapter:
-    """Open with `async with`: polls until closed.
+    """Open with `async with`: polls until closed, or with `webhook`, takes the updates
+    posted to the listener's webhook route (any number of processes may, behind a balancer).
 
     A token Telegram refuses at start raises PlatformRefused from `__aenter__`; one
     refused later (revoked, or another process polling) is handed to `on_fatal`, for the
@@ -97,8 +99,10 @@ class TelegramAdapter:
         operators: frozenset[int] = frozenset(),
         access: AccessPolicy = EVERYONE,
         on_fatal: ReportFatal | None = None,
+        webhook: Webhook | None = None,
     ) -> None:
-        """`access`: who may use the bot in which chats (`operators` are never refused)."""
+        """`access`: who may use the bot in which chats (`operators` are never refused);
+        `webhook`: receive updates there instead of polling."""
         self._service = service
         self._operators = operators
         access = dataclasses.replace(access, operators=access.operators | operators)
@@ -107,6 +111,10 @@ class TelegramAdapter:
         self._polls = WatchedPolls(on_fatal or _log_fatal)
         builder = ApplicationBuilder().token(token).concurrent_updates(True)
         builder = builder.get_updates_request(self._polls)
+        self._webhook = webhook
+        self._webhook_set = False
+        if webhook is not None:
+            builder = builder.updater(None)  # no polling: updates come from the listener
         if api_url:
             root = api_url.rstrip("/").removesuffix("/bot")  # either form is accepted
             builder = builder.base_url(f"{root}/bot").base_file_url(f"{root}/file/bot")
@@ -156,6 +164,17 @@ class TelegramAdapter:
         for scope in (BotCommandScopeAllPrivateChats(), BotCommandScopeAllGroupChats()):
             await self._bot.set_my_commands(commands, scope=scope)
         await self._app.start()
+        if self._webhook is not None:
+            self._webhook.receiver.attach(queue_updates(self._bot, self._app.update_queue))
+            try:
+                await set_webhook(self._bot, self._webhook, _ALLOWED_UPDATES)
+            except PlatformRefused:  # `async with` never closes what failed to open
+                await self.__aexit__(None, None, None)
+                raise
+            self._webhook_set = True
+            _log.info("telegram: receiving updates by webhook as @%s", self._me.username)
+            return self
+        await leave_webhook(self._bot)
         assert self._app.updater is not None
         await self._app.updater.start_polling(allowed_updates=_ALLOWED_UPDATES)
         _log.info("telegram: polling as @%s", self._me.username)
@@ -171,7 +190,10 @@ class TelegramAdapter:
         await self._app.shutdown()
 
     async def connected(self) -> bool:
-        """Whether the bot is polling and its last poll got an answer (for /readyz)."""
+        """Whether the bot is polling and its last poll got an answer, or takes webhook
+        updates (for /readyz)."""
+        if self._webhook is not None:
+            return self._app.running and self._webhook_set
         updater = self._app.updater
         return updater is not None and updater.running and not self._polls.failing
 
@@ -184,6 +206,8 @@ class TelegramAdapter:
         `Application.stop` alone waits for every update being handled, a whole reply's
         stream included: that made a stop take as long as the longest reply."""
         self._polls.stopping = True
+        if self._webhook is not None:  # the listener answers 503: Telegram sends it elsewhere
+            self._webhook.receiver.attach(None)
         if self._app.updater is not None and self._app.updater.running:
             await self._app.updater.stop()
         if not self._app.running:

@@ -16,6 +16,7 @@ from tests.fakes.telegram.limits import DRAFT_METHOD, FloodLimits, RateLimitEven
 from tests.fakes.telegram.state import TelegramState, put, scope_key
 from tests.fakes.telegram.text import MAX_CAPTION_UTF16, TextRejected, checked_text
 from tests.fakes.telegram.updates import JsonDict, member_dict
+from tests.fakes.telegram.webhooks import checked_webhook, webhook_info
 from tests.fakes.telegram.wire import ApiError, Upload
 
 NOT_MODIFIED = (
@@ -45,6 +46,7 @@ class BotApi:
         self.rate_limited: list[RateLimitEvent] = []
         self._handlers: dict[str, Callable[[JsonDict], Any]] = {
             "getme": lambda _: self.state.bot,
+            "setwebhook": self._set_webhook,
             "deletewebhook": self._delete_webhook,
             "getwebhookinfo": self._get_webhook_info,
             "sendmessage": self._send_message,
@@ -148,17 +150,25 @@ class BotApi:
             raise ApiError(429, f"Too Many Requests: retry after {wait}", retry_after=wait)
 
     # Handlers, one per method.
+    def _set_webhook(self, params: JsonDict) -> bool:
+        if params.get("url") == "":  # Telegram's other way to remove it
+            return self._delete_webhook(params)
+        webhook = checked_webhook(params)
+        if "allowed_updates" in params:
+            self.state.updates.set_allowed(params["allowed_updates"])
+        if params.get("drop_pending_updates"):
+            self.state.updates.clear()
+        self.state.webhook = webhook
+        return True
+
     def _delete_webhook(self, params: JsonDict) -> bool:
+        self.state.webhook = None
         if params.get("drop_pending_updates"):
             self.state.updates.clear()
         return True
 
     def _get_webhook_info(self, _: JsonDict) -> JsonDict:
-        return {
-            "url": "",
-            "has_custom_certificate": False,
-            "pending_update_count": len(self.state.updates),
-        }
+        return webhook_info(self.state.webhook, self.state.updates)
 
     def _send_message(self, params: JsonDict) -> JsonDict:
         chat = self._chat(params)

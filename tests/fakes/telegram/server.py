@@ -23,6 +23,7 @@ from tests.fakes.telegram.limits import FloodLimits, RateLimitEvent
 from tests.fakes.telegram.methods import BotApi
 from tests.fakes.telegram.state import TelegramState, put
 from tests.fakes.telegram.updates import JsonDict, auto_entities, user_dict
+from tests.fakes.telegram.webhooks import WEBHOOK_ACTIVE, Courier, Delivery, Webhook
 from tests.fakes.telegram.wire import ApiError, read_params
 from tests.fakes.threaded import serving_in_thread
 from tests.fakes.waiting import ChangeSignal, WaitsForChange
@@ -87,6 +88,7 @@ class FakeTelegram(WaitsForChange):
         self._lock = self._signal.lock  # every change to the state is made under it
         self._runner: web.AppRunner | None = None
         self._closing = False
+        self._courier = Courier(self._signal, self.state)
 
     @property
     def base_url(self) -> str:
@@ -122,11 +124,13 @@ class FakeTelegram(WaitsForChange):
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
         self.port = self._runner.addresses[0][1]
+        await self._courier.__aenter__()
         return self
 
     async def __aexit__(self, *_: object) -> None:
         self._closing = True  # long polls answer at once instead of holding shutdown up
         self._signal.notify()
+        await self._courier.__aexit__()
         if self._runner is not None:
             await self._runner.cleanup()
         self._signal.detach()
@@ -171,7 +175,44 @@ class FakeTelegram(WaitsForChange):
         with self._lock:
             return self.state.files[file_id].data
 
+    @property
+    def webhook(self) -> Webhook | None:
+        """What setWebhook set (a copy), or None."""
+        with self._lock:
+            return copy.copy(self.state.webhook)
+
+    @property
+    def deliveries(self) -> list[Delivery]:
+        """Every POST of an update to a webhook listener, in order, with its answer."""
+        with self._lock:
+            return list(self._courier.deliveries)
+
     # What the test does.
+    def balance_to(self, *urls: str) -> None:
+        """A load balancer in front of the webhook: updates for its URL go to these
+        listener URLs in turn (a refused delivery is retried at the next one)."""
+        with self._lock:
+            self._courier.targets = list(urls)
+        self._signal.notify()
+
+    def webhook_set_elsewhere(
+        self, url: str, *, secret: str | None = None, allowed_updates: list[str] | None = None
+    ) -> None:
+        """Another process (or deployment) calls setWebhook on this token."""
+        params: JsonDict = {"url": url, "secret_token": secret}
+        if allowed_updates is not None:
+            params["allowed_updates"] = allowed_updates
+        with self._lock:
+            self.api.handle("setWebhook", {k: v for k, v in params.items() if v is not None})
+        self._signal.notify()  # a held long poll answers at once, refused
+
+    def send_secret(self, header: str | None) -> None:
+        """The secret header deliveries carry from now on: "" none at all, None the one
+        setWebhook set (as Telegram does)."""
+        with self._lock:
+            self._courier.header = header
+        self._signal.notify()
+
     def fail_next(
         self, method: str, status: int, description: str, *, retry_after: int | None = None
     ) -> None:
@@ -336,6 +377,8 @@ class FakeTelegram(WaitsForChange):
             raise self._revoked
         if self._conflict is not None and method.lower() == "getupdates":
             raise self._conflict
+        if self.state.webhook is not None and method.lower() == "getupdates":
+            raise ApiError(409, WEBHOOK_ACTIVE)
 
     def _answer(self, call: Call, body: JsonDict) -> web.Response:
         """Record, then answer: a caller that got its answer always finds its call recorded."""

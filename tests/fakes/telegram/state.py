@@ -19,6 +19,7 @@ from tests.fakes.telegram.updates import (
     message_dict,
     user_dict,
 )
+from tests.fakes.telegram.webhooks import Webhook
 
 MEMBER_STATUSES = frozenset({"creator", "administrator", "member", "left"})
 DEFAULT_USER = user_dict(1001, first_name="Alice", username="alice")
@@ -48,6 +49,7 @@ class TelegramState:
     def __init__(self, bot: JsonDict) -> None:
         self.bot = bot
         self.updates = UpdateQueue()
+        self.webhook: Webhook | None = None  # set: updates are POSTed, getUpdates refused
         self.chats: dict[int, JsonDict] = {}
         self.users: dict[int, JsonDict] = {}
         self.files: dict[str, StoredFile] = {}

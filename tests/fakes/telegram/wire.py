@@ -18,7 +18,7 @@ JsonDict = dict[str, Any]
 _STRING_PARAMS = frozenset({
     "text", "caption", "parse_mode", "callback_query_id", "file_id", "action", "language_code",
     "inline_message_id", "business_connection_id", "message_effect_id", "url", "document",
-    "photo", "description", "short_description", "name",
+    "photo", "description", "short_description", "name", "secret_token",
 })  # fmt: skip
 
 

@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import copy_of_template
-from tests.fakes.bot_process import BotProcess
+from tests.fakes.bot_process import BotProcess, run_to_end
 from tests.fakes.bot_thread import wait_for_start
 from tests.fakes.console_process import bot_env
 from tests.fakes.openai.server import FakeOpenAI
 from tests.fakes.telegram.server import FakeTelegram
 from tests.fakes.telegram.wire import ApiError
+from tests.platforms.telegram.webhook_workers import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -116,3 +117,95 @@ def test_a_second_poller_ends_the_process(
     assert code == 1, lines
     assert_one_line(lines, telegram.token, "409 Conflict", "another process", "TELEGRAM_TOKEN")
     assert len(telegram.calls_to("getUpdates")) < 10, "the refused poll was retried"
+
+
+def test_a_webhook_set_while_polling_ends_the_process(
+    telegram: FakeTelegram, start_bot: Callable[[str], BotProcess]
+) -> None:
+    """Another deployment sets a webhook on this token: Telegram refuses getUpdates with
+    409 in its own words; exit 1 and one line, not a loop."""
+    bot = start_bot(telegram.token)
+    wait_for_start(telegram, bot, lambda: telegram.waiting_polls > 0, STARTUP_SECONDS)
+    telegram.webhook_set_elsewhere("https://elsewhere.example.org/hook")
+    code, lines = ended(bot)
+    assert code == 1, lines
+    assert_one_line(
+        lines, telegram.token, "409 Conflict", "while webhook is active", "a webhook is set"
+    )
+
+
+def webhook_start(
+    tmp_path: Path, telegram: FakeTelegram, endpoint: FakeOpenAI, **settings: str
+) -> subprocess.CompletedProcess[str]:
+    """`python -m bot run` in webhook mode with these settings, run to its end."""
+    chosen = {
+        "TELEGRAM_TOKEN": telegram.token,
+        "TELEGRAM_API_URL": telegram.base_url,
+        "DEFAULT_BASE_URL": endpoint.base_url,
+        "DEFAULT_MODEL": "fake-model",
+        "LOG_LEVEL": "WARNING",
+        "TELEGRAM_WEBHOOK_URL": "https://bot.example.org/telegram",
+    }
+    env = bot_env(tmp_path, **(chosen | settings))
+    (tmp_path / "data").mkdir(exist_ok=True)
+    return run_to_end(tmp_path, env, "run")
+
+
+@pytest.mark.parametrize(
+    ("settings", "words"),
+    [
+        ({"HTTP_PORT": "8080"}, ("TELEGRAM_WEBHOOK_SECRET", "1 to 256 characters")),
+        ({"TELEGRAM_WEBHOOK_SECRET": "abc"}, ("HTTP_PORT", "HTTP listener")),
+    ],
+    ids=["no-secret", "no-http-port"],
+)
+def test_a_webhook_missing_a_setting_is_refused_with_one_line(
+    tmp_path: Path,
+    telegram: FakeTelegram,
+    endpoint: FakeOpenAI,
+    settings: dict[str, str],
+    words: tuple[str, ...],
+) -> None:
+    """TELEGRAM_WEBHOOK_URL without its secret or a listener: exit 2 (a setting to fix),
+    one line naming what is missing, and Telegram never asked."""
+    ended_run = webhook_start(tmp_path, telegram, endpoint, **settings)
+    assert ended_run.returncode == 2, ended_run.stderr
+    assert_one_line(ended_run.stderr.splitlines(), telegram.token, "TELEGRAM_WEBHOOK_URL", *words)
+    assert telegram.calls == []
+
+
+def test_a_webhook_telegram_refuses_ends_with_one_line(
+    tmp_path: Path, telegram: FakeTelegram, endpoint: FakeOpenAI
+) -> None:
+    """A URL Telegram will not post to (plain http to a public host): exit 1, one line
+    naming TELEGRAM_WEBHOOK_URL and what Telegram said."""
+    ended_run = webhook_start(
+        tmp_path,
+        telegram,
+        endpoint,
+        TELEGRAM_WEBHOOK_URL="http://bot.example.org/telegram",
+        TELEGRAM_WEBHOOK_SECRET="abc",
+        HTTP_PORT=str(free_port()),
+    )
+    assert ended_run.returncode == 1, ended_run.stderr
+    assert_one_line(
+        ended_run.stderr.splitlines(),
+        telegram.token,
+        "TELEGRAM_WEBHOOK_URL",
+        "an https url must be provided",  # as PTB words it
+    )
+
+
+def test_telegram_failing_at_set_webhook_ends_with_one_line(
+    tmp_path: Path, telegram: FakeTelegram, endpoint: FakeOpenAI
+) -> None:
+    """Telegram's side failing (502) when the webhook is asked for: exit 1 and one line
+    saying Telegram could not be reached, not that it refused the URL."""
+    telegram.fail_next("getWebhookInfo", 502, "Bad Gateway")
+    ended_run = webhook_start(
+        tmp_path, telegram, endpoint, TELEGRAM_WEBHOOK_SECRET="abc", HTTP_PORT=str(free_port())
+    )
+    assert ended_run.returncode == 1, ended_run.stderr
+    assert_one_line(
+        ended_run.stderr.splitlines(), telegram.token, "Could not reach Telegram", "Bad Gateway"
+    )

@@ -1,0 +1,86 @@
+"""What a webhook worker does with a posted update (PTB parses it, the Application's queue
+gets it) and when it calls setWebhook (only when Telegram's webhook is not already ours)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from telegram import Bot, Update, WebhookInfo
+
+from bot.platforms.telegram.webhook import needs_setting, queue_updates
+
+URL = "https://bot.example.org/telegram"
+BOT = Bot("123456:not-a-real-token")  # never sends: parsing only
+KINDS = ["message", "edited_message", "callback_query"]
+MESSAGE = {
+    "message_id": 3,
+    "date": 1_760_000_000,
+    "chat": {"id": 5001, "type": "private", "first_name": "Ann"},
+    "from": {"id": 5001, "is_bot": False, "first_name": "Ann"},
+    "text": "hello",
+}
+
+
+async def test_an_update_is_parsed_and_queued() -> None:
+    """The listener's JSON object becomes PTB's Update, waiting in the Application's queue."""
+    queue: asyncio.Queue[object] = asyncio.Queue()
+    queue_updates(BOT, queue)({"update_id": 42, "message": MESSAGE})
+    update = queue.get_nowait()
+    assert isinstance(update, Update)
+    assert update.update_id == 42
+    assert update.effective_message is not None
+    assert update.effective_message.text == "hello"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"update_id": "7"},
+        {"update_id": 7, "message": "text"},
+        {"update_id": 7, "message": {"chat": 5}},
+    ],
+    ids=["empty", "id-not-a-number", "message-not-an-object", "message-missing-fields"],
+)
+async def test_what_is_not_an_update_is_refused(body: dict[str, object]) -> None:
+    """ValueError (the listener's 400), and nothing queued."""
+    queue: asyncio.Queue[object] = asyncio.Queue()
+    with pytest.raises(ValueError, match="update"):
+        queue_updates(BOT, queue)(body)
+    assert queue.empty()
+
+
+def info(url: str = URL, kinds: list[str] | None = None, error: str | None = None) -> WebhookInfo:
+    return WebhookInfo(
+        url=url,
+        has_custom_certificate=False,
+        pending_update_count=0,
+        allowed_updates=KINDS if kinds is None else kinds,
+        last_error_message=error,
+    )
+
+
+def test_our_webhook_is_not_set_again() -> None:
+    assert not needs_setting(info(), URL, KINDS)
+    assert not needs_setting(info(kinds=list(reversed(KINDS))), URL, KINDS), "order is no matter"
+
+
+@pytest.mark.parametrize(
+    "current",
+    [
+        info(url=""),
+        info(url="https://old.example.org/telegram"),
+        info(kinds=["message"]),
+        info(error="Wrong response from the webhook: 403 Forbidden"),
+    ],
+    ids=["none", "another-url", "other-kinds", "refused-by-us"],
+)
+def test_a_webhook_that_is_not_ours_is_set(current: WebhookInfo) -> None:
+    """None, another URL, other kinds, or our listener refusing Telegram's secret."""
+    assert needs_setting(current, URL, KINDS)
+
+
+def test_other_delivery_errors_do_not_reset_it() -> None:
+    """A worker that was down (connection refused) is not a reason to call setWebhook."""
+    assert not needs_setting(info(error="Connection refused"), URL, KINDS)

@@ -1,0 +1,172 @@
+"""Two `parlor run` processes in Telegram webhook mode serve one bot from one PostgreSQL
+database, behind a stand-in load balancer (the fake Bot API posts updates to their two
+listeners in turn): every turn is answered once, by whichever worker got it, and stored
+once, in order, even as a chat's turns alternate between the workers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from bot.platforms.telegram.delivery import PTB_TIMEDELTA
+from tests.fakes.bot_process import BotProcess
+from tests.fakes.console_process import bot_env
+from tests.fakes.openai.server import FakeOpenAI
+from tests.fakes.telegram.server import FakeTelegram
+from tests.platforms.telegram.webhook_workers import (
+    SECRET,
+    free_port,
+    listener_url,
+    wait_until_ready,
+    webhook_settings,
+)
+from tests.storage.conftest import empty_tables, postgres_migrated_url  # noqa: F401 - fixture
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+
+PUBLIC_URL = "https://parlor.example.org/telegram/updates"
+CHATS = [7001, 7002, 7003, 7004, 7005]
+ROUNDS = 4
+"""5 chats, 4 rounds: = 20 turns. An odd number of chats per round makes the balancer's
+turns alternate each chat between the two workers from one round to the next."""
+TIMEOUT = 60.0
+
+
+@pytest.fixture
+def telegram(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeTelegram]:
+    monkeypatch.setenv(PTB_TIMEDELTA, "true")
+    with FakeTelegram.in_thread() as fake:
+        yield fake
+
+
+@pytest.fixture
+def endpoint() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI.in_thread() as fake:
+        yield fake
+
+
+@pytest.fixture
+def database(postgres_migrated_url: str) -> str:  # noqa: F811 - the fixture imported above
+    """The migrated PostgreSQL database of this test session, emptied for this test."""
+    asyncio.run(empty_tables(postgres_migrated_url))
+    return postgres_migrated_url
+
+
+@contextlib.contextmanager
+def workers(
+    tmp_path: Path, telegram: FakeTelegram, endpoint: FakeOpenAI, database: str
+) -> Iterator[list[BotProcess]]:
+    """Two worker processes started together, each on its own port, back once both take
+    updates; both must stop cleanly, token and secret unlogged."""
+    ports = [free_port(), free_port()]
+    telegram.balance_to(*(listener_url(port) for port in ports))
+    bots = []
+    for number, port in enumerate(ports):
+        workdir = tmp_path / f"worker{number}"
+        workdir.mkdir()
+        env = bot_env(
+            workdir,
+            DATABASE_URL=database,
+            TELEGRAM_TOKEN=telegram.token,
+            TELEGRAM_API_URL=telegram.base_url,
+            DEFAULT_BASE_URL=endpoint.base_url,
+            DEFAULT_MODEL="fake-model",
+            **webhook_settings(port, public_url=PUBLIC_URL),
+        )
+        bots.append(BotProcess(workdir, env))
+    try:
+        for bot, port in zip(bots, ports, strict=True):
+            wait_until_ready(bot, port)
+        yield bots
+    finally:
+        codes = [bot.stop() for bot in bots]
+    for bot, code in zip(bots, codes, strict=True):
+        assert code == 0, bot.log
+        assert "Traceback" not in bot.log, bot.log
+        assert telegram.token.split(":", 1)[1] not in bot.log, "the bot token leaked"
+        assert SECRET not in bot.log, "the webhook secret leaked"
+
+
+def said(chat: int, round_: int) -> str:
+    return f"round {round_} in chat {chat}"
+
+
+def shown(telegram: FakeTelegram, chat: int) -> list[str]:
+    return [str(m.get("text", "")) for m in telegram.messages(chat)]
+
+
+async def stored_turns(database: str, chat: int) -> list[tuple[str, str, str]]:
+    """A chat's stored messages, oldest first: (role, status, content)."""
+    engine = create_async_engine(database)
+    try:
+        async with engine.connect() as connection:
+            rows = await connection.execute(
+                text(
+                    "select m.role, m.status, m.content from messages m "
+                    "join chats c on c.id = m.chat_id join channels ch on ch.id = c.channel_id "
+                    "where ch.platform = 'telegram' and ch.external_id = :chat order by m.id"
+                ),
+                {"chat": str(chat)},
+            )
+            return [(str(role), str(status), str(content)) for role, status, content in rows]
+    finally:
+        await engine.dispose()
+
+
+def test_two_workers_answer_twenty_turns_once_each(
+    tmp_path: Path, telegram: FakeTelegram, endpoint: FakeOpenAI, database: str
+) -> None:
+    """20 turns through the balancer: each delivered once and taken (200), each worker
+    taking half; each chat shows exactly its replies, in order, and stores each turn once.
+    Then one worker stops: the next update it would have had reaches the other."""
+    with workers(tmp_path, telegram, endpoint, database) as bots:
+        for round_ in range(ROUNDS):
+            for chat in CHATS:
+                telegram.user_message(chat, said(chat, round_))
+            expected = {
+                chat: [f"You said: {said(chat, r)}" for r in range(round_ + 1)] for chat in CHATS
+            }
+            telegram.wait_for_sync(
+                lambda expected=expected: all(
+                    shown(telegram, chat) == expected[chat] for chat in CHATS
+                ),
+                timeout=TIMEOUT,
+            )
+        deliveries = telegram.deliveries
+        assert bots[0].stop() == 0, bots[0].log
+        telegram.user_message(CHATS[0], "one worker is gone")
+        telegram.wait_for_sync(
+            lambda: shown(telegram, CHATS[0])[-1:] == ["You said: one worker is gone"],
+            timeout=TIMEOUT,
+        )
+
+    assert [d.status for d in deliveries] == [200] * len(CHATS) * ROUNDS, "no retries, none lost"
+    assert len({d.update_id for d in deliveries}) == len(CHATS) * ROUNDS
+    per_worker = {url: sum(d.url == url for d in deliveries) for url in {d.url for d in deliveries}}
+    assert sorted(per_worker.values()) == [10, 10], per_worker
+    for chat in CHATS:
+        served_by = {d.url for d in deliveries if d.chat_id == chat}
+        assert len(served_by) == 2, "the chat's turns alternated between the workers"
+        turns = asyncio.run(stored_turns(database, chat))
+        expected_rows = []
+        for round_ in range(ROUNDS):
+            expected_rows.append(("user", "complete", said(chat, round_)))
+            expected_rows.append(("assistant", "complete", f"You said: {said(chat, round_)}"))
+        if chat == CHATS[0]:
+            expected_rows.append(("user", "complete", "one worker is gone"))
+            expected_rows.append(("assistant", "complete", "You said: one worker is gone"))
+        assert turns == expected_rows, turns
+    after = telegram.deliveries[len(deliveries) :]
+    assert [d.status for d in after][-1] == 200, "the survivor took what the gone one could not"
+    assert [d.status for d in after][:-1] in ([], [0], [503]), after
+    assert len(telegram.calls_to("setWebhook")) <= 2, "each worker sets it at most once"
+    webhook = telegram.webhook
+    assert webhook is not None
+    assert webhook.url == PUBLIC_URL
+    assert telegram.calls_to("getUpdates") == []
