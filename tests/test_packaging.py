@@ -26,6 +26,7 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from bot.config import Settings
 from tests.fakes.console_process import bot_env
 from tests.fakes.openai.server import FakeOpenAI
 
@@ -243,7 +244,7 @@ def test_the_postgres_profile_is_what_the_example_settings_point_at() -> None:
     .env.example's commented DATABASE_URL uses, at the service's name."""
     services = compose()["services"]
     postgres = services["postgres"]
-    assert postgres["profiles"] == ["postgres"]
+    assert postgres["profiles"] == ["postgres", "scale"]
     assert services["parlor"]["depends_on"]["postgres"]["required"] is False
     example = (REPO / ".env.example").read_text()
     [url] = re.findall(r"^# DATABASE_URL=(postgresql\+asyncpg://\S+)$", example, re.M)
@@ -252,3 +253,61 @@ def test_the_postgres_profile_is_what_the_example_settings_point_at() -> None:
     assert url == (
         f"postgresql+asyncpg://{env['POSTGRES_USER']}:{password}@postgres:5432/{env['POSTGRES_DB']}"
     )
+
+
+def scaled() -> dict[str, dict[str, Any]]:
+    """The services of the scale profile that run Parlor itself."""
+    services = compose()["services"]
+    return {
+        name: service
+        for name, service in services.items()
+        if service.get("profiles") == ["scale"] and service.get("image") == "parlor:latest"
+    }
+
+
+def test_the_scale_profile_splits_the_work_between_processes_that_share_their_state() -> None:
+    """Two Discord processes own one shard each of the same count, and leave Telegram alone;
+    two Telegram webhook workers leave Discord alone; all share one PostgreSQL database and
+    one Redis, which the profile starts with them."""
+    services = compose()["services"]
+    processes = scaled()
+    shards = [s["environment"] for n, s in processes.items() if n.startswith("discord-shard")]
+    workers = [s["environment"] for n, s in processes.items() if n.startswith("telegram-webhook")]
+    assert len(shards) == 2
+    assert len(workers) == 2
+    assert {env["DISCORD_SHARD_COUNT"] for env in shards} == {"2"}
+    assert sorted(env["DISCORD_SHARD_IDS"] for env in shards) == ["0", "1"]
+    assert all(env["TELEGRAM_TOKEN"] == "" for env in shards)
+    assert all(env["DISCORD_TOKEN"] == "" for env in workers)
+    everyone = [*shards, *workers]
+    assert len({env["DATABASE_URL"] for env in everyone}) == 1
+    assert everyone[0]["DATABASE_URL"].split("@")[1].startswith("postgres:5432/")
+    assert {env["REDIS_URL"] for env in everyone} == {"redis://redis:6379/0"}
+    assert {"postgres", "redis"} <= set(processes["discord-shard-0"]["depends_on"])
+    assert "scale" in services["postgres"]["profiles"]
+    assert services["redis"]["profiles"] == ["scale"]
+
+
+def test_the_webhook_proxy_sends_the_webhook_path_to_every_worker_and_nothing_else() -> None:
+    """Telegram's POSTs to the webhook URL's path reach both workers on their HTTP_PORT;
+    their health and metrics are not published."""
+    workers = {n: s for n, s in scaled().items() if n.startswith("telegram-webhook")}
+    caddyfile = compose()["configs"]["caddyfile"]["content"]
+    [url] = {service["environment"]["TELEGRAM_WEBHOOK_URL"] for service in workers.values()}
+    path = "/" + url.split("://", 1)[1].split("/", 1)[1]
+    assert f"handle {path}*" in caddyfile
+    [upstreams] = re.findall(r"reverse_proxy (.+)", caddyfile)
+    ports = {service["environment"]["HTTP_PORT"] for service in workers.values()}
+    assert set(upstreams.split()) == {f"{name}:{port}" for name in workers for port in ports}
+    assert "respond 404" in caddyfile
+    assert {service["environment"]["HTTP_HOST"] for service in workers.values()} == {"0.0.0.0"}
+
+
+def test_every_setting_the_compose_file_gives_parlor_is_one_it_reads() -> None:
+    """A misspelt variable would be ignored silently: each name must be a setting."""
+    known = {name.upper() for name in Settings.model_fields}
+    services = compose()["services"]
+    parlors = {"parlor": services["parlor"], **scaled()}
+    for name, service in parlors.items():
+        unknown = set(service["environment"]) - known
+        assert not unknown, f"{name} sets {sorted(unknown)}, which Parlor does not read"
