@@ -91,6 +91,8 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=0, ge=0, le=36_500)  # 0: keep everything
     retention_batch_rows: int = Field(default=500, ge=1, le=100_000)
     retention_interval_seconds: float = Field(default=3600.0, ge=1, le=604_800)
+    lease_seconds: float = Field(default=30.0, ge=0.5, le=3600)
+    lease_renew_seconds: float = Field(default=10.0, ge=0.1, le=1200)
 
     @field_validator("database_url")
     @classmethod
@@ -186,6 +188,16 @@ class Settings(BaseSettings):
         count = self.discord_shard_count or 1
         if any(shard >= count for shard in self.discord_shard_ids):
             raise ValueError(f"DISCORD_SHARD_IDS must be below DISCORD_SHARD_COUNT ({count})")
+        return self
+
+    @model_validator(mode="after")
+    def _lease_renewed_in_time(self) -> Settings:
+        """A lease renewed less often than it lasts would run out under a live process."""
+        if self.lease_renew_seconds >= self.lease_seconds:
+            raise ValueError(
+                f"LEASE_RENEW_SECONDS ({self.lease_renew_seconds:g}) must be below "
+                f"LEASE_SECONDS ({self.lease_seconds:g}); a third of it is usual"
+            )
         return self
 
     @field_validator("allowed_endpoint_hosts", mode="before")

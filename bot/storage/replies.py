@@ -6,6 +6,7 @@ mirror the chosen one, so history reads and prompts never open the JSON.
 
 from __future__ import annotations
 
+import logging
 from typing import Any, TypeGuard
 
 from sqlalchemy import Select, exists, select, update
@@ -19,6 +20,8 @@ from bot.storage.secrets import SecretBox
 from bot.storage.tables import MessageRow, utcnow
 from bot.storage.transactions import Transactions, translating
 
+_log = logging.getLogger(__name__)
+
 NOTHING_TO_REDO = "There is no reply of mine to work on yet: say something first."
 STILL_WRITING = "I'm still writing the last reply; wait for it, or /stop it."
 SHOWN_BEFORE = "shown_before"
@@ -29,7 +32,9 @@ class ReplyStore(Transactions):
     """The part of the store that writes replies after `begin_turn` created them.
 
     `keeping` writes streaming replies' partial text on SQLite (see `storage.keeping`);
-    without it they go through an ordinary session.
+    without it they go through an ordinary session. `owner` is this process's lease id
+    (storage/leases.py): every reply it begins is marked as its own, so that another
+    process settles it only once that lease has run out; None marks none (one process).
     """
 
     def __init__(
@@ -38,9 +43,11 @@ class ReplyStore(Transactions):
         *,
         secret_box: SecretBox | None,
         keeping: SqliteKeeping | None = None,
+        owner: str | None = None,
     ) -> None:
         super().__init__(sessions, secret_box=secret_box)
         self._keeping = keeping
+        self._owner = owner
 
     async def finish_turn(
         self,
@@ -51,11 +58,28 @@ class ReplyStore(Transactions):
         status: MessageStatus,
         finish_reason: str | None = None,
     ) -> None:
+        """A reply that is no longer this process's to finish (another process settled it,
+        taking this one for dead, and perhaps began a new version since) is added beside
+        what is there as a version of its own, never written over one."""
         with translating("store the reply"):
             async with self.writing() as session:
                 row = await session.get(MessageRow, message_id, with_for_update=True)
                 if row is None:
                     raise StorageError(f"there is no stored message {message_id} to finish")
+                if row.status != MessageStatus.PENDING.value or row.owner_process != self._owner:
+                    _log.warning(
+                        "reply %s was settled by another process while this one wrote it "
+                        "(its lease had run out); keeping this text as another version",
+                        message_id,
+                    )
+                    keep_late_reply(
+                        row,
+                        content=content,
+                        reasoning=reasoning,
+                        status=status,
+                        finish_reason=finish_reason,
+                    )
+                    return
                 settle_reply(
                     row,
                     content=content,
@@ -70,11 +94,17 @@ class ReplyStore(Transactions):
         A row settled meanwhile is left alone: its final text is newer than this.
         """
         if self._keeping is not None:
-            await self._keeping.save(message_id, content=content, reasoning=reasoning)
+            await self._keeping.save(
+                message_id, content=content, reasoning=reasoning, owner=self._owner
+            )
             return
         keep = (
             update(MessageRow)
-            .where(MessageRow.id == message_id, MessageRow.status == MessageStatus.PENDING.value)
+            .where(
+                MessageRow.id == message_id,
+                MessageRow.status == MessageStatus.PENDING.value,
+                MessageRow.owner_process.is_not_distinct_from(self._owner),
+            )
             .values(partial=content, partial_reasoning=reasoning)
         )
         with translating("keep the reply so far"):
@@ -97,6 +127,7 @@ class ReplyStore(Transactions):
                 row.swipes, row.swipe_index = swipes, len(swipes) - 1
                 _mirror(row, swipes[-1])
                 row.token_count, row.token_counter = None, None
+                row.owner_process = self._owner
                 return before
 
     async def begin_continuation(self, chat_id: ChatId) -> StoredMessage:
@@ -110,6 +141,7 @@ class ReplyStore(Transactions):
                     )
                 before = to_stored_message(row)
                 row.status = MessageStatus.PENDING.value
+                row.owner_process = self._owner
                 return before
 
     async def choose_swipe(self, chat_id: ChatId, step: int) -> StoredMessage:
@@ -175,7 +207,67 @@ def settle_reply(
     row.swipes = swipes or None
     row.partial, row.partial_reasoning = None, None
     row.token_count, row.token_counter = None, None
+    row.owner_process = None
     row.updated_at = utcnow()
+
+
+def settle_cut_off(row: MessageRow) -> None:
+    """Settle a pending reply whose writer is gone (a crash, a lease run out).
+
+    What it had shown (saved while it streamed) is kept, marked interrupted: it is part of
+    the conversation and /continue can carry it on. A continuation that showed nothing more
+    goes back to the reply it extended; a new or regenerated reply that showed nothing is
+    settled as any that failed without text (a regeneration's empty version is dropped, and
+    the version shown before it is shown again).
+    """
+    shown, thought = row.partial or "", row.partial_reasoning or ""
+    cut_off = bool(shown) or not row.content
+    settle_reply(
+        row,
+        content=row.content + shown,
+        reasoning=row.reasoning + thought,
+        status=MessageStatus.INTERRUPTED if cut_off else MessageStatus.COMPLETE,
+        finish_reason=row.finish_reason,
+    )
+
+
+def keep_late_reply(
+    row: MessageRow,
+    *,
+    content: str,
+    reasoning: str,
+    status: MessageStatus,
+    finish_reason: str | None,
+) -> None:
+    """Add a reply finished after its row was settled elsewhere as one more version.
+
+    No version is written over: the one shown, one another process is writing now, and the
+    cut-off text settled for this one all stay. A complete late reply is shown (what the
+    chat saw finish) unless another process is writing the row; a late failure without
+    text, or a version already stored (a retried write), adds nothing.
+    """
+    if _failed_empty(status.value, content):
+        return
+    swipes = list(row.swipes or [_swipe_of(row)])
+    if any(_same_text(swipe, content, status) for swipe in swipes):
+        return
+    late = {
+        "content": content,
+        "reasoning": reasoning,
+        "status": status.value,
+        "finish_reason": finish_reason,
+    }
+    swipes.append(late)
+    row.swipes = swipes
+    if row.status != MessageStatus.PENDING.value and status is MessageStatus.COMPLETE:
+        row.swipe_index = len(swipes) - 1
+        _mirror(row, swipes[-1])
+        row.token_count, row.token_counter = None, None
+    row.updated_at = utcnow()
+
+
+def _same_text(swipe: dict[str, Any], content: str, status: MessageStatus) -> bool:
+    return swipe.get("content") == content and swipe.get("status") == status.value
 
 
 def _is_whole(swipe: dict[str, Any]) -> bool:
