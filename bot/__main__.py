@@ -88,8 +88,8 @@ class StopSignals:
     `grace` seconds later (a stuck loop, a platform that does not let go), it logs one
     line and exits anyway, before the process manager's SIGKILL. What the chats were
     shown is already in the database by then, and is settled once this process's lease
-    runs out. A second signal exits at once. Python-level handlers rather than the loop's, so that a loop
-    that is stuck still gets the watchdog started.
+    runs out. A second signal exits at once. Python-level handlers rather than the loop's,
+    so that a loop that is stuck still gets the watchdog started.
     """
 
     def __init__(self, grace: float) -> None:
