@@ -265,3 +265,21 @@ def test_retention_settings_are_checked_by_name(
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError, match=rf"^Invalid setting {name}: "):
         load_settings()
+
+
+def test_leases_default_to_thirty_seconds_renewed_every_ten() -> None:
+    """A process killed without a word has its replies settled by another within ~40 s."""
+    settings = load_settings()
+    assert (settings.lease_seconds, settings.lease_renew_seconds) == (30.0, 10.0)
+
+
+def test_a_lease_renewed_no_more_often_than_it_lasts_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Such a lease would run out under a live process: start-up stops, naming both."""
+    monkeypatch.setenv("LEASE_SECONDS", "10")
+    monkeypatch.setenv("LEASE_RENEW_SECONDS", "10")
+    with pytest.raises(
+        ConfigError, match=r"LEASE_RENEW_SECONDS \(10\) must be below LEASE_SECONDS"
+    ):
+        load_settings()
