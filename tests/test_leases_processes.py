@@ -102,6 +102,7 @@ def test_a_start_leaves_the_reply_another_process_regenerates_alone(
         console = run_console(tmp_path, env, "/swipe direction:previous")
         assert "still writing" in console.command_text("swipe")
         assert "cut off" not in console.stderr_text
+        assert "holds a lease of 30 s, renewed every 10 s" in console.stderr_text
         assert replies(database_url)[-1][0] == "pending"
 
         fake.token_interval_seconds = 0.0
