@@ -129,6 +129,12 @@ class ProcessLease:
             _log.warning("could not renew this process's lease; trying again (%s)", error)
 
     async def _keep_renewing(self) -> None:
+        """Renew until cancelled. The outermost boundary of this task: a bug in one renewal
+        is logged and the next one tried, since a renewal task that died silently would let
+        the lease run out under a live process, and others settle its replies."""
         while True:
             await self._clock.sleep(self._renew_seconds)
-            await self.renew()
+            try:
+                await self.renew()
+            except Exception:  # noqa: BLE001 - the renewal task's boundary: it must go on
+                _log.exception("renewing this process's lease failed; trying again")
