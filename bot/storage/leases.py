@@ -22,9 +22,9 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, delete, select, update
 
 from bot.core.domain import MessageStatus
-from bot.storage.replies import settle_cut_off
 from bot.storage.tables import MessageRow, ProcessRow
 from bot.storage.transactions import Transactions, translating
+from bot.storage.versions import settle_cut_off
 
 _log = logging.getLogger(__name__)
 

@@ -30,7 +30,7 @@ from bot.core.domain import (
 )
 from bot.core.errors import SecretsUnavailable, StorageError
 from bot.storage.chats import ChatArchiveStore
-from bot.storage.replies import ReplyStore, settle_cut_off
+from bot.storage.replies import ReplyStore
 from bot.storage.rows import (
     CHANNEL_CONNECTION_NAME,
     channel_is,
@@ -48,6 +48,7 @@ from bot.storage.secrets import NO_ENCRYPTION_KEYS, connection_binding
 from bot.storage.tables import ChannelRow, ChatRow, ConnectionRow, MessageRow, utcnow
 from bot.storage.transactions import lock_channel, lock_settings, translating
 from bot.storage.user_messages import UserMessageStore
+from bot.storage.versions import settle_cut_off
 
 _log = logging.getLogger(__name__)
 
