@@ -87,9 +87,9 @@ class StopSignals:
     The first signal also starts a watchdog thread: if the process has not ended
     `grace` seconds later (a stuck loop, a platform that does not let go), it logs one
     line and exits anyway, before the process manager's SIGKILL. What the chats were
-    shown is already in the database by then, and the next start settles it. A second
-    signal exits at once. Python-level handlers rather than the loop's, so that a loop
-    that is stuck still gets the watchdog started.
+    shown is already in the database by then, and is settled once this process's lease
+    runs out. A second signal exits at once. Python-level handlers rather than the loop's,
+    so that a loop that is stuck still gets the watchdog started.
     """
 
     def __init__(self, grace: float) -> None:
@@ -124,7 +124,7 @@ class StopSignals:
     def _say_overran(self) -> None:
         _log.warning(
             "shutdown took longer than SHUTDOWN_GRACE_SECONDS=%g; exiting now, and replies "
-            "still being written are settled at the next start",
+            "still being written are settled once this process's lease runs out",
             self._grace,
         )
         for handler in logging.getLogger().handlers:

@@ -69,8 +69,10 @@ from bot.storage.characters import SqlCharacters
 from bot.storage.db import create_engine, create_sessions, write_lock
 from bot.storage.erasure import SqlErasure
 from bot.storage.keeping import SqliteKeeping
+from bot.storage.leases import ProcessIdentity, SqlLeases
 from bot.storage.migrate import upgrade_to_head
 from bot.storage.personas import SqlPersonas
+from bot.storage.process_lease import ProcessLease
 from bot.storage.profiles import SqlProfiles
 from bot.storage.quotas import SqlQuotas
 from bot.storage.retention import SqlRetention
@@ -217,11 +219,13 @@ def sql_stores(
     *,
     secret_box: SecretBox | None,
     keeping: SqliteKeeping | None = None,
+    owner: str | None = None,
 ) -> Stores[SqlStore]:
     """The stores over one database's sessions, sharing its write lock and key box;
-    `keeping` gives streaming replies' checkpoints a SQLite connection of their own."""
+    `keeping` gives streaming replies' checkpoints a SQLite connection of their own;
+    `owner` (this process's lease id) marks the replies it begins as its own."""
     return Stores(
-        SqlStore(sessions, secret_box=secret_box, keeping=keeping),
+        SqlStore(sessions, secret_box=secret_box, keeping=keeping, owner=owner),
         SqlProfiles(sessions, secret_box=secret_box),
         SqlCharacters(sessions, secret_box=secret_box),
         SqlPersonas(sessions, secret_box=secret_box),
@@ -343,12 +347,14 @@ class Parlor:
         keeping = SqliteKeeping.for_url(settings.database_url, write_lock=write_lock(sessions))
         if keeping is not None:
             self._resources.push_async_callback(keeping.aclose)
-        stores = sql_stores(sessions, secret_box=box, keeping=keeping)
+        clock = SystemClock()
+        lease = await self._resources.enter_async_context(self._lease(sessions, clock))
+        stores = sql_stores(sessions, secret_box=box, keeping=keeping, owner=lease.id)
         store = stores.store
-        settled = await store.settle_interrupted()
-        if settled:
+        if lease.settled_at_start:
             _log.warning(
-                "%d replies were cut off by the last shutdown; marked interrupted", settled
+                "%d replies were cut off by a process that stopped; marked interrupted",
+                lease.settled_at_start,
             )
         timeouts = StreamTimeouts(
             connect_seconds=settings.llm_connect_timeout_seconds,
@@ -361,7 +367,6 @@ class Parlor:
         self._resources.push_async_callback(guarded.aclose)
         trusted = build_http_client(timeouts)
         self._resources.push_async_callback(trusted.aclose)
-        clock = SystemClock()
         metrics = self._metrics() if settings.http_port is not None else None
         telemetry: Telemetry = metrics or NO_TELEMETRY
         shared = await self._shared_budgets()
@@ -419,6 +424,18 @@ class Parlor:
             "Redis at %s: every process shares the bot-wide budgets", where(settings.redis_url)
         )
         return dict(shared_budgets(redis, bots, BOT_WIDE_WRITES_PER_SECOND))
+
+    def _lease(self, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> ProcessLease:
+        """This process's identity and lease: entered before any turn, it settles only the
+        replies of processes whose lease ran out; left after the turns have stopped."""
+        return ProcessLease(
+            SqlLeases(sessions, secret_box=None),
+            identity=ProcessIdentity.new(),
+            clock=clock,
+            wall_clock=lambda: datetime.now(UTC),
+            lease_seconds=self._settings.lease_seconds,
+            renew_seconds=self._settings.lease_renew_seconds,
+        )
 
     def _retain(self, retention: SqlRetention, clock: Clock) -> None:
         """Delete what is older than RETENTION_DAYS in the background while the app is open;

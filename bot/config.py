@@ -96,6 +96,8 @@ class Settings(BaseSettings):
     telegram_webhook_url: str | None = None  # unset: polling
     telegram_webhook_secret: SecretStr | None = None
     telegram_webhook_path: str | None = None  # unset: the URL's path
+    lease_seconds: float = Field(default=30.0, ge=0.5, le=3600)
+    lease_renew_seconds: float = Field(default=10.0, ge=0.1, le=1200)
 
     @field_validator("database_url")
     @classmethod
@@ -241,6 +243,16 @@ class Settings(BaseSettings):
         if self.telegram_webhook_path is None:
             self.telegram_webhook_path = webhook_path(
                 urlsplit(self.telegram_webhook_url).path or "/"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _lease_renewed_in_time(self) -> Settings:
+        """A lease renewed less often than it lasts would run out under a live process."""
+        if self.lease_renew_seconds >= self.lease_seconds:
+            raise ValueError(
+                f"LEASE_RENEW_SECONDS ({self.lease_renew_seconds:g}) must be below "
+                f"LEASE_SECONDS ({self.lease_seconds:g}); a third of it is usual"
             )
         return self
 

@@ -335,3 +335,21 @@ def test_without_a_webhook_url_telegram_polls(monkeypatch: pytest.MonkeyPatch) -
     settings = load_settings()
     assert settings.telegram_webhook_url is None
     assert settings.telegram_webhook_path is None
+
+
+def test_leases_default_to_thirty_seconds_renewed_every_ten() -> None:
+    """A process killed without a word has its replies settled by another within ~40 s."""
+    settings = load_settings()
+    assert (settings.lease_seconds, settings.lease_renew_seconds) == (30.0, 10.0)
+
+
+def test_a_lease_renewed_no_more_often_than_it_lasts_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Such a lease would run out under a live process: start-up stops, naming both."""
+    monkeypatch.setenv("LEASE_SECONDS", "10")
+    monkeypatch.setenv("LEASE_RENEW_SECONDS", "10")
+    with pytest.raises(
+        ConfigError, match=r"LEASE_RENEW_SECONDS \(10\) must be below LEASE_SECONDS"
+    ):
+        load_settings()

@@ -361,7 +361,9 @@ class Store(Protocol):
     ) -> None:
         """Settle a pending reply; for one with alternatives, the chosen alternative. A failed
         alternative that produced no text is dropped; one that was stopped or failed part-way
-        is kept. Either way the one shown before it is chosen again, if that one was whole."""
+        is kept. Either way the one shown before it is chosen again, if that one was whole.
+        A reply another process settled meanwhile (taking this one for dead) gets this text
+        as one more version: no version is written over."""
         ...
 
     async def save_partial(self, message_id: MessageId, *, content: str, reasoning: str) -> None:
@@ -423,8 +425,9 @@ class Store(Protocol):
         ...
 
     async def settle_interrupted(self) -> int:
-        """Settle replies left pending by a dead process, keeping the text they had shown,
-        marked interrupted; returns how many."""
+        """Settle every pending reply, keeping the text it had shown, marked interrupted;
+        returns how many. Only where no other process writes replies: processes sharing a
+        database settle through their leases (storage/leases.py)."""
         ...
 
     async def archived_chats(self, key: ChannelKey, *, limit: int) -> ChatListing:

@@ -24,7 +24,11 @@ from bot.storage.tables import MessageRow
 
 _KEEP = (
     update(MessageRow)
-    .where(MessageRow.id == bindparam("reply_id"), MessageRow.status == bindparam("pending"))
+    .where(
+        MessageRow.id == bindparam("reply_id"),
+        MessageRow.status == bindparam("pending"),
+        MessageRow.owner_process.is_not_distinct_from(bindparam("owner")),
+    )
     .values(
         partial=bindparam("content"),
         partial_reasoning=bindparam("reasoning"),
@@ -60,11 +64,15 @@ class SqliteKeeping:
             return None
         return cls(database, write_lock=write_lock)
 
-    async def save(self, reply_id: MessageId, *, content: str, reasoning: str) -> None:
-        """Store the pending reply's text so far; a settled reply is left as it is."""
+    async def save(
+        self, reply_id: MessageId, *, content: str, reasoning: str, owner: str | None = None
+    ) -> None:
+        """Store the pending reply's text so far; a settled reply, or one another process
+        (not `owner`) is writing now, is left as it is."""
         values = {
             "reply_id": reply_id,
             "pending": MessageStatus.PENDING.value,
+            "owner": owner,
             "content": storable_text(content),
             "reasoning": storable_text(reasoning),
         }

@@ -6,7 +6,7 @@ mirror the chosen one, so history reads and prompts never open the JSON.
 
 from __future__ import annotations
 
-from typing import Any, TypeGuard
+import logging
 
 from sqlalchemy import Select, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -18,18 +18,28 @@ from bot.storage.rows import to_stored_message
 from bot.storage.secrets import SecretBox
 from bot.storage.tables import MessageRow, utcnow
 from bot.storage.transactions import Transactions, translating
+from bot.storage.versions import (
+    SHOWN_BEFORE,
+    failed_empty,
+    keep_late_reply,
+    mirror,
+    settle_reply,
+    swipe_of,
+)
+
+_log = logging.getLogger(__name__)
 
 NOTHING_TO_REDO = "There is no reply of mine to work on yet: say something first."
 STILL_WRITING = "I'm still writing the last reply; wait for it, or /stop it."
-SHOWN_BEFORE = "shown_before"
-"""Key of a pending alternative: the index of the version shown when it was begun."""
 
 
 class ReplyStore(Transactions):
     """The part of the store that writes replies after `begin_turn` created them.
 
     `keeping` writes streaming replies' partial text on SQLite (see `storage.keeping`);
-    without it they go through an ordinary session.
+    without it they go through an ordinary session. `owner` is this process's lease id
+    (storage/leases.py): every reply it begins is marked as its own, so that another
+    process settles it only once that lease has run out; None marks none (one process).
     """
 
     def __init__(
@@ -38,9 +48,11 @@ class ReplyStore(Transactions):
         *,
         secret_box: SecretBox | None,
         keeping: SqliteKeeping | None = None,
+        owner: str | None = None,
     ) -> None:
         super().__init__(sessions, secret_box=secret_box)
         self._keeping = keeping
+        self._owner = owner
 
     async def finish_turn(
         self,
@@ -51,11 +63,28 @@ class ReplyStore(Transactions):
         status: MessageStatus,
         finish_reason: str | None = None,
     ) -> None:
+        """A reply that is no longer this process's to finish (another process settled it,
+        taking this one for dead, and perhaps began a new version since) is added beside
+        what is there as a version of its own, never written over one."""
         with translating("store the reply"):
             async with self.writing() as session:
                 row = await session.get(MessageRow, message_id, with_for_update=True)
                 if row is None:
                     raise StorageError(f"there is no stored message {message_id} to finish")
+                if row.status != MessageStatus.PENDING.value or row.owner_process != self._owner:
+                    _log.warning(
+                        "reply %s was settled by another process while this one wrote it "
+                        "(its lease had run out); keeping this text as another version",
+                        message_id,
+                    )
+                    keep_late_reply(
+                        row,
+                        content=content,
+                        reasoning=reasoning,
+                        status=status,
+                        finish_reason=finish_reason,
+                    )
+                    return
                 settle_reply(
                     row,
                     content=content,
@@ -70,11 +99,17 @@ class ReplyStore(Transactions):
         A row settled meanwhile is left alone: its final text is newer than this.
         """
         if self._keeping is not None:
-            await self._keeping.save(message_id, content=content, reasoning=reasoning)
+            await self._keeping.save(
+                message_id, content=content, reasoning=reasoning, owner=self._owner
+            )
             return
         keep = (
             update(MessageRow)
-            .where(MessageRow.id == message_id, MessageRow.status == MessageStatus.PENDING.value)
+            .where(
+                MessageRow.id == message_id,
+                MessageRow.status == MessageStatus.PENDING.value,
+                MessageRow.owner_process.is_not_distinct_from(self._owner),
+            )
             .values(partial=content, partial_reasoning=reasoning)
         )
         with translating("keep the reply so far"):
@@ -86,17 +121,18 @@ class ReplyStore(Transactions):
             async with self.writing() as session:
                 row = await _last_reply(session, chat_id)
                 before = to_stored_message(row)
-                swipes = list(row.swipes or [_swipe_of(row)])
+                swipes = list(row.swipes or [swipe_of(row)])
                 shown: int | None = row.swipe_index
-                if _failed_empty(row.status, row.content):
+                if failed_empty(row.status, row.content):
                     # A failure with nothing to show is replaced, not kept beside its remedy.
                     swipes.pop(row.swipe_index)
                     shown = None
                 pending = {"content": "", "reasoning": "", "status": MessageStatus.PENDING.value}
                 swipes.append(pending | {SHOWN_BEFORE: shown})
                 row.swipes, row.swipe_index = swipes, len(swipes) - 1
-                _mirror(row, swipes[-1])
+                mirror(row, swipes[-1])
                 row.token_count, row.token_counter = None, None
+                row.owner_process = self._owner
                 return before
 
     async def begin_continuation(self, chat_id: ChatId) -> StoredMessage:
@@ -110,13 +146,14 @@ class ReplyStore(Transactions):
                     )
                 before = to_stored_message(row)
                 row.status = MessageStatus.PENDING.value
+                row.owner_process = self._owner
                 return before
 
     async def choose_swipe(self, chat_id: ChatId, step: int) -> StoredMessage:
         with translating("switch to another version of the reply"):
             async with self.writing() as session:
                 row = await _last_reply(session, chat_id)
-                swipes = list(row.swipes or [_swipe_of(row)])
+                swipes = list(row.swipes or [swipe_of(row)])
                 wanted = row.swipe_index + step
                 if not 0 <= wanted < len(swipes):
                     where = "newest" if step > 0 else "first"
@@ -133,70 +170,11 @@ class ReplyStore(Transactions):
                         f"({row.swipe_index + 1} of {len(swipes)}).{more}"
                     )
                 row.swipes, row.swipe_index = swipes, wanted
-                _mirror(row, swipes[wanted])
+                mirror(row, swipes[wanted])
                 row.token_count, row.token_counter = None, None
                 row.updated_at = utcnow()
                 await session.flush()
                 return to_stored_message(row)
-
-
-def settle_reply(
-    row: MessageRow,
-    *,
-    content: str,
-    reasoning: str,
-    status: MessageStatus,
-    finish_reason: str | None,
-) -> None:
-    """Settle the row's chosen alternative.
-
-    A regeneration that failed without any text is dropped. One that was stopped or failed
-    part-way is kept to look at, but the version shown before it is chosen again when that
-    one was whole: only a finished reply is history, and the model should not lose its last
-    word to a broken retry.
-    """
-    swipes = list(row.swipes or ())
-    regenerated = len(swipes) > 1
-    if regenerated and _failed_empty(status.value, content):
-        dropped = swipes.pop(row.swipe_index)
-        row.swipe_index = _index_shown_before(dropped, len(swipes), row.swipe_index - 1)
-        _mirror(row, swipes[row.swipe_index])
-    else:
-        pending = swipes[row.swipe_index] if swipes else {}
-        row.content, row.reasoning = content, reasoning
-        row.status, row.finish_reason = status.value, finish_reason
-        if swipes:
-            swipes[row.swipe_index] = _swipe_of(row)
-        if regenerated and status is not MessageStatus.COMPLETE:
-            shown = pending.get(SHOWN_BEFORE)
-            if _valid_index(shown, len(swipes)) and _is_whole(swipes[shown]):
-                row.swipe_index = shown
-                _mirror(row, swipes[shown])
-    row.swipes = swipes or None
-    row.partial, row.partial_reasoning = None, None
-    row.token_count, row.token_counter = None, None
-    row.updated_at = utcnow()
-
-
-def _is_whole(swipe: dict[str, Any]) -> bool:
-    content = swipe.get("content")
-    return swipe.get("status") == MessageStatus.COMPLETE.value and bool(content)
-
-
-def _index_shown_before(swipe: dict[str, Any], count: int, fallback: int) -> int:
-    shown = swipe.get(SHOWN_BEFORE)
-    if _valid_index(shown, count):
-        return shown
-    return max(min(fallback, count - 1), 0)
-
-
-def _valid_index(value: object, count: int) -> TypeGuard[int]:
-    """An index read back from JSON, which a hand-edited or older row may lack or garble."""
-    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < count
-
-
-def _failed_empty(status: str, content: str) -> bool:
-    return status != MessageStatus.COMPLETE.value and not content
 
 
 async def _last_reply(session: AsyncSession, chat_id: ChatId) -> MessageRow:
@@ -221,23 +199,3 @@ def _has_earlier_message(row: MessageRow) -> Select[tuple[bool]]:
     cannot rewrite."""
     earlier = select(MessageRow.id).where(MessageRow.chat_id == row.chat_id, MessageRow.id < row.id)
     return select(exists(earlier))
-
-
-def _swipe_of(row: MessageRow) -> dict[str, Any]:
-    return {
-        "content": row.content,
-        "reasoning": row.reasoning,
-        "status": row.status,
-        "finish_reason": row.finish_reason,
-    }
-
-
-def _mirror(row: MessageRow, swipe: dict[str, Any]) -> None:
-    """Copy an alternative into the row's columns; malformed JSON degrades to empty text."""
-    content, reasoning = swipe.get("content"), swipe.get("reasoning")
-    status, finish = swipe.get("status"), swipe.get("finish_reason")
-    row.content = content if isinstance(content, str) else ""
-    row.reasoning = reasoning if isinstance(reasoning, str) else ""
-    known = {member.value for member in MessageStatus}
-    row.status = status if status in known else MessageStatus.COMPLETE.value
-    row.finish_reason = finish if isinstance(finish, str) else None

@@ -210,12 +210,14 @@ def to_user_row(chat_id: ChatId, message: NewUserMessage) -> MessageRow:
     )
 
 
-def to_pending_reply_row(chat_id: ChatId) -> MessageRow:
+def to_pending_reply_row(chat_id: ChatId, *, owner: str | None = None) -> MessageRow:
+    """`owner`: the id of the process that will write it (its lease), if it has one."""
     return MessageRow(
         chat_id=chat_id,
         role=Role.ASSISTANT.value,
         content="",
         status=MessageStatus.PENDING.value,
+        owner_process=owner,
     )
 
 

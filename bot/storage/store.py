@@ -30,7 +30,7 @@ from bot.core.domain import (
 )
 from bot.core.errors import SecretsUnavailable, StorageError
 from bot.storage.chats import ChatArchiveStore
-from bot.storage.replies import ReplyStore, settle_reply
+from bot.storage.replies import ReplyStore
 from bot.storage.rows import (
     CHANNEL_CONNECTION_NAME,
     channel_is,
@@ -48,6 +48,7 @@ from bot.storage.secrets import NO_ENCRYPTION_KEYS, connection_binding
 from bot.storage.tables import ChannelRow, ChatRow, ConnectionRow, MessageRow, utcnow
 from bot.storage.transactions import lock_channel, lock_settings, translating
 from bot.storage.user_messages import UserMessageStore
+from bot.storage.versions import settle_cut_off
 
 _log = logging.getLogger(__name__)
 
@@ -156,7 +157,7 @@ class SqlStore(ReplyStore, UserMessageStore, ChatArchiveStore):
                 user = to_user_row(chat_id, message)
                 session.add(user)
                 await session.flush()
-                reply = to_pending_reply_row(chat_id)
+                reply = to_pending_reply_row(chat_id, owner=self._owner)
                 session.add(reply)
                 await session.flush()
                 return TurnIds(MessageId(user.id), MessageId(reply.id))
@@ -287,13 +288,11 @@ class SqlStore(ReplyStore, UserMessageStore, ChatArchiveStore):
                 return ChatId(chat.id)
 
     async def settle_interrupted(self) -> int:
-        """Run at start-up, before any turn: a pending reply then belongs to a dead process.
+        """Settle every pending reply, whoever writes it: only for a database no other
+        process uses (a running process settles through its lease, storage/leases.py).
 
-        What it had shown (saved while it streamed) is kept, marked interrupted: it is part
-        of the conversation and /continue can carry it on. A continuation that showed
-        nothing more goes back to the reply it extended; a new or regenerated reply that
-        showed nothing is settled as any that failed without text (a regeneration's empty
-        version is dropped).
+        Each is settled as `settle_cut_off` says: the text it had shown kept, marked
+        interrupted.
         """
         pending = (
             select(MessageRow)
@@ -304,15 +303,7 @@ class SqlStore(ReplyStore, UserMessageStore, ChatArchiveStore):
             async with self.writing() as session:
                 rows = (await session.scalars(pending)).all()
                 for row in rows:
-                    shown, thought = row.partial or "", row.partial_reasoning or ""
-                    cut_off = bool(shown) or not row.content
-                    settle_reply(
-                        row,
-                        content=row.content + shown,
-                        reasoning=row.reasoning + thought,
-                        status=MessageStatus.INTERRUPTED if cut_off else MessageStatus.COMPLETE,
-                        finish_reason=row.finish_reason,
-                    )
+                    settle_cut_off(row)
         if rows:
             _log.info("settled %d reply(ies) left pending by a previous run", len(rows))
         return len(rows)

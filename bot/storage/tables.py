@@ -242,8 +242,28 @@ class MessageRow(Base):
     swipe_index: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     images: Mapped[list[str] | None] = mapped_column(JSON)  # data: URLs sent with the message
     platform_message_ids: Mapped[list[str] | None] = mapped_column(JSON)
+    # The process writing a pending reply (ProcessRow.id); None once settled. Indexed for the
+    # sweep that settles the replies of a process whose lease ran out.
+    owner_process: Mapped[str | None] = mapped_column(StorableString(32), index=True)
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = _updated_at()
+
+
+class ProcessRow(Base):
+    """A running bot process and its lease (storage/leases.py): while `expires_at` is ahead,
+    its pending replies are its own; once it has passed, any process settles them.
+
+    `host` and `pid` are for people reading the table; the id alone identifies the process.
+    """
+
+    __tablename__ = "processes"
+
+    id: Mapped[str] = mapped_column(StorableString(32), primary_key=True)
+    host: Mapped[str] = mapped_column(StorableString())
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    heartbeat_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class UsageRow(Base):

@@ -11,6 +11,7 @@ from bot.platforms.telegram.delivery import PTB_TIMEDELTA
 from tests.fakes.bot_process import BotProcess
 from tests.fakes.bot_thread import run_console_in_thread, wait_for_start
 from tests.fakes.console_process import ConsoleProcess, bot_env
+from tests.fakes.leases import SHORT_LEASES, wait_until_leases_run_out
 from tests.fakes.openai.server import FakeOpenAI
 from tests.fakes.telegram.server import FakeTelegram
 
@@ -48,12 +49,15 @@ def last_reply(workdir: Path) -> tuple[str, str]:
 def test_a_console_reply_killed_mid_stream_keeps_what_was_shown(
     tmp_path: Path, run: int, migrated_template: Path
 ) -> None:
-    """After the kill the pending reply holds the last text shown; the next start keeps it,
-    marked interrupted. (The next start runs in this process: settling is done by the
-    composition root as it opens, the same code a new process runs.)"""
+    """After the kill the pending reply holds the last text shown; the next start after the
+    killed bot's lease ran out keeps it, marked interrupted. (The next start runs in this
+    process: settling is done by the composition root as it opens, the same code a new
+    process runs.)"""
     with FakeOpenAI.in_thread() as fake:
         fake.token_interval_seconds = 0.01 + 0.01 * (run % 3)
-        env = bot_env(tmp_path, DEFAULT_BASE_URL=fake.base_url, DEFAULT_MODEL="scenario/slow")
+        env = bot_env(
+            tmp_path, DEFAULT_BASE_URL=fake.base_url, DEFAULT_MODEL="scenario/slow", **SHORT_LEASES
+        )
         bot = ConsoleProcess(tmp_path, env)
         bot.send(f"tell me a long story, take {run}")
         edits_before_kill = 1 + run % 4
@@ -64,6 +68,7 @@ def test_a_console_reply_killed_mid_stream_keeps_what_was_shown(
         assert shown.strip() not in ("", "…")
         assert pending_partial(tmp_path)[1].strip().startswith(shown.strip())
 
+        wait_until_leases_run_out(tmp_path / "data" / "parlor.db")
         restarted = run_console_in_thread(tmp_path, env, "/settings", template=migrated_template)
         assert restarted.events
         status, content = last_reply(tmp_path)
@@ -98,10 +103,13 @@ def test_a_telegram_reply_killed_mid_stream_keeps_what_was_shown(
             TELEGRAM_API_URL=telegram.base_url,
             DEFAULT_BASE_URL=endpoint.base_url,
             DEFAULT_MODEL="scenario/slow",
+            **SHORT_LEASES,
         )
         killed: tuple[int, str] | None = None
         for run in range(first_run, first_run + KILLS_PER_BOT):
             endpoint.token_interval_seconds = 0.01 + 0.01 * (run % 3)
+            if killed is not None:
+                wait_until_leases_run_out(tmp_path / "data" / "parlor.db")
             bot = started_bot(tmp_path, env, telegram)
             if killed is not None:  # the start settled the reply killed last time
                 assert reply_by_id(tmp_path, killed[0]) == ("interrupted", killed[1])

@@ -75,3 +75,25 @@ async def test_a_refused_keep_is_a_storage_error(tmp_path: Path) -> None:
 def test_only_a_sqlite_file_gets_a_keeping_connection(url: str) -> None:
     """Other databases keep through the store's ordinary sessions."""
     assert SqliteKeeping.for_url(url, write_lock=None) is None
+
+
+async def test_a_keep_from_a_process_that_no_longer_owns_the_reply_changes_nothing(
+    migrated_sqlite_url: str,
+) -> None:
+    """Once another process has taken the reply over (a regeneration of its own), a keep
+    from the process that began it earlier is not written into that version."""
+    engine = create_engine(migrated_sqlite_url)
+    sessions = create_sessions(engine)
+    keeping = SqliteKeeping.for_url(migrated_sqlite_url, write_lock=write_lock(sessions))
+    assert keeping is not None
+    try:
+        now = SqlStore(sessions, secret_box=None, keeping=keeping, owner="now-writing")
+        chat = (await now.load_channel(KEY)).chat_id
+        ids = await now.begin_turn(chat, NewUserMessage("7", "Ada", "a story"))
+        await now.save_partial(ids.assistant_message_id, content="Once", reasoning="")
+        await keeping.save(ids.assistant_message_id, content="Late", reasoning="", owner="gone")
+        assert await now.settle_interrupted() == 1
+        assert (await now.history(chat, limit=1))[-1].content == "Once"
+    finally:
+        await keeping.aclose()
+        await engine.dispose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic import command
@@ -15,6 +16,7 @@ from bot.core.domain import ChannelKey, MessageStatus, Role
 from bot.core.errors import StorageError, UsageError
 from bot.storage.characters import SqlCharacters
 from bot.storage.db import create_engine, create_sessions
+from bot.storage.leases import ProcessIdentity, SqlLeases
 from bot.storage.migrate import alembic_config, current_head, upgrade_to, upgrade_to_head
 from bot.storage.tables import Base
 from tests.storage.conftest import new_box, store_on
@@ -58,7 +60,7 @@ async def schema_of(url: str) -> tuple[set[str], str | None]:
 
 def test_current_head_names_the_newest_revision() -> None:
     """The newest revision in migrations/versions is the head."""
-    assert current_head() == "0009"
+    assert current_head() == "0010"
 
 
 async def test_upgrade_from_0001_keeps_channels_and_keys(empty_url: str) -> None:
@@ -139,6 +141,36 @@ async def test_upgrade_from_0003_keeps_chats_and_characters(empty_url: str) -> N
         b"\x89PNG\x00",
     )
     assert (regenerated.swipe_index, regenerated.swipe_count) == (1, 2)
+
+
+async def test_a_reply_pending_at_0009_is_settled_by_the_next_start(empty_url: str) -> None:
+    """A reply left pending before leases existed names no process: the first process to
+    start at head settles it, keeping what it had shown."""
+    await upgrade_to(empty_url, "0009")
+    engine = create_engine(empty_url)
+    try:
+        async with engine.begin() as connection:
+            for statement in OLD_CHAT_0003[1:4]:
+                await connection.execute(text(statement))
+            await connection.execute(
+                text(
+                    "INSERT INTO messages (chat_id, role, content, status, partial, "
+                    "created_at, updated_at) VALUES (1, 'assistant', '', 'pending', "
+                    "'Once upon', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                )
+            )
+        await upgrade_to_head(empty_url)
+        sessions = create_sessions(engine)
+        now = datetime.now(UTC)
+        leases = SqlLeases(sessions, secret_box=None)
+        later = now + timedelta(seconds=30)
+        await leases.register(ProcessIdentity("new", "here", 1), now=now, expires_at=later)
+        assert await leases.settle_orphaned(now=now) == 1
+        store = store_on(engine, None)
+        reply = (await store.history((await store.load_channel(KEY)).chat_id, limit=1))[-1]
+    finally:
+        await engine.dispose()
+    assert (reply.status, reply.content) == (MessageStatus.INTERRUPTED, "Once upon")
 
 
 async def test_upgrade_from_empty_reaches_head(empty_url: str) -> None:

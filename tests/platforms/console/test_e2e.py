@@ -16,6 +16,7 @@ from bot.endpoints.presets import PRESETS, KeyNeed
 from tests.fakes.bot_process import run_to_end
 from tests.fakes.bot_thread import ConsoleRun, run_console_in_thread
 from tests.fakes.console_process import ConsoleProcess, bot_env, run_console
+from tests.fakes.leases import SHORT_LEASES, wait_until_leases_run_out
 from tests.fakes.openai.server import FakeOpenAI
 
 pytestmark = pytest.mark.slow
@@ -147,7 +148,9 @@ def test_endpoint_error_is_reported_and_stored(
 
 def test_sigkill_mid_reply_leaves_a_sound_database(tmp_path: Path, fake: FakeOpenAI) -> None:
     """Killed mid-stream, the database passes integrity_check and keeps every finished turn."""
-    env = bot_env(tmp_path, DEFAULT_BASE_URL=fake.base_url, DEFAULT_MODEL="parlor-test")
+    env = bot_env(
+        tmp_path, DEFAULT_BASE_URL=fake.base_url, DEFAULT_MODEL="parlor-test", **SHORT_LEASES
+    )
     bot = ConsoleProcess(tmp_path, env)
     bot.send("first question")
     assert bot.done()["status"] == "complete"
@@ -163,6 +166,7 @@ def test_sigkill_mid_reply_leaves_a_sound_database(tmp_path: Path, fake: FakeOpe
     assert rows[2] == ("user", "complete", "second question")
     assert rows[3][:2] == ("assistant", "pending")
 
+    wait_until_leases_run_out(tmp_path / "data" / "parlor.db")
     restarted = run_console(tmp_path, env, "/settings")
     assert restarted.events
     statuses = db_rows(tmp_path, "select status from messages where role='assistant' order by id")
