@@ -40,6 +40,7 @@ from bot.core.ports import (
     UsageLedger,
 )
 from bot.core.quotas import NO_LIMITS, Limit, Limits
+from bot.core.shared_state import SharedState
 from bot.llm.client import OpenAICompatClient, build_http_client
 from bot.llm.deadline import StreamTimeouts
 from bot.llm.fetch import GuardedFetcher
@@ -72,6 +73,7 @@ from bot.storage.profiles import SqlProfiles
 from bot.storage.quotas import SqlQuotas
 from bot.storage.retention import SqlRetention
 from bot.storage.secrets import SecretBox
+from bot.storage.shared_state import SqlSharedState
 from bot.storage.store import SqlStore
 from bot.storage.usage import SqlUsage
 from bot.web.listener import OpsListener
@@ -169,7 +171,8 @@ _S = TypeVar("_S", bound=Store)
 class Stores(Generic[_S]):
     """What the service keeps: channels and chats, connection profiles, characters, personas,
     and what each turn cost (nothing, unless a ledger is given); `erasure` is what /forget
-    erases with (None: /forget says it is not available)."""
+    erases with (None: /forget says it is not available); `shared_state` is what every process
+    must see alike (None: this process's memory)."""
 
     store: _S
     profiles: Profiles
@@ -179,6 +182,7 @@ class Stores(Generic[_S]):
     access_rules: AccessRules = NO_ACCESS_RULES
     quotas: QuotaBook | None = None
     erasure: Erasure | None = None
+    shared_state: SharedState | None = None
 
 
 def sql_stores(
@@ -198,6 +202,7 @@ def sql_stores(
         SqlAccessRules(sessions, secret_box=None),
         SqlQuotas(sessions, secret_box=None),
         SqlErasure(sessions, secret_box=None),
+        SqlSharedState(sessions),
     )
 
 
@@ -258,6 +263,7 @@ def build_service(
         quota_book=stores.quotas,
         limits=limits,
         erasure=stores.erasure,
+        shared_state=stores.shared_state,
     )
 
 
@@ -287,6 +293,7 @@ class Parlor:
         self._keeper = keeper
         self._resources = AsyncExitStack()
         self.service: ConversationService | None = None
+        self.shared_state: SharedState | None = None  # what every process sees alike
         self.pacing = Pacing()
         self.listener: OpsListener | None = None  # with HTTP_PORT: /healthz /readyz /metrics
 
@@ -312,6 +319,7 @@ class Parlor:
         if keeping is not None:
             self._resources.push_async_callback(keeping.aclose)
         stores = sql_stores(sessions, secret_box=box, keeping=keeping)
+        self.shared_state = stores.shared_state
         store = stores.store
         settled = await store.settle_interrupted()
         if settled:
@@ -477,6 +485,7 @@ class Parlor:
                     operators=settings.telegram_operator_ids,
                     on_fatal=on_fatal,
                     access=telegram_access(settings),
+                    shared_state=self.shared_state,
                 )
                 self._ready_when("telegram", telegram.connected)
                 adapters.append(await platforms.enter_async_context(telegram))
@@ -493,6 +502,7 @@ class Parlor:
                     operators=settings.discord_operator_ids,
                     access=discord_access(settings),
                     on_fatal=on_fatal,
+                    shared_state=self.shared_state,
                 )
                 self._ready_when("discord", discord.connected)
                 adapters.append(await platforms.enter_async_context(discord))

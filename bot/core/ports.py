@@ -572,9 +572,9 @@ class Retention(Protocol):
     async def delete_old_usage(self, before: datetime, *, limit: int) -> int: ...
 
 
-ForgetHook = Callable[[str, str], int]
-"""Forgets what an adapter holds in memory about (platform, user id), such as a pending key
-link; returns how many things it dropped. Called by /forget target:me once confirmed."""
+ForgetHook = Callable[[str, str], Awaitable[int]]
+"""Forgets what an adapter holds about (platform, user id), such as a pending key link;
+returns how many things it dropped. Called by /forget target:me once confirmed."""
 
 
 class Suggester(Protocol):

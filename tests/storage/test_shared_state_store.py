@@ -4,7 +4,7 @@ taker only; entries end at their time by the injected clock; /forget's delete by
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -13,35 +13,23 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.storage.db import create_engine, create_sessions
 from bot.storage.shared_state import SWEEP_BATCH_ROWS, SqlSharedState
 from bot.storage.tables import SharedStateRow
+from tests.fakes.clock import FakeWallClock
 
 NOON = datetime(2026, 12, 8, 12, 0, tzinfo=UTC)
 
 
-class WallClock:
-    """A wall clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.at = NOON
-
-    def __call__(self) -> datetime:
-        return self.at
-
-    def advance(self, seconds: float) -> None:
-        self.at += timedelta(seconds=seconds)
+@pytest.fixture
+def clock() -> FakeWallClock:
+    return FakeWallClock(NOON)
 
 
 @pytest.fixture
-def clock() -> WallClock:
-    return WallClock()
-
-
-@pytest.fixture
-def state(engine: AsyncEngine, clock: WallClock) -> SqlSharedState:
+def state(engine: AsyncEngine, clock: FakeWallClock) -> SqlSharedState:
     return SqlSharedState(create_sessions(engine), now=clock)
 
 
 @pytest.fixture
-async def other(fresh_url: str, clock: WallClock) -> SqlSharedState:
+async def other(fresh_url: str, clock: FakeWallClock) -> SqlSharedState:
     """A second process: its own engine on the same database."""
     engine = create_engine(fresh_url)
     yield SqlSharedState(create_sessions(engine), now=clock)
@@ -75,7 +63,7 @@ async def test_a_take_goes_to_one_taker_only(state: SqlSharedState, other: SqlSh
     assert await state.get("link", "abc") is None
 
 
-async def test_an_entry_ends_at_its_time(state: SqlSharedState, clock: WallClock) -> None:
+async def test_an_entry_ends_at_its_time(state: SqlSharedState, clock: FakeWallClock) -> None:
     """Readable until its time-to-live has passed, then gone for get, take and delete."""
     await state.put("link", "abc", "value", ttl=60)
     clock.advance(59)
@@ -89,7 +77,7 @@ async def test_an_entry_ends_at_its_time(state: SqlSharedState, clock: WallClock
 
 
 async def test_writes_sweep_expired_rows_in_batches(
-    state: SqlSharedState, engine: AsyncEngine, clock: WallClock
+    state: SqlSharedState, engine: AsyncEngine, clock: FakeWallClock
 ) -> None:
     """Expired rows go a batch at a time as later writes happen; live ones stay."""
     for index in range(SWEEP_BATCH_ROWS + 5):

@@ -22,6 +22,7 @@ from discord import app_commands
 from bot.core.domain import ChannelKey, CommandCall, Incoming
 from bot.core.errors import BotError, ConfigError, DeliveryError, PlatformRefused, UsageError
 from bot.core.ports import Conversations
+from bot.core.shared_state import SharedState
 from bot.platforms.common.access import EVERYONE, AccessGate, AccessPolicy, Refusal
 from bot.platforms.common.key_shapes import looks_like_key
 from bot.platforms.common.press_routing import PressRouter
@@ -70,12 +71,15 @@ class DiscordAdapter:
         access: AccessPolicy = EVERYONE,
         ready_timeout: float = 2.0,
         on_fatal: Callable[[PlatformRefused], None] | None = None,
+        shared_state: SharedState | None = None,
     ) -> None:
         """`access`: who may use the bot where, DMs included (its operators are never
         refused, and `operators` are added to them).
         `ready_timeout`: discord.py's wait for the servers' data after READY;
         `on_fatal` hears that Discord ended the connection for good while running (a
-        token reset), for the process to end; without it, that is logged."""
+        token reset), for the process to end; without it, that is logged;
+        `shared_state` keeps each channel's latest reply for every process (None: this
+        process's memory)."""
         self._service = service
         self._token = token
         self._pacing = pacing
@@ -84,7 +88,7 @@ class DiscordAdapter:
         access = dataclasses.replace(access, operators=access.operators | operators)
         self._gate = AccessGate(access, pacing.clock, wording=WORDING)
         self._ready_timeout = ready_timeout
-        self._turns = StreamedTurns(service)
+        self._turns = StreamedTurns(service, shared_state=shared_state)
         self._ready = asyncio.Event()
         self._running = RunningHandlers()
         self._slash = SlashCommands(

@@ -3,6 +3,13 @@
 A slash command's options stay in the user's command history and are shown to them
 again; a modal's fields are not. The form's answer goes only to the service, which
 stores it encrypted and never echoes it; nothing here logs it.
+
+An open form lives in this process (discord.py's own modal store), on purpose: Discord
+sends its submission over the gateway to the shard of the server it was opened in (DMs:
+shard 0), which is the process that opened it, so no other process could take it. Only
+a restart while it is open loses it: Discord then says the interaction failed and the
+command is run again. Kept in the database it would be the half-typed command, stored
+for that rare moment, beside discord.py's dispatch rather than through it.
 """
 
 from __future__ import annotations

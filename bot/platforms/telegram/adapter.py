@@ -34,6 +34,7 @@ from bot.core.commands import find_command, streams, takes_file
 from bot.core.domain import Actor, CommandCall, Incoming, Permission
 from bot.core.errors import DeliveryError, PlatformRefused, UsageError
 from bot.core.ports import Conversations
+from bot.core.shared_state import MemorySharedState, SharedState
 from bot.platforms.common.access import (
     EVERYONE,
     AccessGate,
@@ -97,8 +98,11 @@ class TelegramAdapter:
         operators: frozenset[int] = frozenset(),
         access: AccessPolicy = EVERYONE,
         on_fatal: ReportFatal | None = None,
+        shared_state: SharedState | None = None,
     ) -> None:
-        """`access`: who may use the bot in which chats (`operators` are never refused)."""
+        """`access`: who may use the bot in which chats (`operators` are never refused);
+        `shared_state` keeps key links, latest replies and chats without drafts for every
+        process (None: this process's memory)."""
         self._service = service
         self._operators = operators
         access = dataclasses.replace(access, operators=access.operators | operators)
@@ -113,9 +117,10 @@ class TelegramAdapter:
         self._app = builder.build()
         self._bot = self._app.bot
         self._me = Me(0, "")  # known after initialize()
-        self._out = Outbox(self._bot, pacing)
-        self._turns = StreamedTurns(service)
-        links = KeyLinks(pacing.clock)
+        shared = shared_state or MemorySharedState()
+        self._out = Outbox(self._bot, pacing, shared_state=shared)
+        self._turns = StreamedTurns(service, shared_state=shared)
+        links = KeyLinks(shared)
         service.when_forgetting(links.forget)  # /forget drops their pending key links
         self._keys = KeyFlow(
             self._bot,
@@ -212,8 +217,9 @@ class TelegramAdapter:
         if message is None or message.from_user is None:
             return
         user = message.from_user.id
-        key_awaited = message.chat.id > 0 and self._keys.expects_key(user)
-        refusal = self._refusal(message, user, key_flow=key_awaited)
+        refusal = self._refusal(message, user)
+        if refusal is not None and message.chat.id > 0 and await self._keys.expects_key(user):
+            refusal = self._refusal(message, user, key_flow=True)  # the awaited key
         if refusal is not None:
             if self._me.addressed(message):
                 await self._turn_away(user, refusal)
@@ -401,7 +407,7 @@ class TelegramAdapter:
                 return
         admin = call.actor.permission >= Permission.SERVER_ADMIN
         if place.in_group and call.name == "connect" and admin:
-            link = self._keys.offer(message, call.channel, call.options)
+            link = await self._keys.offer(message, call.channel, call.options)
             if link is not None:
                 text += f"\n\nTo add an API key, send it to me privately: {link}"
         if result.confirmation is not None:
@@ -458,7 +464,7 @@ class TelegramAdapter:
         speaker = None
         if place.in_group:
             speaker = await self._service.character_name(channel_of(place))
-        return self._out.replier(place, speaker=speaker)
+        return await self._out.replier(place, speaker=speaker)
 
 
 def _log_fatal(error: PlatformRefused) -> None:

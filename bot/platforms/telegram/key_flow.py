@@ -61,7 +61,7 @@ class KeyFlow:
     def link(self, token: str) -> str:
         return f"https://t.me/{self._bot.username}?start={token}"
 
-    def offer(
+    async def offer(
         self, message: Message, channel: ChannelKey, options: Mapping[str, str]
     ) -> str | None:
         """A link that lets this message's sender finish `options` privately, with a key."""
@@ -75,7 +75,7 @@ class KeyFlow:
             channel=channel,
             options=without_secrets(options),
         )
-        return self.link(self._links.issue(request))
+        return self.link(await self._links.issue(request))
 
     async def refuse_in_group(
         self, message: Message, command: str, channel: ChannelKey, options: Mapping[str, str]
@@ -101,7 +101,7 @@ class KeyFlow:
                 self._bot, message.chat.id, user.id, operators=self._operators
             )
         if rights >= Permission.SERVER_ADMIN and command == "connect":
-            link = self.offer(message, channel, options)
+            link = await self.offer(message, channel, options)
             if link is not None:
                 text += f"\n\nThen send the new key to me privately: {link} (one use, yours only)."
         await self._say(message, text)
@@ -111,14 +111,14 @@ class KeyFlow:
         user = message.from_user
         if user is None:
             return
-        request = self._links.open(token, user.id)
+        request = await self._links.open(token, user.id)
         if request is None:
             await self._say(message, LINK_GONE)
             return
         # Armed before the check, so a key pasted while Telegram answers is still caught.
-        self._links.await_key(request)
+        await self._links.await_key(request)
         if not await self._still_admin(request):
-            self._links.take_waiting(user.id)
+            await self._links.take_waiting(user.id)
             await self._say(message, NO_LONGER_ADMIN.format(title=request.group_title))
             return
         await self._say(
@@ -127,16 +127,19 @@ class KeyFlow:
             "that message as soon as I have read it, and show the key only masked.",
         )
 
-    def expects_key(self, user_id: int) -> bool:
+    async def expects_key(self, user_id: int) -> bool:
         """Whether `user_id`'s next private message is the key a link asked for."""
-        return self._links.waiting(user_id)
+        return await self._links.waiting(user_id)
 
     async def receive(self, message: Message) -> bool:
         """Whether this private message was the key someone was asked for (and is handled)."""
         user = message.from_user
         if user is None or message.chat.id <= 0:
             return False
-        request = self._links.take_waiting(user.id)
+        # A read first: most private messages are not a key, and a take is a write.
+        if not await self._links.waiting(user.id):
+            return False
+        request = await self._links.take_waiting(user.id)
         if request is None:
             return False
         key = (message.text or "").strip()

@@ -9,6 +9,7 @@ import pytest
 from telegram import Bot
 
 from bot.core.clock import SystemClock
+from bot.core.shared_state import MemorySharedState
 from bot.platforms.telegram.buttons import AFTER_REPLY
 from bot.platforms.telegram.outbox import Outbox
 from bot.platforms.telegram.replier import GROUP_LIMITS, PRIVATE_LIMITS, Place
@@ -33,7 +34,7 @@ async def fake() -> AsyncIterator[FakeTelegram]:
 async def outbox(fake: FakeTelegram) -> AsyncIterator[Outbox]:
     bot = Bot(fake.token, base_url=fake.api_url, base_file_url=fake.file_url)
     async with bot:
-        yield Outbox(bot, Pacing(clock=SystemClock()))
+        yield Outbox(bot, Pacing(clock=SystemClock()), shared_state=MemorySharedState())
 
 
 def texts_sent(fake: FakeTelegram, method: str) -> list[str]:
@@ -45,7 +46,7 @@ async def test_refused_entities_fall_back_to_plain_text_once(
 ) -> None:
     """When Telegram cannot parse our entities the words go out plain, and the same text
     is never sent twice in a row afterwards."""
-    replier = outbox.replier(Place(GROUP))
+    replier = await outbox.replier(Place(GROUP))
     ref = await replier.send("**bold** start")
     fake.fail_next("editMessageText", 400, CANT_PARSE)
     await replier.edit(ref, "**bold** start and more")
@@ -59,7 +60,7 @@ async def test_refused_entities_fall_back_to_plain_text_once(
 async def test_a_message_deleted_mid_stream_continues_in_a_new_one(
     fake: FakeTelegram, outbox: Outbox
 ) -> None:
-    replier = outbox.replier(Place(GROUP))
+    replier = await outbox.replier(Place(GROUP))
     ref = await replier.send("first words")
     first = fake.messages(GROUP)[0]["message_id"]
     fake.fail_next("editMessageText", 400, "Bad Request: message to edit not found")
@@ -73,7 +74,7 @@ async def test_a_draft_reply_survives_a_flood_wait_when_it_becomes_a_message(
 ) -> None:
     """The real message a private reply ends as is retried after Telegram's retry_after,
     so the reply is not lost when its draft expires."""
-    replier = outbox.replier(Place(PRIVATE))
+    replier = await outbox.replier(Place(PRIVATE))
     ref = await replier.send("Hello")
     await replier.edit(ref, "Hello there")
     assert fake.messages(PRIVATE) == []  # still a draft
@@ -91,12 +92,12 @@ async def test_drafts_off_after_a_refusal_fall_back_to_send_and_edit(
     fake: FakeTelegram, outbox: Outbox
 ) -> None:
     fake.fail_next("sendMessageDraft", 400, "Bad Request: TEXTDRAFT_PEER_INVALID")
-    replier = outbox.replier(Place(PRIVATE))
+    replier = await outbox.replier(Place(PRIVATE))
     ref = await replier.send("Hi")
     await replier.edit(ref, "Hi you")
     assert texts_sent(fake, "sendMessage") == ["Hi"]
     assert texts_sent(fake, "editMessageText") == ["Hi you"]
-    later = outbox.replier(Place(PRIVATE))
+    later = await outbox.replier(Place(PRIVATE))
     await later.send("Next")
     assert len(fake.calls_to("sendMessageDraft")) == 1  # the chat is not asked again
 
