@@ -13,7 +13,7 @@ import enum
 import json
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from bot.core.domain import ChannelKey
@@ -26,6 +26,9 @@ REMEMBER_SECONDS = 60 * 60
 CODE_BYTES = 9
 """12 URL-safe characters: unguessable, and short enough for Telegram's 64-byte button data."""
 KIND = "confirmation"
+SPENT = "spent"
+"""What a spent code is kept as: no longer whose it was or what it did (after /forget
+target:me nothing may name the person)."""
 
 
 class Outcome(enum.Enum):
@@ -45,7 +48,6 @@ class Pending:
     target: str  # "me" or "channel"
     channel: ChannelKey
     expires_at: float
-    used: bool = False
 
 
 class Confirmations:
@@ -67,37 +69,39 @@ class Confirmations:
     ) -> tuple[Outcome, Pending | None]:
         """The code's action, spent, when it is READY; else why not. A press by someone
         else does not spend it. Of two presses at once (in any processes) one is READY:
-        the code is taken from the shared state, then put back marked used."""
-        pending = _decoded(await self._state.get(KIND, code))
+        the code is taken from the shared state, then put back as SPENT."""
+        stored = await self._state.get(KIND, code)
+        if stored == SPENT:
+            return Outcome.USED, None
+        pending = _decoded(stored)
         if pending is None:
             return Outcome.UNKNOWN, None
         if (pending.platform, pending.user_id) != (platform, user_id):
             return Outcome.SOMEONE_ELSE, None
-        if pending.used:
-            return Outcome.USED, None
         if self._now() >= pending.expires_at:
             return Outcome.EXPIRED, None
-        taken = _decoded(await self._state.take(KIND, code))
-        if taken is None or taken.used:  # another press got there first
-            if taken is not None:
-                await self._keep(code, taken)
+        taken = await self._state.take(KIND, code)
+        if taken == SPENT or _decoded(taken) is None:  # another press got there first
             return Outcome.USED, None
-        await self._keep(code, replace(taken, used=True))
-        return Outcome.READY, taken
+        await self._state.put(KIND, code, SPENT, ttl=self._remembered(pending))
+        return Outcome.READY, pending
 
     async def give_back(self, code: str, pending: Pending) -> None:
         """The action failed (the database refused): the code may be pressed again."""
-        await self._keep(code, replace(pending, used=False))
+        await self._keep(code, pending)
+
+    async def forget_person(self, platform: str, user_id: str) -> None:
+        """/forget target:me: their other codes go too (a spent one names no one)."""
+        await self._state.delete_owned(KIND, owner_of(platform, user_id))
 
     async def _keep(self, code: str, pending: Pending) -> None:
-        remembered = pending.expires_at + REMEMBER_SECONDS - self._now()
-        await self._state.put(
-            KIND,
-            code,
-            _encoded(pending),
-            ttl=max(remembered, 1.0),
-            owner=owner_of(pending.platform, pending.user_id),
-        )
+        owner = owner_of(pending.platform, pending.user_id)
+        ttl = self._remembered(pending)
+        await self._state.put(KIND, code, _encoded(pending), ttl=ttl, owner=owner)
+
+    def _remembered(self, pending: Pending) -> float:
+        """Seconds from now until a code is forgotten altogether."""
+        return max(pending.expires_at + REMEMBER_SECONDS - self._now(), 1.0)
 
     def _now(self) -> float:
         return self._wall_clock().timestamp()
@@ -112,7 +116,6 @@ def _encoded(pending: Pending) -> str:
             "target": pending.target,
             "channel": [channel.platform, channel.external_id, channel.parent_id],
             "expires_at": pending.expires_at,
-            "used": pending.used,
         }
     )
 
@@ -130,7 +133,6 @@ def _decoded(text: str | None) -> Pending | None:
             target=str(data["target"]),
             channel=ChannelKey(str(platform), str(external_id), parent_id),
             expires_at=float(data["expires_at"]),
-            used=bool(data["used"]),
         )
     except (ValueError, KeyError, TypeError):
         return None

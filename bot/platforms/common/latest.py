@@ -7,6 +7,10 @@ or after a restart, is judged alike. (Not read from the messages table: a stored
 does not know the platform's ids of the messages that show it, which are known only once
 it is settled on the platform, after the turn is stored.) When nothing is known (never
 recorded, or its entry expired) every button acts on the service's stored last reply.
+
+Platforms' message ids grow within a channel (Telegram's per chat, Discord's snowflakes),
+and a channel's turns run one at a time, so the latest finished reply is the one with the
+greatest id, and a press under a newer message than the one recorded acts.
 """
 
 from __future__ import annotations
@@ -41,6 +45,10 @@ class LatestReplies:
         except StorageError as exc:
             _log.warning("could not record a channel's latest reply (%s)", exc)
 
+    async def forget(self, channel: ChannelKey) -> None:
+        """The channel's history is gone (/forget): so is what its latest reply was."""
+        await self._state.delete(KIND, str(channel))
+
     async def acts_on(self, channel: ChannelKey, message_id: int, press: ButtonPress) -> bool:
         """Whether a button pressed under `message_id` may act (else: OLD_BUTTON). A
         database that cannot be read lets it act, as when no reply is known."""
@@ -51,4 +59,8 @@ class LatestReplies:
         except StorageError as exc:
             _log.warning("could not read a channel's latest reply (%s)", exc)
             return True
-        return latest is None or latest == str(message_id)
+        if latest is None or not latest.isdigit():
+            return True
+        # Newer than the latest known: a reply just settled whose record is still on its
+        # way (the press was that quick), or one a newer process's record will name.
+        return message_id >= int(latest)

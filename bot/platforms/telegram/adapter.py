@@ -31,7 +31,7 @@ from telegram.ext import (
 )
 
 from bot.core.commands import find_command, streams, takes_file
-from bot.core.domain import Actor, CommandCall, Incoming, Permission
+from bot.core.domain import Actor, ChannelKey, CommandCall, Incoming, Permission
 from bot.core.errors import DeliveryError, PlatformRefused, UsageError
 from bot.core.ports import Conversations
 from bot.core.shared_state import MemorySharedState, SharedState
@@ -55,7 +55,7 @@ from bot.platforms.telegram.files import documents_for_command, files_for_chat
 from bot.platforms.telegram.key_flow import KeyFlow
 from bot.platforms.telegram.keys import KeyLinks, carries_secret
 from bot.platforms.telegram.menu import bot_commands
-from bot.platforms.telegram.outbox import Outbox, channel_of, server_of
+from bot.platforms.telegram.outbox import PLATFORM, Outbox, channel_of, server_of
 from bot.platforms.telegram.picker import picker
 from bot.platforms.telegram.presses import STOPPED, Presses
 from bot.platforms.telegram.refusals import ReportFatal, WatchedPolls, refused_at_start
@@ -122,6 +122,7 @@ class TelegramAdapter:
         self._turns = StreamedTurns(service, shared_state=shared)
         links = KeyLinks(shared)
         service.when_forgetting(links.forget)  # /forget drops their pending key links
+        service.when_forgetting(self._forget_private_chat)
         self._keys = KeyFlow(
             self._bot,
             service,
@@ -209,6 +210,14 @@ class TelegramAdapter:
             stopping.result()
         else:
             _log.warning("telegram: updates still being handled were left at shutdown")
+
+    async def _forget_private_chat(self, platform: str, user_id: str) -> int:
+        """/forget target:me erases their private chat (whose id is theirs): what the shared
+        state holds about it goes too. Not counted: the chat's own count says it."""
+        if platform == PLATFORM and user_id.isdigit():
+            await self._out.forget_chat(int(user_id))
+            await self._turns.latest.forget(ChannelKey(PLATFORM, user_id))
+        return 0
 
     # Updates
 

@@ -93,6 +93,10 @@ class Outbox:
             _log.warning("telegram: could not read whether a chat takes drafts (%s)", exc)
             return False
 
+    async def forget_chat(self, chat_id: int) -> None:
+        """/forget: whether the chat took drafts is not kept past its history."""
+        await self._state.delete(NO_DRAFTS_KIND, str(chat_id))
+
     async def _remember_no_drafts(self, chat_id: int) -> None:
         try:
             await self._state.put(NO_DRAFTS_KIND, str(chat_id), "1", ttl=NO_DRAFTS_SECONDS)

@@ -102,8 +102,11 @@ class ForgetCommands:
             _check_channel_rights(call)  # rights may have gone since the prompt
             counts = await erasure.erase_channel(pending.channel)
             return f"Erased this channel's history: {_channel_words(counts)}."
-        counts = await erasure.erase_user(pending.platform, pending.user_id, marker=MARKER)
+        # The shared state first: the erasure then folds SQLite's log into the file, so
+        # no copy of what these deletes removed is left behind.
+        await self._confirmations.forget_person(pending.platform, pending.user_id)
         links = await self._hooks.run(pending.platform, pending.user_id)
+        counts = await erasure.erase_user(pending.platform, pending.user_id, marker=MARKER)
         parts = _user_words(counts)
         if links:
             parts.append("your pending key link" if links == 1 else f"{links} pending key links")

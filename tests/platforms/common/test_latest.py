@@ -19,6 +19,13 @@ async def test_buttons_act_on_the_latest_reply_only_and_stop_anywhere() -> None:
     assert await latest.acts_on(HERE, 10, PRESSES["stop"])
 
 
+async def test_a_newer_message_than_the_latest_known_acts() -> None:
+    """A reply settled a moment ago, whose record is still on its way, is not refused."""
+    latest = LatestReplies(MemorySharedState())
+    await latest.record(HERE, 10)
+    assert await latest.acts_on(HERE, 11, PRESSES["regen"])
+
+
 async def test_before_any_reply_is_known_every_button_acts() -> None:
     """When no reply is known the service acts on its stored last one."""
     assert await LatestReplies(MemorySharedState()).acts_on(HERE, 3, PRESSES["next"])
