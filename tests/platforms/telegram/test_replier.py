@@ -14,6 +14,8 @@ from bot.platforms.telegram.buttons import AFTER_REPLY
 from bot.platforms.telegram.outbox import Outbox
 from bot.platforms.telegram.replier import GROUP_LIMITS, PRIVATE_LIMITS, Place
 from bot.reply.pacing import Pacing
+from bot.storage.db import create_engine, create_sessions
+from bot.storage.shared_state import SqlSharedState
 from tests.fakes.telegram.server import FakeTelegram
 
 GROUP = -100111
@@ -117,3 +119,28 @@ def test_groups_get_a_groups_limits_and_private_chats_their_own(
     assert GROUP_LIMITS.writes_per_window / GROUP_LIMITS.window_seconds < (
         PRIVATE_LIMITS.writes_per_window / PRIVATE_LIMITS.window_seconds
     )
+
+
+async def test_another_process_remembers_a_chat_that_refused_drafts(
+    fake: FakeTelegram, migrated_sqlite_url: str
+) -> None:
+    """Two processes' outboxes on one database: once drafts were refused in a chat, the
+    other process sends and edits there without asking for a draft."""
+    engines = [create_engine(migrated_sqlite_url) for _ in range(2)]
+    bot = Bot(fake.token, base_url=fake.api_url, base_file_url=fake.file_url)
+    try:
+        async with bot:
+            one, other = (
+                Outbox(bot, Pacing(clock=SystemClock()), shared_state=SqlSharedState(sessions))
+                for sessions in map(create_sessions, engines)
+            )
+            fake.fail_next("sendMessageDraft", 400, "Bad Request: TEXTDRAFT_PEER_INVALID")
+            first = await one.replier(Place(PRIVATE))
+            await first.send("Hi")
+            later = await other.replier(Place(PRIVATE))
+            await later.send("Next")
+    finally:
+        for engine in engines:
+            await engine.dispose()
+    assert len(fake.calls_to("sendMessageDraft")) == 1
+    assert texts_sent(fake, "sendMessage") == ["Hi", "Next"]
