@@ -22,7 +22,7 @@ from discord import app_commands
 from bot.core.domain import ChannelKey, CommandCall, Incoming
 from bot.core.errors import BotError, ConfigError, DeliveryError, PlatformRefused, UsageError
 from bot.core.ports import Conversations
-from bot.core.shared_state import SharedState
+from bot.core.shared_state import MemorySharedState, SharedState
 from bot.platforms.common.access import EVERYONE, AccessGate, AccessPolicy, Refusal
 from bot.platforms.common.key_shapes import looks_like_key
 from bot.platforms.common.press_routing import PressRouter
@@ -30,6 +30,7 @@ from bot.platforms.common.streamed_turns import StreamedTurns
 from bot.platforms.discord import addressing, buttons
 from bot.platforms.discord.access import member_permission, server_refusal
 from bot.platforms.discord.client import Shards, make_client
+from bot.platforms.discord.forms import PendingForms
 from bot.platforms.discord.incoming import KEY_DELETED, KEY_LEFT, delete, files
 from bot.platforms.discord.places import (
     PLATFORM,
@@ -88,7 +89,10 @@ class DiscordAdapter:
         access = dataclasses.replace(access, operators=access.operators | operators)
         self._gate = AccessGate(access, pacing.clock, wording=WORDING)
         self._ready_timeout = ready_timeout
-        self._turns = StreamedTurns(service, shared_state=shared_state)
+        shared = shared_state or MemorySharedState()
+        self._turns = StreamedTurns(service, shared_state=shared)
+        forms = PendingForms(shared)
+        service.when_forgetting(forms.forget)  # /forget drops their open forms
         self._ready = asyncio.Event()
         self._running = RunningHandlers()
         self._slash = SlashCommands(
@@ -97,7 +101,7 @@ class DiscordAdapter:
             post=self._post,
             operators=operators,
             gate=self._gate,
-            track=self._running.tracked,
+            forms=forms,
         )
         self._presses = Presses(
             PressRouter(service, self._turns),
@@ -123,7 +127,7 @@ class DiscordAdapter:
         client.on_message = track(self.on_message)  # type: ignore[attr-defined]
         client.on_raw_message_edit = track(self.on_raw_message_edit)  # type: ignore[attr-defined]
         client.on_raw_message_delete = track(self.on_raw_message_delete)  # type: ignore[attr-defined]
-        client.on_interaction = track(self._presses.on_interaction)  # type: ignore[attr-defined]
+        client.on_interaction = track(self._on_interaction)  # type: ignore[attr-defined]
         tree = app_commands.CommandTree(client)
         for command in build_commands(track(self._slash.run), self._slash.suggest):
             tree.add_command(command)
@@ -212,6 +216,12 @@ class DiscordAdapter:
         await _answers_sent()
 
     # Gateway events
+
+    async def _on_interaction(self, interaction: discord.Interaction) -> None:
+        """Every interaction passes here besides discord.py's own dispatch: an answered
+        secret form, and a press of a confirmation's button."""
+        await self._slash.answer_form(interaction)
+        await self._presses.on_interaction(interaction)
 
     async def on_ready(self) -> None:
         self._ready.set()

@@ -36,7 +36,15 @@ def said(telegram: FakeTelegram, chat_id: int, count: int) -> str:
 
 
 def wait_texts(telegram: FakeTelegram, chat_id: int, expected: list[str]) -> None:
-    telegram.wait_for_sync(lambda: texts(telegram, chat_id) == expected, timeout=TIMEOUT)
+    """Until the chat reads `expected`, its last reply settled under its buttons (so a bot
+    stopped next has nothing left to write)."""
+
+    def settled() -> bool:
+        messages = telegram.messages(chat_id)
+        markup = str(messages[-1].get("reply_markup", "")) if messages else ""
+        return texts(telegram, chat_id) == expected and "Regenerate" in markup
+
+    telegram.wait_for_sync(settled, timeout=TIMEOUT)
 
 
 def press(telegram: FakeTelegram, chat_id: int, message_id: int, label: str) -> None:
