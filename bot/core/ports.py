@@ -635,5 +635,5 @@ class Conversations(Protocol):
 
     def when_forgetting(self, hook: ForgetHook) -> None:
         """Call `hook` when someone's data is erased (/forget), so an adapter drops what it
-        holds about them in memory too."""
+        holds about them too (pending key links, open forms)."""
         ...

@@ -292,6 +292,6 @@ class ConversationService:
             return None
 
     def when_forgetting(self, hook: ForgetHook) -> None:
-        """Adapters register what they hold about people in memory (pending key links), for
-        /forget target:me to drop it with the rest."""
+        """Adapters register what they hold about people (pending key links, open forms),
+        for /forget target:me to drop it before the rest."""
         self._forget_hooks.add(hook)
