@@ -41,6 +41,7 @@ from bot.core.ports import (
     UsageLedger,
 )
 from bot.core.quotas import NO_LIMITS, Limit, Limits
+from bot.core.shared_state import SharedState
 from bot.fleet.budgets import bot_identity, check_reachable, connect, shared_budgets, where
 from bot.llm.client import OpenAICompatClient, build_http_client
 from bot.llm.deadline import StreamTimeouts
@@ -77,6 +78,7 @@ from bot.storage.profiles import SqlProfiles
 from bot.storage.quotas import SqlQuotas
 from bot.storage.retention import SqlRetention
 from bot.storage.secrets import SecretBox
+from bot.storage.shared_state import SqlSharedState
 from bot.storage.store import SqlStore
 from bot.storage.usage import SqlUsage
 from bot.web.listener import OpsListener
@@ -202,7 +204,8 @@ _S = TypeVar("_S", bound=Store)
 class Stores(Generic[_S]):
     """What the service keeps: channels and chats, connection profiles, characters, personas,
     and what each turn cost (nothing, unless a ledger is given); `erasure` is what /forget
-    erases with (None: /forget says it is not available)."""
+    erases with (None: /forget says it is not available); `shared_state` is what every process
+    must see alike (None: this process's memory)."""
 
     store: _S
     profiles: Profiles
@@ -212,6 +215,7 @@ class Stores(Generic[_S]):
     access_rules: AccessRules = NO_ACCESS_RULES
     quotas: QuotaBook | None = None
     erasure: Erasure | None = None
+    shared_state: SharedState | None = None
 
 
 def sql_stores(
@@ -233,6 +237,7 @@ def sql_stores(
         SqlAccessRules(sessions, secret_box=None),
         SqlQuotas(sessions, secret_box=None),
         SqlErasure(sessions, secret_box=None),
+        SqlSharedState(sessions),
     )
 
 
@@ -293,6 +298,7 @@ def build_service(
         quota_book=stores.quotas,
         limits=limits,
         erasure=stores.erasure,
+        shared_state=stores.shared_state,
     )
 
 
@@ -322,6 +328,7 @@ class Parlor:
         self._keeper = keeper
         self._resources = AsyncExitStack()
         self.service: ConversationService | None = None
+        self.shared_state: SharedState | None = None  # what every process sees alike
         self.pacing = Pacing()
         self.listener: OpsListener | None = None  # with HTTP_PORT: /healthz /readyz /metrics
         self.webhook_receiver = webhook_receiver(settings)  # a route on the listener
@@ -350,6 +357,7 @@ class Parlor:
         clock = SystemClock()
         lease = await self._resources.enter_async_context(self._lease(sessions, clock))
         stores = sql_stores(sessions, secret_box=box, keeping=keeping, owner=lease.id)
+        self.shared_state = stores.shared_state
         store = stores.store
         if lease.settled_at_start:
             _log.warning(
@@ -554,6 +562,7 @@ class Parlor:
                     on_fatal=on_fatal,
                     access=telegram_access(settings),
                     webhook=telegram_webhook(settings, self.webhook_receiver),
+                    shared_state=self.shared_state,
                 )
                 self._ready_when("telegram", telegram.connected)
                 adapters.append(await platforms.enter_async_context(telegram))
@@ -570,6 +579,7 @@ class Parlor:
                     operators=settings.discord_operator_ids,
                     access=discord_access(settings),
                     on_fatal=on_fatal,
+                    shared_state=self.shared_state,
                 )
                 self._ready_when("discord", discord.connected)
                 adapters.append(await platforms.enter_async_context(discord))

@@ -589,9 +589,9 @@ class Retention(Protocol):
     async def delete_old_usage(self, before: datetime, *, limit: int) -> int: ...
 
 
-ForgetHook = Callable[[str, str], int]
-"""Forgets what an adapter holds in memory about (platform, user id), such as a pending key
-link; returns how many things it dropped. Called by /forget target:me once confirmed."""
+ForgetHook = Callable[[str, str], Awaitable[int]]
+"""Forgets what an adapter holds about (platform, user id), such as a pending key link;
+returns how many things it dropped. Called by /forget target:me once confirmed."""
 
 
 class Suggester(Protocol):
@@ -652,5 +652,5 @@ class Conversations(Protocol):
 
     def when_forgetting(self, hook: ForgetHook) -> None:
         """Call `hook` when someone's data is erased (/forget), so an adapter drops what it
-        holds about them in memory too."""
+        holds about them too (pending key links, open forms)."""
         ...

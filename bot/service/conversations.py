@@ -46,6 +46,7 @@ from bot.core.ports import (
 )
 from bot.core.quotas import NO_LIMITS, Limits
 from bot.core.server_access import NO_RULES, ServerRules
+from bot.core.shared_state import MemorySharedState, SharedState
 from bot.reply.pacing import Pacing
 from bot.service.commands.access import AccessCommands
 from bot.service.commands.characters import CharacterCommands
@@ -109,13 +110,16 @@ class ConversationService:
         quota_book: QuotaBook | None = None,
         limits: Limits = NO_LIMITS,
         erasure: Erasure | None = None,
+        shared_state: SharedState | None = None,
     ) -> None:
         """Built once, by `bot.app.build_service`; the tests and benchmarks build it there too.
         `telemetry` hears how each turn ended (the operator's metrics); `usage` keeps what
         each turn cost, dated by `wall_clock`, for /usage, which prices it with `prices`
         (USD per million tokens, by model); `access_rules` are servers' own /access rules.
         `quota_book` counts turns for the operator's `limits` and the servers' own (None: no
-        quotas, nothing read); `erasure` is what /forget erases with."""
+        quotas, nothing read); `erasure` is what /forget erases with; `shared_state` keeps what
+        every process must see alike, such as /forget's confirmation codes (None: this
+        process's memory, for a single process)."""
         self._store = store
         self._access = ServerAccess(access_rules, clock)
         self._prompts = prompts
@@ -191,7 +195,9 @@ class ConversationService:
             ),
             ChatArchiveCommands(store=store, prompts=prompts, wall_clock=wall_clock),
             ForgetCommands(
-                erasure=erasure, confirmations=Confirmations(clock), hooks=self._forget_hooks
+                erasure=erasure,
+                confirmations=Confirmations(shared_state or MemorySharedState(), wall_clock),
+                hooks=self._forget_hooks,
             ),
             HelpCommand(),
         ]
@@ -286,6 +292,6 @@ class ConversationService:
             return None
 
     def when_forgetting(self, hook: ForgetHook) -> None:
-        """Adapters register what they hold about people in memory (pending key links), for
-        /forget target:me to drop it with the rest."""
+        """Adapters register what they hold about people (pending key links, open forms),
+        for /forget target:me to drop it before the rest."""
         self._forget_hooks.add(hook)

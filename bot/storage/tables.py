@@ -353,3 +353,22 @@ class QuotaOverrideRow(Base):
     server_tokens_per_day: Mapped[int | None] = mapped_column(Integer)
     server_tokens_per_month: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime] = _updated_at()
+
+
+class SharedStateRow(Base):
+    """Short-lived state every process must see (key links, confirmation codes, which
+    reply is latest): text by (kind, key) until `expires_at`; `owner` is whom it is about."""
+
+    __tablename__ = "shared_state"
+    __table_args__ = (
+        UniqueConstraint("kind", "key"),
+        Index("ix_shared_state_expires_at", "expires_at"),
+        Index("ix_shared_state_owner", "owner"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(StorableString(32))
+    key: Mapped[str] = mapped_column(StorableString())
+    value: Mapped[str] = mapped_column(StorableText())
+    owner: Mapped[str | None] = mapped_column(StorableString())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())

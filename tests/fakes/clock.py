@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+from datetime import datetime, timedelta
 
 _MAX_SETTLE_ROUNDS = 10_000
 DEFAULT_HORIZON_SECONDS = 1_000_000.0
@@ -125,3 +126,17 @@ async def _until_idle() -> None:
         if not getattr(loop, "_ready", ()):
             return
     raise RuntimeError("the event loop never went idle: is a task spinning?")
+
+
+class FakeWallClock:
+    """A wall clock (`Callable[[], datetime]`, as the service and the shared state take)
+    that stands still until the test moves it."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)

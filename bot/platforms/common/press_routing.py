@@ -76,7 +76,7 @@ class PressRouter:
     async def route(self, pressed: Pressed, press: ButtonPress) -> None:
         """Run what the button stands for, if it may act where it was pressed, and show
         the result: a streamed reply, a version in place, or an answer to the presser."""
-        if not self._turns.latest.acts_on(pressed.channel, pressed.message_id, press):
+        if not await self._turns.latest.acts_on(pressed.channel, pressed.message_id, press):
             await pressed.tell(OLD_BUTTON)
             return
         call = CommandCall(

@@ -14,6 +14,7 @@ from typing import Protocol
 from bot.core.domain import ChannelKey, CommandCall, Incoming, TurnOutcome
 from bot.core.errors import DeliveryError
 from bot.core.ports import Conversations, Replier
+from bot.core.shared_state import MemorySharedState, SharedState
 from bot.platforms.common.latest import LatestReplies
 
 _log = logging.getLogger(__name__)
@@ -32,9 +33,11 @@ class SettlingReplier(Replier, Protocol):
 class StreamedTurns:
     """Runs turns into repliers, settles their replies, and keeps the latest per channel."""
 
-    def __init__(self, service: Conversations) -> None:
+    def __init__(self, service: Conversations, *, shared_state: SharedState | None = None) -> None:
+        """`shared_state` keeps each channel's latest reply for every process (None: this
+        process's memory)."""
         self._service = service
-        self.latest = LatestReplies()
+        self.latest = LatestReplies(shared_state or MemorySharedState())
 
     async def reply(self, incoming: Incoming, replier: SettlingReplier) -> TurnOutcome:
         """Answer a message with a streamed reply."""
@@ -57,7 +60,7 @@ class StreamedTurns:
             _log.warning("could not settle a reply's buttons (%s)", exc)
             return
         if shown and finished:
-            self.latest.record(channel, shown[-1])
+            await self.latest.record(channel, shown[-1])
 
     async def _run(
         self,

@@ -22,6 +22,7 @@ from discord import app_commands
 from bot.core.domain import ChannelKey, CommandCall, Incoming
 from bot.core.errors import BotError, ConfigError, DeliveryError, PlatformRefused, UsageError
 from bot.core.ports import Conversations
+from bot.core.shared_state import MemorySharedState, SharedState
 from bot.platforms.common.access import EVERYONE, AccessGate, AccessPolicy, Refusal
 from bot.platforms.common.key_shapes import looks_like_key
 from bot.platforms.common.press_routing import PressRouter
@@ -29,6 +30,7 @@ from bot.platforms.common.streamed_turns import StreamedTurns
 from bot.platforms.discord import addressing, buttons
 from bot.platforms.discord.access import member_permission, server_refusal
 from bot.platforms.discord.client import Shards, make_client
+from bot.platforms.discord.forms import PendingForms
 from bot.platforms.discord.incoming import KEY_DELETED, KEY_LEFT, delete, files
 from bot.platforms.discord.places import (
     PLATFORM,
@@ -70,12 +72,15 @@ class DiscordAdapter:
         access: AccessPolicy = EVERYONE,
         ready_timeout: float = 2.0,
         on_fatal: Callable[[PlatformRefused], None] | None = None,
+        shared_state: SharedState | None = None,
     ) -> None:
         """`access`: who may use the bot where, DMs included (its operators are never
         refused, and `operators` are added to them).
         `ready_timeout`: discord.py's wait for the servers' data after READY;
         `on_fatal` hears that Discord ended the connection for good while running (a
-        token reset), for the process to end; without it, that is logged."""
+        token reset), for the process to end; without it, that is logged;
+        `shared_state` keeps each channel's latest reply for every process (None: this
+        process's memory)."""
         self._service = service
         self._token = token
         self._pacing = pacing
@@ -84,7 +89,10 @@ class DiscordAdapter:
         access = dataclasses.replace(access, operators=access.operators | operators)
         self._gate = AccessGate(access, pacing.clock, wording=WORDING)
         self._ready_timeout = ready_timeout
-        self._turns = StreamedTurns(service)
+        shared = shared_state or MemorySharedState()
+        self._turns = StreamedTurns(service, shared_state=shared)
+        forms = PendingForms(shared)
+        service.when_forgetting(forms.forget)  # /forget drops their open forms
         self._ready = asyncio.Event()
         self._running = RunningHandlers()
         self._slash = SlashCommands(
@@ -93,7 +101,7 @@ class DiscordAdapter:
             post=self._post,
             operators=operators,
             gate=self._gate,
-            track=self._running.tracked,
+            forms=forms,
         )
         self._presses = Presses(
             PressRouter(service, self._turns),
@@ -119,7 +127,7 @@ class DiscordAdapter:
         client.on_message = track(self.on_message)  # type: ignore[attr-defined]
         client.on_raw_message_edit = track(self.on_raw_message_edit)  # type: ignore[attr-defined]
         client.on_raw_message_delete = track(self.on_raw_message_delete)  # type: ignore[attr-defined]
-        client.on_interaction = track(self._presses.on_interaction)  # type: ignore[attr-defined]
+        client.on_interaction = track(self._on_interaction)  # type: ignore[attr-defined]
         tree = app_commands.CommandTree(client)
         for command in build_commands(track(self._slash.run), self._slash.suggest):
             tree.add_command(command)
@@ -208,6 +216,12 @@ class DiscordAdapter:
         await _answers_sent()
 
     # Gateway events
+
+    async def _on_interaction(self, interaction: discord.Interaction) -> None:
+        """Every interaction passes here besides discord.py's own dispatch: an answered
+        secret form, and a press of a confirmation's button."""
+        await self._slash.answer_form(interaction)
+        await self._presses.on_interaction(interaction)
 
     async def on_ready(self) -> None:
         self._ready.set()

@@ -23,7 +23,7 @@ from bot.core.ports import Conversations
 from bot.platforms.common.access import AccessGate, Refusal
 from bot.platforms.discord import buttons
 from bot.platforms.discord.access import RulesOf, actor_of, permission_of, server_refusal
-from bot.platforms.discord.forms import OnSubmit, SecretForm
+from bot.platforms.discord.forms import PendingForms, SecretForm, answers_of, is_form
 from bot.platforms.discord.places import Channel, channel_key, server_of, talkable
 from bot.platforms.discord.replier import LIMITS
 from bot.platforms.discord.tree import SlashCall, read_call
@@ -40,7 +40,10 @@ SERVERS_ONLY = "This command works in a server channel, not in direct messages."
 
 Rewrite = Callable[[Channel, CommandCall], Awaitable[None]]
 Post = Callable[[Channel, str, bool], Awaitable[None]]
-Track = Callable[[OnSubmit], OnSubmit]
+FORM_GONE = (
+    "This form expired (a form waits 10 minutes) or was sent already, so nothing was "
+    "saved: run the command again."
+)
 
 
 class SlashCommands:
@@ -54,24 +57,25 @@ class SlashCommands:
         post: Post,
         operators: frozenset[int],
         gate: AccessGate,
-        track: Track,
+        forms: PendingForms,
     ) -> None:
         """`rewrite` streams a command's reply into a channel; `post(channel, text,
         as_character)` says something there that is not streamed; `gate` turns away
-        whom the operator refuses; `track` registers the handlers of forms."""
+        whom the operator refuses; `forms` keeps the commands waiting for their form."""
         self._service = service
         self._rewrite = rewrite
         self._post = post
         self._operators = operators
         self._gate = gate
-        self._submitted_tracked = track(self._submitted)
+        self._forms = forms
 
     async def run(self, interaction: discord.Interaction, call: SlashCall) -> None:
         if await turned_away(interaction, self._gate, self._service.server_rules):
             return
         if call.secret_forms:
             if permission_of(interaction, self._operators) >= call.spec.permission:
-                await interaction.response.send_modal(SecretForm(call, self._submitted_tracked))
+                token = await self._forms.open(call, interaction.user.id)
+                await interaction.response.send_modal(SecretForm(call, token))
                 return
             # No form for someone who may not use it: the service says what is missing.
             await interaction.response.defer(ephemeral=True, thinking=True)
@@ -98,6 +102,18 @@ class SlashCommands:
                 return await self._service.suggestions.for_option(call, option.name, typed)
         except TimeoutError:
             return []
+
+    async def answer_form(self, interaction: discord.Interaction) -> None:
+        """A form of ours was sent (in whichever process showed it): its command runs once
+        with the typed secrets, for the user it was shown to."""
+        custom_id = is_form(interaction)
+        if custom_id is None:
+            return
+        call = await self._forms.take(custom_id, interaction.user.id)
+        if call is None:
+            await interaction.response.send_message(FORM_GONE, ephemeral=True)
+            return
+        await self._submitted(interaction, call, answers_of(interaction.data or {}))
 
     async def _submitted(
         self, interaction: discord.Interaction, call: SlashCall, secrets: Mapping[str, str]

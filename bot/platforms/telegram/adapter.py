@@ -31,9 +31,10 @@ from telegram.ext import (
 )
 
 from bot.core.commands import find_command, streams, takes_file
-from bot.core.domain import Actor, CommandCall, Incoming, Permission
+from bot.core.domain import Actor, ChannelKey, CommandCall, Incoming, Permission
 from bot.core.errors import DeliveryError, PlatformRefused, UsageError
 from bot.core.ports import Conversations
+from bot.core.shared_state import MemorySharedState, SharedState
 from bot.platforms.common.access import (
     EVERYONE,
     AccessGate,
@@ -54,7 +55,7 @@ from bot.platforms.telegram.files import documents_for_command, files_for_chat
 from bot.platforms.telegram.key_flow import KeyFlow
 from bot.platforms.telegram.keys import KeyLinks, carries_secret
 from bot.platforms.telegram.menu import bot_commands
-from bot.platforms.telegram.outbox import Outbox, channel_of, server_of
+from bot.platforms.telegram.outbox import PLATFORM, Outbox, channel_of, server_of
 from bot.platforms.telegram.picker import picker
 from bot.platforms.telegram.presses import STOPPED, Presses
 from bot.platforms.telegram.refusals import ReportFatal, WatchedPolls, refused_at_start
@@ -100,9 +101,12 @@ class TelegramAdapter:
         access: AccessPolicy = EVERYONE,
         on_fatal: ReportFatal | None = None,
         webhook: Webhook | None = None,
+        shared_state: SharedState | None = None,
     ) -> None:
         """`access`: who may use the bot in which chats (`operators` are never refused);
-        `webhook`: receive updates there instead of polling."""
+        `webhook`: receive updates there instead of polling; `shared_state` keeps key links,
+        latest replies and chats without drafts for every process (None: this process's
+        memory)."""
         self._service = service
         self._operators = operators
         access = dataclasses.replace(access, operators=access.operators | operators)
@@ -121,10 +125,12 @@ class TelegramAdapter:
         self._app = builder.build()
         self._bot = self._app.bot
         self._me = Me(0, "")  # known after initialize()
-        self._out = Outbox(self._bot, pacing)
-        self._turns = StreamedTurns(service)
-        links = KeyLinks(pacing.clock)
+        shared = shared_state or MemorySharedState()
+        self._out = Outbox(self._bot, pacing, shared_state=shared)
+        self._turns = StreamedTurns(service, shared_state=shared)
+        links = KeyLinks(shared)
         service.when_forgetting(links.forget)  # /forget drops their pending key links
+        service.when_forgetting(self._forget_private_chat)
         self._keys = KeyFlow(
             self._bot,
             service,
@@ -229,6 +235,14 @@ class TelegramAdapter:
         else:
             _log.warning("telegram: updates still being handled were left at shutdown")
 
+    async def _forget_private_chat(self, platform: str, user_id: str) -> int:
+        """/forget target:me erases their private chat (whose id is theirs): what the shared
+        state holds about it goes too. Not counted: the chat's own count says it."""
+        if platform == PLATFORM and user_id.isdigit():
+            await self._out.forget_chat(int(user_id))
+            await self._turns.latest.forget(ChannelKey(PLATFORM, user_id))
+        return 0
+
     # Updates
 
     async def _on_message(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -236,8 +250,9 @@ class TelegramAdapter:
         if message is None or message.from_user is None:
             return
         user = message.from_user.id
-        key_awaited = message.chat.id > 0 and self._keys.expects_key(user)
-        refusal = self._refusal(message, user, key_flow=key_awaited)
+        refusal = self._refusal(message, user)
+        if refusal is not None and message.chat.id > 0 and await self._keys.expects_key(user):
+            refusal = self._refusal(message, user, key_flow=True)  # the awaited key
         if refusal is not None:
             if self._me.addressed(message):
                 await self._turn_away(user, refusal)
@@ -425,7 +440,7 @@ class TelegramAdapter:
                 return
         admin = call.actor.permission >= Permission.SERVER_ADMIN
         if place.in_group and call.name == "connect" and admin:
-            link = self._keys.offer(message, call.channel, call.options)
+            link = await self._keys.offer(message, call.channel, call.options)
             if link is not None:
                 text += f"\n\nTo add an API key, send it to me privately: {link}"
         if result.confirmation is not None:
@@ -482,7 +497,7 @@ class TelegramAdapter:
         speaker = None
         if place.in_group:
             speaker = await self._service.character_name(channel_of(place))
-        return self._out.replier(place, speaker=speaker)
+        return await self._out.replier(place, speaker=speaker)
 
 
 def _log_fatal(error: PlatformRefused) -> None:

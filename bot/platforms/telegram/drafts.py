@@ -36,7 +36,7 @@ class Drafts:
         thread_id: int | None,
         *,
         on: bool,
-        on_refused: Callable[[], None] | None = None,
+        on_refused: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._bot = bot
         self._chat_id = chat_id
@@ -64,7 +64,7 @@ class Drafts:
             self.on = False
             self._ids.pop(ref, None)
             if self._on_refused is not None:
-                self._on_refused()
+                await self._on_refused()
             return False
         except TelegramError as exc:  # a flood wait, a timeout: try again, drafts stay on
             raise delivery_error(exc, "updating the draft") from None

@@ -20,6 +20,7 @@ from telegram import Bot, Message
 from telegram.error import TelegramError
 
 from bot.core.domain import Actor, ChannelKey, CommandCall, Permission
+from bot.core.errors import StorageError
 from bot.core.ports import Conversations
 from bot.platforms.telegram.access import is_anonymous_admin, permission_of
 from bot.platforms.telegram.keys import KeyLinks, KeyRequest, plausible_key, without_secrets
@@ -33,6 +34,7 @@ LINK_GONE = (
     "That link has expired, was used already, or was made for someone else. Run /connect "
     "in the group again for a new one."
 )
+LINK_UNREADABLE = "I couldn't reach my database to read that link; open it again in a moment."
 NO_LONGER_ADMIN = (
     "You can't change {title}'s connection any more (it needs an admin who may change the "
     "group's info), so I did not take a key."
@@ -61,10 +63,11 @@ class KeyFlow:
     def link(self, token: str) -> str:
         return f"https://t.me/{self._bot.username}?start={token}"
 
-    def offer(
+    async def offer(
         self, message: Message, channel: ChannelKey, options: Mapping[str, str]
     ) -> str | None:
-        """A link that lets this message's sender finish `options` privately, with a key."""
+        """A link that lets this message's sender finish `options` privately, with a key;
+        None where there is no one to give it to, or the database did not keep it."""
         user = message.from_user
         if user is None or is_anonymous_admin(message):
             return None
@@ -75,7 +78,11 @@ class KeyFlow:
             channel=channel,
             options=without_secrets(options),
         )
-        return self.link(self._links.issue(request))
+        try:
+            return self.link(await self._links.issue(request))
+        except StorageError as exc:
+            _log.warning("telegram: could not keep a key link (%s)", exc)
+            return None
 
     async def refuse_in_group(
         self, message: Message, command: str, channel: ChannelKey, options: Mapping[str, str]
@@ -101,7 +108,7 @@ class KeyFlow:
                 self._bot, message.chat.id, user.id, operators=self._operators
             )
         if rights >= Permission.SERVER_ADMIN and command == "connect":
-            link = self.offer(message, channel, options)
+            link = await self.offer(message, channel, options)
             if link is not None:
                 text += f"\n\nThen send the new key to me privately: {link} (one use, yours only)."
         await self._say(message, text)
@@ -111,14 +118,18 @@ class KeyFlow:
         user = message.from_user
         if user is None:
             return
-        request = self._links.open(token, user.id)
+        try:
+            request = await self._links.open(token, user.id)
+        except StorageError:
+            await self._say(message, LINK_UNREADABLE)
+            return
         if request is None:
             await self._say(message, LINK_GONE)
             return
         # Armed before the check, so a key pasted while Telegram answers is still caught.
-        self._links.await_key(request)
+        await self._links.await_key(request)
         if not await self._still_admin(request):
-            self._links.take_waiting(user.id)
+            await self._links.take_waiting(user.id)
             await self._say(message, NO_LONGER_ADMIN.format(title=request.group_title))
             return
         await self._say(
@@ -127,16 +138,21 @@ class KeyFlow:
             "that message as soon as I have read it, and show the key only masked.",
         )
 
-    def expects_key(self, user_id: int) -> bool:
+    async def expects_key(self, user_id: int) -> bool:
         """Whether `user_id`'s next private message is the key a link asked for."""
-        return self._links.waiting(user_id)
+        return await self._links.waiting(user_id)
 
     async def receive(self, message: Message) -> bool:
-        """Whether this private message was the key someone was asked for (and is handled)."""
+        """Whether this private message was the key someone was asked for (and is handled).
+        A database that cannot be read raises: the message is then neither taken as a key
+        nor passed to the model (failing closed)."""
         user = message.from_user
         if user is None or message.chat.id <= 0:
             return False
-        request = self._links.take_waiting(user.id)
+        # A read first: most private messages are not a key, and a take is a write.
+        if not await self._links.waiting(user.id):
+            return False
+        request = await self._links.take_waiting(user.id)
         if request is None:
             return False
         key = (message.text or "").strip()

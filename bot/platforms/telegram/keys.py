@@ -5,23 +5,26 @@ is single use, works only for the admin it was made for, and expires; opening it
 private chat arms that chat to take the key as the next message, which then completes
 the /connect the admin began in the group.
 
-Tokens live in this process's memory: a restart forgets them, which only means asking
-for a new link. (Several processes behind a webhook would need them in the database.)
+Tokens live in the shared state (the database), so any process may redeem a link another
+made, and a restart forgets none.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bot.core.commands import CATALOGUE
 from bot.core.domain import ChannelKey
-from bot.core.ports import Clock
+from bot.core.shared_state import SharedState, owner_of
 from bot.platforms.telegram.outbox import PLATFORM
 
 LINK_SECONDS = 10 * 60
 """How long a link, and then the wait for the key, stay valid."""
+LINK_KIND = "telegram_key_link"
+WAIT_KIND = "telegram_key_wait"
 SECRET_OPTIONS = frozenset(
     option.name for spec in CATALOGUE for option in spec.options if option.secret
 )
@@ -56,56 +59,88 @@ def carries_secret(options: Mapping[str, str]) -> bool:
 
 
 class KeyLinks:
-    """The one-time links to the private key flow, and who is waiting to send a key."""
+    """The one-time links to the private key flow, and who is waiting to send a key.
 
-    def __init__(self, clock: Clock) -> None:
-        self._clock = clock
-        self._links: dict[str, tuple[KeyRequest, float]] = {}
-        self._waiting: dict[int, tuple[KeyRequest, float]] = {}
+    Both live in the shared state (the database): a link offered by one process is opened
+    in another, and the key typed next is taken by whichever process receives it. Neither
+    holds a key: a link carries the /connect options without their secrets.
+    """
 
-    def issue(self, request: KeyRequest) -> str:
+    def __init__(self, state: SharedState) -> None:
+        self._state = state
+
+    async def issue(self, request: KeyRequest) -> str:
         """A fresh token for `request`; older unused ones of the same admin still work."""
-        self._forget_expired()
         token = secrets.token_urlsafe(18)
-        self._links[token] = (request, self._clock.now() + LINK_SECONDS)
+        await self._state.put(
+            LINK_KIND, token, _encoded(request), ttl=LINK_SECONDS, owner=_owner(request.user_id)
+        )
         return token
 
-    def open(self, token: str, user_id: int) -> KeyRequest | None:
+    async def open(self, token: str, user_id: int) -> KeyRequest | None:
         """The request behind a link opened by `user_id`, used up; None if the link is
         unknown, used, expired, or was made for someone else (who does not use it up)."""
-        self._forget_expired()
-        entry = self._links.get(token)
-        if entry is None or entry[0].user_id != user_id:
+        request = _decoded(await self._state.get(LINK_KIND, token))
+        if request is None or request.user_id != user_id:
             return None
-        del self._links[token]
-        return entry[0]
+        return _decoded(await self._state.take(LINK_KIND, token))
 
-    def await_key(self, request: KeyRequest) -> None:
-        self._waiting[request.user_id] = (request, self._clock.now() + LINK_SECONDS)
+    async def await_key(self, request: KeyRequest) -> None:
+        await self._state.put(
+            WAIT_KIND,
+            str(request.user_id),
+            _encoded(request),
+            ttl=LINK_SECONDS,
+            owner=_owner(request.user_id),
+        )
 
-    def waiting(self, user_id: int) -> bool:
+    async def waiting(self, user_id: int) -> bool:
         """Whether this user's next private message is a key they were asked for."""
-        self._forget_expired()
-        return user_id in self._waiting
+        return await self._state.get(WAIT_KIND, str(user_id)) is not None
 
-    def take_waiting(self, user_id: int) -> KeyRequest | None:
+    async def take_waiting(self, user_id: int) -> KeyRequest | None:
         """The request whose key this user's next private message is, once."""
-        self._forget_expired()
-        entry = self._waiting.pop(user_id, None)
-        return entry[0] if entry is not None else None
+        return _decoded(await self._state.take(WAIT_KIND, str(user_id)))
 
-    def forget(self, platform: str, user_id: str) -> int:
+    async def forget(self, platform: str, user_id: str) -> int:
         """Drop a person's links and any wait for their key (/forget): how many."""
         if platform != PLATFORM or not user_id.isdigit():
             return 0
-        user = int(user_id)
-        links = [token for token, (request, _) in self._links.items() if request.user_id == user]
-        for token in links:
-            del self._links[token]
-        waited = self._waiting.pop(user, None) is not None
-        return len(links) + waited
+        owner = _owner(int(user_id))
+        links = await self._state.delete_owned(LINK_KIND, owner)
+        return links + await self._state.delete_owned(WAIT_KIND, owner)
 
-    def _forget_expired(self) -> None:
-        now = self._clock.now()
-        self._links = {k: v for k, v in self._links.items() if v[1] > now}
-        self._waiting = {k: v for k, v in self._waiting.items() if v[1] > now}
+
+def _owner(user_id: int) -> str:
+    return owner_of(PLATFORM, str(user_id))
+
+
+def _encoded(request: KeyRequest) -> str:
+    channel = request.channel
+    return json.dumps(
+        {
+            "user_id": request.user_id,
+            "group_id": request.group_id,
+            "group_title": request.group_title,
+            "channel": [channel.platform, channel.external_id, channel.parent_id],
+            "options": dict(request.options),
+        }
+    )
+
+
+def _decoded(text: str | None) -> KeyRequest | None:
+    """None for nothing, or for what this version cannot read (the link is then gone)."""
+    if text is None:
+        return None
+    try:
+        data = json.loads(text)
+        platform, external_id, parent_id = data["channel"]
+        return KeyRequest(
+            user_id=int(data["user_id"]),
+            group_id=int(data["group_id"]),
+            group_title=str(data["group_title"]),
+            channel=ChannelKey(str(platform), str(external_id), parent_id),
+            options={str(k): str(v) for k, v in dict(data["options"]).items()},
+        )
+    except (ValueError, KeyError, TypeError):
+        return None

@@ -16,7 +16,8 @@ from telegram import Bot, InlineKeyboardMarkup, InputFile, ReplyParameters
 from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot.core.domain import Attachment, ChannelKey
-from bot.core.errors import DeliveryError
+from bot.core.errors import DeliveryError, StorageError
+from bot.core.shared_state import SharedState
 from bot.platforms.telegram.buttons import AFTER_REPLY, STOP
 from bot.platforms.telegram.delivery import delivery_error, is_not_modified
 from bot.platforms.telegram.render import Rendered, render
@@ -27,6 +28,10 @@ from bot.reply.text import split_for_limit
 _log = logging.getLogger(__name__)
 
 PLATFORM = "telegram"
+NO_DRAFTS_KIND = "telegram_no_drafts"
+NO_DRAFTS_SECONDS = 7 * 24 * 3600
+"""How long a private chat that refused drafts is sent and edited instead; then drafts are
+tried again (one refusal costs a reply nothing: it falls back at once)."""
 
 
 def channel_of(place: Place) -> ChannelKey:
@@ -49,27 +54,54 @@ def budget_scope(channel: ChannelKey) -> ChannelKey:
 class Outbox:
     """Every write to a Telegram chat outside a stream, each through the chat's budget."""
 
-    def __init__(self, bot: Bot, pacing: Pacing) -> None:
+    def __init__(self, bot: Bot, pacing: Pacing, *, shared_state: SharedState) -> None:
+        """`shared_state` remembers the private chats that refused drafts, for every
+        process."""
         self._bot = bot
         self._pacing = pacing
-        self._no_drafts: set[int] = set()  # private chats where drafts were refused
+        self._state = shared_state
         self.newest: dict[int, int] = {}
-        """Per chat, the bot's newest reply message, even one still being written."""
+        """Per chat, the bot's newest reply message, even one still being written. Per
+        process: it only decides whether a reply to it is quoted to the model, and a
+        process that did not write it quotes it, which is harmless."""
 
-    def replier(self, place: Place, *, speaker: str | None = None) -> TelegramReplier:
+    async def replier(self, place: Place, *, speaker: str | None = None) -> TelegramReplier:
         """A replier for one streamed reply, with Stop under it while it streams."""
         chat_id = place.chat_id
+
+        async def refused() -> None:
+            await self._remember_no_drafts(chat_id)
+
         return TelegramReplier(
             self._bot,
             place,
-            drafts=not place.in_group and chat_id not in self._no_drafts,
+            drafts=not place.in_group and not await self._drafts_refused(chat_id),
             budget=self._budget(place),
             clock=self._pacing.clock,
             keyboard=STOP,
-            on_drafts_refused=lambda: self._no_drafts.add(chat_id),
+            on_drafts_refused=refused,
             on_sent=lambda message_id: self.newest.__setitem__(chat_id, message_id),
             speaker=speaker,
         )
+
+    async def _drafts_refused(self, chat_id: int) -> bool:
+        """Whether the chat refused drafts before (in any process); a database that cannot
+        be read tries drafts, which a refusal turns off for the reply at once."""
+        try:
+            return await self._state.get(NO_DRAFTS_KIND, str(chat_id)) is not None
+        except StorageError as exc:
+            _log.warning("telegram: could not read whether a chat takes drafts (%s)", exc)
+            return False
+
+    async def forget_chat(self, chat_id: int) -> None:
+        """/forget: whether the chat took drafts is not kept past its history."""
+        await self._state.delete(NO_DRAFTS_KIND, str(chat_id))
+
+    async def _remember_no_drafts(self, chat_id: int) -> None:
+        try:
+            await self._state.put(NO_DRAFTS_KIND, str(chat_id), "1", ttl=NO_DRAFTS_SECONDS)
+        except StorageError as exc:
+            _log.warning("telegram: could not remember a chat refusing drafts (%s)", exc)
 
     def _budget(self, place: Place) -> ChannelBudget:
         return self._pacing.budget_for(channel_of(place), place.limits)

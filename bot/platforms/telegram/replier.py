@@ -102,7 +102,7 @@ class TelegramReplier:
         budget: ChannelBudget,
         clock: Clock,
         keyboard: InlineKeyboardMarkup | None = None,
-        on_drafts_refused: Callable[[], None] | None = None,
+        on_drafts_refused: Callable[[], Awaitable[None]] | None = None,
         speaker: str | None = None,
         on_sent: Callable[[int], None] | None = None,
     ) -> None:

@@ -32,7 +32,7 @@ UNAVAILABLE = "Erasing is not available in this set-up."
 
 
 class ForgetHooks:
-    """What adapters registered to forget about a person (pending key links, in memory)."""
+    """What adapters registered to forget about a person (pending key links)."""
 
     def __init__(self) -> None:
         self._hooks: list[ForgetHook] = []
@@ -40,8 +40,8 @@ class ForgetHooks:
     def add(self, hook: ForgetHook) -> None:
         self._hooks.append(hook)
 
-    def run(self, platform: str, user_id: str) -> int:
-        return sum(hook(platform, user_id) for hook in self._hooks)
+    async def run(self, platform: str, user_id: str) -> int:
+        return sum([await hook(platform, user_id) for hook in self._hooks])
 
 
 class ForgetCommands:
@@ -76,14 +76,14 @@ class ForgetCommands:
             counts = await erasure.user_rows(call.channel.platform, call.actor.user_id)
             text = _user_prompt(call.channel.platform, counts)
         minutes = CONFIRM_SECONDS // 60
-        code = self._confirmations.issue(
+        code = await self._confirmations.issue(
             user_id=call.actor.user_id, target=target, channel=call.channel
         )
         text += f" It can't be undone. Press {LABEL} within {minutes} minutes to go ahead."
         return CommandResult(text, confirmation=Confirmation(LABEL, "forget", code))
 
     async def _confirmed(self, erasure: Erasure, call: CommandCall, code: str) -> CommandResult:
-        outcome, pending = self._confirmations.take(
+        outcome, pending = await self._confirmations.take(
             code, platform=call.channel.platform, user_id=call.actor.user_id
         )
         if outcome is Outcome.SOMEONE_ELSE:
@@ -93,7 +93,7 @@ class ForgetCommands:
         try:
             text = await self._erase(erasure, call, pending)
         except BotError:
-            self._confirmations.give_back(code)
+            await self._confirmations.give_back(code, pending)
             raise
         return CommandResult(text, closes_confirmation=True)
 
@@ -102,8 +102,11 @@ class ForgetCommands:
             _check_channel_rights(call)  # rights may have gone since the prompt
             counts = await erasure.erase_channel(pending.channel)
             return f"Erased this channel's history: {_channel_words(counts)}."
+        # The shared state first: the erasure then folds SQLite's log into the file, so
+        # no copy of what these deletes removed is left behind.
+        await self._confirmations.forget_person(pending.platform, pending.user_id)
+        links = await self._hooks.run(pending.platform, pending.user_id)
         counts = await erasure.erase_user(pending.platform, pending.user_id, marker=MARKER)
-        links = self._hooks.run(pending.platform, pending.user_id)
         parts = _user_words(counts)
         if links:
             parts.append("your pending key link" if links == 1 else f"{links} pending key links")

@@ -9,10 +9,13 @@ import pytest
 from telegram import Bot
 
 from bot.core.clock import SystemClock
+from bot.core.shared_state import MemorySharedState
 from bot.platforms.telegram.buttons import AFTER_REPLY
 from bot.platforms.telegram.outbox import Outbox
 from bot.platforms.telegram.replier import GROUP_LIMITS, PRIVATE_LIMITS, Place
 from bot.reply.pacing import Pacing
+from bot.storage.db import create_engine, create_sessions
+from bot.storage.shared_state import SqlSharedState
 from tests.fakes.telegram.server import FakeTelegram
 
 GROUP = -100111
@@ -33,7 +36,7 @@ async def fake() -> AsyncIterator[FakeTelegram]:
 async def outbox(fake: FakeTelegram) -> AsyncIterator[Outbox]:
     bot = Bot(fake.token, base_url=fake.api_url, base_file_url=fake.file_url)
     async with bot:
-        yield Outbox(bot, Pacing(clock=SystemClock()))
+        yield Outbox(bot, Pacing(clock=SystemClock()), shared_state=MemorySharedState())
 
 
 def texts_sent(fake: FakeTelegram, method: str) -> list[str]:
@@ -45,7 +48,7 @@ async def test_refused_entities_fall_back_to_plain_text_once(
 ) -> None:
     """When Telegram cannot parse our entities the words go out plain, and the same text
     is never sent twice in a row afterwards."""
-    replier = outbox.replier(Place(GROUP))
+    replier = await outbox.replier(Place(GROUP))
     ref = await replier.send("**bold** start")
     fake.fail_next("editMessageText", 400, CANT_PARSE)
     await replier.edit(ref, "**bold** start and more")
@@ -59,7 +62,7 @@ async def test_refused_entities_fall_back_to_plain_text_once(
 async def test_a_message_deleted_mid_stream_continues_in_a_new_one(
     fake: FakeTelegram, outbox: Outbox
 ) -> None:
-    replier = outbox.replier(Place(GROUP))
+    replier = await outbox.replier(Place(GROUP))
     ref = await replier.send("first words")
     first = fake.messages(GROUP)[0]["message_id"]
     fake.fail_next("editMessageText", 400, "Bad Request: message to edit not found")
@@ -73,7 +76,7 @@ async def test_a_draft_reply_survives_a_flood_wait_when_it_becomes_a_message(
 ) -> None:
     """The real message a private reply ends as is retried after Telegram's retry_after,
     so the reply is not lost when its draft expires."""
-    replier = outbox.replier(Place(PRIVATE))
+    replier = await outbox.replier(Place(PRIVATE))
     ref = await replier.send("Hello")
     await replier.edit(ref, "Hello there")
     assert fake.messages(PRIVATE) == []  # still a draft
@@ -91,12 +94,12 @@ async def test_drafts_off_after_a_refusal_fall_back_to_send_and_edit(
     fake: FakeTelegram, outbox: Outbox
 ) -> None:
     fake.fail_next("sendMessageDraft", 400, "Bad Request: TEXTDRAFT_PEER_INVALID")
-    replier = outbox.replier(Place(PRIVATE))
+    replier = await outbox.replier(Place(PRIVATE))
     ref = await replier.send("Hi")
     await replier.edit(ref, "Hi you")
     assert texts_sent(fake, "sendMessage") == ["Hi"]
     assert texts_sent(fake, "editMessageText") == ["Hi you"]
-    later = outbox.replier(Place(PRIVATE))
+    later = await outbox.replier(Place(PRIVATE))
     await later.send("Next")
     assert len(fake.calls_to("sendMessageDraft")) == 1  # the chat is not asked again
 
@@ -116,3 +119,28 @@ def test_groups_get_a_groups_limits_and_private_chats_their_own(
     assert GROUP_LIMITS.writes_per_window / GROUP_LIMITS.window_seconds < (
         PRIVATE_LIMITS.writes_per_window / PRIVATE_LIMITS.window_seconds
     )
+
+
+async def test_another_process_remembers_a_chat_that_refused_drafts(
+    fake: FakeTelegram, migrated_sqlite_url: str
+) -> None:
+    """Two processes' outboxes on one database: once drafts were refused in a chat, the
+    other process sends and edits there without asking for a draft."""
+    engines = [create_engine(migrated_sqlite_url) for _ in range(2)]
+    bot = Bot(fake.token, base_url=fake.api_url, base_file_url=fake.file_url)
+    try:
+        async with bot:
+            one, other = (
+                Outbox(bot, Pacing(clock=SystemClock()), shared_state=SqlSharedState(sessions))
+                for sessions in map(create_sessions, engines)
+            )
+            fake.fail_next("sendMessageDraft", 400, "Bad Request: TEXTDRAFT_PEER_INVALID")
+            first = await one.replier(Place(PRIVATE))
+            await first.send("Hi")
+            later = await other.replier(Place(PRIVATE))
+            await later.send("Next")
+    finally:
+        for engine in engines:
+            await engine.dispose()
+    assert len(fake.calls_to("sendMessageDraft")) == 1
+    assert texts_sent(fake, "sendMessage") == ["Hi", "Next"]

@@ -3,11 +3,20 @@ the person who asked, for a few minutes; then what they wrote reads as the marke
 
 from __future__ import annotations
 
+from bot.app import Stores
 from bot.core.domain import CommandResult, Permission, Persona
 from bot.service.commands.forget import EXPIRED, MARKER, SOMEONE_ELSE, UNKNOWN, USED
 from bot.service.confirmations import CONFIRM_SECONDS
-from tests.fakes.openai.scripted_client import reply
-from tests.service.conftest import CHANNEL, Harness
+from bot.storage.store import SqlStore
+from tests.fakes.clock import FakeClock, FakeWallClock
+from tests.fakes.openai.scripted_client import ScriptedClient, reply
+from tests.service.conftest import (
+    CHANNEL,
+    OPERATOR,
+    WALL_CLOCK,
+    Harness,
+    build_service,
+)
 
 
 def code_of(result: CommandResult) -> str:
@@ -77,13 +86,20 @@ async def test_someone_else_cannot_confirm_and_the_code_still_works(harness: Har
     assert again.text == USED
 
 
-async def test_an_expired_confirmation_erases_nothing(harness: Harness) -> None:
-    """Past the confirmation's minutes, pressing says so and the messages stay."""
+async def test_an_expired_confirmation_erases_nothing(
+    stores: Stores[SqlStore], client: ScriptedClient
+) -> None:
+    """Past the confirmation's minutes (by the wall clock), pressing says so and the
+    messages stay."""
+    wall = FakeWallClock(WALL_CLOCK)
+    clock = FakeClock(auto=True)
+    service = build_service(stores, client, clock, default=OPERATOR, wall_clock=wall)
+    harness = Harness(service, stores, client, clock)
     harness.client.scripts.append(reply("Hello."))
     await harness.say("keep me", author="ann")
     asked = await harness.command("forget", user="ann")
 
-    await harness.clock.sleep(CONFIRM_SECONDS + 1)
+    wall.advance(CONFIRM_SECONDS)
     late = await harness.command("forget", user="ann", confirm=code_of(asked))
 
     assert late.text == EXPIRED
@@ -117,11 +133,11 @@ async def test_forget_channel_needs_a_channel_admin(harness: Harness) -> None:
     assert await history_texts(harness) == []
 
 
-async def test_adapters_forget_what_they_hold_in_memory(harness: Harness) -> None:
+async def test_adapters_forget_what_they_hold(harness: Harness) -> None:
     """A registered hook hears whom to forget, and what it dropped is counted."""
     heard: list[tuple[str, str]] = []
 
-    def forget(platform: str, user_id: str) -> int:
+    async def forget(platform: str, user_id: str) -> int:
         heard.append((platform, user_id))
         return 1
 
