@@ -104,3 +104,16 @@ async def test_delete_owned_erases_a_persons_entries_of_a_kind(state: SqlSharedS
     assert await state.get("link", "a") is None
     assert await state.get("link", "c") == "1"
     assert await state.get("code", "d") == "1"
+
+
+async def test_delete_owned_erases_expired_entries_not_yet_swept(
+    state: SqlSharedState, clock: FakeWallClock, engine: AsyncEngine
+) -> None:
+    """An entry past its time still names the person until a sweep reaches it: /forget
+    takes it now."""
+    await state.put("link", "old", "1", ttl=1, owner="telegram:1")
+    clock.advance(5)
+
+    await state.delete_owned("link", "telegram:1")
+
+    assert await rows(engine) == 0
