@@ -109,9 +109,11 @@ async def test_delete_owned_erases_a_persons_entries_of_a_kind(state: SqlSharedS
 async def test_delete_owned_erases_expired_entries_not_yet_swept(
     state: SqlSharedState, clock: FakeWallClock, engine: AsyncEngine
 ) -> None:
-    """An entry past its time still names the person until a sweep reaches it: /forget
-    takes it now."""
-    await state.put("link", "old", "1", ttl=1, owner="telegram:1")
+    """An entry past its time still names the person until a sweep reaches it, and a sweep
+    takes only the oldest SWEEP_BATCH_ROWS: /forget takes the person's now."""
+    for n in range(SWEEP_BATCH_ROWS):  # others', ending first: the next sweep's whole batch
+        await state.put("link", f"other-{n}", "1", ttl=1, owner="telegram:2")
+    await state.put("link", "theirs", "1", ttl=2, owner="telegram:1")
     clock.advance(5)
 
     await state.delete_owned("link", "telegram:1")
