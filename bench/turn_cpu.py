@@ -99,12 +99,14 @@ async def measure(
     rounds: int,
     profile: Path | None,
     stages: bool = False,
-) -> tuple[dict[str, list[float]], int, dict[str, float]]:
+) -> tuple[dict[str, list[float]], int, dict[str, float], str]:
     """Per client, each round's CPU seconds per turn; the request's size; the main thread's
-    share of the bot's CPU (the rest is aiosqlite's and the keeper's threads)."""
+    share of the bot's CPU (the rest is aiosqlite's and the keeper's threads); with `stages`,
+    the table of the turn's steps."""
     results: dict[str, list[float]] = {BOT: [], BARE: []}
     body: dict[str, Any] = {}
     threads: dict[str, float] = {}
+    steps = ""
     async with build_http_client(StreamTimeouts()) as http:
         url = f"{base_url}/chat/completions"
         for round_ in range(rounds):
@@ -123,9 +125,9 @@ async def measure(
                         if profile is not None:
                             await profiled(bot, turns, 2 * turns, profile)
                         if stages:
-                            await staged(bot, turns, 3 * turns)
+                            steps = await staged(bot, turns, 3 * turns)
             results[BARE].append(await timed(bare_loop(http, url, body), turns, 0))
-    return results, len(json.dumps(body)), threads
+    return results, len(json.dumps(body)), threads, steps
 
 
 async def only_turns(base_url: str, history: int, turns: int) -> None:
@@ -145,8 +147,8 @@ async def thread_split(bot: Bot, turns: int, first: int) -> dict[str, float]:
     return {"process": process / turns, "loop thread": thread / turns}
 
 
-async def staged(bot: Bot, turns: int, first: int) -> None:
-    """Turns with their steps timed (bench/turn_stages.py), the table on stdout."""
+async def staged(bot: Bot, turns: int, first: int) -> str:
+    """Turns with their steps timed (bench/turn_stages.py): the steps' table."""
     from turn_stages import Stages
 
     steps = Stages()
@@ -158,7 +160,7 @@ async def staged(bot: Bot, turns: int, first: int) -> None:
         spent = time.thread_time() - started
     finally:
         steps.unwatch()
-    print(steps.table(turns, spent))
+    return steps.table(turns, spent)
 
 
 async def profiled(bot: Bot, turns: int, first: int, output: Path) -> None:
@@ -228,7 +230,7 @@ def main() -> None:
         if len(cpus) >= 2:  # keep the server's CPU out of the bot's way
             os.sched_setaffinity(endpoint.pid, {cpus[-1]})
             os.sched_setaffinity(0, {cpus[0]})
-        results, body_bytes, threads = asyncio.run(
+        results, body_bytes, threads, steps = asyncio.run(
             measure(
                 endpoint.base_url,
                 history=args.history,
@@ -240,8 +242,12 @@ def main() -> None:
         )
     output = table(results, args.history, args.turns, body_bytes, threads)
     print(output)
+    if steps:
+        print(steps)
     if not args.no_write:
         write_table(README, "turn_cpu", output)
+        if steps:
+            write_table(README, "turn_stages", steps)
 
 
 if __name__ == "__main__":
