@@ -5,8 +5,8 @@ spent while it ran, and to count its calls.
 Turns run one after another, so while a step is awaited the loop runs (almost) only that
 turn's work: the CPU between a step's start and end is the step's, inclusive of what it
 calls. Unlike a sampling profiler this has no sampling noise and no cost per Python call,
-sees through SQLAlchemy's greenlets, and gives exact calls per turn (the round trips). Used by
-`python bench/turn_cpu.py --stages`.
+sees through SQLAlchemy's greenlets, and gives exact calls per turn; a listener counts the SQL
+statements sent (the round trips). Used by `python bench/turn_cpu.py --stages`.
 """
 
 from __future__ import annotations
@@ -17,6 +17,9 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from bot.llm.tokenize import EndpointTokenizer
 from bot.service.turns.prompting import PromptFactory
@@ -45,9 +48,16 @@ class Stages:
     def __init__(self) -> None:
         self.cpu: Counter[str] = Counter()
         self.calls: Counter[str] = Counter()
+        self.statements: Counter[str] = Counter()
         self._undo: list[tuple[type, str, Any]] = []
 
+    def _statement(self, *args: Any) -> None:
+        """Every SQL statement any engine sends, by its first word (BEGIN counted by kind)."""
+        words = args[2].split()
+        self.statements[" ".join(words[:2]) if words[0] == "BEGIN" else words[0]] += 1
+
     def watch(self) -> None:
+        event.listen(Engine, "before_cursor_execute", self._statement)
         for cls in WATCHED:
             for name, attr in list(vars(cls).items()):
                 if name.startswith("__") or not inspect.iscoroutinefunction(attr):
@@ -56,6 +66,7 @@ class Stages:
                 setattr(cls, name, self._timed(f"{cls.__name__}.{name}", attr))
 
     def unwatch(self) -> None:
+        event.remove(Engine, "before_cursor_execute", self._statement)
         for cls, name, attr in reversed(self._undo):
             setattr(cls, name, attr)
         self._undo.clear()
@@ -63,6 +74,7 @@ class Stages:
     def clear(self) -> None:
         self.cpu.clear()
         self.calls.clear()
+        self.statements.clear()
 
     def _timed(
         self, key: str, method: Callable[..., Awaitable[Any]]
@@ -92,4 +104,7 @@ class Stages:
                 f"| {key} | {spent / turns * 1e3:.2f} | {spent / turn_cpu:.0%} "
                 f"| {self.calls[key] / turns:.1f} |"
             )
+        sql = ", ".join(f"{n / turns:.1f} {kind}" for kind, n in self.statements.most_common())
+        total = sum(self.statements.values()) / turns
+        lines += ["", f"SQL statements per turn: {total:.1f} ({sql})."]
         return "\n".join(lines)
