@@ -41,6 +41,8 @@ bench: $(STAMP)
 	$(PY) bench/keep_cost.py
 	$(PY) bench/attack_memory.py
 	$(PY) bench/card_bomb.py
+	$(PY) bench/turn_cpu.py --stages --profile "$${TMPDIR:-/tmp}/parlor-turn-profile.html"
+	$(PY) bench/turn_latency.py
 
 # The image installs exactly these versions, each checked against its hashes. uv rather
 # than pip-tools: one resolution for every platform the image runs on (--universal) in
