@@ -170,3 +170,32 @@ def test_two_workers_answer_twenty_turns_once_each(
     assert webhook is not None
     assert webhook.url == PUBLIC_URL
     assert telegram.calls_to("getUpdates") == []
+
+
+def test_an_update_delivered_to_both_workers_is_answered_once(
+    tmp_path: Path, telegram: FakeTelegram, endpoint: FakeOpenAI, database: str
+) -> None:
+    """Our 200 is lost on the way: Telegram delivers the update again, and the balancer
+    gives the copy to the other worker, which takes it (200) and drops it; the chat gets
+    one reply, stored once."""
+    chat = CHATS[0]
+    with workers(tmp_path, telegram, endpoint, database):
+        telegram.lose_answers(1)
+        telegram.user_message(chat, "said once")
+        telegram.wait_for_sync(lambda: len(telegram.deliveries) == 2, timeout=TIMEOUT)
+        telegram.user_message(chat, "said after")
+        telegram.wait_for_sync(
+            lambda: shown(telegram, chat)[-1:] == ["You said: said after"], timeout=TIMEOUT
+        )
+        first, again, _after = telegram.deliveries
+
+    assert first.update_id == again.update_id
+    assert (first.status, again.status) == (200, 200)
+    assert first.url != again.url, "the copy went to the other worker"
+    assert shown(telegram, chat) == ["You said: said once", "You said: said after"]
+    assert asyncio.run(stored_turns(database, chat)) == [
+        ("user", "complete", "said once"),
+        ("assistant", "complete", "You said: said once"),
+        ("user", "complete", "said after"),
+        ("assistant", "complete", "You said: said after"),
+    ]
