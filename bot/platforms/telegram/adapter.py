@@ -111,8 +111,8 @@ class TelegramAdapter:
     ) -> None:
         """`access`: who may use the bot in which chats (`operators` are never refused);
         `webhook`: receive updates there instead of polling; `shared_state` keeps key links,
-        latest replies and chats without drafts for every process (None: this process's
-        memory)."""
+        latest replies, chats without drafts and the webhook updates already claimed for
+        every process (None: this process's memory)."""
         self._service = service
         self._operators = operators
         access = dataclasses.replace(access, operators=access.operators | operators)
