@@ -136,10 +136,12 @@ def queue_updates(
     delivers an update again when our 200 is lost on the way, perhaps to another worker,
     and that copy is dropped (the listener has answered it 200 already, so Telegram stops).
     A claim the database cannot make lets the update through: answered twice is better
-    than never."""
+    than never. Claims run side by side, but each update is queued only after the one
+    posted before it, so a chat's messages reach PTB in the order Telegram sent them."""
     claims: set[asyncio.Task[None]] = set()
+    last: list[asyncio.Task[None]] = []  # the claim of the update posted last, if any
 
-    async def claimed(update: Update) -> None:
+    async def claimed(update: Update, before: asyncio.Task[None] | None) -> None:
         assert claim is not None
         try:
             first = await claim(update.update_id)
@@ -148,6 +150,8 @@ def queue_updates(
                 "telegram: could not claim update %d; handling it anyway", update.update_id
             )
             first = True
+        if before is not None:
+            await asyncio.wait({before})  # its outcome is its own: only its turn matters
         if first:
             queue.put_nowait(update)
         else:
@@ -163,7 +167,9 @@ def queue_updates(
         if claim is None:
             queue.put_nowait(update)
             return
-        task = asyncio.create_task(claimed(update))
+        before = next((task for task in last if not task.done()), None)
+        task = asyncio.create_task(claimed(update, before))
+        last[:] = [task]
         claims.add(task)  # held until done: the loop keeps only weak references to tasks
         task.add_done_callback(claims.discard)
 

@@ -46,9 +46,31 @@ async def test_an_update_claimed_already_is_dropped() -> None:
         sink({"update_id": update_id, "message": MESSAGE})
     queued = [await asyncio.wait_for(queue.get(), 5) for _ in range(3)]
 
-    assert [u.update_id for u in queued if isinstance(u, Update)] == [42, 43, 42]
-    # the claims run in the order posted: the copy was refused before the last got in
+    assert sorted(u.update_id for u in queued if isinstance(u, Update)) == [42, 42, 43]
+    # each sink queues in the order posted: its copy was dropped before its 43 got in
     assert queue.empty()
+
+
+async def test_updates_are_queued_in_the_order_posted_however_their_claims_end() -> None:
+    """A slow claim (a busy database) holds back the updates posted after it: a chat's
+    second message never overtakes its first."""
+    slow = asyncio.Event()
+
+    async def claim(update_id: int) -> bool:
+        if update_id == 42:
+            await slow.wait()
+        return True
+
+    queue: asyncio.Queue[object] = asyncio.Queue()
+    take = queue_updates(BOT, queue, claim=claim)
+    take({"update_id": 42, "message": MESSAGE})
+    take({"update_id": 43, "message": MESSAGE})
+    await asyncio.sleep(0)  # let both claims start; 43's is granted at once
+    assert queue.empty(), "43 waits for 42"
+    slow.set()
+    queued = [await asyncio.wait_for(queue.get(), 5) for _ in range(2)]
+
+    assert [u.update_id for u in queued if isinstance(u, Update)] == [42, 43]
 
 
 async def test_an_update_the_database_cannot_claim_is_handled() -> None:
