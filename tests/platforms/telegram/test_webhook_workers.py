@@ -184,7 +184,12 @@ def test_an_update_delivered_to_both_workers_is_answered_once(
     with workers(tmp_path, telegram, endpoint, database):
         telegram.lose_answers(1)
         telegram.user_message(chat, "said once")
-        telegram.wait_for_sync(lambda: len(telegram.deliveries) == 2, timeout=TIMEOUT)
+        telegram.wait_for_sync(
+            lambda: (
+                len(telegram.deliveries) == 2 and shown(telegram, chat) == ["You said: said once"]
+            ),
+            timeout=TIMEOUT,
+        )  # the copy claimed first is answered, the other dropped
         telegram.user_message(chat, "said after")
         telegram.wait_for_sync(
             lambda: shown(telegram, chat)[-1:] == ["You said: said after"], timeout=TIMEOUT
