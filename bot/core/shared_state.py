@@ -39,6 +39,11 @@ class SharedState(Protocol):
         """The key's value, removed: of two processes taking at once, one gets it."""
         ...
 
+    async def claim(self, kind: str, key: str, *, ttl: float, value: str = "") -> bool:
+        """Put `value` for `ttl` seconds only if the key holds nothing unexpired; whether
+        this call put it. Of two processes claiming at once, exactly one gets True."""
+        ...
+
     async def delete(self, kind: str, key: str) -> bool:
         """Remove the key; whether it held an unexpired value."""
         ...
@@ -69,6 +74,12 @@ class MemorySharedState:
         now = self._now()
         self._entries = {name: e for name, e in self._entries.items() if e.expires_at > now}
         self._entries[kind, key] = _Entry(value, now + timedelta(seconds=ttl), owner)
+
+    async def claim(self, kind: str, key: str, *, ttl: float, value: str = "") -> bool:
+        if self._live(kind, key) is not None:
+            return False
+        await self.put(kind, key, value, ttl=ttl)
+        return True
 
     async def get(self, kind: str, key: str) -> str | None:
         entry = self._live(kind, key)

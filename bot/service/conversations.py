@@ -73,6 +73,7 @@ from bot.service.turns.keeping import KeeperFactory, PartialReplyKeeper
 from bot.service.turns.models import ModelCatalog
 from bot.service.turns.prompting import PromptFactory
 from bot.service.turns.queue import ChannelQueue, QueueLoad
+from bot.service.turns.remote_stop import RemoteStops
 from bot.service.turns.replying import ReplyRunner
 from bot.service.turns.rewrites import Rewrites
 from bot.service.turns.runner import TurnRunner
@@ -127,6 +128,7 @@ class ConversationService:
         self._forget_hooks = ForgetHooks()
         catalog = ModelCatalog(client, clock=clock)
         endpoints = EndpointChoice(store=store, catalog=catalog, default=default_connection)
+        stops = RemoteStops(shared_state) if shared_state is not None else None
         replies = ReplyRunner(
             store=store,
             client=client,
@@ -138,6 +140,7 @@ class ConversationService:
             telemetry=telemetry,
             usage=usage,
             wall_clock=wall_clock,
+            stops=stops,
         )
         quotas = (
             Quotas(book=quota_book, defaults=limits, wall_clock=wall_clock)
@@ -182,7 +185,9 @@ class ConversationService:
                 fetcher=fetcher,
                 prompts=prompts,
             ),
-            ReplyCommands(store=store, prompts=prompts, queue=queue, rewrites=rewrites),
+            ReplyCommands(
+                store=store, prompts=prompts, queue=queue, rewrites=rewrites, stops=stops
+            ),
             UsageCommands(usage=usage, wall_clock=wall_clock, prices=prices or {}),
             ChatCommands(store=store, prompts=prompts, wall_clock=wall_clock),
             AccessCommands(access=self._access),

@@ -60,6 +60,33 @@ class SqlSharedState(Transactions):
                     statement.on_conflict_do_update(index_elements=["kind", "key"], set_=changed)
                 )
 
+    async def claim(self, kind: str, key: str, *, ttl: float, value: str = "") -> bool:
+        """INSERT … ON CONFLICT DO UPDATE only WHERE the row there has expired: one
+        statement, so of two processes claiming at once one changes a row and the other
+        none (the row count tells them apart). An expired row is taken over in place rather
+        than waiting for a sweep."""
+        now = self._now()
+        values = {
+            "kind": kind,
+            "key": key,
+            "value": value,
+            "owner": None,
+            "expires_at": now + timedelta(seconds=ttl),
+        }
+        with translating("claim shared state"):
+            async with self.writing() as session:
+                await _sweep(session, now)
+                insert = postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
+                statement = insert(SharedStateRow).values(**values)
+                result = await session.execute(
+                    statement.on_conflict_do_update(
+                        index_elements=["kind", "key"],
+                        set_={name: statement.excluded[name] for name in values},
+                        where=SharedStateRow.expires_at <= now,
+                    )
+                )
+        return int(getattr(result, "rowcount", 0) or 0) == 1
+
     async def get(self, kind: str, key: str) -> str | None:
         query = select(SharedStateRow.value).where(*self._live(kind, key))
         with translating("read shared state"):

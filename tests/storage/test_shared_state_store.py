@@ -119,3 +119,30 @@ async def test_delete_owned_erases_expired_entries_not_yet_swept(
     await state.delete_owned("link", "telegram:1")
 
     assert await rows(engine) == 0
+
+
+async def test_a_claim_goes_to_one_claimant_only(
+    state: SqlSharedState, other: SqlSharedState
+) -> None:
+    """Four claims of one key at once from two processes: exactly one is granted, and a
+    later claim is refused while the first lives; other keys are claimed apart."""
+    granted = await asyncio.gather(
+        *(s.claim("update", "bot1:42", ttl=60) for s in (state, other, state, other))
+    )
+
+    assert sorted(granted) == [False, False, False, True]
+    assert not await other.claim("update", "bot1:42", ttl=60)
+    assert await other.claim("update", "bot1:43", ttl=60)
+    assert await state.claim("update", "bot2:42", ttl=60)
+
+
+async def test_an_expired_claim_can_be_claimed_again(
+    state: SqlSharedState, other: SqlSharedState, clock: FakeWallClock
+) -> None:
+    """Once its time has passed the key is free: the next claim is granted, and holds."""
+    assert await state.claim("update", "bot1:42", ttl=60, value="worker a")
+    clock.advance(60)
+
+    assert await other.claim("update", "bot1:42", ttl=60, value="worker b")
+    assert await state.get("update", "bot1:42") == "worker b"
+    assert not await state.claim("update", "bot1:42", ttl=60)

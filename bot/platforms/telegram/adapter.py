@@ -60,7 +60,13 @@ from bot.platforms.telegram.picker import picker
 from bot.platforms.telegram.presses import STOPPED, Presses
 from bot.platforms.telegram.refusals import ReportFatal, WatchedPolls, refused_at_start
 from bot.platforms.telegram.replier import Place, TelegramReplier
-from bot.platforms.telegram.webhook import Webhook, leave_webhook, queue_updates, set_webhook
+from bot.platforms.telegram.webhook import (
+    Webhook,
+    claiming,
+    leave_webhook,
+    queue_updates,
+    set_webhook,
+)
 from bot.reply.pacing import Pacing
 
 _log = logging.getLogger(__name__)
@@ -105,8 +111,8 @@ class TelegramAdapter:
     ) -> None:
         """`access`: who may use the bot in which chats (`operators` are never refused);
         `webhook`: receive updates there instead of polling; `shared_state` keeps key links,
-        latest replies and chats without drafts for every process (None: this process's
-        memory)."""
+        latest replies, chats without drafts and the webhook updates already claimed for
+        every process (None: this process's memory)."""
         self._service = service
         self._operators = operators
         access = dataclasses.replace(access, operators=access.operators | operators)
@@ -126,6 +132,7 @@ class TelegramAdapter:
         self._bot = self._app.bot
         self._me = Me(0, "")  # known after initialize()
         shared = shared_state or MemorySharedState()
+        self._shared = shared
         self._out = Outbox(self._bot, pacing, shared_state=shared)
         self._turns = StreamedTurns(service, shared_state=shared)
         links = KeyLinks(shared)
@@ -171,7 +178,11 @@ class TelegramAdapter:
             await self._bot.set_my_commands(commands, scope=scope)
         await self._app.start()
         if self._webhook is not None:
-            self._webhook.receiver.attach(queue_updates(self._bot, self._app.update_queue))
+            claim = claiming(
+                self._shared, self._bot.id
+            )  # each update handled once across the workers
+            sink = queue_updates(self._bot, self._app.update_queue, claim=claim)
+            self._webhook.receiver.attach(sink)
             try:
                 await set_webhook(self._bot, self._webhook, _ALLOWED_UPDATES)
             except PlatformRefused:  # `async with` never closes what failed to open

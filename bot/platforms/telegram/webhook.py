@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -18,7 +18,8 @@ from urllib.parse import urlsplit
 from telegram import Bot, Update, WebhookInfo
 from telegram.error import BadRequest, NetworkError, TelegramError
 
-from bot.core.errors import PlatformRefused
+from bot.core.errors import PlatformRefused, StorageError
+from bot.core.shared_state import SharedState
 
 _log = logging.getLogger(__name__)
 
@@ -104,9 +105,57 @@ async def leave_webhook(bot: Bot) -> None:
         )
 
 
-def queue_updates(bot: Bot, queue: asyncio.Queue[object]) -> Callable[[Mapping[str, object]], None]:
+UPDATE_CLAIM_KIND = "telegram_update"
+UPDATE_CLAIM_SECONDS = 26 * 3600.0
+"""How long an update id stays claimed: Telegram gives up on an update after 24 hours, so
+no copy of it can come later; an hour more for clocks that differ."""
+
+ClaimUpdate = Callable[[int], Awaitable[bool]]
+"""Claims an update_id for this process, once across all workers; whether it got it."""
+
+
+def claiming(state: SharedState, bot_id: int) -> ClaimUpdate:
+    """Claims of (bot id, update_id) in the shared state, for a day: every worker on the
+    database sees them (update ids are counted per bot, so two bots on one database
+    never collide)."""
+
+    async def claim(update_id: int) -> bool:
+        key = f"{bot_id}:{update_id}"
+        return await state.claim(UPDATE_CLAIM_KIND, key, ttl=UPDATE_CLAIM_SECONDS)
+
+    return claim
+
+
+def queue_updates(
+    bot: Bot, queue: asyncio.Queue[object], *, claim: ClaimUpdate | None = None
+) -> Callable[[Mapping[str, object]], None]:
     """The sink the listener hands each update to: parsed by PTB and queued for the
-    Application's own loop (which handles updates concurrently), never awaited here."""
+    Application's own loop (which handles updates concurrently), never awaited here.
+
+    With `claim`, an update is queued only once its (bot id, update_id) is claimed: Telegram
+    delivers an update again when our 200 is lost on the way, perhaps to another worker,
+    and that copy is dropped (the listener has answered it 200 already, so Telegram stops).
+    A claim the database cannot make lets the update through: answered twice is better
+    than never. Claims run side by side, but each update is queued only after the one
+    posted before it, so a chat's messages reach PTB in the order Telegram sent them."""
+    claims: set[asyncio.Task[None]] = set()
+    last: list[asyncio.Task[None]] = []  # the claim of the update posted last, if any
+
+    async def claimed(update: Update, before: asyncio.Task[None] | None) -> None:
+        assert claim is not None
+        try:
+            first = await claim(update.update_id)
+        except StorageError:
+            _log.warning(
+                "telegram: could not claim update %d; handling it anyway", update.update_id
+            )
+            first = True
+        if before is not None:
+            await asyncio.wait({before})  # its outcome is its own: only its turn matters
+        if first:
+            queue.put_nowait(update)
+        else:
+            _log.debug("telegram: dropped update %d, delivered again", update.update_id)
 
     def take(data: Mapping[str, object]) -> None:
         if not isinstance(data.get("update_id"), int):
@@ -115,7 +164,14 @@ def queue_updates(bot: Bot, queue: asyncio.Queue[object]) -> Callable[[Mapping[s
             update = Update.de_json(dict(data), bot)
         except (AttributeError, KeyError, TypeError, ValueError) as exc:  # PTB's, for a bad shape
             raise ValueError("not a Telegram update") from exc
-        queue.put_nowait(update)
+        if claim is None:
+            queue.put_nowait(update)
+            return
+        before = next((task for task in last if not task.done()), None)
+        task = asyncio.create_task(claimed(update, before))
+        last[:] = [task]
+        claims.add(task)  # held until done: the loop keeps only weak references to tasks
+        task.add_done_callback(claims.discard)
 
     return take
 

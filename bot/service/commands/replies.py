@@ -17,6 +17,7 @@ from bot.core.ports import Replier, Store
 from bot.service.commands.registry import answers, writes
 from bot.service.turns.prompting import PromptFactory
 from bot.service.turns.queue import ChannelQueue, RunningTurn
+from bot.service.turns.remote_stop import RemoteStops
 from bot.service.turns.rewrites import Rewrites
 
 
@@ -24,8 +25,16 @@ class ReplyCommands:
     """The commands about the channel's last reply, or the one being written."""
 
     def __init__(
-        self, *, store: Store, prompts: PromptFactory, queue: ChannelQueue, rewrites: Rewrites
+        self,
+        *,
+        store: Store,
+        prompts: PromptFactory,
+        queue: ChannelQueue,
+        rewrites: Rewrites,
+        stops: RemoteStops | None = None,
     ) -> None:
+        """`stops` reaches a reply another process is writing (None: one process)."""
+        self._stops = stops
         self._store = store
         self._prompts = prompts
         self._queue = queue
@@ -59,12 +68,34 @@ class ReplyCommands:
     @answers("stop")
     async def _stop(self, call: CommandCall) -> CommandResult:
         running = self._queue.running(call.channel)
-        nothing = CommandResult("Nothing is being written here right now.")
+        if running is None and self._stops is not None:
+            return await self._stop_elsewhere(call, self._stops)
         if running is None or not running.writing:
-            return nothing
-        is_requester = running.requester_id == call.actor.user_id
-        if not is_requester and call.actor.permission < Permission.CHANNEL_ADMIN:
-            return CommandResult("Only the person who asked, or a channel admin, can stop it.")
+            return NOTHING_TO_STOP
+        if not _may_stop(call, running.requester_id):
+            return NOT_YOURS_TO_STOP
         if not self._queue.stop(call.channel):
-            return nothing
-        return CommandResult("Stopped.", ephemeral=False)
+            return NOTHING_TO_STOP
+        return STOPPED
+
+    async def _stop_elsewhere(self, call: CommandCall, stops: RemoteStops) -> CommandResult:
+        """Nothing runs here: the reply another process is writing in the channel, if any,
+        stopped at its next checkpoint (about a second; turns/remote_stop.py)."""
+        writer = await stops.writer(call.channel)
+        if writer is None:
+            return NOTHING_TO_STOP
+        if not _may_stop(call, writer.requester_id):
+            return NOT_YOURS_TO_STOP
+        await stops.ask(call.channel, writer)
+        return STOPPED
+
+
+NOTHING_TO_STOP = CommandResult("Nothing is being written here right now.")
+NOT_YOURS_TO_STOP = CommandResult("Only the person who asked, or a channel admin, can stop it.")
+STOPPED = CommandResult("Stopped.", ephemeral=False)
+
+
+def _may_stop(call: CommandCall, requester_id: str) -> bool:
+    """Who asked for the reply, or a channel admin."""
+    is_requester = requester_id == call.actor.user_id
+    return is_requester or call.actor.permission >= Permission.CHANNEL_ADMIN

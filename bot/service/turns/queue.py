@@ -42,6 +42,16 @@ class RunningTurn:
         """Generating, or delivering the reply: something /stop can stop."""
         return self.generating or self.stop_delivery is not None
 
+    def stop(self) -> bool:
+        """Stop this turn as /stop does (ChannelQueue.stop says how); False when its reply
+        is done already."""
+        if self.generating:
+            self.stop_requested = True
+            if self.streaming is not None:
+                self.streaming.cancel()
+            return True
+        return self.stop_delivery is not None and self.stop_delivery()
+
 
 class QueueLoad(NamedTuple):
     """How many turns hold a channel's lane now, and how many wait behind them."""
@@ -136,11 +146,4 @@ class ChannelQueue:
         the channel's budget stops being delivered, so the channel is free at once.
         """
         running = self.running(channel)
-        if running is None:
-            return False
-        if running.generating:
-            running.stop_requested = True
-            if running.streaming is not None:
-                running.streaming.cancel()
-            return True
-        return running.stop_delivery is not None and running.stop_delivery()
+        return running is not None and running.stop()

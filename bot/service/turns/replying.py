@@ -43,6 +43,7 @@ from bot.service.turns.keeping import KeeperFactory, PartialReplyKeeper
 from bot.service.turns.postprocess_fallback import PostprocessFallback
 from bot.service.turns.prompting import BuiltPrompt
 from bot.service.turns.queue import RunningTurn
+from bot.service.turns.remote_stop import RemoteStops
 from bot.service.turns.requests import build_request
 from bot.service.turns.streamed_reply import SHUTDOWN_NOTE, STOPPED_NOTE, StreamedReply
 
@@ -95,10 +96,13 @@ class ReplyRunner:
         telemetry: Telemetry = NO_TELEMETRY,
         usage: UsageLedger = NO_USAGE,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        stops: RemoteStops | None = None,
     ) -> None:
         """`telemetry` hears how each turn ended (the operator's metrics); the turns that
         fail before a reply starts tell it through `TurnRunner`, which reads it here.
-        `usage` keeps what each turn whose reply began cost, dated by `wall_clock`."""
+        `usage` keeps what each turn whose reply began cost, dated by `wall_clock`.
+        `stops` lets a /stop on another process stop a reply written here."""
+        self._stops = stops
         self.telemetry = telemetry
         self._usage = usage
         self._wall_clock = wall_clock
@@ -147,7 +151,8 @@ class ReplyRunner:
             clock=self._clock,
             source=lambda: (reply.content, reply.reasoning),  # `reply` is bound just below
         )
-        stream = ReplyStream(replier, budget=budget, clock=self._clock, keeper=keeper)
+        watched = self._stops and self._stops.watch(job.channel, run, keeper, self._clock)
+        stream = ReplyStream(replier, budget=budget, clock=self._clock, keeper=watched or keeper)
         reply = StreamedReply(
             self._client,
             stream,
@@ -197,6 +202,8 @@ class ReplyRunner:
                 await persist(MessageStatus.INTERRUPTED if cancelled else MessageStatus.ERROR, None)
             raise
         finally:
+            if watched:
+                await asyncio.shield(watched.close())
             if persisted is not None:
                 duration = self._clock.now() - started
                 tallies = reply.token_tallies(job.prompt_tokens)

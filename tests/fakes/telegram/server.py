@@ -195,6 +195,13 @@ class FakeTelegram(WaitsForChange):
             self._courier.targets = list(urls)
         self._signal.notify()
 
+    def lose_answers(self, count: int = 1) -> None:
+        """The next `count` answers of the listener are lost on the way to Telegram, which
+        delivers each of those updates again (behind `balance_to`, to the next listener)."""
+        with self._lock:
+            self._courier.answers_to_lose += count
+        self._signal.notify()
+
     def webhook_set_elsewhere(
         self, url: str, *, secret: str | None = None, allowed_updates: list[str] | None = None
     ) -> None:

@@ -108,6 +108,10 @@ class Courier:
         self.targets: list[str] = []
         self.header: str | None = None
         self.deliveries: list[Delivery] = []
+        self.answers_to_lose = 0
+        """How many of the next 2xx answers are lost on the way: those updates stay queued
+        and are delivered again (to the next target), as Telegram does when our 200 never
+        reaches it."""
         self._turn = 0
         self._task: asyncio.Task[None] | None = None
 
@@ -164,7 +168,9 @@ class Courier:
         update_id: int = update["update_id"]
         with self._signal.lock:
             self.deliveries.append(Delivery(update_id, url, status, _chat_of(update)))
-            if 200 <= status < 300:
+            if 200 <= status < 300 and self.answers_to_lose > 0:
+                self.answers_to_lose -= 1
+            elif 200 <= status < 300:
                 self._updates.confirm(update_id + 1)
             elif self._state.webhook is not None:
                 self._state.webhook.last_error_date = int(time.time())

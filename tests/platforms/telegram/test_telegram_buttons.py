@@ -35,12 +35,19 @@ def labels(message: dict[str, Any]) -> list[str]:
     return [button["text"] for row in rows for button in row]
 
 
-def press(telegram: FakeTelegram, chat_id: int, message_id: int, label: str) -> None:
+def press(
+    telegram: FakeTelegram,
+    chat_id: int,
+    message_id: int,
+    label: str,
+    *,
+    from_user: int | None = None,
+) -> None:
     message = telegram.message(chat_id, message_id)
     assert message is not None
     rows = message["reply_markup"]["inline_keyboard"]
     data = next(b["callback_data"] for row in rows for b in row if label in b["text"])
-    telegram.press_button(chat_id, message_id, data)
+    telegram.press_button(chat_id, message_id, data, from_user=from_user)
 
 
 def test_regenerate_and_swipe_buttons(telegram: FakeTelegram, bot: RunningBot) -> None:

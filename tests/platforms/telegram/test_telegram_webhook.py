@@ -84,6 +84,41 @@ def test_updates_posted_with_the_secret_are_answered(
     assert [d.status for d in telegram.deliveries] == [200]
 
 
+def test_an_update_delivered_twice_is_answered_once(
+    tmp_path: Path, endpoint: FakeOpenAI, telegram: FakeTelegram, migrated_template: Path
+) -> None:
+    """Our 200 is lost on the way: Telegram posts the same update again, and the bot takes
+    it (200) but answers the message once, with one turn at the endpoint."""
+    with webhook_bot(tmp_path, endpoint, telegram, migrated_template):
+        telegram.lose_answers(1)
+        telegram.user_message(PRIVATE_CHAT, "said once")
+        telegram.wait_for_sync(
+            lambda: (
+                len(telegram.deliveries) == 2
+                and replies(telegram, PRIVATE_CHAT) == ["You said: said once"]
+            ),
+            timeout=TIMEOUT,
+        )  # the copy claimed first is answered, the other dropped
+        telegram.user_message(PRIVATE_CHAT, "said after")
+        telegram.wait_for_sync(
+            lambda: replies(telegram, PRIVATE_CHAT)[-1:] == ["You said: said after"],
+            timeout=TIMEOUT,
+        )
+    first, again, after = telegram.deliveries
+    assert (
+        (first.update_id, first.status)
+        == (again.update_id, again.status)
+        == (
+            first.update_id,
+            200,
+        )
+    )
+    assert after.update_id == first.update_id + 1
+    assert replies(telegram, PRIVATE_CHAT) == ["You said: said once", "You said: said after"]
+    generations = [r for r in endpoint.requests if r.path in endpoint.generation_paths]
+    assert len(generations) == 2, "the copy never reached the model"
+
+
 @pytest.mark.parametrize("header", ["not-the-secret", ""], ids=["wrong", "missing"])
 def test_a_delivery_without_the_secret_is_refused_and_kept(
     tmp_path: Path,

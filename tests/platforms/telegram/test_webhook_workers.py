@@ -1,7 +1,8 @@
 """Two `parlor run` processes in Telegram webhook mode serve one bot from one PostgreSQL
 database, behind a stand-in load balancer (the fake Bot API posts updates to their two
 listeners in turn): every turn is answered once, by whichever worker got it, and stored
-once, in order, even as a chat's turns alternate between the workers."""
+once, in order, even as a chat's turns alternate between the workers; an update delivered
+to both is answered once; a Stop that reaches the other worker stops the reply."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from tests.fakes.bot_process import BotProcess
 from tests.fakes.console_process import bot_env
 from tests.fakes.openai.server import FakeOpenAI
 from tests.fakes.telegram.server import FakeTelegram
+from tests.platforms.telegram.test_telegram_buttons import ADMIN, GROUP, labels, press
 from tests.platforms.telegram.webhook_workers import (
     SECRET,
     free_port,
@@ -170,3 +172,67 @@ def test_two_workers_answer_twenty_turns_once_each(
     assert webhook is not None
     assert webhook.url == PUBLIC_URL
     assert telegram.calls_to("getUpdates") == []
+
+
+def test_an_update_delivered_to_both_workers_is_answered_once(
+    tmp_path: Path, telegram: FakeTelegram, endpoint: FakeOpenAI, database: str
+) -> None:
+    """Our 200 is lost on the way: Telegram delivers the update again, and the balancer
+    gives the copy to the other worker, which takes it (200) and drops it; the chat gets
+    one reply, stored once."""
+    chat = CHATS[0]
+    with workers(tmp_path, telegram, endpoint, database):
+        telegram.lose_answers(1)
+        telegram.user_message(chat, "said once")
+        telegram.wait_for_sync(
+            lambda: (
+                len(telegram.deliveries) == 2 and shown(telegram, chat) == ["You said: said once"]
+            ),
+            timeout=TIMEOUT,
+        )  # the copy claimed first is answered, the other dropped
+        telegram.user_message(chat, "said after")
+        telegram.wait_for_sync(
+            lambda: shown(telegram, chat)[-1:] == ["You said: said after"], timeout=TIMEOUT
+        )
+        first, again, _after = telegram.deliveries
+
+    assert first.update_id == again.update_id
+    assert (first.status, again.status) == (200, 200)
+    assert first.url != again.url, "the copy went to the other worker"
+    assert shown(telegram, chat) == ["You said: said once", "You said: said after"]
+    assert asyncio.run(stored_turns(database, chat)) == [
+        ("user", "complete", "said once"),
+        ("assistant", "complete", "You said: said once"),
+        ("user", "complete", "said after"),
+        ("assistant", "complete", "You said: said after"),
+    ]
+
+
+def test_a_stop_pressed_on_one_worker_stops_the_reply_the_other_writes(
+    tmp_path: Path, telegram: FakeTelegram, endpoint: FakeOpenAI, database: str
+) -> None:
+    """A member's long reply streams from one worker; the balancer gives their Stop press
+    to the other, where nothing runs. Within about a second the writing worker stops it:
+    the chat shows the words so far with the stopped note, and they are stored as stopped."""
+    member = 2002
+    with workers(tmp_path, telegram, endpoint, database):
+        telegram.set_member(GROUP, ADMIN, "creator")
+        telegram.user_message(GROUP, "/model scenario/slow", from_user=ADMIN)
+        telegram.wait_for_sync(lambda: len(shown(telegram, GROUP)) == 1, timeout=TIMEOUT)
+        telegram.user_message(GROUP, "@parlor_test_bot go on and on", from_user=member)
+        streaming = telegram.wait_for_sync(
+            lambda: next(
+                (m for m in telegram.messages(GROUP)[1:] if "Stop" in str(labels(m))), None
+            ),
+            timeout=TIMEOUT,
+        )
+        press(telegram, GROUP, streaming["message_id"], "Stop", from_user=member)
+        telegram.wait_for_sync(lambda: "(stopped)" in shown(telegram, GROUP)[-1], timeout=TIMEOUT)
+        asked, pressed = telegram.deliveries[-2:]
+
+    assert asked.url != pressed.url, "the press reached the worker not writing the reply"
+    words, note = shown(telegram, GROUP)[-1].split("\n\n")
+    assert words.startswith("t000001 t000002")
+    assert note == "(stopped)"
+    role, status, content = asyncio.run(stored_turns(database, GROUP))[-1]
+    assert (role, status, content.strip()) == ("assistant", "stopped", words)
