@@ -15,9 +15,10 @@ shared-state entry per channel, "lane", holding a token of the turn that holds i
   `WRITING_REFRESH_SECONDS`) keeps the entry alive: `refresh`.
 - When the turn ends it deletes the entry, only if still its own.
 
-A worker that dies frees its lane when the lifetime runs out. Not covered: a turn that
-prepares (or waits for its model's first token) longer than `LANE_SECONDS` may lose its
-lane to a waiting turn elsewhere, which then runs beside it, as before this existed. A
+A worker that dies frees its lane when the lifetime runs out. Not covered: a turn with no
+checkpoint for longer than `LANE_SECONDS` (preparing, or its model silent before or amid
+its reply) may lose its lane to a waiting turn elsewhere, which then runs beside it, as
+before this existed; the local queue's limits (`max_waiting`, "busy") stay per process. A
 database that refuses is logged and the turn runs without the shared lane: answering side
 by side is better than not answering.
 """

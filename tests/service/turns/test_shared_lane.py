@@ -22,6 +22,7 @@ from tests.fakes.clock import FakeClock
 from tests.fakes.openai.scripted_client import ScriptedClient, reply
 from tests.fakes.recording_replier import RecordingReplier
 from tests.service.conftest import CHANNEL, LIMITS, OPERATOR, build_service
+from tests.service.turns.test_remote_stop import FedClient
 
 DEADLINE_SECONDS = 10.0
 OTHER_CHANNEL = ChannelKey("test", "random")
@@ -120,6 +121,43 @@ async def test_a_dead_workers_lane_frees_after_its_lifetime(
     assert (outcome.status, outcome.content) == (MessageStatus.COMPLETE, "Hello again.")
 
 
+async def test_a_long_reply_keeps_its_lane_past_the_lifetime(
+    stores: Stores[SqlStore], sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """A reply still streaming after the lane's first lifetime keeps it (its checkpoint
+    renews it): the chat's next turn elsewhere still waits, then answers after it."""
+    wall = [datetime(2026, 1, 1, tzinfo=UTC)]
+    stores = dataclasses.replace(stores, shared_state=SqlSharedState(sessions, now=lambda: wall[0]))
+    clock = FakeClock()
+    a_client = FedClient()
+    a_client.fed.put_nowait("Once ")
+    a_turn, a_replier = ask(worker(stores, a_client, clock), clock, "story")
+    await until_shown(a_replier, "Once", clock)
+    wall[0] += timedelta(seconds=LANE_SECONDS - 10)
+    await let_pass(11.0, clock)  # the checkpoint's next renewal is due
+    a_client.fed.put_nowait("upon ")
+    await until_shown(a_replier, "Once upon", clock)
+    wall[0] += timedelta(seconds=15)  # past the first lifetime, within the renewed one
+
+    b_client = ScriptedClient([reply("Next!")])
+    b_turn, _ = ask(worker(stores, b_client, clock), clock, "and then?")
+    await let_pass(2.0, clock)
+    assert not b_turn.done()
+    assert b_client.requests == []
+
+    a_client.fed.put_nowait(None)
+    assert (await ended(a_turn, clock)).content == "Once upon "
+    assert (await ended(b_turn, clock)).content == "Next!"
+
+
+async def until_shown(replier: RecordingReplier, text: str, clock: FakeClock) -> None:
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while not any(shown.strip() == text for shown in replier.messages.values()):
+        assert time.monotonic() < deadline, f"{text!r} not shown in time"
+        await clock.advance(0.1)
+        await asyncio.sleep(0.01)
+
+
 async def test_other_channels_never_wait(stores: Stores[SqlStore]) -> None:
     """While worker A writes in one channel, worker B answers another channel at once."""
     clock = FakeClock()
@@ -134,5 +172,31 @@ async def test_other_channels_never_wait(stores: Stores[SqlStore]) -> None:
 
     assert (outcome.status, outcome.content) == (MessageStatus.COMPLETE, "Elsewhere.")
     assert not a_turn.done()
+    first.release.set()
+    assert (await ended(a_turn, clock)).status is MessageStatus.COMPLETE
+
+
+async def test_a_turn_waiting_for_another_workers_turn_is_refused_at_shutdown(
+    stores: Stores[SqlStore],
+) -> None:
+    """The worker whose turn waits for the other worker's is told to shut down: the turn
+    stops waiting, its chat is told the bot is restarting, and its model is never asked."""
+    clock = FakeClock()
+    first = reply("Once ", "upon")
+    first.hold_after = 1
+    a_turn, _ = ask(worker(stores, ScriptedClient([first]), clock), clock, "story")
+    await reached(first.reached_hold, clock)
+    b_client = ScriptedClient([reply("Next!")])
+    b_service = worker(stores, b_client, clock)
+    b_turn, b_replier = ask(b_service, clock, "and then?")
+    await let_pass(1.0, clock)
+
+    shutting = asyncio.create_task(b_service.shut_down(within=DEADLINE_SECONDS))
+    outcome = await ended(b_turn, clock)
+
+    assert outcome.status is MessageStatus.ERROR
+    assert b_replier.texts == ["I'm restarting; send that again in a minute."]
+    assert b_client.requests == []
+    assert await shutting == 0
     first.release.set()
     assert (await ended(a_turn, clock)).status is MessageStatus.COMPLETE
