@@ -258,6 +258,7 @@ def build_service(
     telemetry: Telemetry = NO_TELEMETRY,
     prices: Mapping[str, ModelPrice] | None = None,
     limits: Limits = NO_LIMITS,
+    shared_lanes: bool = False,
 ) -> ConversationService:
     """The service from its outside parts: the one wiring, used by `Parlor`, the tests and
     the benchmarks, so that each passes fakes for the parts it does not want real.
@@ -266,7 +267,8 @@ def build_service(
     `queue_size` is how many turns may wait for a busy channel before it answers busy;
     `telemetry` hears how turns and platform writes went (the operator's metrics);
     `prices` (MODEL_PRICES) turn /usage's tokens into estimated dollars; `limits` are the
-    operator's quotas (QUOTA_*), counted in `stores.quotas`.
+    operator's quotas (QUOTA_*), counted in `stores.quotas`; `shared_lanes`: one turn at a
+    time per channel across processes too, for Telegram by webhook (turns/shared_lane.py).
     """
     prompts = PromptFactory(
         store=stores.store,
@@ -299,6 +301,7 @@ def build_service(
         limits=limits,
         erasure=stores.erasure,
         shared_state=stores.shared_state,
+        shared_lanes=shared_lanes,
     )
 
 
@@ -403,6 +406,7 @@ class Parlor:
             telemetry=telemetry,
             prices=settings.model_prices,
             limits=operator_limits(settings),
+            shared_lanes=self.webhook_receiver is not None,  # one chat, several workers
         )
         if settings.http_port is not None:
             await self._listen(settings.http_host, settings.http_port, metrics, store)

@@ -77,6 +77,7 @@ from bot.service.turns.remote_stop import RemoteStops
 from bot.service.turns.replying import ReplyRunner
 from bot.service.turns.rewrites import Rewrites
 from bot.service.turns.runner import TurnRunner
+from bot.service.turns.shared_lane import SharedLanes
 
 _log = logging.getLogger(__name__)
 
@@ -112,6 +113,7 @@ class ConversationService:
         limits: Limits = NO_LIMITS,
         erasure: Erasure | None = None,
         shared_state: SharedState | None = None,
+        shared_lanes: bool = False,
     ) -> None:
         """Built once, by `bot.app.build_service`; the tests and benchmarks build it there too.
         `telemetry` hears how each turn ended (the operator's metrics); `usage` keeps what
@@ -120,7 +122,10 @@ class ConversationService:
         `quota_book` counts turns for the operator's `limits` and the servers' own (None: no
         quotas, nothing read); `erasure` is what /forget erases with; `shared_state` keeps what
         every process must see alike, such as /forget's confirmation codes (None: this
-        process's memory, for a single process)."""
+        process's memory, for a single process). `shared_lanes` (with a `shared_state`) keeps
+        one turn at a time per channel across processes too: set it only when one chat's
+        messages may reach several processes (Telegram by webhook), as it costs every turn
+        a database round trip (turns/shared_lane.py)."""
         self._store = store
         self._access = ServerAccess(access_rules, clock)
         self._prompts = prompts
@@ -155,6 +160,7 @@ class ConversationService:
             queue=queue,
             pacing=pacing,
             quotas=quotas or NO_QUOTAS,
+            lanes=SharedLanes(shared_state, clock) if shared_state and shared_lanes else None,
         )
         self.suggestions = Suggestions(
             store=store,

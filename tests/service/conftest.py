@@ -109,6 +109,7 @@ def build_service(
     wall_clock: Callable[[], datetime] = lambda: WALL_CLOCK,
     prices: Mapping[str, ModelPrice] | None = None,
     limits: Limits = NO_LIMITS,
+    shared_lanes: bool = False,
 ) -> ConversationService:
     """The application's wiring with the harness's fakes: no network, a fixed wall clock
     unless another is given, token counts estimated, history read 50 messages a page."""
@@ -126,6 +127,7 @@ def build_service(
         guard=guard,
         prices=prices,
         limits=limits,
+        shared_lanes=shared_lanes,
     )
 
 

@@ -31,6 +31,8 @@ class RunningTurn:
     """Stopped because the bot is shutting down, not by a person: the chat is told so."""
     stop_delivery: Callable[[], bool] | None = None
     """Sends no more than the message being written; False when all of it was delivered."""
+    lane: str | None = None
+    """The token of the channel's lane this turn holds across processes (turns/shared_lane.py)."""
 
     @property
     def generating(self) -> bool:

@@ -33,6 +33,7 @@ from bot.core.errors import StorageError
 from bot.core.ports import Clock, ShownTextKeeper
 from bot.core.shared_state import SharedState
 from bot.service.turns.queue import RunningTurn
+from bot.service.turns.shared_lane import refresh as refresh_lane
 
 _log = logging.getLogger(__name__)
 
@@ -96,6 +97,7 @@ class WatchedKeeper:
     ) -> None:
         self._state = state
         self._key = _key(channel)
+        self._channel = channel
         self._run = run
         self._keeper = keeper
         self._clock = clock
@@ -121,6 +123,7 @@ class WatchedKeeper:
         if self._announced_at is None or now - self._announced_at >= WRITING_REFRESH_SECONDS:
             value = json.dumps({"requester": self._run.requester_id, "turn": self._turn})
             await self._state.put(WRITING_KIND, self._key, value, ttl=WRITING_SECONDS)
+            await refresh_lane(self._state, self._channel, self._run)
             self._announced_at = now
         if await self._state.get(STOP_KIND, self._key) == self._turn:
             await self._state.delete(STOP_KIND, self._key)

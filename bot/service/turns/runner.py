@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 
 from bot.core.domain import (
     Billing,
@@ -29,6 +30,7 @@ from bot.service.turns.images import PictureTaker
 from bot.service.turns.prompting import PromptFactory, Speaker
 from bot.service.turns.queue import ChannelQueue, RunningTurn
 from bot.service.turns.replying import ReplyJob, ReplyRunner, cause_of
+from bot.service.turns.shared_lane import SharedLanes
 
 _log = logging.getLogger(__name__)
 
@@ -49,8 +51,11 @@ class TurnRunner:
         queue: ChannelQueue,
         pacing: Pacing,
         quotas: QuotaGate = NO_QUOTAS,
+        lanes: SharedLanes | None = None,
     ) -> None:
-        """`quotas` is asked before each message's turn reaches the endpoint or the history."""
+        """`quotas` is asked before each message's turn reaches the endpoint or the history;
+        `lanes` makes a turn also wait for its channel's turns in other processes (None: this
+        process's queue alone; turns/shared_lane.py says when it matters)."""
         self._store = store
         self._prompts = prompts
         self._endpoints = endpoints
@@ -59,6 +64,7 @@ class TurnRunner:
         self._pacing = pacing
         self._quotas = quotas
         self._pictures = PictureTaker()
+        self._lanes = lanes
 
     async def handle(self, incoming: Incoming, replier: Replier) -> TurnOutcome:
         """Answer one message. Errors become a message in the chat, never an exception."""
@@ -81,10 +87,16 @@ class TurnRunner:
             async with (
                 replier.typing(),
                 self._queue.turn(channel, requester_id=requester_id) as run,
+                self._shared_lane(channel, run),
             ):
                 return await body(run)
         except BotError as exc:
             return await self.failed(channel, replier, exc)
+
+    def _shared_lane(
+        self, channel: ChannelKey, run: RunningTurn
+    ) -> AbstractAsyncContextManager[None]:
+        return self._lanes.hold(channel, run) if self._lanes else nullcontext()
 
     async def failed(self, channel: ChannelKey, replier: Replier, exc: BotError) -> TurnOutcome:
         """The error as a message in the chat, sent within the channel's write budget like

@@ -2,7 +2,8 @@
 database, behind a stand-in load balancer (the fake Bot API posts updates to their two
 listeners in turn): every turn is answered once, by whichever worker got it, and stored
 once, in order, even as a chat's turns alternate between the workers; an update delivered
-to both is answered once; a Stop that reaches the other worker stops the reply."""
+to both is answered once; a Stop that reaches the other worker stops the reply; two
+messages of one chat sent at once to different workers are answered one after the other."""
 
 from __future__ import annotations
 
@@ -236,3 +237,29 @@ def test_a_stop_pressed_on_one_worker_stops_the_reply_the_other_writes(
     assert note == "(stopped)"
     role, status, content = asyncio.run(stored_turns(database, GROUP))[-1]
     assert (role, status, content.strip()) == ("assistant", "stopped", words)
+
+
+def test_two_messages_at_once_on_two_workers_are_answered_one_after_the_other(
+    tmp_path: Path, telegram: FakeTelegram, endpoint: FakeOpenAI, database: str
+) -> None:
+    """Two messages of one chat posted together reach different workers while the model
+    takes about two seconds a reply: the second is asked of the model only once the first
+    reply is complete (its prompt holds that whole reply), and both are shown whole."""
+    chat = 7101
+    endpoint.default_scenario = "paced"  # 100 tokens, one every 20 ms
+    endpoint.token_interval_seconds = 0.02
+    whole = " ".join(f"t{index:06d}" for index in range(1, 101))
+    with workers(tmp_path, telegram, endpoint, database):
+        telegram.user_message(chat, "first")
+        telegram.user_message(chat, "second")
+        telegram.wait_for_sync(lambda: shown(telegram, chat) == [whole, whole], timeout=TIMEOUT)
+        deliveries = telegram.deliveries
+
+    assert len({d.url for d in deliveries}) == 2, "the two messages reached different workers"
+    asked = [r.json for r in endpoint.requests if r.path == "/v1/chat/completions"]
+    assert len(asked) == 2
+    later = asked[1]["messages"]
+    earlier_reply = [m for m in later if m["role"] == "assistant"]
+    assert [str(m["content"]).strip() for m in earlier_reply] == [whole], (
+        "the second turn began only after the first reply was complete"
+    )
