@@ -4,6 +4,9 @@ older message reaches the model with what it answers."""
 from __future__ import annotations
 
 import json
+import sqlite3
+import time
+from pathlib import Path
 
 import pytest
 
@@ -22,9 +25,20 @@ def wait_replies(telegram: FakeTelegram, count: int) -> list[str]:
     return [str(m["text"]) for m in telegram.messages(CHAT)]
 
 
-def edit_fetched(telegram: FakeTelegram) -> bool:
-    """The bot has confirmed every update (so has the edit) and polls for more."""
-    return len(telegram.state.updates) == 0 and telegram.waiting_polls > 0
+def wait_until_stored(tmp_path: Path, text: str) -> None:
+    """Until a user message in the bot's database reads `text`. Fetching an update is not
+    handling it: the bot handles a poll's updates concurrently, so the edit's write may
+    still be on its way when the next message is taken."""
+    deadline = time.monotonic() + TIMEOUT
+    while text not in stored_user_texts(tmp_path):
+        assert time.monotonic() < deadline, f"no stored message reads {text!r}"
+        time.sleep(0.02)  # polls the database, which tells no one when it is written
+
+
+def stored_user_texts(tmp_path: Path) -> list[str]:
+    with sqlite3.connect(tmp_path / "data" / "parlor.db") as database:
+        rows = database.execute("SELECT content FROM messages WHERE role = 'user'")
+        return [row[0] for row in rows]
 
 
 def last_prompt(endpoint: FakeOpenAI) -> list[dict[str, str]]:
@@ -33,14 +47,14 @@ def last_prompt(endpoint: FakeOpenAI) -> list[dict[str, str]]:
 
 
 def test_an_edit_changes_what_the_model_reads(
-    telegram: FakeTelegram, endpoint: FakeOpenAI, bot: RunningBot
+    telegram: FakeTelegram, endpoint: FakeOpenAI, bot: RunningBot, tmp_path: Path
 ) -> None:
     typo = telegram.user_message(CHAT, "my name is Bbo")
     wait_replies(telegram, 1)
     telegram.edit_user_message(CHAT, typo["message_id"], "my name is Bob")
-    # As a person would, ask once the edit is out: the bot takes the updates of one poll
-    # concurrently, so an edit and a message in the same batch race each other.
-    telegram.wait_for_sync(lambda: edit_fetched(telegram), timeout=TIMEOUT)
+    # As a person would, ask once the edit is in: an edit and a message sent at the same
+    # moment race each other, as they would on Telegram.
+    wait_until_stored(tmp_path, "my name is Bob")
     telegram.user_message(CHAT, "what is my name?")
     telegram.wait_for_sync(
         lambda: telegram.messages(CHAT)[-1]["text"] == "You said: what is my name?",
