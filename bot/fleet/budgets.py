@@ -74,13 +74,13 @@ class RedisBudget:
         return delay
 
 
-def connect(url: str) -> Redis:
+def connect(url: str, *, timeout_seconds: float = REDIS_TIMEOUT_SECONDS) -> Redis:
     """A client for REDIS_URL that fails fast rather than retrying: a write must not wait
     on a Redis that is gone (pacing falls back instead). Connects at its first command."""
     return Redis.from_url(
         url,
-        socket_timeout=REDIS_TIMEOUT_SECONDS,
-        socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+        socket_timeout=timeout_seconds,
+        socket_connect_timeout=timeout_seconds,
         retry=Retry(NoBackoff(), 0),
         health_check_interval=30,
     )
