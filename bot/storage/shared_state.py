@@ -42,6 +42,27 @@ class SqlSharedState(Transactions):
     ) -> None:
         """An upsert on (kind, key): two processes putting at once both succeed, the last
         one's value stays."""
+        await self._upsert(kind, key, value, ttl=ttl, owner=owner, only_over_expired=False)
+
+    async def claim(self, kind: str, key: str, *, ttl: float, value: str = "") -> bool:
+        """INSERT … ON CONFLICT DO UPDATE only WHERE the row there has expired: one
+        statement, so of two processes claiming at once one changes a row and the other
+        none (the row count tells them apart). An expired row is taken over in place rather
+        than waiting for a sweep."""
+        return await self._upsert(kind, key, value, ttl=ttl, owner=None, only_over_expired=True)
+
+    async def _upsert(
+        self,
+        kind: str,
+        key: str,
+        value: str,
+        *,
+        ttl: float,
+        owner: str | None,
+        only_over_expired: bool,
+    ) -> bool:
+        """Insert the entry, or overwrite the one there (only an expired one, when asked);
+        whether a row was written. A small sweep of expired rows rides along."""
         now = self._now()
         values = {
             "kind": kind,
@@ -55,34 +76,11 @@ class SqlSharedState(Transactions):
                 await _sweep(session, now)
                 insert = postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
                 statement = insert(SharedStateRow).values(**values)
-                changed = {name: statement.excluded[name] for name in values}
-                await session.execute(
-                    statement.on_conflict_do_update(index_elements=["kind", "key"], set_=changed)
-                )
-
-    async def claim(self, kind: str, key: str, *, ttl: float, value: str = "") -> bool:
-        """INSERT … ON CONFLICT DO UPDATE only WHERE the row there has expired: one
-        statement, so of two processes claiming at once one changes a row and the other
-        none (the row count tells them apart). An expired row is taken over in place rather
-        than waiting for a sweep."""
-        now = self._now()
-        values = {
-            "kind": kind,
-            "key": key,
-            "value": value,
-            "owner": None,
-            "expires_at": now + timedelta(seconds=ttl),
-        }
-        with translating("claim shared state"):
-            async with self.writing() as session:
-                await _sweep(session, now)
-                insert = postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
-                statement = insert(SharedStateRow).values(**values)
                 result = await session.execute(
                     statement.on_conflict_do_update(
                         index_elements=["kind", "key"],
                         set_={name: statement.excluded[name] for name in values},
-                        where=SharedStateRow.expires_at <= now,
+                        where=SharedStateRow.expires_at <= now if only_over_expired else None,
                     )
                 )
         return int(getattr(result, "rowcount", 0) or 0) == 1
