@@ -125,7 +125,8 @@ class ConversationService:
         process's memory, for a single process). `shared_lanes` (with a `shared_state`) keeps
         one turn at a time per channel across processes too: set it only when one chat's
         messages may reach several processes (Telegram by webhook), as it costs every turn
-        a database round trip (turns/shared_lane.py)."""
+        a database round trip (turns/shared_lane.py); it also lets a /stop reach a reply
+        another process writes (turns/remote_stop.py)."""
         self._store = store
         self._access = ServerAccess(access_rules, clock)
         self._prompts = prompts
@@ -133,7 +134,9 @@ class ConversationService:
         self._forget_hooks = ForgetHooks()
         catalog = ModelCatalog(client, clock=clock)
         endpoints = EndpointChoice(store=store, catalog=catalog, default=default_connection)
-        stops = RemoteStops(shared_state) if shared_state is not None else None
+        # Only where one chat's turns may run in several processes: a single process would
+        # pay a read a second per streaming reply for a stop no other process can send.
+        stops = RemoteStops(shared_state) if shared_state is not None and shared_lanes else None
         replies = ReplyRunner(
             store=store,
             client=client,

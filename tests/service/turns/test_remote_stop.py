@@ -78,8 +78,8 @@ async def test_a_stop_on_another_process_stops_the_reply(stores: Stores[SqlStore
     "upon" comes) the reply stops: shown with the stopped note, stored as stopped."""
     clock = FakeClock()
     client = FedClient()
-    writing = build_service(stores, client, clock, default=OPERATOR)
-    other = build_service(stores, client, clock, default=OPERATOR)
+    writing = build_service(stores, client, clock, default=OPERATOR, shared_lanes=True)
+    other = build_service(stores, client, clock, default=OPERATOR, shared_lanes=True)
     assert stores.shared_state is not None
     stops = RemoteStops(stores.shared_state)
     client.fed.put_nowait("Once ")
@@ -121,8 +121,8 @@ async def test_an_admins_stop_elsewhere_is_taken(stores: Stores[SqlStore]) -> No
     """A channel admin on the other worker may stop someone else's reply, as locally."""
     clock = FakeClock()
     client = FedClient()
-    writing = build_service(stores, client, clock, default=OPERATOR)
-    other = build_service(stores, client, clock, default=OPERATOR)
+    writing = build_service(stores, client, clock, default=OPERATOR, shared_lanes=True)
+    other = build_service(stores, client, clock, default=OPERATOR, shared_lanes=True)
     assert stores.shared_state is not None
     stops = RemoteStops(stores.shared_state)
     client.fed.put_nowait("Once ")
